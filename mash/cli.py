@@ -1,0 +1,150 @@
+"""The `mash` command: `mash up` runs the embedded hub; `serve`, `relay`, `migrate` deploy it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from mash.demo import create_demo_data
+from mash.gateway import Hub, create_hub_app
+from mash.topology import SERVICES
+from shared.broker import broker_from_settings
+from shared.logs import configure_logging
+from shared.service import Service
+from shared.settings import Settings
+
+
+def _up(args: argparse.Namespace) -> None:
+    base_url = f"http://{args.host}:{args.port}"
+    settings = Settings(data_dir=Path(args.data_dir), base_url=base_url,
+                        broker_url="memory://", referral_database_url=None,
+                        notify_database_url=None, identity_database_url=None)
+    configure_logging(settings.log_level)
+    hub = Hub(settings)
+
+    async def demo_data(hub: Hub) -> None:
+        identity = hub.services["identity"]
+        async with identity.database.unit_of_work() as uow:
+            created = await create_demo_data(uow, settings.data_dir, base_url)
+            await uow.commit()
+        credentials = (settings.data_dir / "demo" / "credentials.json").resolve()
+        print(f"\nMASH referral hub: {base_url}/", flush=True)
+        print(f"  API (OpenAPI):   {base_url}/openapi.json", flush=True)
+        print(f"  Data directory:  {settings.data_dir.resolve()}", flush=True)
+        if created:
+            print(f"  Demo agencies, users and API clients created; sign in with a user from\n"
+                  f"  {credentials}\n  (username, password, and a code from its totp_secret).",
+                  flush=True)
+        else:
+            print(f"  Demo sign-in details: {credentials}", flush=True)
+        print("  Stop with Ctrl+C; start again with the same command: nothing is lost.\n",
+              flush=True)
+
+    hub.startup_hooks.append(demo_data)
+    app = create_hub_app(settings, hub=hub)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+
+
+def _service(name: str, settings: Settings) -> Service:
+    return SERVICES[name](settings, broker_from_settings(settings), None)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    app = _service(args.service, settings).standalone_app(migrate=args.migrate)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+
+
+async def _relay_forever(names: list[str], settings: Settings) -> None:
+    broker = broker_from_settings(settings)
+    services = [SERVICES[name](settings, broker, None) for name in names]
+    await broker.connect()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for service in services:
+            service.relay.start()
+        await stop.wait()
+    finally:
+        for service in services:
+            await service.stop()
+        await broker.close()
+
+
+def _relay(args: argparse.Namespace) -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if settings.uses_memory_broker:
+        sys.exit("mash relay needs MASH_BROKER_URL (RabbitMQ); `mash up` relays in-process")
+    asyncio.run(_relay_forever(args.services or list(SERVICES), settings))
+
+
+async def _migrate_all(names: list[str], settings: Settings) -> None:
+    for name in names:
+        service = _service(name, settings)
+        await service.migrate()
+        await service.database.dispose()
+        print(f"{name}: migrated", flush=True)
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    asyncio.run(_migrate_all(args.services or list(SERVICES), settings))
+
+
+def _service_name(value: str) -> str:
+    if value not in SERVICES:
+        raise argparse.ArgumentTypeError(f"unknown service {value!r}; one of {sorted(SERVICES)}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `mash`."""
+    parser = argparse.ArgumentParser(prog="mash", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser(
+        "up", help="run the whole hub in one process (SQLite, in-process broker)"
+    )
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--data-dir", default=".mash", help="where the SQLite files and demo "
+                    "credentials live (default: ./.mash)")
+    up.set_defaults(func=_up)
+
+    serve = commands.add_parser("serve", help="run one service (configured by MASH_* variables)")
+    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--migrate", action="store_true", help="apply migrations on start")
+    serve.set_defaults(func=_serve)
+
+    relay = commands.add_parser("relay", help="publish the services' outboxes to RabbitMQ")
+    relay.add_argument("services", nargs="*", metavar="SERVICE", type=_service_name,
+                       help="default: every service")
+    relay.set_defaults(func=_relay)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("services", nargs="*", metavar="SERVICE", type=_service_name,
+                         help="default: every service")
+    migrate.set_defaults(func=_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `mash` console script."""
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

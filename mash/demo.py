@@ -1,0 +1,137 @@
+"""Fictional agencies, staff and partner systems, so a newcomer can try the hub at once.
+
+Everything here is made up. Passwords, TOTP secrets, client secrets and private keys are
+generated fresh for each data directory and written only to DIR/demo/ (mode 0600).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from services.identity import service as identity
+from services.identity.roles import Role
+from shared.db import UnitOfWork
+
+AGENCIES = {
+    "police": ("Northshire Police", "police"),
+    "health": ("Northshire Hospitals NHS Foundation Trust", "health"),
+    "school": ("Riverside Academy", "school"),
+    "mash": ("Northshire Council MASH", "local_authority"),
+}
+
+USERS = [
+    ("admin", "Hub Administrator", "mash", [Role.ADMIN]),
+    ("mash.manager", "Morgan Hale (MASH manager)", "mash", [Role.MASH_MANAGER]),
+    ("mash.practitioner", "Priya Shah (MASH social worker)", "mash", [Role.MASH_PRACTITIONER]),
+    ("police.officer", "PC 4021 Ellis", "police", [Role.PARTNER_PRACTITIONER]),
+    ("school.dsl", "Sam Okafor (designated safeguarding lead)", "school",
+     [Role.PARTNER_PRACTITIONER]),
+    ("auditor", "Information governance auditor", "mash", [Role.AUDITOR]),
+]
+
+CLIENTS = [
+    ("northshire-police-system", "Northshire Police case system", "police"),
+    ("northshire-health-system", "Northshire Hospitals EPR", "health"),
+]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A client's RSA key pair: the private PEM and the public JWK with its kid."""
+
+    private_pem: bytes
+    public_jwk: dict[str, Any]
+
+    @property
+    def kid(self) -> str:
+        """The key id (the RFC 7638 thumbprint)."""
+        return str(self.public_jwk["kid"])
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint of an RSA public JWK."""
+    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"),
+                           sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def new_signing_key() -> SigningKey:
+    """A fresh RSA-2048 key for a partner system's client assertions."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    jwk: dict[str, Any] = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    jwk.update({"use": "sig", "alg": "RS512", "kid": jwk_thumbprint(jwk)})
+    return SigningKey(pem, jwk)
+
+
+def new_totp_secret() -> str:
+    """A 160-bit TOTP secret in base32, as authenticator apps expect (RFC 4226)."""
+    return base64.b32encode(secrets.token_bytes(20)).decode()
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+
+
+async def create_demo_data(uow: UnitOfWork, data_dir: Path, base_url: str) -> Path | None:
+    """On an empty identity database, create the demo records and DIR/demo/credentials.json.
+
+    Returns the credentials path, or None if the database already had agencies.
+    """
+    if await identity.has_agencies(uow):
+        return None
+    demo_dir = data_dir / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(demo_dir, 0o700)
+
+    agencies = {key: await identity.create_agency(uow, name, kind)
+                for key, (name, kind) in AGENCIES.items()}
+    users = []
+    for username, display_name, agency_key, roles in USERS:
+        password = secrets.token_urlsafe(12)
+        totp_secret = new_totp_secret()
+        user = await identity.create_user(
+            uow, username=username, display_name=display_name,
+            agency_id=agencies[agency_key].id, roles=roles, password=password,
+            totp_secret=totp_secret,
+        )
+        users.append({"username": username, "password": password, "totp_secret": totp_secret,
+                      "roles": user.roles, "agency_id": user.agency_id,
+                      "agency": agencies[agency_key].name})
+    clients = []
+    for client_id, name, agency_key in CLIENTS:
+        key = new_signing_key()
+        secret = secrets.token_urlsafe(32)
+        client = await identity.create_api_client(
+            uow, client_id=client_id, name=name, agency_id=agencies[agency_key].id,
+            roles=[Role.PARTNER_SYSTEM], jwks={"keys": [key.public_jwk]}, client_secret=secret,
+        )
+        key_file = f"{client_id}.pem"
+        _write_private(demo_dir / key_file, key.private_pem)
+        clients.append({"client_id": client_id, "agency_id": client.agency_id,
+                        "agency": agencies[agency_key].name, "roles": client.roles,
+                        "private_key_file": key_file, "kid": key.kid, "client_secret": secret})
+    credentials = {
+        "base_url": base_url,
+        "agencies": [{"id": a.id, "name": a.name, "kind": a.kind} for a in agencies.values()],
+        "users": users,
+        "clients": clients,
+    }
+    path = demo_dir / "credentials.json"
+    _write_private(path, json.dumps(credentials, indent=2).encode())
+    return path

@@ -1,0 +1,169 @@
+"""The all-in-one app of `mash up`: every service behind an in-process gateway."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, generate_latest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mash.topology import SERVICES, service_for_path
+from shared.broker import Broker, BrokerUnavailable, broker_from_settings
+from shared.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from shared.problems import install_problem_handlers, problem_response
+from shared.service import Service
+from shared.settings import Settings
+from shared.tracing import TraceContext, accept_request_id
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+StartupHook = Callable[["Hub"], Awaitable[None]]
+
+
+class Hub:
+    """Every service in one process, sharing one broker and one metrics registry."""
+
+    def __init__(self, settings: Settings, *, broker: Broker | None = None) -> None:
+        self.settings = settings
+        self.broker = broker or broker_from_settings(settings)
+        self.registry = CollectorRegistry()
+        self.services: dict[str, Service] = {}
+        for name, factory in SERVICES.items():
+            # One registry for the whole process, so /metrics is one valid exposition.
+            self.services[name] = factory(settings, self.broker, self.registry)
+        self.startup_hooks: list[StartupHook] = []
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Migrate every database, connect the broker, start consumers and relays."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        for service in self.services.values():
+            await service.migrate()
+        await self.broker.connect()
+        try:
+            # Consumers first, so the first relayed event has somewhere to go.
+            for service in self.services.values():
+                await service.start(relay=False, consumers=True)
+            for hook in self.startup_hooks:
+                await hook(self)
+            for service in self.services.values():
+                service.relay.start()
+            yield
+        finally:
+            for service in self.services.values():
+                await service.stop()
+            await self.broker.close()
+
+
+def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
+    """The ASGI app `mash up` serves: gateway middleware, then a service chosen by path."""
+    hub = hub or Hub(settings)
+    front = FastAPI(title="MASH referral hub", version="0.1.0",
+                    lifespan=lambda _app: hub.running())
+    front.state.hub = hub
+    install_problem_handlers(front)
+
+    @front.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @front.get("/readyz", response_model=None)
+    async def readyz() -> JSONResponse | dict[str, Any]:
+        checks: dict[str, str] = {}
+        for name, service in hub.services.items():
+            try:
+                await service.database.ping()
+                checks[f"{name}.database"] = "ok"
+            except Exception as exc:
+                checks[f"{name}.database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await hub.broker.ping()
+            checks["broker"] = "ok"
+        except BrokerUnavailable as exc:
+            checks["broker"] = f"unavailable: {exc}"
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ready", "checks": checks}
+        return problem_response(503, "A part of the hub is unavailable.", title="Not ready",
+                                extra={"checks": checks})
+
+    @front.get("/metrics")
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(hub.registry),
+                                 media_type="text/plain; version=0.0.4")
+
+    @front.get("/openapi.json", include_in_schema=False)
+    async def merged_openapi() -> dict[str, Any]:
+        return merge_openapi([s.app.openapi() for s in hub.services.values()])
+
+    if WEB_DIR.is_dir():
+        front.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+
+    front.add_middleware(RequestContextMiddleware, service="gateway", registry=hub.registry)
+    dispatcher = PathDispatcher(front, {name: s.app for name, s in hub.services.items()})
+    return BodySizeLimitMiddleware(GatewayHeaders(dispatcher), max_bytes=settings.max_body_bytes)
+
+
+class PathDispatcher:
+    """Sends each request to the service that owns its path (like nginx's locations)."""
+
+    def __init__(self, front: ASGIApp, services: dict[str, ASGIApp]) -> None:
+        self.front = front
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            owner = service_for_path(scope["path"])
+            if owner is not None:
+                await self.services[owner](scope, receive, send)
+                return
+        await self.front(scope, receive, send)
+
+
+class GatewayHeaders:
+    """What nginx does in a deployment: give every request an id and a trace parent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"]
+                       if k not in (b"x-request-id", b"traceparent")]
+            given = dict(scope["headers"])
+            request_id = accept_request_id(_text(given.get(b"x-request-id")))
+            trace = TraceContext.continue_from(_text(given.get(b"traceparent")))
+            headers.append((b"x-request-id", request_id.encode()))
+            headers.append((b"traceparent", trace.traceparent.encode()))
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
+def merge_openapi(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """One OpenAPI document for the public API, from each service's own."""
+    merged: dict[str, Any] = {
+        "openapi": documents[0]["openapi"] if documents else "3.1.0",
+        "info": {"title": "MASH referral hub", "version": "0.1.0"},
+        "paths": {},
+        "components": {"schemas": {}},
+    }
+    for document in documents:
+        for path, item in document.get("paths", {}).items():
+            if service_for_path(path) is not None:
+                merged["paths"][path] = item
+        merged["components"]["schemas"].update(
+            document.get("components", {}).get("schemas", {})
+        )
+    return merged

@@ -1,0 +1,26 @@
+"""Codes from the Children in Need census specification (see shared/design/DOMAIN.md)."""
+
+REFERRAL_SOURCES: dict[str, str] = {
+    "1A": "Family member, relative or carer",
+    "1B": "Acquaintance",
+    "1C": "Self",
+    "1D": "Other individual",
+    "2A": "Schools",
+    "2B": "Education services",
+    "3A": "GP",
+    "3B": "Health visitor",
+    "3C": "School nurse",
+    "3D": "Other primary health services",
+    "3E": "A&E",
+    "3F": "Other health services",
+    "4": "Housing",
+    "5A": "LA services: social care",
+    "5B": "LA services: other internal",
+    "5C": "LA services: external",
+    "5D": "LA services: early help",
+    "6": "Police",
+    "7": "Other legal agency",
+    "8": "Other",
+    "9": "Anonymous",
+    "10": "Unknown",
+}

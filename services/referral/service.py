@@ -1,0 +1,68 @@
+"""Referral domain logic: no HTTP here, and the caller's unit of work commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from services.referral import events
+from services.referral.codes import REFERRAL_SOURCES
+from services.referral.models import ReferenceCounter, Referral
+from services.referral.schemas import ReferralCreate
+from shared.db import UnitOfWork
+from shared.events import utcnow
+from shared.outbox import add_to_outbox
+from shared.problems import Problem
+
+
+def referral_path(referral_id: str) -> str:
+    """The public path of one referral."""
+    return f"/api/v1/referrals/{referral_id}"
+
+
+async def next_reference(uow: UnitOfWork, year: int) -> str:
+    """The next human-readable reference of ``year``, e.g. ``MASH-2026-000123``."""
+    session = uow.session
+    result = await session.exec(
+        update(ReferenceCounter)  # type: ignore[call-overload]
+        .where(col(ReferenceCounter.year) == year)
+        .values(last_number=ReferenceCounter.last_number + 1)  # type: ignore[operator]
+        .returning(col(ReferenceCounter.last_number))
+    )
+    number = result.scalar_one_or_none()
+    if number is None:
+        session.add(ReferenceCounter(year=year, last_number=1))
+        await session.flush()
+        number = 1
+    return f"MASH-{year}-{number:06d}"
+
+
+async def submit_referral(uow: UnitOfWork, body: ReferralCreate) -> Referral:
+    """Store a new referral and stage `mash.referral.received` in the same transaction."""
+    if body.source not in REFERRAL_SOURCES:
+        raise Problem(422, "The referral source is not a CIN census source code.",
+                      title="Validation failed",
+                      errors=[{"loc": ["body", "source"],
+                               "msg": "unknown referral source code"}])
+    received_at = utcnow()
+    referral = Referral(
+        source=body.source,
+        kind=body.kind,
+        immediate_risk=body.immediate_risk,
+        summary=body.summary,
+        external_reference=body.external_reference,
+        reference=await next_reference(uow, received_at.year),
+        received_at=received_at,
+    )
+    uow.session.add(referral)
+    add_to_outbox(uow, events.referral_received(
+        referral.id, referral.reference, referral.status, referral.kind,
+        received_at.isoformat(), referral_path(referral.id),
+    ))
+    return referral
+
+
+async def get_referral(uow: UnitOfWork, referral_id: str) -> Referral | None:
+    """One referral by id."""
+    result = await uow.session.exec(select(Referral).where(Referral.id == referral_id))
+    return result.first()

@@ -1,0 +1,68 @@
+"""What every broker does: publish events with confirmation, deliver them to named queues."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
+
+from shared.events import CloudEvent
+
+Handler = Callable[[CloudEvent], Awaitable[None]]
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker could not take or confirm a message; the caller keeps it and retries."""
+
+
+def _match_words(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match_words(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head in ("*", words[0])) and _match_words(rest, words[1:])
+
+
+@lru_cache(maxsize=1024)
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: words split by '.', '*' is one word, '#' is zero or more."""
+    return _match_words(tuple(pattern.split(".")), tuple(routing_key.split(".")))
+
+
+class Broker(ABC):
+    """Events are routed by type to durable queues; each queue has competing consumers.
+
+    ``publish`` returns only once the broker has taken responsibility for every event
+    (a publisher confirm); it raises ``BrokerUnavailable`` otherwise. A handler that
+    raises gets its message again, up to the delivery limit; after that the message
+    goes to the queue's dead letters.
+    """
+
+    delivery_limit: int
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open connections and declare the exchanges."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stop consumers and close connections."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise ``BrokerUnavailable`` if the broker cannot be reached."""
+
+    @abstractmethod
+    async def publish(self, events: Sequence[CloudEvent]) -> None:
+        """Publish events (routing key: the event type) and wait for every confirm."""
+
+    @abstractmethod
+    async def subscribe(self, queue: str, topics: Sequence[str], handler: Handler) -> None:
+        """Declare ``queue`` bound to ``topics`` and consume it with ``handler``."""
+
+    @abstractmethod
+    async def dead_letters(self, queue: str) -> list[CloudEvent]:
+        """Take the messages dead-lettered from ``queue`` (for inspection and replay)."""

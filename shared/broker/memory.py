@@ -1,0 +1,93 @@
+"""The in-process broker for `mash up`.
+
+It keeps nothing itself: ``publish`` hands each event to every bound queue's consumer
+and returns (the "confirm") only when each consumer has finished with it, retried up
+to the delivery limit or dead-lettered. The durable queue is therefore the outbox: a
+crash before the confirm leaves the outbox row unsent, and it is published again on
+restart. Consumers dedupe by event id, so a second delivery is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shared.broker.base import Broker, BrokerUnavailable, Handler, topic_matches
+from shared.events import CloudEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Queue:
+    name: str
+    topics: set[str] = field(default_factory=set)
+    handlers: list[Handler] = field(default_factory=list)
+    turn: itertools.count[int] = field(default_factory=itertools.count)
+
+    def next_handler(self) -> Handler | None:
+        if not self.handlers:
+            return None
+        return self.handlers[next(self.turn) % len(self.handlers)]
+
+
+class InProcessBroker(Broker):
+    """Topic routing and competing consumers inside one process."""
+
+    def __init__(self, *, delivery_limit: int = 5, retry_delay: float = 0.05) -> None:
+        self.delivery_limit = delivery_limit
+        self.retry_delay = retry_delay
+        self._queues: dict[str, _Queue] = {}
+        self._dead: defaultdict[str, list[CloudEvent]] = defaultdict(list)
+        self._connected = False
+
+    async def connect(self) -> None:
+        self._connected = True
+
+    async def close(self) -> None:
+        self._connected = False
+
+    async def ping(self) -> None:
+        if not self._connected:
+            raise BrokerUnavailable("in-process broker is not running")
+
+    async def publish(self, events: Sequence[CloudEvent]) -> None:
+        await self.ping()
+        for event in events:
+            queues = [q for q in self._queues.values() if self._routes(q, event.type)]
+            await asyncio.gather(*(self._deliver(q, event) for q in queues))
+
+    @staticmethod
+    def _routes(queue: _Queue, routing_key: str) -> bool:
+        return any(topic_matches(topic, routing_key) for topic in queue.topics)
+
+    async def _deliver(self, queue: _Queue, event: CloudEvent) -> None:
+        for attempt in range(1, self.delivery_limit + 1):
+            handler = queue.next_handler()
+            if handler is None:
+                return
+            try:
+                await handler(event)
+                return
+            except Exception as exc:
+                log.warning(
+                    "consumer failed",
+                    extra={"queue": queue.name, "event_id": event.id, "attempt": attempt,
+                           "error_type": type(exc).__name__},
+                )
+                await asyncio.sleep(self.retry_delay * attempt)
+        log.error("message dead-lettered", extra={"queue": queue.name, "event_id": event.id})
+        self._dead[queue.name].append(event)
+
+    async def subscribe(self, queue: str, topics: Sequence[str], handler: Handler) -> None:
+        q = self._queues.setdefault(queue, _Queue(queue))
+        q.topics.update(topics)
+        q.handlers.append(handler)
+
+    async def dead_letters(self, queue: str) -> list[CloudEvent]:
+        taken, self._dead[queue] = self._dead[queue], []
+        return taken

@@ -1,0 +1,158 @@
+"""RabbitMQ broker (aio-pika): durable topic exchange, quorum queues, publisher confirms,
+a dead-letter exchange and a delivery limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+)
+
+from shared.broker.base import Broker, BrokerUnavailable, Handler
+from shared.events import CONTENT_TYPE, CloudEvent
+
+log = logging.getLogger(__name__)
+
+
+class RabbitMQBroker(Broker):
+    """Events go to one durable topic exchange, routed by event type."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        exchange: str = "mash.events",
+        delivery_limit: int = 5,
+        prefetch: int = 32,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.dead_letter_exchange_name = f"{exchange}.dlx"
+        self.delivery_limit = delivery_limit
+        self.prefetch = prefetch
+        self.timeout = timeout
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._consumer_channels: list[AbstractChannel] = []
+
+    async def connect(self) -> None:
+        try:
+            self._connection = await aio_pika.connect_robust(self.url, timeout=self.timeout)
+            self._channel = await self._connection.channel(publisher_confirms=True)
+            self._exchange = await self._declare_exchanges(self._channel)
+        except (TimeoutError, aio_pika.exceptions.AMQPError, OSError) as exc:
+            raise BrokerUnavailable(f"cannot connect to RabbitMQ: {type(exc).__name__}") from exc
+
+    async def _declare_exchanges(self, channel: AbstractChannel) -> AbstractExchange:
+        await channel.declare_exchange(
+            self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        return await channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = self._channel = self._exchange = None
+        self._consumer_channels.clear()
+
+    async def ping(self) -> None:
+        if self._connection is None or self._connection.is_closed or self._channel is None:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        try:
+            await asyncio.wait_for(
+                self._channel.get_exchange(self.exchange_name, ensure=True), self.timeout
+            )
+        except (TimeoutError, aio_pika.exceptions.AMQPError, OSError) as exc:
+            raise BrokerUnavailable(f"RabbitMQ did not answer: {type(exc).__name__}") from exc
+
+    async def publish(self, events: Sequence[CloudEvent]) -> None:
+        if self._exchange is None:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        exchange = self._exchange
+
+        async def publish_one(event: CloudEvent) -> None:
+            message = aio_pika.Message(
+                body=event.to_json(),
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=event.id,
+                type=event.type,
+                headers={"traceparent": event.traceparent} if event.traceparent else {},
+            )
+            await exchange.publish(message, routing_key=event.type, timeout=self.timeout)
+
+        try:
+            # All in flight at once: the confirms come back as a window, not one by one.
+            await asyncio.gather(*(publish_one(e) for e in events))
+        except (TimeoutError, aio_pika.exceptions.AMQPError, OSError) as exc:
+            raise BrokerUnavailable(f"publish not confirmed: {type(exc).__name__}") from exc
+
+    def _queue_arguments(self, queue: str) -> dict[str, Any]:
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-exchange": self.dead_letter_exchange_name,
+            "x-dead-letter-routing-key": queue,
+        }
+
+    async def subscribe(self, queue: str, topics: Sequence[str], handler: Handler) -> None:
+        if self._connection is None:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self.prefetch)
+        self._consumer_channels.append(channel)
+        exchange = await self._declare_exchanges(channel)
+        dead = await channel.declare_queue(
+            f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dead.bind(self.dead_letter_exchange_name, routing_key=queue)
+        amqp_queue = await channel.declare_queue(
+            queue, durable=True, arguments=self._queue_arguments(queue)
+        )
+        for topic in topics:
+            await amqp_queue.bind(exchange, routing_key=topic)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            try:
+                event = CloudEvent.from_json(message.body)
+            except ValueError:
+                log.error("unreadable message dead-lettered", extra={"queue": queue})
+                await message.reject(requeue=False)
+                return
+            try:
+                await handler(event)
+            except Exception as exc:
+                log.warning(
+                    "consumer failed",
+                    extra={"queue": queue, "event_id": event.id,
+                           "error_type": type(exc).__name__},
+                )
+                await message.nack(requeue=True)
+            else:
+                await message.ack()
+
+        await amqp_queue.consume(on_message)
+
+    async def dead_letters(self, queue: str) -> list[CloudEvent]:
+        if self._channel is None:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        dead = await self._channel.declare_queue(
+            f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        taken: list[CloudEvent] = []
+        while (message := await dead.get(fail=False, no_ack=False)) is not None:
+            taken.append(CloudEvent.from_json(message.body))
+            await message.ack()
+        return taken

@@ -1,0 +1,133 @@
+"""Async database access: SQLite (aiosqlite, WAL) or PostgreSQL (asyncpg), chosen by URL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import DateTime, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+CommitHook = Callable[[], None]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create an async engine; SQLite gets WAL and a busy timeout, PostgreSQL a pool."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+class Database:
+    """One service's database: the engine, its sessions, and hooks run after commits."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = create_engine(url, **engine_kwargs)
+        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._commit_hooks: list[CommitHook] = []
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded SQLite database."""
+        return self.engine.dialect.name == "sqlite"
+
+    def on_commit(self, hook: CommitHook) -> None:
+        """Call ``hook`` after every unit of work that commits (e.g. to wake the relay)."""
+        self._commit_hooks.append(hook)
+
+    def committed(self) -> None:
+        """Tell the hooks a unit of work has committed."""
+        for hook in self._commit_hooks:
+            hook()
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work: one session, one transaction, committed explicitly."""
+        return UnitOfWork(self)
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """A session whose changes are kept only if ``commit()`` is called; else rolled back."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.session: AsyncSession = database.sessions()
+
+    async def commit(self) -> None:
+        """Commit the transaction, then run the database's after-commit hooks."""
+        await self.session.commit()
+        self.database.committed()
+
+    async def rollback(self) -> None:
+        """Throw away everything done in this unit of work."""
+        await self.session.rollback()
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+
+async def unit_of_work(database: Database) -> AsyncIterator[UnitOfWork]:
+    """FastAPI-style generator: one unit of work per request, rolled back unless committed."""
+    async with database.unit_of_work() as uow:
+        yield uow
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

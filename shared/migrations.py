@@ -1,0 +1,72 @@
+"""Running a service's own Alembic history against its own database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+from shared.db import Database, UTCDateTime
+
+
+def alembic_config(
+    script_location: Path, service: str, connection: Connection | None = None
+) -> Config:
+    """An Alembic config for one service; no ini file needed."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["version_table"] = f"alembic_version_{service}"
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade_to_head(database: Database, script_location: Path, service: str) -> None:
+    """Apply every migration of ``service`` that ``database`` has not had yet."""
+
+    def run(connection: Connection) -> None:
+        command.upgrade(alembic_config(script_location, service, connection), "head")
+
+    async with database.engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+def run_migrations_in_env() -> None:
+    """The body of every service's ``env.py``: migrate the connection we were given."""
+    config = context.config
+    connection: Any = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations with `mash migrate`, which supplies the connection")
+    context.configure(
+        connection=connection,
+        target_metadata=None,
+        version_table=config.attributes["version_table"],
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def create_messaging_tables() -> None:
+    """The outbox and inbox tables every service has (see shared.outbox)."""
+    op.create_table(
+        "outbox_messages",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(128), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("sent_at", UTCDateTime(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    )
+    op.create_index("ix_outbox_messages_unsent", "outbox_messages", ["sent_at", "id"])
+    op.create_table(
+        "inbox_messages",
+        sa.Column("message_id", sa.String(64), primary_key=True),
+        sa.Column("consumer", sa.String(128), primary_key=True),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+    )

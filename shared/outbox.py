@@ -1,0 +1,226 @@
+"""The transactional outbox and the consumer inbox.
+
+A service writes its state change and an ``OutboxMessage`` in one transaction; the
+``OutboxRelay`` publishes unsent rows and marks them sent only after the broker has
+confirmed them. Consumers record each message id in ``InboxMessage`` in the same
+transaction as their effect, so a redelivered message changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel, col, select
+
+from shared.broker import Broker, BrokerUnavailable, Handler
+from shared.db import Database, UnitOfWork, UTCDateTime
+from shared.events import CloudEvent, utcnow
+from shared.tracing import TraceContext, trace_var
+
+log = logging.getLogger(__name__)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An event waiting to be published, written in the transaction that caused it."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_unsent", "sent_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, unique=True)
+    event_type: str = Field(max_length=128)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    attempts: int = 0
+
+
+class InboxMessage(SQLModel, table=True):
+    """A message a consumer has already handled (dedupe key: message id + consumer)."""
+
+    __tablename__ = "inbox_messages"
+
+    message_id: str = Field(max_length=64, primary_key=True)
+    consumer: str = Field(max_length=128, primary_key=True)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+def add_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
+    """Stage ``event`` for publication in the unit of work's transaction."""
+    uow.session.add(
+        OutboxMessage(
+            event_id=event.id,
+            event_type=event.type,
+            payload=event.to_json().decode(),
+            created_at=utcnow(),
+        )
+    )
+
+
+async def record_first_delivery(uow: UnitOfWork, message_id: str, consumer: str) -> bool:
+    """Record that ``consumer`` has handled ``message_id``; False if it already had."""
+    values = {"message_id": message_id, "consumer": consumer, "received_at": utcnow()}
+    dialect = uow.session.bind.dialect.name if uow.session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(InboxMessage).values(**values).on_conflict_do_nothing()
+    result = await uow.session.exec(statement)  # type: ignore[call-overload]
+    return bool(result.rowcount)
+
+
+InboxHandler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
+
+
+def idempotent_consumer(
+    database: Database,
+    consumer: str,
+    handler: InboxHandler,
+    *,
+    on_handled: Callable[[], None] | None = None,
+) -> Handler:
+    """Wrap ``handler`` so each event's effect and its inbox row commit together, once."""
+
+    async def handle(event: CloudEvent) -> None:
+        token = trace_var.set(TraceContext.continue_from(event.traceparent))
+        try:
+            async with database.unit_of_work() as uow:
+                if not await record_first_delivery(uow, event.id, consumer):
+                    log.info("duplicate delivery ignored",
+                             extra={"event_id": event.id, "consumer": consumer})
+                    return
+                await handler(uow, event)
+                await uow.commit()
+            if on_handled:
+                on_handled()
+        finally:
+            trace_var.reset(token)
+
+    return handle
+
+
+class OutboxRelay:
+    """Publishes a database's unsent outbox rows in windows, oldest first.
+
+    On PostgreSQL, rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays
+    can run against one database. On SQLite (one process) claiming is not needed.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        broker: Broker,
+        *,
+        name: str,
+        batch_size: int = 100,
+        poll_seconds: float = 1.0,
+        on_published: Callable[[int], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.broker = broker
+        self.name = name
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.on_published = on_published
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        database.on_commit(self.wake)
+
+    def wake(self) -> None:
+        """Look for new rows now rather than at the next poll."""
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publish one window of unsent rows; return how many were confirmed."""
+        async with self.database.unit_of_work() as uow:
+            query = (
+                select(OutboxMessage)
+                .where(col(OutboxMessage.sent_at).is_(None))
+                .order_by(col(OutboxMessage.id))
+                .limit(self.batch_size)
+            )
+            if not self.database.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = list((await uow.session.exec(query)).all())
+            if not rows:
+                return 0
+            events = [CloudEvent.from_json(row.payload) for row in rows]
+            try:
+                await self.broker.publish(events)
+            except BrokerUnavailable:
+                await uow.rollback()
+                await self._count_failed_attempt([row.id for row in rows if row.id is not None])
+                raise
+            await uow.session.exec(
+                update(OutboxMessage)  # type: ignore[call-overload]
+                .where(col(OutboxMessage.id).in_([row.id for row in rows]))
+                .values(sent_at=utcnow())
+            )
+            await uow.session.commit()
+        if self.on_published:
+            self.on_published(len(rows))
+        return len(rows)
+
+    async def _count_failed_attempt(self, ids: list[int]) -> None:
+        async with self.database.unit_of_work() as uow:
+            await uow.session.exec(
+                update(OutboxMessage)  # type: ignore[call-overload]
+                .where(col(OutboxMessage.id).in_(ids))
+                .values(attempts=OutboxMessage.attempts + 1)  # type: ignore[operator]
+            )
+            await uow.session.commit()
+
+    async def drain(self) -> int:
+        """Publish until nothing is left unsent; return how many were published."""
+        total = 0
+        while count := await self.relay_once():
+            total += count
+        return total
+
+    async def pending(self) -> int:
+        """How many rows wait to be published."""
+        from sqlalchemy import func
+
+        async with self.database.unit_of_work() as uow:
+            query = select(func.count()).select_from(OutboxMessage).where(
+                col(OutboxMessage.sent_at).is_(None)
+            )
+            return int((await uow.session.exec(query)).one())
+
+    async def run(self) -> None:
+        """Relay until cancelled; back off while the broker is unavailable."""
+        backoff = self.poll_seconds
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+                backoff = self.poll_seconds
+            except BrokerUnavailable as exc:
+                log.warning("outbox relay waiting for the broker",
+                            extra={"relay": self.name, "error": str(exc)})
+                backoff = min(backoff * 2, 30.0)
+            except Exception:
+                log.exception("outbox relay failed", extra={"relay": self.name})
+                backoff = min(backoff * 2, 30.0)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+
+    def start(self) -> None:
+        """Run the relay in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.name}")
+
+    async def stop(self) -> None:
+        """Stop the background relay."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

@@ -1,0 +1,133 @@
+"""RFC 9457 problem details (``application/problem+json``) for every error."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.tracing import request_id_var
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://mash.example/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """Raise from domain or HTTP code to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        type_: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type = type_
+        self.title = title
+        self.errors = errors
+        self.headers = headers
+
+
+def _slug(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+    except ValueError:
+        return "error"
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    type_: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """A ``application/problem+json`` response."""
+    try:
+        default_title = HTTPStatus(status).phrase
+    except ValueError:
+        default_title = "Error"
+    body: dict[str, Any] = {
+        "type": type_ or PROBLEM_BASE + _slug(status),
+        "title": title or default_title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    request_id = request_id_var.get()
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in loc]
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors as ``{loc, msg}`` pairs that name the field and never echo input."""
+    return [{"loc": _loc(err.get("loc", ())), "msg": err.get("msg", "invalid")}
+            for err in exc.errors()]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of ``app`` a problem document: HTTP, validation and unhandled ones."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(exc.status, exc.detail, type_=exc.type, title=exc.title,
+                                errors=exc.errors, headers=exc.headers,
+                                instance=request.url.path)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem_response(exc.status_code, detail, headers=exc.headers,
+                                instance=request.url.path)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(
+            422,
+            "The request is not valid: see errors for each field.",
+            type_=PROBLEM_BASE + "validation",
+            title="Validation failed",
+            errors=validation_errors(exc),
+            instance=request.url.path,
+        )
+
+    async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc)
+        return problem_response(
+            500,
+            "Something went wrong on our side. Nothing was changed; quote the request id "
+            "if you contact the hub.",
+            instance=request.url.path,
+        )
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_unhandled)

@@ -1,0 +1,171 @@
+"""A service's runnable parts, the same whether it runs alone or inside `mash up`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry, generate_latest
+
+from shared.broker import Broker, BrokerUnavailable
+from shared.db import Database, UnitOfWork
+from shared.metrics import metrics_for
+from shared.middleware import RequestContextMiddleware
+from shared.migrations import upgrade_to_head
+from shared.outbox import InboxHandler, OutboxRelay, idempotent_consumer
+from shared.problems import install_problem_handlers, problem_response
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A queue this service consumes, the event types bound to it, and the handler."""
+
+    queue: str
+    topics: Sequence[str]
+    handler: InboxHandler
+
+
+class Service:
+    """One service: its app, database, outbox relay and consumers."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: Settings,
+        broker: Broker,
+        routers: Sequence[APIRouter],
+        subscriptions: Sequence[Subscription] = (),
+        migrations: Path,
+        title: str,
+        database: Database | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.broker = broker
+        self.database = database or Database(settings.database_url(name))
+        self.subscriptions = subscriptions
+        self.migrations = migrations
+        self.registry = registry or CollectorRegistry()
+        self.metrics = metrics_for(self.registry)
+        published = self.metrics.outbox_published.labels(name)
+        self.relay = OutboxRelay(
+            self.database, broker, name=name,
+            batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+            on_published=published.inc,
+        )
+        self.app = self._build_app(title, routers)
+
+    def _build_app(self, title: str, routers: Sequence[APIRouter]) -> FastAPI:
+        app = FastAPI(title=title, version="0.1.0")
+        app.state.service = self
+        install_problem_handlers(app)
+        app.include_router(health_router())
+        for router in routers:
+            app.include_router(router)
+        app.add_middleware(RequestContextMiddleware, service=self.name, registry=self.registry)
+        return app
+
+    async def migrate(self) -> None:
+        """Bring this service's database up to its latest migration."""
+        await upgrade_to_head(self.database, self.migrations, self.name)
+
+    async def start(self, *, relay: bool = True, consumers: bool = True) -> None:
+        """Start consuming and relaying (the broker must be connected)."""
+        if consumers:
+            for sub in self.subscriptions:
+                handler = idempotent_consumer(
+                    self.database, sub.queue, sub.handler,
+                    on_handled=self.metrics.events_consumed.labels(self.name, sub.queue).inc,
+                )
+                await self.broker.subscribe(sub.queue, sub.topics, handler)
+        if relay:
+            self.relay.start()
+
+    async def stop(self) -> None:
+        """Stop relaying and release the database."""
+        await self.relay.stop()
+        await self.database.dispose()
+
+    def standalone_app(self, *, migrate: bool = False) -> FastAPI:
+        """This service's app with a lifespan of its own (deployment mode)."""
+        self.app.router.lifespan_context = lambda _app: self.serving_alone(migrate=migrate)
+        return self.app
+
+    @asynccontextmanager
+    async def serving_alone(self, *, migrate: bool) -> AsyncIterator[None]:
+        """Lifespan for a service in its own process: own broker connection, relay, consumers."""
+        if migrate:
+            await self.migrate()
+        await self.broker.connect()
+        try:
+            await self.start(relay=True, consumers=True)
+            yield
+        finally:
+            await self.stop()
+            await self.broker.close()
+
+
+def get_service(request: Request) -> Service:
+    """The service that is handling this request."""
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+async def get_unit_of_work(service: ServiceDep) -> AsyncIterator[UnitOfWork]:
+    """One unit of work per request; nothing is kept unless the handler commits it."""
+    async with service.database.unit_of_work() as uow:
+        yield uow
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+
+
+def health_router() -> APIRouter:
+    """`/healthz`, `/readyz` and `/metrics`, the same on every service."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz(service: ServiceDep) -> dict[str, str]:
+        return {"status": "ok", "service": service.name}
+
+    @router.get("/readyz", response_model=None)
+    async def readyz(service: ServiceDep) -> JSONResponse | dict[str, Any]:
+        checks: dict[str, str] = {}
+        try:
+            await service.database.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await service.broker.ping()
+            checks["broker"] = "ok"
+        except BrokerUnavailable as exc:
+            checks["broker"] = f"unavailable: {exc}"
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ready", "service": service.name, "checks": checks}
+        return problem_response(503, "A dependency of this service is unavailable.",
+                                title="Not ready",
+                                extra={"service": service.name, "checks": checks})
+
+    @router.get("/metrics")
+    async def metrics(service: ServiceDep) -> PlainTextResponse:
+        return PlainTextResponse(
+            generate_latest(service.registry), media_type="text/plain; version=0.0.4"
+        )
+
+    return router
+

@@ -1,0 +1,76 @@
+"""Settings from the environment (prefix ``MASH_``), shared by every service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "changethis"  # noqa: S105 - the placeholder we refuse outside development
+
+Environment = Literal["development", "test", "production"]
+
+
+class Settings(BaseSettings):
+    """One settings object per process; every service reads the fields it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
+
+    environment: Environment = "development"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+
+    # Where `mash up` keeps its SQLite files and demo credentials.
+    data_dir: Path = Path(".mash")
+    # Public origin of the gateway, used in links and token audiences.
+    base_url: str = "http://127.0.0.1:8000"
+
+    # Per-service database URLs; unset means a SQLite file in data_dir.
+    referral_database_url: str | None = None
+    notify_database_url: str | None = None
+    identity_database_url: str | None = None
+
+    # "memory://" is the in-process broker; "amqp://..." is RabbitMQ.
+    broker_url: str = "memory://"
+    broker_exchange: str = "mash.events"
+    broker_delivery_limit: int = 5
+
+    max_body_bytes: int = 1_048_576
+    outbox_batch_size: int = 100
+    outbox_poll_seconds: float = 1.0
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_development(self) -> Self:
+        if self.environment == "development":
+            return self
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            raise ValueError(
+                f'MASH_SECRET_KEY is "{DEFAULT_SECRET}"; set a real secret for '
+                f"environment {self.environment!r}"
+            )
+        for url in (self.broker_url, *self._configured_database_urls()):
+            if f":{DEFAULT_SECRET}@" in url:
+                raise ValueError(
+                    f'a connection URL uses the password "{DEFAULT_SECRET}"; '
+                    f"set a real one for environment {self.environment!r}"
+                )
+        return self
+
+    def _configured_database_urls(self) -> list[str]:
+        urls = (self.referral_database_url, self.notify_database_url, self.identity_database_url)
+        return [u for u in urls if u]
+
+    def database_url(self, service: str) -> str:
+        """The database URL for one service: configured, or a SQLite file in data_dir."""
+        configured: str | None = getattr(self, f"{service}_database_url", None)
+        if configured:
+            return configured
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    @property
+    def uses_memory_broker(self) -> bool:
+        """True when events stay inside this process."""
+        return self.broker_url.startswith("memory:")

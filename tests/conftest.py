@@ -1,0 +1,128 @@
+"""Fixtures shared by every test.
+
+Tests that need PostgreSQL, RabbitMQ or nginx use the real thing. Where one is missing
+they are skipped on a developer's machine, but fail in CI (CI=true), where .ci/run has
+installed and started them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+POSTGRES_URL = os.environ.get(
+    "MASH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+RABBITMQ_URL = os.environ.get("MASH_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def unavailable(what: str, why: str) -> None:
+    """Skip on a developer's machine; fail in CI, where every dependency must be present."""
+    message = f"{what} is not available ({why})"
+    if IN_CI:
+        pytest.fail(message + "; CI must run this test", pytrace=False)
+    pytest.skip(message)
+
+
+async def _postgres_reachable() -> str | None:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=3)
+        await conn.close()
+        return None
+    except Exception as exc:
+        return type(exc).__name__
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The test PostgreSQL server's URL (database `test`), or skip/fail if it is down."""
+    problem = asyncio.run(_postgres_reachable())
+    if problem:
+        unavailable("PostgreSQL", problem)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+async def postgres_database(postgres_server: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import asyncpg
+
+    name = f"mash_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield _with_database(postgres_server, name)
+    finally:
+        admin = await asyncpg.connect(_asyncpg_dsn(postgres_server))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def _rabbitmq_reachable() -> str | None:
+    import aio_pika
+
+    try:
+        conn = await aio_pika.connect(RABBITMQ_URL, timeout=3)
+        await conn.close()
+        return None
+    except Exception as exc:
+        return type(exc).__name__
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server() -> str:
+    """The test RabbitMQ server's URL, or skip/fail if it is down."""
+    problem = asyncio.run(_rabbitmq_reachable())
+    if problem:
+        unavailable("RabbitMQ", problem)
+    return RABBITMQ_URL
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A name no other test uses (exchanges, queues, databases)."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def nginx_binary() -> str:
+    """Path of the nginx binary, or skip/fail if it is not installed."""
+    path = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+    if path is None:
+        unavailable("nginx", "binary not found")
+    assert path is not None
+    return path
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """An empty data directory for `mash up`-style tests."""
+    directory = tmp_path / "data"
+    directory.mkdir()
+    yield directory
