@@ -10,7 +10,6 @@ from pathlib import Path
 
 import uvicorn
 
-from mash.demo import create_demo_data
 from mash.gateway import Hub, create_hub_app
 from mash.topology import SERVICES
 from shared.broker import broker_from_settings
@@ -25,18 +24,14 @@ def _up(args: argparse.Namespace) -> None:
                         broker_url="memory://", referral_database_url=None,
                         notify_database_url=None, identity_database_url=None)
     configure_logging(settings.log_level)
-    hub = Hub(settings)
+    hub = Hub(settings, demo=True)
 
-    async def demo_data(hub: Hub) -> None:
-        identity = hub.services["identity"]
-        async with identity.database.unit_of_work() as uow:
-            created = await create_demo_data(uow, settings.data_dir, base_url)
-            await uow.commit()
-        credentials = (settings.data_dir / "demo" / "credentials.json").resolve()
+    async def announce(hub: Hub) -> None:
+        credentials = hub.demo_credentials.resolve()
         print(f"\nMASH referral hub: {base_url}/", flush=True)
         print(f"  API (OpenAPI):   {base_url}/openapi.json", flush=True)
         print(f"  Data directory:  {settings.data_dir.resolve()}", flush=True)
-        if created:
+        if hub.demo_created:
             print(f"  Demo agencies, users and API clients created; sign in with a user from\n"
                   f"  {credentials}\n  (username, password, and a code from its totp_secret).",
                   flush=True)
@@ -45,7 +40,7 @@ def _up(args: argparse.Namespace) -> None:
         print("  Stop with Ctrl+C; start again with the same command: nothing is lost.\n",
               flush=True)
 
-    hub.startup_hooks.append(demo_data)
+    hub.startup_hooks.append(announce)
     app = create_hub_app(settings, hub=hub)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
 

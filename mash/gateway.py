@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mash.demo import create_demo_data
 from mash.topology import SERVICES, service_for_path
 from shared.broker import Broker, BrokerUnavailable, broker_from_settings
 from shared.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -32,8 +33,12 @@ StartupHook = Callable[["Hub"], Awaitable[None]]
 class Hub:
     """Every service in one process, sharing one broker and one metrics registry."""
 
-    def __init__(self, settings: Settings, *, broker: Broker | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, broker: Broker | None = None, demo: bool = False
+    ) -> None:
         self.settings = settings
+        self.demo = demo
+        self.demo_created = False
         self.broker = broker or broker_from_settings(settings)
         self.registry = CollectorRegistry()
         self.services: dict[str, Service] = {}
@@ -53,6 +58,8 @@ class Hub:
             # Consumers first, so the first relayed event has somewhere to go.
             for service in self.services.values():
                 await service.start(relay=False, consumers=True)
+            if self.demo:
+                await self._ensure_demo_data()
             for hook in self.startup_hooks:
                 await hook(self)
             for service in self.services.values():
@@ -64,10 +71,23 @@ class Hub:
             await self.broker.close()
 
 
+    @property
+    def demo_credentials(self) -> Path:
+        """Where the demo sign-in details are written."""
+        return self.settings.data_dir / "demo" / "credentials.json"
+
+    async def _ensure_demo_data(self) -> None:
+        async with self.services["identity"].database.unit_of_work() as uow:
+            created = await create_demo_data(uow, self.settings.data_dir, self.settings.base_url)
+            await uow.commit()
+        self.demo_created = created is not None
+
+
 def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
     """The ASGI app `mash up` serves: gateway middleware, then a service chosen by path."""
     hub = hub or Hub(settings)
-    front = FastAPI(title="MASH referral hub", version="0.1.0",
+    front = FastAPI(title="MASH referral hub", version="0.1.0", openapi_url=None, docs_url=None,
+                    redoc_url=None,
                     lifespan=lambda _app: hub.running())
     front.state.hub = hub
     install_problem_handlers(front)

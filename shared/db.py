@@ -100,10 +100,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # Closing rolls back whatever was not committed; unlike rollback() it leaves
+        # loaded objects readable (detached, not expired).
+        await self.session.close()
 
 
 async def unit_of_work(database: Database) -> AsyncIterator[UnitOfWork]:

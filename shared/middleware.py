@@ -11,7 +11,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.metrics import metrics_for
 from shared.problems import problem_response
-from shared.tracing import TraceContext, accept_request_id, request_id_var, trace_var
+from shared.tracing import (
+    REQUEST_ID_SCOPE_KEY,
+    TraceContext,
+    accept_request_id,
+    request_id_var,
+    trace_var,
+)
 
 access_log = logging.getLogger("mash.access")
 
@@ -41,6 +47,7 @@ class RequestContextMiddleware:
             return
         request_id = accept_request_id(_header(scope, b"x-request-id"))
         trace = TraceContext.continue_from(_header(scope, b"traceparent"))
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
         rid_token = request_id_var.set(request_id)
         trace_token = trace_var.set(trace)
         status = 500

@@ -68,7 +68,7 @@ async def record_first_delivery(uow: UnitOfWork, message_id: str, consumer: str)
     dialect = uow.session.bind.dialect.name if uow.session.bind else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(InboxMessage).values(**values).on_conflict_do_nothing()
-    result = await uow.session.exec(statement)  # type: ignore[call-overload]
+    result = await uow.session.exec(statement)
     return bool(result.rowcount)
 
 
@@ -155,7 +155,7 @@ class OutboxRelay:
                 await self._count_failed_attempt([row.id for row in rows if row.id is not None])
                 raise
             await uow.session.exec(
-                update(OutboxMessage)  # type: ignore[call-overload]
+                update(OutboxMessage)
                 .where(col(OutboxMessage.id).in_([row.id for row in rows]))
                 .values(sent_at=utcnow())
             )
@@ -167,9 +167,9 @@ class OutboxRelay:
     async def _count_failed_attempt(self, ids: list[int]) -> None:
         async with self.database.unit_of_work() as uow:
             await uow.session.exec(
-                update(OutboxMessage)  # type: ignore[call-overload]
+                update(OutboxMessage)
                 .where(col(OutboxMessage.id).in_(ids))
-                .values(attempts=OutboxMessage.attempts + 1)  # type: ignore[operator]
+                .values(attempts=OutboxMessage.attempts + 1)
             )
             await uow.session.commit()
 

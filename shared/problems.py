@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.tracing import request_id_var
+from shared.tracing import REQUEST_ID_SCOPE_KEY, request_id_var
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://mash.example/problems/"
@@ -104,7 +104,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem_response(exc.status_code, detail, headers=exc.headers,
+        return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}),
                                 instance=request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -119,13 +119,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", exc_info=exc)
-        return problem_response(
-            500,
-            "Something went wrong on our side. Nothing was changed; quote the request id "
-            "if you contact the hub.",
-            instance=request.url.path,
-        )
+        # This runs outside the request-context middleware, whose context has been
+        # reset by now; the request id it set is still in the scope.
+        token = request_id_var.set(request.scope.get(REQUEST_ID_SCOPE_KEY))
+        try:
+            log.error("unhandled error", exc_info=exc)
+            return problem_response(
+                500,
+                "Something went wrong on our side. Nothing was changed; quote the request id "
+                "if you contact the hub.",
+                instance=request.url.path,
+            )
+        finally:
+            request_id_var.reset(token)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -54,6 +54,8 @@ class TraceContext:
         return parent.child() if parent else cls.new()
 
 
+REQUEST_ID_SCOPE_KEY = "mash.request_id"
+
 request_id_var: ContextVar[str | None] = ContextVar("mash_request_id", default=None)
 trace_var: ContextVar[TraceContext | None] = ContextVar("mash_trace", default=None)
 

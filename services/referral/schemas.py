@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from services.referral.codes import REFERRAL_SOURCES
 
@@ -14,11 +14,18 @@ class ReferralCreate(BaseModel):
     """The body of POST /api/v1/referrals (the intake issue completes it)."""
 
     source: str = Field(description="CIN census referral source code, e.g. '6' for police",
-                        json_schema_extra={"enum": sorted(REFERRAL_SOURCES)})
+                        json_schema_extra={"enum": list(sorted(REFERRAL_SOURCES))})
     kind: Literal["referral", "notification"] = "referral"
     immediate_risk: bool = False
     summary: str | None = Field(default=None, max_length=20_000)
     external_reference: str | None = Field(default=None, max_length=100)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if value not in REFERRAL_SOURCES:
+            raise ValueError("not a CIN census referral source code")
+        return value
 
 
 class ReferralLinks(BaseModel):

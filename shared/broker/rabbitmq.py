@@ -102,7 +102,10 @@ class RabbitMQBroker(Broker):
     def _queue_arguments(self, queue: str) -> dict[str, Any]:
         return {
             "x-queue-type": "quorum",
-            "x-delivery-limit": self.delivery_limit,
+            # RabbitMQ counts *returns*: it dead-letters once a message has come back more
+            # than x-delivery-limit times, i.e. after limit + 1 deliveries. Our
+            # delivery_limit is the number of deliveries (as the in-process broker).
+            "x-delivery-limit": max(self.delivery_limit - 1, 0),
             "x-dead-letter-exchange": self.dead_letter_exchange_name,
             "x-dead-letter-routing-key": queue,
         }

@@ -1,0 +1,282 @@
+"""The embedded hub (`mash up`): every service in one process behind the in-process gateway."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from jwt.algorithms import RSAAlgorithm
+from sqlmodel import func, select
+
+from mash.demo import create_demo_data, jwk_thumbprint
+from mash.gateway import Hub, create_hub_app
+from services.identity.models import ApiClient, User
+from services.identity.service import password_hasher
+from services.notify.models import Delivery
+from services.referral.models import Referral
+from shared.events import CloudEvent
+from shared.outbox import OutboxMessage
+from shared.settings import Settings
+from tests.helpers import eventually
+
+BASE = "http://127.0.0.1:8000"
+
+
+def hub_settings(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(data_dir=data_dir, base_url=BASE, broker_url="memory://",
+                    outbox_poll_seconds=0.2, **overrides)  # type: ignore[arg-type]
+
+
+class RunningHub:
+    def __init__(self, hub: Hub, client: httpx.AsyncClient) -> None:
+        self.hub = hub
+        self.client = client
+
+    async def count(self, service: str, model: type, *where: object) -> int:
+        async with self.hub.services[service].database.unit_of_work() as uow:
+            query = select(func.count()).select_from(model)
+            for clause in where:
+                query = query.where(clause)  # type: ignore[arg-type]
+            return int((await uow.session.exec(query)).one())
+
+    async def deliveries_for(self, referral_id: str) -> list[Delivery]:
+        async with self.hub.services["notify"].database.unit_of_work() as uow:
+            result = await uow.session.exec(
+                select(Delivery).where(Delivery.referral_id == referral_id)
+            )
+            return list(result.all())
+
+
+async def start_hub(
+    settings: Settings, *, demo: bool = False
+) -> tuple[Hub, httpx.AsyncClient, object]:
+    hub = Hub(settings, demo=demo)
+    app = create_hub_app(settings, hub=hub)
+    running = hub.running()
+    await running.__aenter__()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+    return hub, client, running
+
+
+@pytest.fixture
+async def running_hub(data_dir: Path) -> AsyncIterator[RunningHub]:
+    hub, client, running = await start_hub(hub_settings(data_dir))
+    try:
+        yield RunningHub(hub, client)
+    finally:
+        await client.aclose()
+        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+async def test_referral_is_stored_with_its_event_and_notify_records_a_delivery(
+    running_hub: RunningHub,
+) -> None:
+    response = await running_hub.client.post(
+        "/api/v1/referrals", json={"source": "6", "summary": "synthetic test referral"}
+    )
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert receipt["status"] == "received"
+    assert receipt["reference"].startswith("MASH-")
+    assert response.headers["location"] == f"/api/v1/referrals/{receipt['id']}"
+    assert receipt["links"]["self"] == response.headers["location"]
+
+    assert await running_hub.count("referral", Referral, Referral.id == receipt["id"]) == 1
+    deliveries = await eventually(lambda: running_hub.deliveries_for(receipt["id"]))
+    assert [d.event_type for d in deliveries] == ["mash.referral.received"]
+    async with running_hub.hub.services["referral"].database.unit_of_work() as uow:
+        outbox = (await uow.session.exec(select(OutboxMessage))).one()
+    assert outbox.sent_at is not None
+    assert deliveries[0].event_id == outbox.event_id
+
+
+async def test_references_count_up_within_the_year(running_hub: RunningHub) -> None:
+    first = (await running_hub.client.post("/api/v1/referrals", json={"source": "2A"})).json()
+    second = (await running_hub.client.post("/api/v1/referrals", json={"source": "3A"})).json()
+    year = first["received_at"][:4]
+    assert first["reference"] == f"MASH-{year}-000001"
+    assert second["reference"] == f"MASH-{year}-000002"
+
+
+async def test_event_is_thin_and_carries_the_callers_trace(running_hub: RunningHub) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = await running_hub.client.post(
+        "/api/v1/referrals",
+        json={"source": "6", "summary": "Child known as Amelia; synthetic narrative"},
+        headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+                 "x-request-id": "partner-request-0001"},
+    )
+    assert response.headers["x-request-id"] == "partner-request-0001"
+    assert response.headers["traceparent"].split("-")[1] == trace_id
+    async with running_hub.hub.services["referral"].database.unit_of_work() as uow:
+        outbox = (await uow.session.exec(select(OutboxMessage))).one()
+    event = CloudEvent.from_json(outbox.payload)
+    assert event.specversion == "1.0"
+    assert event.type == "mash.referral.received"
+    assert event.source == "/services/referral"
+    assert event.traceparent is not None and event.traceparent.split("-")[1] == trace_id
+    assert "Amelia" not in outbox.payload, "events carry identifiers, never the narrative"
+
+
+async def test_invalid_referral_gets_problem_json_naming_the_field_and_stores_nothing(
+    running_hub: RunningHub,
+) -> None:
+    response = await running_hub.client.post(
+        "/api/v1/referrals", json={"source": "99", "kind": "gossip"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == 422
+    assert {"type", "title", "detail"} <= problem.keys()
+    fields = {tuple(error["loc"]) for error in problem["errors"]}
+    assert ("body", "source") in fields
+    assert ("body", "kind") in fields
+    assert await running_hub.count("referral", Referral) == 0
+    assert await running_hub.count("referral", OutboxMessage) == 0
+
+
+async def test_malformed_json_gets_problem_json(running_hub: RunningHub) -> None:
+    response = await running_hub.client.post(
+        "/api/v1/referrals", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["errors"]
+
+
+async def test_oversized_body_is_refused_with_413_before_anything_is_stored(
+    running_hub: RunningHub,
+) -> None:
+    huge = {"source": "6", "summary": "x" * (1_048_576 + 10)}
+    response = await running_hub.client.post("/api/v1/referrals", json=huge)
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await running_hub.count("referral", Referral) == 0
+
+
+async def test_unknown_paths_get_problem_json_404(running_hub: RunningHub) -> None:
+    for path in ("/api/v1/referrals/nope/elsewhere", "/no-such-page"):
+        response = await running_hub.client.get(path)
+        assert response.status_code in (404, 405), path
+        assert response.headers["content-type"].startswith("application/problem+json"), path
+
+
+async def test_gateway_serves_web_client_health_and_merged_openapi(
+    running_hub: RunningHub,
+) -> None:
+    client = running_hub.client
+    page = await client.get("/")
+    assert page.status_code == 200 and "MASH referral hub" in page.text
+    assert (await client.get("/healthz")).json()["status"] == "ok"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert set(ready.json()["checks"]) == {
+        "identity.database", "referral.database", "notify.database", "broker"}
+    openapi = (await client.get("/openapi.json")).json()
+    assert "/api/v1/referrals" in openapi["paths"]
+    assert "/healthz" not in openapi["paths"], "only public paths are merged"
+    await client.post("/api/v1/referrals", json={"source": "6"})
+    metrics = (await client.get("/metrics")).text
+    assert 'mash_http_requests_total{method="POST",route="/api/v1/referrals",' \
+           'service="referral",status="201"} 1.0' in metrics
+
+
+async def test_every_service_app_has_health_readiness_and_metrics(
+    running_hub: RunningHub,
+) -> None:
+    for name, service in running_hub.hub.services.items():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app),
+                                     base_url=BASE) as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok", "service": name}
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            metrics = await client.get("/metrics")
+            assert metrics.headers["content-type"].startswith("text/plain")
+            assert "mash_outbox_published_total" in metrics.text
+
+
+async def test_readiness_fails_with_problem_json_when_the_broker_is_down(
+    running_hub: RunningHub,
+) -> None:
+    await running_hub.hub.broker.close()
+    response = await running_hub.client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["checks"]["broker"].startswith("unavailable")
+    await running_hub.hub.broker.connect()
+
+
+async def test_restart_publishes_what_was_left_unsent_and_loses_nothing(data_dir: Path) -> None:
+    settings = hub_settings(data_dir)
+    hub, client, running = await start_hub(settings, demo=True)
+    try:
+        assert hub.demo_created
+        await hub.services["referral"].relay.stop()  # as if the process died before relaying
+        receipt = (await client.post("/api/v1/referrals", json={"source": "6"})).json()
+        credentials = hub.demo_credentials.read_text()
+    finally:
+        await client.aclose()
+        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+    hub, client, running = await start_hub(settings, demo=True)
+    try:
+        assert not hub.demo_created, "demo data is made only for an empty database"
+        again = RunningHub(hub, client)
+        assert await again.count("referral", Referral, Referral.id == receipt["id"]) == 1
+        deliveries = await eventually(lambda: again.deliveries_for(receipt["id"]))
+        assert len(deliveries) == 1
+        second = (await client.post("/api/v1/referrals", json={"source": "6"})).json()
+        assert second["reference"].endswith("000002")
+        assert hub.demo_credentials.read_text() == credentials
+    finally:
+        await client.aclose()
+        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+async def test_demo_data_is_created_once_with_working_credentials(data_dir: Path) -> None:
+    hub = Hub(hub_settings(data_dir))
+    async with hub.running():
+        identity = hub.services["identity"]
+        async with identity.database.unit_of_work() as uow:
+            path = await create_demo_data(uow, data_dir, BASE)
+            await uow.commit()
+        assert path == data_dir / "demo" / "credentials.json"
+        async with identity.database.unit_of_work() as uow:
+            assert await create_demo_data(uow, data_dir, BASE) is None
+            users = {u.username: u for u in (await uow.session.exec(select(User))).all()}
+            clients = {c.id: c for c in (await uow.session.exec(select(ApiClient))).all()}
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    credentials = json.loads(path.read_text())
+    assert credentials["base_url"] == BASE
+    roles = {u["username"]: u["roles"] for u in credentials["users"]}
+    assert sorted(r for rs in roles.values() for r in rs) == sorted([
+        "admin", "mash_manager", "mash_practitioner", "partner_practitioner",
+        "partner_practitioner", "auditor"])
+    agencies = {a["id"]: a["kind"] for a in credentials["agencies"]}
+    assert sorted(agencies.values()) == ["health", "local_authority", "police", "school"]
+    for user in credentials["users"]:
+        stored = users[user["username"]]
+        assert password_hasher.verify(user["password"], stored.password_hash)
+        assert stored.password_hash != user["password"]
+        assert stored.agency_id == user["agency_id"] and user["agency_id"] in agencies
+        assert len(user["totp_secret"]) == 32
+    assert len(credentials["clients"]) == 2
+    for client in credentials["clients"]:
+        key_path = data_dir / "demo" / client["private_key_file"]
+        assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+        private = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        public_jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))  # type: ignore[arg-type]
+        assert jwk_thumbprint(public_jwk) == client["kid"]
+        registered = json.loads(clients[client["client_id"]].jwks or "{}")["keys"][0]
+        assert registered["kid"] == client["kid"] and registered["n"] == public_jwk["n"]
+        assert password_hasher.verify(client["client_secret"],
+                                      clients[client["client_id"]].secret_hash or "")
+        assert client["roles"] == ["partner_system"]
