@@ -11,15 +11,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mash.demo import create_demo_data
 from mash.topology import SERVICES, service_for_path
-from shared.broker import Broker, BrokerUnavailable, broker_from_settings
+from shared.broker import Broker, broker_from_settings
 from shared.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from shared.problems import install_problem_handlers, problem_response
-from shared.service import Service
+from shared.problems import install_problem_handlers
+from shared.service import Service, metrics_response, readiness
 from shared.settings import Settings
 from shared.tracing import TraceContext, accept_request_id
 
@@ -98,27 +98,12 @@ def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
 
     @front.get("/readyz", response_model=None)
     async def readyz() -> JSONResponse | dict[str, Any]:
-        checks: dict[str, str] = {}
-        for name, service in hub.services.items():
-            try:
-                await service.database.ping()
-                checks[f"{name}.database"] = "ok"
-            except Exception as exc:
-                checks[f"{name}.database"] = f"unavailable: {type(exc).__name__}"
-        try:
-            await hub.broker.ping()
-            checks["broker"] = "ok"
-        except BrokerUnavailable as exc:
-            checks["broker"] = f"unavailable: {exc}"
-        if all(v == "ok" for v in checks.values()):
-            return {"status": "ready", "checks": checks}
-        return problem_response(503, "A part of the hub is unavailable.", title="Not ready",
-                                extra={"checks": checks})
+        databases = {f"{name}.database": s.database for name, s in hub.services.items()}
+        return await readiness(databases, hub.broker)
 
     @front.get("/metrics")
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(hub.registry),
-                                 media_type="text/plain; version=0.0.4")
+        return metrics_response(hub.registry)
 
     @front.get("/openapi.json", include_in_schema=False)
     async def merged_openapi() -> dict[str, Any]:

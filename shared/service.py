@@ -144,28 +144,39 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", response_model=None)
     async def readyz(service: ServiceDep) -> JSONResponse | dict[str, Any]:
-        checks: dict[str, str] = {}
-        try:
-            await service.database.ping()
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"unavailable: {type(exc).__name__}"
-        try:
-            await service.broker.ping()
-            checks["broker"] = "ok"
-        except BrokerUnavailable as exc:
-            checks["broker"] = f"unavailable: {exc}"
-        if all(v == "ok" for v in checks.values()):
-            return {"status": "ready", "service": service.name, "checks": checks}
-        return problem_response(503, "A dependency of this service is unavailable.",
-                                title="Not ready",
-                                extra={"service": service.name, "checks": checks})
+        return await readiness({"database": service.database}, service.broker,
+                               extra={"service": service.name})
 
     @router.get("/metrics")
     async def metrics(service: ServiceDep) -> PlainTextResponse:
-        return PlainTextResponse(
-            generate_latest(service.registry), media_type="text/plain; version=0.0.4"
-        )
+        return metrics_response(service.registry)
 
     return router
+
+
+async def readiness(
+    databases: dict[str, Database], broker: Broker, *, extra: dict[str, Any] | None = None
+) -> JSONResponse | dict[str, Any]:
+    """200 with each check when the databases and the broker answer, else 503 problem+json."""
+    checks: dict[str, str] = {}
+    for name, database in databases.items():
+        try:
+            await database.ping()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"unavailable: {type(exc).__name__}"
+    try:
+        await broker.ping()
+        checks["broker"] = "ok"
+    except BrokerUnavailable as exc:
+        checks["broker"] = f"unavailable: {exc}"
+    if all(v == "ok" for v in checks.values()):
+        return {"status": "ready", **(extra or {}), "checks": checks}
+    return problem_response(503, "A dependency is unavailable.", title="Not ready",
+                            extra={**(extra or {}), "checks": checks})
+
+
+def metrics_response(registry: CollectorRegistry) -> PlainTextResponse:
+    """The Prometheus text exposition of ``registry``."""
+    return PlainTextResponse(generate_latest(registry), media_type="text/plain; version=0.0.4")
 

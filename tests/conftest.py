@@ -11,7 +11,8 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,25 +62,58 @@ def postgres_server() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture
-async def postgres_database(postgres_server: str) -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+async def _create_database(server_url: str) -> str:
     import asyncpg
 
     name = f"mash_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server))
+    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+    return _with_database(server_url, name)
+
+
+async def _drop_database(server_url: str, url: str) -> None:
+    import asyncpg
+
+    name = url.rpartition("/")[2]
+    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
     try:
-        yield _with_database(postgres_server, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        admin = await asyncpg.connect(_asyncpg_dsn(postgres_server))
+        await admin.close()
+
+
+@pytest.fixture
+async def postgres_database(postgres_server: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    url = await _create_database(postgres_server)
+    try:
+        yield url
+    finally:
+        await _drop_database(postgres_server, url)
+
+
+@pytest.fixture(scope="session")
+def postgres_database_factory(
+    postgres_server: str,
+) -> Callable[[], AbstractContextManager[str]]:
+    """Fresh databases for fixtures of any scope, outside an event loop.
+
+    ``with postgres_database_factory() as url:`` creates an empty database and drops it
+    when the block ends (used where several services each need their own database).
+    """
+
+    @contextmanager
+    def fresh_database() -> Iterator[str]:
+        url = asyncio.run(_create_database(postgres_server))
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            yield url
         finally:
-            await admin.close()
+            asyncio.run(_drop_database(postgres_server, url))
+
+    return fresh_database
 
 
 async def _rabbitmq_reachable() -> str | None:
@@ -108,7 +142,7 @@ def unique_name() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def nginx_binary() -> str:
     """Path of the nginx binary, or skip/fail if it is not installed."""
     path = shutil.which("nginx") or next(

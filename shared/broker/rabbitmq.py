@@ -99,6 +99,11 @@ class RabbitMQBroker(Broker):
         except (TimeoutError, aio_pika.exceptions.AMQPError, OSError) as exc:
             raise BrokerUnavailable(f"publish not confirmed: {type(exc).__name__}") from exc
 
+    def queue_name(self, queue: str) -> str:
+        """The AMQP name of ``queue``: under the exchange's name, so that hubs (or test runs)
+        sharing one RabbitMQ with different exchanges never consume each other's events."""
+        return f"{self.exchange_name}.{queue}"
+
     def _queue_arguments(self, queue: str) -> dict[str, Any]:
         return {
             "x-queue-type": "quorum",
@@ -118,11 +123,11 @@ class RabbitMQBroker(Broker):
         self._consumer_channels.append(channel)
         exchange = await self._declare_exchanges(channel)
         dead = await channel.declare_queue(
-            f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
+            f"{self.queue_name(queue)}.dead", durable=True, arguments={"x-queue-type": "quorum"}
         )
         await dead.bind(self.dead_letter_exchange_name, routing_key=queue)
         amqp_queue = await channel.declare_queue(
-            queue, durable=True, arguments=self._queue_arguments(queue)
+            self.queue_name(queue), durable=True, arguments=self._queue_arguments(queue)
         )
         for topic in topics:
             await amqp_queue.bind(exchange, routing_key=topic)
@@ -152,7 +157,7 @@ class RabbitMQBroker(Broker):
         if self._channel is None:
             raise BrokerUnavailable("not connected to RabbitMQ")
         dead = await self._channel.declare_queue(
-            f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
+            f"{self.queue_name(queue)}.dead", durable=True, arguments={"x-queue-type": "quorum"}
         )
         taken: list[CloudEvent] = []
         while (message := await dead.get(fail=False, no_ack=False)) is not None:

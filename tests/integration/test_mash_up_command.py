@@ -1,0 +1,90 @@
+"""`mash up` as a newcomer runs it: a real process, stopped with Ctrl+C and started again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+MASH = str(Path(sys.executable).with_name("mash"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [MASH, "up", "--port", str(port), "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"mash up exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError("mash up was not ready within 60 s")
+    return process
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, f"mash up exited with {process.returncode} on Ctrl+C"
+    return output
+
+
+def count(database: Path, table: str) -> int:
+    with sqlite3.connect(database) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+
+def test_mash_up_starts_with_demo_logins_and_keeps_everything_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "hub"
+    port = free_port()
+    process = start(data_dir, port)
+    try:
+        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/referrals",
+                              json={"source": "2A"}, timeout=10)
+        assert response.status_code == 201
+        referral_id = response.json()["id"]
+        deadline = time.monotonic() + 10
+        while count(data_dir / "notify.db", "deliveries") < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        output = stop(process)
+
+    assert f"http://127.0.0.1:{port}/" in output
+    credentials_path = data_dir / "demo" / "credentials.json"
+    assert str(credentials_path.resolve()) in output
+    credentials = json.loads(credentials_path.read_text())
+    assert credentials["base_url"] == f"http://127.0.0.1:{port}"
+    assert len(credentials["users"]) == 6 and len(credentials["clients"]) == 2
+    assert sorted(p.name for p in data_dir.glob("*.db")) == [
+        "identity.db", "notify.db", "referral.db"]
+    assert count(data_dir / "notify.db", "deliveries") == 1
+
+    process = start(data_dir, port)
+    output = stop(process)
+    assert json.loads(credentials_path.read_text()) == credentials, "demo data made once"
+    assert "Demo sign-in details" in output
+    with sqlite3.connect(data_dir / "referral.db") as conn:
+        assert conn.execute("SELECT id FROM referrals").fetchall() == [(referral_id,)]
+    assert count(data_dir / "notify.db", "deliveries") == 1, "nothing delivered twice"

@@ -1,0 +1,356 @@
+"""The transactional outbox and the consumer inbox, on SQLite and on PostgreSQL.
+
+Every test runs against a database migrated by the service's real Alembic history.
+Events go through the real in-process broker, whose ``publish`` returns (the confirm)
+only once its consumers have finished, so a consumer can look at the outbox *during*
+publication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from services.notify.app import MIGRATIONS as NOTIFY_MIGRATIONS
+from services.notify.models import Delivery
+from services.notify.service import record_delivery
+from services.referral.app import MIGRATIONS as REFERRAL_MIGRATIONS
+from shared.broker import BrokerUnavailable
+from shared.broker.memory import InProcessBroker
+from shared.db import Database, UnitOfWork
+from shared.events import CloudEvent
+from shared.migrations import upgrade_to_head
+from shared.outbox import (
+    InboxMessage,
+    OutboxMessage,
+    OutboxRelay,
+    add_to_outbox,
+    idempotent_consumer,
+)
+
+
+def event(n: int = 0, type_: str = "mash.referral.received") -> CloudEvent:
+    return CloudEvent(source="/tests/outbox", type=type_, data={"referral_id": f"r-{n}", "n": n})
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_database")
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+
+
+async def migrated(url: str, migrations: Path, service: str) -> Database:
+    database = Database(url)
+    await upgrade_to_head(database, migrations, service)
+    return database
+
+
+@pytest.fixture
+async def referral_db(database_url: str) -> AsyncIterator[Database]:
+    database = await migrated(database_url, REFERRAL_MIGRATIONS, "referral")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def notify_db(database_url: str) -> AsyncIterator[Database]:
+    database = await migrated(database_url, NOTIFY_MIGRATIONS, "notify")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+class Published:
+    """A consumer on every event type: what the broker has delivered, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[CloudEvent] = []
+        self.during: Callable[[CloudEvent], Awaitable[None]] | None = None
+
+    async def handler(self, evt: CloudEvent) -> None:
+        if self.during is not None:
+            await self.during(evt)
+        self.events.append(evt)
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.id for e in self.events]
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[InProcessBroker]:
+    broker = InProcessBroker(delivery_limit=3, retry_delay=0.0)
+    await broker.connect()
+    try:
+        yield broker
+    finally:
+        await broker.close()
+
+
+@pytest.fixture
+async def published(broker: InProcessBroker) -> Published:
+    published = Published()
+    await broker.subscribe("tests.everything", ["#"], published.handler)
+    return published
+
+
+async def write(database: Database, *events: CloudEvent) -> None:
+    """Stage events in one unit of work and commit it."""
+    async with database.unit_of_work() as uow:
+        for evt in events:
+            add_to_outbox(uow, evt)
+        await uow.commit()
+
+
+async def outbox_row(database: Database, event_id: str) -> OutboxMessage:
+    async with database.unit_of_work() as uow:
+        query = select(OutboxMessage).where(OutboxMessage.event_id == event_id)
+        return (await uow.session.exec(query)).one()
+
+
+async def count(database: Database, model: type, *where: object) -> int:
+    async with database.unit_of_work() as uow:
+        query = select(func.count()).select_from(model)
+        for clause in where:
+            query = query.where(clause)  # type: ignore[arg-type]
+        return int((await uow.session.exec(query)).one())
+
+
+# --- outbox relay -----------------------------------------------------------------------
+
+
+async def test_event_staged_in_a_rolled_back_unit_of_work_is_never_published(
+    referral_db: Database, broker: InProcessBroker, published: Published
+) -> None:
+    relay = OutboxRelay(referral_db, broker, name="referral")
+    rolled_back, abandoned, failed = event(1), event(2), event(3)
+
+    async with referral_db.unit_of_work() as uow:
+        add_to_outbox(uow, rolled_back)
+        await uow.session.flush()
+        await uow.rollback()
+    async with referral_db.unit_of_work() as uow:
+        add_to_outbox(uow, abandoned)
+        await uow.session.flush()  # written, but the unit of work ends without commit()
+    with pytest.raises(RuntimeError):
+        async with referral_db.unit_of_work() as uow:
+            add_to_outbox(uow, failed)
+            await uow.session.flush()
+            raise RuntimeError("the request failed after staging its event")
+
+    assert await relay.drain() == 0
+    assert published.events == []
+    assert await count(referral_db, OutboxMessage) == 0
+
+
+async def test_committed_event_is_published_and_marked_sent_only_after_the_confirm(
+    referral_db: Database, broker: InProcessBroker, published: Published
+) -> None:
+    relay = OutboxRelay(referral_db, broker, name="referral")
+    committed = event(1)
+    await write(referral_db, committed)
+    assert (await outbox_row(referral_db, committed.id)).sent_at is None
+
+    seen_while_publishing: list[OutboxMessage] = []
+
+    async def look_at_the_outbox(evt: CloudEvent) -> None:
+        seen_while_publishing.append(await outbox_row(referral_db, evt.id))
+
+    published.during = look_at_the_outbox
+    assert await relay.relay_once() == 1
+
+    assert published.events == [committed]
+    assert [row.sent_at for row in seen_while_publishing] == [None]
+    row = await outbox_row(referral_db, committed.id)
+    assert row.sent_at is not None
+    assert row.sent_at >= row.created_at
+    assert await relay.pending() == 0
+    assert await relay.relay_once() == 0
+    assert published.events == [committed], "a sent row was published again"
+
+
+async def test_event_stays_unsent_while_the_broker_is_unavailable_and_goes_out_later(
+    referral_db: Database, broker: InProcessBroker, published: Published
+) -> None:
+    relay = OutboxRelay(referral_db, broker, name="referral")
+    waiting = event(1)
+    await write(referral_db, waiting)
+
+    await broker.close()
+    for _ in range(2):
+        with pytest.raises(BrokerUnavailable):
+            await relay.relay_once()
+    row = await outbox_row(referral_db, waiting.id)
+    assert row.sent_at is None
+    assert row.attempts == 2
+    assert await relay.pending() == 1
+
+    await broker.connect()
+    assert await relay.relay_once() == 1
+    assert published.events == [waiting]
+    assert (await outbox_row(referral_db, waiting.id)).sent_at is not None
+
+
+async def test_events_are_published_in_the_order_they_were_written(
+    referral_db: Database, broker: InProcessBroker, published: Published
+) -> None:
+    relay = OutboxRelay(referral_db, broker, name="referral", batch_size=7)
+    written = [event(n) for n in range(30)]
+    for start in range(0, len(written), 3):  # several units of work, several rows each
+        await write(referral_db, *written[start:start + 3])
+
+    assert await relay.drain() == len(written)
+    assert published.ids == [e.id for e in written]
+
+
+async def test_running_relay_publishes_a_commit_without_waiting_for_its_poll(
+    referral_db: Database, broker: InProcessBroker, published: Published
+) -> None:
+    relay = OutboxRelay(referral_db, broker, name="referral", poll_seconds=60.0)
+    relay.start()
+    try:
+        await asyncio.sleep(0)  # let it make its first (empty) pass
+        sent = event(1)
+        await write(referral_db, sent)  # the commit wakes the relay
+        async with asyncio.timeout(5):
+            while published.ids != [sent.id]:
+                await asyncio.sleep(0.01)
+    finally:
+        await relay.stop()
+
+
+@pytest.mark.postgres
+async def test_concurrent_relays_on_postgresql_publish_each_event_exactly_once(
+    postgres_database: str, broker: InProcessBroker, published: Published
+) -> None:
+    writer = await migrated(postgres_database, REFERRAL_MIGRATIONS, "referral")
+    # Two relays with their own engines, as two relay processes would have.
+    first_db, second_db = Database(postgres_database), Database(postgres_database)
+    try:
+        written = [event(n) for n in range(300)]
+        for start in range(0, len(written), 50):
+            await write(writer, *written[start:start + 50])
+
+        by_relay: Counter[str] = Counter()
+
+        async def slow_consumer(evt: CloudEvent) -> None:
+            await asyncio.sleep(0)  # let the other relay run while this one publishes
+
+        published.during = slow_consumer
+        first = OutboxRelay(first_db, broker, name="first", batch_size=10,
+                            on_published=lambda n: by_relay.update(first=n))
+        second = OutboxRelay(second_db, broker, name="second", batch_size=10,
+                             on_published=lambda n: by_relay.update(second=n))
+        totals = await asyncio.gather(first.drain(), second.drain())
+
+        times_published = Counter(published.ids)
+        assert set(times_published) == {e.id for e in written}
+        assert max(times_published.values()) == 1, "an event was published twice"
+        assert sum(totals) == len(written)
+        assert by_relay["first"] > 0 and by_relay["second"] > 0, "the relays did not overlap"
+        assert await first.pending() == 0
+    finally:
+        for database in (writer, first_db, second_db):
+            await database.dispose()
+
+
+# --- idempotent consumer ----------------------------------------------------------------
+
+
+async def test_event_delivered_twice_has_its_effect_applied_once(notify_db: Database) -> None:
+    handled: list[str] = []
+    consume = idempotent_consumer(notify_db, "notify.partner-events", record_delivery,
+                                  on_handled=lambda: handled.append("handled"))
+    evt = event(7)
+
+    await consume(evt)
+    await consume(evt)
+
+    assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == 1
+    assert await count(notify_db, InboxMessage, InboxMessage.message_id == evt.id) == 1
+    assert handled == ["handled"]
+
+
+async def test_event_delivered_twice_at_the_same_time_has_its_effect_applied_once(
+    notify_db: Database,
+) -> None:
+    consume = idempotent_consumer(notify_db, "notify.partner-events", record_delivery)
+    evt = event(8)
+
+    await asyncio.gather(consume(evt), consume(evt))
+
+    assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == 1
+
+
+async def test_each_consumer_applies_the_same_event_once(notify_db: Database) -> None:
+    evt = event(9)
+    for consumer in ("notify.partner-events", "notify.email", "notify.partner-events"):
+        await idempotent_consumer(notify_db, consumer, record_delivery)(evt)
+
+    assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == 2
+
+
+async def test_consumer_that_fails_leaves_no_trace_so_the_redelivery_applies_it(
+    notify_db: Database,
+) -> None:
+    fail_next = True
+
+    async def fails_after_writing(uow: UnitOfWork, evt: CloudEvent) -> None:
+        await record_delivery(uow, evt)
+        await uow.session.flush()
+        if fail_next:
+            raise RuntimeError("the partner endpoint lookup failed")
+
+    consume = idempotent_consumer(notify_db, "notify.partner-events", fails_after_writing)
+    evt = event(10)
+
+    with pytest.raises(RuntimeError):
+        await consume(evt)
+    assert await count(notify_db, InboxMessage) == 0
+    assert await count(notify_db, Delivery) == 0
+
+    fail_next = False
+    await consume(evt)
+    await consume(evt)
+    assert await count(notify_db, InboxMessage, InboxMessage.message_id == evt.id) == 1
+    assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == 1
+
+
+async def test_broker_redelivery_after_a_failure_applies_the_effect_once(
+    notify_db: Database, broker: InProcessBroker
+) -> None:
+    """End to end: relay -> broker -> idempotent consumer that fails on its first try."""
+    failures = iter([RuntimeError("transient")])
+
+    async def flaky_record(uow: UnitOfWork, evt: CloudEvent) -> None:
+        await record_delivery(uow, evt)
+        await uow.session.flush()
+        if (failure := next(failures, None)) is not None:
+            raise failure
+
+    await broker.subscribe(
+        "notify.partner-events", ["mash.referral.received"],
+        idempotent_consumer(notify_db, "notify.partner-events", flaky_record),
+    )
+    evt = event(11)
+    await broker.publish([evt])
+    await broker.publish([evt])  # the relay published it again (e.g. crash before marking)
+
+    assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == 1
+    assert await broker.dead_letters("notify.partner-events") == []
