@@ -37,7 +37,8 @@ ensure_venv() {
 
 # Install (again) only when pyproject.toml has changed since the last install.
 install_project() {
-    local extras=$1 stamp=".venv/.installed${extras}"
+    local extras=$1
+    local stamp=".venv/.installed${extras}"
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         .venv/bin/python -m pip install -q -e ".${extras}"
         touch "$stamp"
