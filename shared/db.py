@@ -8,6 +8,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import DateTime, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -90,6 +92,12 @@ class UnitOfWork:
     async def rollback(self) -> None:
         """Throw away everything done in this unit of work."""
         await self.session.rollback()
+
+    def insert(self, table: Any) -> Any:
+        """An INSERT with this database's ``on_conflict_do_*`` (PostgreSQL or SQLite)."""
+        if self.database.is_sqlite:
+            return sqlite_insert(table)
+        return postgresql_insert(table)
 
     async def __aenter__(self) -> UnitOfWork:
         return self

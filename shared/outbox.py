@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import Column, Index, Text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, col, select
 
 from shared.broker import Broker, BrokerUnavailable, Handler
@@ -65,9 +64,7 @@ def add_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
 async def record_first_delivery(uow: UnitOfWork, message_id: str, consumer: str) -> bool:
     """Record that ``consumer`` has handled ``message_id``; False if it already had."""
     values = {"message_id": message_id, "consumer": consumer, "received_at": utcnow()}
-    dialect = uow.session.bind.dialect.name if uow.session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(InboxMessage).values(**values).on_conflict_do_nothing()
+    statement = uow.insert(InboxMessage).values(**values).on_conflict_do_nothing()
     result = await uow.session.exec(statement)
     return bool(result.rowcount)
 
@@ -147,16 +144,19 @@ class OutboxRelay:
             rows = list((await uow.session.exec(query)).all())
             if not rows:
                 return 0
+            # Read the ids now: rollback() expires the rows, and reading an expired
+            # attribute afterwards would need lazy IO (MissingGreenlet under asyncio).
+            ids = [row.id for row in rows if row.id is not None]
             events = [CloudEvent.from_json(row.payload) for row in rows]
             try:
                 await self.broker.publish(events)
             except BrokerUnavailable:
                 await uow.rollback()
-                await self._count_failed_attempt([row.id for row in rows if row.id is not None])
+                await self._count_failed_attempt(ids)
                 raise
             await uow.session.exec(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_([row.id for row in rows]))
+                .where(col(OutboxMessage.id).in_(ids))
                 .values(sent_at=utcnow())
             )
             await uow.session.commit()

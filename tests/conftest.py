@@ -11,9 +11,11 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,12 @@ POSTGRES_URL = os.environ.get(
     "MASH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 RABBITMQ_URL = os.environ.get("MASH_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def run_check(check: Callable[[], Coroutine[Any, Any, str | None]]) -> str | None:
+    """Run an async reachability check from sync code, even inside a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, check()).result()
 
 
 def unavailable(what: str, why: str) -> None:
@@ -56,7 +64,7 @@ def _with_database(url: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The test PostgreSQL server's URL (database `test`), or skip/fail if it is down."""
-    problem = asyncio.run(_postgres_reachable())
+    problem = run_check(_postgres_reachable)
     if problem:
         unavailable("PostgreSQL", problem)
     return POSTGRES_URL
@@ -130,7 +138,7 @@ async def _rabbitmq_reachable() -> str | None:
 @pytest.fixture(scope="session")
 def rabbitmq_server() -> str:
     """The test RabbitMQ server's URL, or skip/fail if it is down."""
-    problem = asyncio.run(_rabbitmq_reachable())
+    problem = run_check(_rabbitmq_reachable)
     if problem:
         unavailable("RabbitMQ", problem)
     return RABBITMQ_URL

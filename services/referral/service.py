@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import select
 
 from services.referral import events
 from services.referral.models import ReferenceCounter, Referral
@@ -19,19 +18,20 @@ def referral_path(referral_id: str) -> str:
 
 
 async def next_reference(uow: UnitOfWork, year: int) -> str:
-    """The next human-readable reference of ``year``, e.g. ``MASH-2026-000123``."""
-    session = uow.session
-    result = await session.exec(
-        update(ReferenceCounter)
-        .where(col(ReferenceCounter.year) == year)
-        .values(last_number=ReferenceCounter.last_number + 1)
-        .returning(col(ReferenceCounter.last_number))
+    """The next human-readable reference of ``year``, e.g. ``MASH-2026-000123``.
+
+    One upsert: concurrent first referrals of a year cannot both insert the counter.
+    """
+    statement = (
+        uow.insert(ReferenceCounter)
+        .values(year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=["year"],
+            set_={"last_number": ReferenceCounter.last_number + 1},
+        )
+        .returning(ReferenceCounter.last_number)
     )
-    number = result.scalar_one_or_none()
-    if number is None:
-        session.add(ReferenceCounter(year=year, last_number=1))
-        await session.flush()
-        number = 1
+    number = (await uow.session.exec(statement)).scalar_one()
     return f"MASH-{year}-{number:06d}"
 
 

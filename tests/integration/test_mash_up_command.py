@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,13 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers import free_port
+
 MASH = str(Path(sys.executable).with_name("mash"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(data_dir: Path, port: int) -> subprocess.Popen[str]:

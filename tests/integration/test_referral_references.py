@@ -1,0 +1,43 @@
+"""Human-readable references stay unique when referrals arrive at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from services.referral.app import create_service
+from services.referral.schemas import ReferralCreate
+from services.referral.service import submit_referral
+from shared.broker.memory import InProcessBroker
+from shared.settings import Settings
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def referral_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'referral.db'}"
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+async def test_concurrent_first_referrals_of_a_year_get_distinct_consecutive_references(
+    referral_database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, referral_database_url=referral_database_url)
+    service = create_service(settings, InProcessBroker())
+    await service.migrate()
+
+    async def submit() -> str:
+        async with service.database.unit_of_work() as uow:
+            referral = await submit_referral(uow, ReferralCreate(source="6"))
+            await uow.commit()
+            return referral.reference
+
+    try:
+        references = await asyncio.gather(*(submit() for _ in range(8)))
+    finally:
+        await service.database.dispose()
+    numbers = sorted(int(reference.rsplit("-", 1)[1]) for reference in references)
+    assert numbers == list(range(1, 9))
