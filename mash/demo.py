@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from services.identity import service as identity
-from services.identity.roles import Role
+from services.identity.passwords import new_totp_secret, totp_uri
 from shared.db import UnitOfWork
+from shared.roles import Role
 
 AGENCIES = {
     "police": ("Northshire Police", "police"),
@@ -77,11 +78,6 @@ def new_signing_key() -> SigningKey:
     return SigningKey(pem, jwk)
 
 
-def new_totp_secret() -> str:
-    """A 160-bit TOTP secret in base32, as authenticator apps expect (RFC 4226)."""
-    return base64.b32encode(secrets.token_bytes(20)).decode()
-
-
 def _write_private(path: Path, content: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -111,6 +107,7 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, base_url: str) -> Pa
             totp_secret=totp_secret,
         )
         users.append({"username": username, "password": password, "totp_secret": totp_secret,
+                      "otpauth_uri": totp_uri(totp_secret, username),
                       "roles": user.roles, "agency_id": user.agency_id,
                       "agency": agencies[agency_key].name})
     clients = []
@@ -120,6 +117,7 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, base_url: str) -> Pa
         client = await identity.create_api_client(
             uow, client_id=client_id, name=name, agency_id=agencies[agency_key].id,
             roles=[Role.PARTNER_SYSTEM], jwks={"keys": [key.public_jwk]}, client_secret=secret,
+            assertion_algorithms=["RS512"],
         )
         key_file = f"{client_id}.pem"
         _write_private(demo_dir / key_file, key.private_pem)

@@ -45,6 +45,10 @@ class Hub:
         for name, factory in SERVICES.items():
             # One registry for the whole process, so /metrics is one valid exposition.
             self.services[name] = factory(settings, self.broker, self.registry)
+        # In one process, services read identity's public keys straight from its store.
+        identity_keys = self.services["identity"].verifier.jwks_source
+        for service in self.services.values():
+            service.verifier.jwks_source = identity_keys
         self.startup_hooks: list[StartupHook] = []
 
     @asynccontextmanager

@@ -70,3 +70,13 @@ def create_messaging_tables() -> None:
         sa.Column("consumer", sa.String(128), primary_key=True),
         sa.Column("received_at", UTCDateTime(), nullable=False),
     )
+
+
+def create_revoked_sessions_table() -> None:
+    """The ended staff sessions a service refuses (see shared.auth.RevokedSession)."""
+    op.create_table(
+        "revoked_sessions",
+        sa.Column("session_id", sa.String(64), primary_key=True),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_revoked_sessions_expires_at", "revoked_sessions", ["expires_at"])

@@ -205,8 +205,11 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay failed", extra={"relay": self.name})
                 backoff = min(backoff * 2, 30.0)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as
+            # the wait ends (a commit just before stop()), and stop() then hangs.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

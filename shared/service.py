@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,15 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, generate_latest
 
+from shared.auth import (
+    SESSION_ENDED,
+    Authenticator,
+    RevocationCheck,
+    TokenVerifier,
+    http_jwks_source,
+    record_session_ended,
+    revocation_check_from_table,
+)
 from shared.broker import Broker, BrokerUnavailable
 from shared.db import Database, UnitOfWork
 from shared.metrics import metrics_for
@@ -49,12 +58,24 @@ class Service:
         title: str,
         database: Database | None = None,
         registry: CollectorRegistry | None = None,
+        revocation_check: RevocationCheck | None = None,
+        on_start: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.name = name
         self.settings = settings
         self.broker = broker
         self.database = database or Database(settings.database_url(name))
-        self.subscriptions = subscriptions
+        self.subscriptions = list(subscriptions)
+        self.on_start = list(on_start)
+        if revocation_check is None:
+            # Learn of ended staff sessions from identity's events.
+            revocation_check = revocation_check_from_table(self.database)
+            self.subscriptions.append(
+                Subscription(f"{name}.sessions-ended", [SESSION_ENDED], record_session_ended)
+            )
+        self.verifier = TokenVerifier(settings.issuer, settings.api_audience,
+                                      http_jwks_source(settings.jwks_location))
+        self.authenticator = Authenticator(self.verifier, revocation_check)
         self.migrations = migrations
         self.registry = registry or CollectorRegistry()
         self.metrics = metrics_for(self.registry)
@@ -69,6 +90,7 @@ class Service:
     def _build_app(self, title: str, routers: Sequence[APIRouter]) -> FastAPI:
         app = FastAPI(title=title, version="0.1.0")
         app.state.service = self
+        app.state.authenticator = self.authenticator
         install_problem_handlers(app)
         app.include_router(health_router())
         for router in routers:
@@ -82,6 +104,8 @@ class Service:
 
     async def start(self, *, relay: bool = True, consumers: bool = True) -> None:
         """Start consuming and relaying (the broker must be connected)."""
+        for hook in self.on_start:
+            await hook()
         if consumers:
             for sub in self.subscriptions:
                 handler = idempotent_consumer(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "changethis"  # noqa: S105 - the placeholder we refuse outside development
@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     broker_url: str = "memory://"
     broker_exchange: str = "mash.events"
     broker_delivery_limit: int = 5
+
+    # Tokens: identity signs, every service verifies against identity's JWKS.
+    api_audience: str = "mash"
+    jwks_url: str | None = None  # default: <base_url>/.well-known/jwks.json
+    access_token_minutes: int = Field(default=15, ge=1, le=15)
+    session_minutes: int = 480
+    # A new signing key is published this long before it signs (caches pick it up).
+    key_publish_lead_seconds: int = 600
 
     max_body_bytes: int = 1_048_576
     outbox_batch_size: int = 100
@@ -69,6 +77,21 @@ class Settings(BaseSettings):
         if configured:
             return configured
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    @property
+    def issuer(self) -> str:
+        """The `iss` of every token: the hub's public origin."""
+        return self.base_url.rstrip("/")
+
+    @property
+    def token_endpoint(self) -> str:
+        """The token endpoint URL: the `aud` of client assertions."""
+        return f"{self.issuer}/oauth2/token"
+
+    @property
+    def jwks_location(self) -> str:
+        """Where services fetch identity's public keys."""
+        return self.jwks_url or f"{self.issuer}/.well-known/jwks.json"
 
     @property
     def uses_memory_broker(self) -> bool:

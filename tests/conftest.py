@@ -162,6 +162,34 @@ def nginx_binary() -> str:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory after a first `mash up`: migrated, with demo data. Built once;
+    tests get copies (creating the demo logins hashes eight secrets with argon2)."""
+    from mash.gateway import Hub
+    from shared.settings import Settings
+    from tests.helpers import HUB_BASE_URL
+
+    directory = tmp_path_factory.mktemp("demo-template")
+
+    async def first_start() -> None:
+        hub = Hub(Settings(data_dir=directory, base_url=HUB_BASE_URL), demo=True)
+        async with hub.running():
+            pass
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, first_start()).result()
+    return directory
+
+
+@pytest.fixture
+def demo_data_dir(demo_template: Path, tmp_path: Path) -> Path:
+    """A data directory of one's own, with the demo agencies, users and clients in it."""
+    target = tmp_path / "demo-data"
+    shutil.copytree(demo_template, target)
+    return target
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     """An empty data directory for `mash up`-style tests."""

@@ -6,7 +6,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from services.identity import service as identity
+from services.identity.keys import KeyStore
+from services.identity.oauth import ClientCredentialsGrant, JwksCache
+from services.identity.routes import ROUTERS, IdentityParts
 from shared.broker import Broker
+from shared.db import Database
 from shared.service import Service
 from shared.settings import Settings
 
@@ -18,5 +23,19 @@ def create_service(
     settings: Settings, broker: Broker, registry: CollectorRegistry | None = None
 ) -> Service:
     """The identity service's parts, for `mash up` or for serving alone."""
-    return Service(NAME, settings=settings, broker=broker, routers=[],
-                   migrations=MIGRATIONS, registry=registry, title="MASH identity service")
+    database = Database(settings.database_url(NAME))
+    keys = KeyStore(database, settings)
+
+    async def session_has_ended(session_id: str) -> bool:
+        async with database.unit_of_work() as uow:
+            return await identity.session_has_ended(uow, session_id)
+
+    service = Service(NAME, settings=settings, broker=broker, routers=ROUTERS,
+                      migrations=MIGRATIONS, registry=registry, database=database,
+                      title="MASH identity service", revocation_check=session_has_ended,
+                      on_start=[keys.ensure_key])
+    # Identity verifies its own tokens from its own key store, not over HTTP.
+    service.verifier.jwks_source = keys.public_jwks
+    service.app.state.identity = IdentityParts(keys, ClientCredentialsGrant(
+        settings, keys, JwksCache()))
+    return service

@@ -42,6 +42,10 @@ class User(SQLModel, table=True):
     totp_secret: str = Field(max_length=64)
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = Field(default=None,
+                                          sa_column=Column(UTCDateTime, nullable=True))
+    last_totp_step: int = 0  # a TOTP code is accepted once only
 
 
 class ApiClient(SQLModel, table=True):
@@ -56,5 +60,64 @@ class ApiClient(SQLModel, table=True):
     jwks: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     jwks_uri: str | None = Field(default=None, max_length=2000)
     secret_hash: str | None = Field(default=None, max_length=255)
+    # Algorithms its client assertions may use (NHS England examples use RS512).
+    assertion_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS512", "RS256", "ES256"], sa_column=Column(JSON, nullable=False)
+    )
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SigningKey(SQLModel, table=True):
+    """One of identity's token-signing keys: published, then signing, then retired.
+
+    A key is in the JWKS from ``created_at`` until ``unpublish_at``; it signs from
+    ``signs_from`` until the next key's ``signs_from``. The private key is stored
+    encrypted with a key derived from MASH_SECRET_KEY.
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    algorithm: str = Field(max_length=8)
+    public_jwk: str = Field(sa_column=Column(Text, nullable=False))
+    private_key_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    signs_from: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    unpublish_at: datetime | None = Field(default=None,
+                                          sa_column=Column(UTCDateTime, nullable=True))
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in member of staff (the web client's session cookie names it)."""
+
+    __tablename__ = "staff_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=36, index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    ended_reason: str | None = Field(default=None, max_length=32)
+
+
+class UsedClientAssertion(SQLModel, table=True):
+    """A client assertion's jti, kept until the assertion expires, so it cannot be replayed."""
+
+    __tablename__ = "used_client_assertions"
+
+    client_id: str = Field(primary_key=True, max_length=100)
+    jti: str = Field(primary_key=True, max_length=255)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+
+
+class SignInAttempt(SQLModel, table=True):
+    """Every staff sign-in attempt and its outcome, for lockout and for audit."""
+
+    __tablename__ = "sign_in_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str | None = Field(default=None, max_length=36, index=True)
+    succeeded: bool
+    reason: str = Field(max_length=32)  # ok | bad_credentials | locked | disabled
+    attempted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

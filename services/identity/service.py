@@ -1,21 +1,46 @@
-"""Identity domain logic: agencies, users and API clients (the caller's unit of work commits)."""
+"""Identity domain logic: agencies, users, API clients and staff sessions.
+
+No HTTP here; the caller's unit of work commits.
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from pwdlib import PasswordHash
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
-from services.identity.models import Agency, ApiClient, User
-from services.identity.roles import Role
+from services.identity.keys import KeyStore
+from services.identity.models import (
+    Agency,
+    ApiClient,
+    SignInAttempt,
+    StaffSession,
+    User,
+)
+from services.identity.passwords import (
+    DUMMY_HASH,
+    matching_totp_step,
+    new_totp_secret,
+    password_hasher,
+)
+from shared.auth import SESSION_TOKEN_TYPE, session_ended_event
 from shared.db import UnitOfWork
 from shared.events import utcnow
+from shared.outbox import add_to_outbox
+from shared.roles import Role
+from shared.settings import Settings
 
-password_hasher = PasswordHash.recommended()  # argon2id
+MAX_FAILED_SIGN_INS = 5
+LOCKOUT = timedelta(minutes=15)
 
+
+# Agencies, users, clients -------------------------------------------------------------
 
 async def has_agencies(uow: UnitOfWork) -> bool:
     """True once any agency exists (the database is no longer empty)."""
@@ -39,7 +64,7 @@ async def create_user(
     agency_id: str,
     roles: list[Role],
     password: str,
-    totp_secret: str,
+    totp_secret: str | None = None,
 ) -> User:
     """Register a member of staff; the password is stored as an argon2id hash."""
     user = User(
@@ -48,7 +73,7 @@ async def create_user(
         agency_id=agency_id,
         roles=[str(r) for r in roles],
         password_hash=password_hasher.hash(password),
-        totp_secret=totp_secret,
+        totp_secret=totp_secret or new_totp_secret(),
         created_at=utcnow(),
     )
     uow.session.add(user)
@@ -64,18 +89,176 @@ async def create_api_client(
     agency_id: str,
     roles: list[Role],
     jwks: dict[str, Any] | None = None,
+    jwks_uri: str | None = None,
     client_secret: str | None = None,
+    assertion_algorithms: list[str] | None = None,
 ) -> ApiClient:
-    """Register a partner system with a public JWKS and/or a secret (stored hashed)."""
+    """Register a partner system with a public JWKS (inline or URL) and/or a hashed secret."""
     client = ApiClient(
         id=client_id,
         name=name,
         agency_id=agency_id,
         roles=[str(r) for r in roles],
-        jwks=json.dumps(jwks) if jwks else None,
+        jwks=jwks_text(jwks),
+        jwks_uri=jwks_uri,
         secret_hash=password_hasher.hash(client_secret) if client_secret else None,
         created_at=utcnow(),
     )
+    if assertion_algorithms:
+        client.assertion_algorithms = assertion_algorithms
     uow.session.add(client)
     await uow.session.flush()
     return client
+
+
+async def username_taken(uow: UnitOfWork, username: str) -> bool:
+    """True if a user already has this username."""
+    result = await uow.session.exec(select(User.id).where(User.username == username))
+    return result.first() is not None
+
+
+def jwks_text(jwks: dict[str, Any] | None) -> str | None:
+    """A JWKS as stored."""
+    return json.dumps(jwks) if jwks else None
+
+
+async def list_agencies(uow: UnitOfWork) -> list[Agency]:
+    """Every agency, by name."""
+    return list((await uow.session.exec(select(Agency).order_by(col(Agency.name)))).all())
+
+
+async def list_users(uow: UnitOfWork) -> list[User]:
+    """Every user, by username."""
+    return list((await uow.session.exec(select(User).order_by(col(User.username)))).all())
+
+
+async def list_clients(uow: UnitOfWork) -> list[ApiClient]:
+    """Every API client, by id."""
+    return list((await uow.session.exec(select(ApiClient).order_by(col(ApiClient.id)))).all())
+
+
+async def end_sessions_of(uow: UnitOfWork, user_id: str, reason: str) -> int:
+    """End every open session of a user (e.g. when disabled); other services are told."""
+    now = utcnow()
+    result = await uow.session.exec(
+        select(StaffSession).where(StaffSession.user_id == user_id,
+                                   col(StaffSession.ended_at).is_(None),
+                                   col(StaffSession.expires_at) > now))
+    sessions = list(result.all())
+    for staff_session in sessions:
+        _end(uow, staff_session, reason)
+    return len(sessions)
+
+
+# Staff sign-in ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A new staff session and the token the session cookie carries."""
+
+    user: User
+    session: StaffSession
+    token: str
+
+
+async def sign_in(
+    uow: UnitOfWork, keys: KeyStore, settings: Settings,
+    *, username: str, password: str, otp: str,
+) -> SignedIn | None:
+    """Check password and TOTP code; a new session, or None (the attempt is recorded).
+
+    An unknown username costs the same work as a wrong password. After
+    MAX_FAILED_SIGN_INS failures in a row the account is locked for LOCKOUT.
+    """
+    now = utcnow()
+    user = (await uow.session.exec(select(User).where(User.username == username))).first()
+    password_ok = password_hasher.verify(password, user.password_hash if user else DUMMY_HASH)
+    step = matching_totp_step(user.totp_secret if user else "A" * 32, otp, at=time.time(),
+                              after_step=user.last_totp_step if user else 0)
+    if user is None:
+        uow.session.add(SignInAttempt(succeeded=False, reason="bad_credentials",
+                                      attempted_at=now))
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        reason = "locked"
+    elif not user.active:
+        reason = "disabled"
+    elif not password_ok or step is None:
+        reason = "bad_credentials"
+        user.failed_sign_ins += 1
+        if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
+            user.locked_until = now + LOCKOUT
+            user.failed_sign_ins = 0
+    else:
+        reason = "ok"
+    uow.session.add(SignInAttempt(user_id=user.id, succeeded=reason == "ok", reason=reason,
+                                  attempted_at=now))
+    uow.session.add(user)
+    if reason != "ok" or step is None:
+        return None
+
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    user.last_totp_step = step
+    staff_session = StaffSession(
+        id=secrets.token_urlsafe(24), user_id=user.id, created_at=now,
+        expires_at=now + timedelta(minutes=settings.session_minutes),
+    )
+    uow.session.add(staff_session)
+    token = await keys.sign(_session_claims(settings, user, staff_session),
+                            token_type=SESSION_TOKEN_TYPE)
+    return SignedIn(user, staff_session, token)
+
+
+def _session_claims(settings: Settings, user: User, staff_session: StaffSession) -> dict[str, Any]:
+    issued = int(staff_session.created_at.timestamp())
+    return {
+        "iss": settings.issuer,
+        "sub": user.id,
+        "aud": settings.api_audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": int(staff_session.expires_at.timestamp()),
+        "jti": secrets.token_urlsafe(16),
+        "sid": staff_session.id,
+        "agency_id": user.agency_id,
+        "roles": user.roles,
+        "kind": "user",
+        "username": user.username,
+    }
+
+
+def _end(uow: UnitOfWork, staff_session: StaffSession, reason: str) -> None:
+    staff_session.ended_at = utcnow()
+    staff_session.ended_reason = reason
+    uow.session.add(staff_session)
+    add_to_outbox(uow, session_ended_event(staff_session.id, staff_session.expires_at))
+
+
+async def end_session(uow: UnitOfWork, session_id: str, reason: str = "signed_out") -> bool:
+    """Sign out: the session ends here at once, and in other services on the event."""
+    staff_session = await uow.session.get(StaffSession, session_id)
+    if staff_session is None or staff_session.ended_at is not None:
+        return False
+    _end(uow, staff_session, reason)
+    return True
+
+
+async def session_has_ended(uow: UnitOfWork, session_id: str) -> bool:
+    """True if the session is unknown or has ended (identity's own revocation check)."""
+    staff_session = await uow.session.get(StaffSession, session_id)
+    return staff_session is None or staff_session.ended_at is not None
+
+
+async def describe_subject(uow: UnitOfWork, subject: str, kind: str) -> dict[str, Any]:
+    """Name and status of a user or client, for GET /api/v1/me."""
+    if kind == "user":
+        user = await uow.session.get(User, subject)
+        return {"username": user.username, "display_name": user.display_name} if user else {}
+    client = await uow.session.get(ApiClient, subject)
+    return {"client_id": client.id, "display_name": client.name} if client else {}
+
+
+def session_expiry(staff_session: StaffSession) -> datetime:
+    """When the session's cookie stops working."""
+    return staff_session.expires_at

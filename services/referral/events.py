@@ -9,7 +9,7 @@ REFERRAL_RECEIVED = "mash.referral.received"
 
 
 def referral_received(referral_id: str, reference: str, status: str, kind: str,
-                      received_at: str, link: str) -> CloudEvent:
+                      received_at: str, link: str, referring_agency_id: str) -> CloudEvent:
     """`mash.referral.received`: identifiers and status only, never the narrative."""
     return CloudEvent(
         source=SOURCE,
@@ -21,6 +21,7 @@ def referral_received(referral_id: str, reference: str, status: str, kind: str,
             "status": status,
             "kind": kind,
             "received_at": received_at,
+            "referring_agency_id": referring_agency_id,
             "links": {"self": link},
         },
     )

@@ -29,6 +29,8 @@ class Referral(ReferralBase, table=True):
     reference: str = Field(max_length=32, unique=True)
     status: str = Field(default="received", max_length=32, index=True)
     summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    referring_agency_id: str = Field(max_length=36, index=True)
+    submitted_by: str = Field(max_length=100)
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
 
 

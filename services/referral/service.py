@@ -7,6 +7,7 @@ from sqlmodel import select
 from services.referral import events
 from services.referral.models import ReferenceCounter, Referral
 from services.referral.schemas import ReferralCreate
+from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
@@ -35,7 +36,7 @@ async def next_reference(uow: UnitOfWork, year: int) -> str:
     return f"MASH-{year}-{number:06d}"
 
 
-async def submit_referral(uow: UnitOfWork, body: ReferralCreate) -> Referral:
+async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal) -> Referral:
     """Store a new referral and stage `mash.referral.received` in the same transaction."""
     received_at = utcnow()
     referral = Referral(
@@ -44,13 +45,15 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate) -> Referral:
         immediate_risk=body.immediate_risk,
         summary=body.summary,
         external_reference=body.external_reference,
+        referring_agency_id=submitter.agency_id,
+        submitted_by=submitter.subject,
         reference=await next_reference(uow, received_at.year),
         received_at=received_at,
     )
     uow.session.add(referral)
     add_to_outbox(uow, events.referral_received(
         referral.id, referral.reference, referral.status, referral.kind,
-        received_at.isoformat(), referral_path(referral.id),
+        received_at.isoformat(), referral_path(referral.id), referral.referring_agency_id,
     ))
     return referral
 

@@ -16,15 +16,16 @@ from sqlmodel import func, select
 from mash.demo import create_demo_data, jwk_thumbprint
 from mash.gateway import Hub, create_hub_app
 from services.identity.models import ApiClient, User
-from services.identity.service import password_hasher
+from services.identity.passwords import password_hasher
 from services.notify.models import Delivery
 from services.referral.models import Referral
 from shared.events import CloudEvent
 from shared.outbox import OutboxMessage
 from shared.settings import Settings
-from tests.helpers import eventually
+from tests.auth import client_token, load_credentials
+from tests.helpers import HUB_BASE_URL, eventually
 
-BASE = "http://127.0.0.1:8000"
+BASE = HUB_BASE_URL
 
 
 def hub_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -60,12 +61,17 @@ async def start_hub(
     running = hub.running()
     await running.__aenter__()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+    if demo:
+        # Every request of these tests comes from the demo police system.
+        token = await client_token(client, load_credentials(settings.data_dir),
+                                   settings.data_dir)
+        client.headers["authorization"] = f"Bearer {token}"
     return hub, client, running
 
 
 @pytest.fixture
-async def running_hub(data_dir: Path) -> AsyncIterator[RunningHub]:
-    hub, client, running = await start_hub(hub_settings(data_dir))
+async def running_hub(demo_data_dir: Path) -> AsyncIterator[RunningHub]:
+    hub, client, running = await start_hub(hub_settings(demo_data_dir), demo=True)
     try:
         yield RunningHub(hub, client)
     finally:
@@ -241,12 +247,11 @@ async def test_restart_publishes_what_was_left_unsent_and_loses_nothing(data_dir
 
 
 async def test_demo_data_is_created_once_with_working_credentials(data_dir: Path) -> None:
-    hub = Hub(hub_settings(data_dir))
+    hub = Hub(hub_settings(data_dir), demo=True)
     async with hub.running():
         identity = hub.services["identity"]
-        async with identity.database.unit_of_work() as uow:
-            path = await create_demo_data(uow, data_dir, BASE)
-            await uow.commit()
+        assert hub.demo_created
+        path = hub.demo_credentials
         assert path == data_dir / "demo" / "credentials.json"
         async with identity.database.unit_of_work() as uow:
             assert await create_demo_data(uow, data_dir, BASE) is None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.auth import basic
 from tests.helpers import free_port
 
 MASH = str(Path(sys.executable).with_name("mash"))
@@ -56,8 +57,16 @@ def test_mash_up_starts_with_demo_logins_and_keeps_everything_across_a_restart(
     port = free_port()
     process = start(data_dir, port)
     try:
+        demo = json.loads((data_dir / "demo" / "credentials.json").read_text())
+        entry = demo["clients"][0]
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/oauth2/token", data={"grant_type": "client_credentials"},
+            headers={"authorization": basic(entry["client_id"], entry["client_secret"])},
+            timeout=10,
+        ).json()["access_token"]
         response = httpx.post(f"http://127.0.0.1:{port}/api/v1/referrals",
-                              json={"source": "2A"}, timeout=10)
+                              json={"source": "2A"}, timeout=10,
+                              headers={"authorization": f"Bearer {token}"})
         assert response.status_code == 201
         referral_id = response.json()["id"]
         deadline = time.monotonic() + 10

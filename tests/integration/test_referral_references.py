@@ -10,8 +10,12 @@ import pytest
 from services.referral.app import create_service
 from services.referral.schemas import ReferralCreate
 from services.referral.service import submit_referral
+from shared.auth import Principal
 from shared.broker.memory import InProcessBroker
 from shared.settings import Settings
+
+POLICE_SYSTEM = Principal(subject="police-system", agency_id="police-agency",
+                          roles=frozenset({"partner_system"}), kind="client", token_id="t-1")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,7 +35,7 @@ async def test_concurrent_first_referrals_of_a_year_get_distinct_consecutive_ref
 
     async def submit() -> str:
         async with service.database.unit_of_work() as uow:
-            referral = await submit_referral(uow, ReferralCreate(source="6"))
+            referral = await submit_referral(uow, ReferralCreate(source="6"), POLICE_SYSTEM)
             await uow.commit()
             return referral.reference
 

@@ -1,4 +1,4 @@
-"""The roles of shared/design/CONTRACT.md."""
+"""The roles of the public contract; every service authorises by role and agency."""
 
 from enum import StrEnum
 
@@ -12,3 +12,7 @@ class Role(StrEnum):
     PARTNER_SYSTEM = "partner_system"
     ADMIN = "admin"
     AUDITOR = "auditor"
+
+
+MASH_STAFF = frozenset({Role.MASH_PRACTITIONER, Role.MASH_MANAGER})
+PARTNERS = frozenset({Role.PARTNER_PRACTITIONER, Role.PARTNER_SYSTEM})

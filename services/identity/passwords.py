@@ -1,0 +1,41 @@
+"""Password and secret hashing (argon2id), and TOTP second factors (RFC 6238)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+import pyotp
+from pwdlib import PasswordHash
+
+password_hasher = PasswordHash.recommended()  # argon2id
+# Compared against when an account does not exist, so the time taken reveals nothing.
+DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
+
+TOTP_ISSUER = "MASH hub"
+
+
+def new_totp_secret() -> str:
+    """A 160-bit TOTP secret in base32, as authenticator apps expect."""
+    return base64.b32encode(secrets.token_bytes(20)).decode()
+
+
+def totp_uri(secret: str, username: str) -> str:
+    """The otpauth:// URI an authenticator app reads (usually from a QR code)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
+
+
+def matching_totp_step(secret: str, code: str, *, at: float, after_step: int) -> int | None:
+    """The 30-second step ``code`` belongs to (one step of drift either way), or None.
+
+    Steps up to ``after_step`` are refused: a code is accepted once only.
+    """
+    totp = pyotp.TOTP(secret)
+    step_now = int(at // totp.interval)
+    code = code.strip().replace(" ", "")
+    matched = None
+    for step in (step_now - 1, step_now, step_now + 1):
+        # Always compare all three, so timing does not depend on which matched.
+        if secrets.compare_digest(totp.generate_otp(step), code) and step > after_step:
+            matched = step
+    return matched

@@ -1,0 +1,146 @@
+"""Request and response shapes of the identity API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, HttpUrl, model_validator
+
+from shared.roles import Role
+
+AssertionAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS512", "ES256", "ES384"]
+AgencyKind = Literal["police", "health", "school", "local_authority", "other"]
+
+
+class SessionCreate(BaseModel):
+    """Staff sign-in: password and the current code of their authenticator app."""
+
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+    otp: str = Field(min_length=6, max_length=10)
+
+
+class Me(BaseModel):
+    """Who the caller is."""
+
+    subject: str
+    kind: Literal["user", "client"]
+    agency_id: str
+    roles: list[str]
+    username: str | None = None
+    client_id: str | None = None
+    display_name: str | None = None
+    session_expires_at: datetime | None = None
+
+
+class AgencyCreate(BaseModel):
+    """A new agency."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: AgencyKind
+
+
+class AgencyUpdate(BaseModel):
+    """Changes to an agency."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    active: bool | None = None
+
+
+class AgencyPublic(BaseModel):
+    """An agency as the API shows it."""
+
+    id: str
+    name: str
+    kind: str
+    active: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    """A new member of staff; the initial password and TOTP secret are returned once."""
+
+    username: str = Field(min_length=3, max_length=100, pattern=r"^[a-z0-9._-]+$")
+    display_name: str = Field(min_length=1, max_length=200)
+    agency_id: str
+    roles: list[Role] = Field(min_length=1)
+
+
+class UserUpdate(BaseModel):
+    """Changes to a user; disabling ends their sessions at once."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    active: bool | None = None
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it (never the hashes or the TOTP secret)."""
+
+    id: str
+    username: str
+    display_name: str
+    agency_id: str
+    roles: list[str]
+    active: bool
+    locked_until: datetime | None
+    created_at: datetime
+
+
+class UserCreated(UserPublic):
+    """A new user with the credentials to hand over; shown this once only."""
+
+    initial_password: str
+    totp_secret: str
+    otpauth_uri: str
+
+
+class ClientCreate(BaseModel):
+    """A new partner system: a JWKS (inline or URL) for private_key_jwt, else a secret."""
+
+    client_id: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    agency_id: str
+    roles: list[Role] = Field(default_factory=lambda: [Role.PARTNER_SYSTEM], min_length=1)
+    jwks: dict[str, Any] | None = None
+    jwks_uri: HttpUrl | None = None
+    assertion_algorithms: list[AssertionAlgorithm] = Field(
+        default_factory=lambda: list[AssertionAlgorithm](["RS512"]))
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ClientCreate:
+        if self.jwks is not None and self.jwks_uri is not None:
+            raise ValueError("give jwks or jwks_uri, not both")
+        if self.jwks is not None and not isinstance(self.jwks.get("keys"), list):
+            raise ValueError("jwks must be a JSON Web Key Set: {\"keys\": [...]}")
+        return self
+
+
+class ClientUpdate(BaseModel):
+    """Changes to a partner system; disabling stops new tokens at once."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    active: bool | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: HttpUrl | None = None
+
+
+class ClientPublic(BaseModel):
+    """A partner system as the API shows it (never the secret's hash)."""
+
+    client_id: str
+    name: str
+    agency_id: str
+    roles: list[str]
+    token_endpoint_auth_method: Literal["private_key_jwt", "client_secret_basic"]
+    jwks_uri: str | None
+    assertion_algorithms: list[str]
+    active: bool
+    created_at: datetime
+
+
+class ClientCreated(ClientPublic):
+    """A new partner system; ``client_secret`` is shown this once only (when no JWKS)."""
+
+    client_secret: str | None = None
