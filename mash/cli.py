@@ -45,6 +45,9 @@ def _up(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
 
 
+IDENTITY = "identity"
+
+
 def _service(name: str, settings: Settings) -> Service:
     return SERVICES[name](settings, broker_from_settings(settings), None)
 
@@ -96,6 +99,27 @@ def _migrate(args: argparse.Namespace) -> None:
     asyncio.run(_migrate_all(args.services or list(SERVICES), settings))
 
 
+async def _rotate_keys(settings: Settings, lead_seconds: int | None) -> None:
+    from datetime import timedelta
+
+    from services.identity.keys import KeyStore
+
+    service = _service(IDENTITY, settings)
+    await service.migrate()
+    keys = KeyStore(service.database, settings)
+    await keys.ensure_key()
+    key = await keys.rotate(lead=None if lead_seconds is None else timedelta(seconds=lead_seconds))
+    await service.database.dispose()
+    print(f"new signing key {key.kid}: published now, signs from {key.signs_from.isoformat()}; "
+          "older keys stay published until the tokens they signed have expired", flush=True)
+
+
+def _keys(args: argparse.Namespace) -> None:
+    settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
+    configure_logging(settings.log_level)
+    asyncio.run(_rotate_keys(settings, args.lead_seconds))
+
+
 def _service_name(value: str) -> str:
     if value not in SERVICES:
         raise argparse.ArgumentTypeError(f"unknown service {value!r}; one of {sorted(SERVICES)}")
@@ -132,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("services", nargs="*", metavar="SERVICE", type=_service_name,
                          help="default: every service")
     migrate.set_defaults(func=_migrate)
+    keys = commands.add_parser("keys", help="manage identity's token-signing keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_commands.add_parser(
+        "rotate", help="publish a new signing key; it signs after the lead time")
+    rotate.add_argument("--lead-seconds", type=int, default=None,
+                        help="how long the new key is published before it signs "
+                             "(default: MASH_KEY_PUBLISH_LEAD_SECONDS, 600)")
+    rotate.add_argument("--data-dir", default=None,
+                        help="for `mash up` data: the data directory (default: MASH_ settings)")
+    rotate.set_defaults(func=_keys)
     return parser
 
 

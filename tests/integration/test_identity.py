@@ -1,0 +1,413 @@
+"""Identity through the gateway: partner systems' tokens, staff sessions, administration."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlmodel import select
+
+from mash.gateway import Hub
+from services.identity import passwords
+from services.identity.keys import KeyStore
+from services.identity.models import SignInAttempt
+from shared.auth import CSRF_HEADER, SESSION_COOKIE
+from tests.auth import (
+    assertion_form,
+    basic,
+    client_assertion,
+    client_token,
+    current_otp,
+    demo_client,
+    demo_user,
+    load_credentials,
+)
+from tests.helpers import HUB_BASE_URL, eventually
+from tests.integration.test_hub import hub_settings, start_hub
+
+TOKEN_URL = f"{HUB_BASE_URL}/oauth2/token"
+POLICE = "northshire-police-system"
+
+
+@dataclass
+class Hub_:
+    hub: Hub
+    client: httpx.AsyncClient
+    data_dir: Path
+    credentials: dict[str, Any]
+
+    def private_key(self, client_id: str = POLICE) -> bytes:
+        entry = demo_client(self.credentials, client_id)
+        return (self.data_dir / "demo" / entry["private_key_file"]).read_bytes()
+
+    def assertion(self, client_id: str = POLICE, **kwargs: Any) -> str:
+        entry = demo_client(self.credentials, client_id)
+        return client_assertion(client_id, self.private_key(client_id), entry["kid"],
+                                kwargs.pop("audience", TOKEN_URL), **kwargs)
+
+    async def token_request(self, **kwargs: Any) -> httpx.Response:
+        return await self.client.post("/oauth2/token", data=assertion_form(
+            self.assertion(**kwargs)))
+
+    async def sign_in(self, username: str, *, password: str | None = None,
+                      otp: str | None = None) -> httpx.Response:
+        user = demo_user(self.credentials, username)
+        self.client.cookies.clear()
+        return await self.client.post("/api/v1/sessions", json={
+            "username": username, "password": password or user["password"],
+            "otp": otp or current_otp(user["totp_secret"])})
+
+
+@pytest.fixture
+async def hub(demo_data_dir: Path) -> AsyncIterator[Hub_]:
+    running_hub, client, running = await start_hub(hub_settings(demo_data_dir))
+    try:
+        yield Hub_(running_hub, client, demo_data_dir, load_credentials(demo_data_dir))
+    finally:
+        await client.aclose()
+        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def assert_oauth_error(response: httpx.Response, error: str, status: int = 400) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == error
+    assert response.headers["cache-control"] == "no-store"
+
+
+# Discovery and keys ---------------------------------------------------------------------
+
+async def test_discovery_names_the_token_endpoint_and_keys(hub: Hub_) -> None:
+    config = (await hub.client.get("/.well-known/openid-configuration")).json()
+    assert config["issuer"] == HUB_BASE_URL
+    assert config["token_endpoint"] == TOKEN_URL
+    assert config["jwks_uri"] == f"{HUB_BASE_URL}/.well-known/jwks.json"
+    assert config["grant_types_supported"] == ["client_credentials"]
+    assert set(config["token_endpoint_auth_methods_supported"]) == {
+        "private_key_jwt", "client_secret_basic"}
+    keys = (await hub.client.get("/.well-known/jwks.json")).json()["keys"]
+    assert keys and all(k["kid"] and k["alg"] == "ES256" for k in keys)
+    assert not any("d" in k for k in keys), "no private key material is published"
+
+
+# Partner systems: private_key_jwt --------------------------------------------------------
+
+async def test_partner_system_gets_a_short_lived_signed_token_with_its_private_key(
+    hub: Hub_,
+) -> None:
+    response = await hub.token_request()
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] <= 900
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header["alg"] == "ES256" and header["kid"] and header["typ"] == "at+jwt"
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    entry = demo_client(hub.credentials, POLICE)
+    assert claims["sub"] == POLICE and claims["iss"] == HUB_BASE_URL
+    assert claims["agency_id"] == entry["agency_id"] and claims["roles"] == ["partner_system"]
+    assert claims["exp"] - claims["iat"] <= 900
+    assert {"aud", "jti", "scope"} <= claims.keys()
+    me = await hub.client.get("/api/v1/me",
+                              headers={"authorization": f"Bearer {body['access_token']}"})
+    assert me.json()["subject"] == POLICE and me.json()["kind"] == "client"
+
+
+async def test_a_client_assertion_cannot_be_replayed(hub: Hub_) -> None:
+    assertion = hub.assertion()
+    first = await hub.client.post("/oauth2/token", data=assertion_form(assertion))
+    assert first.status_code == 200
+    replay = await hub.client.post("/oauth2/token", data=assertion_form(assertion))
+    assert_oauth_error(replay, "invalid_client", 401)
+
+
+@pytest.mark.parametrize(("case", "kwargs"), [
+    ("expires more than five minutes ahead", {"lifetime": 600}),
+    ("already expired", {"lifetime": -60}),
+    ("audience is not the token endpoint", {"audience": f"{HUB_BASE_URL}/somewhere"}),
+    ("algorithm not allowed by the registration", {"algorithm": "RS256"}),
+    ("subject differs from issuer", {"sub": "someone-else"}),
+])
+async def test_bad_client_assertions_are_refused(hub: Hub_, case: str,
+                                                 kwargs: dict[str, Any]) -> None:
+    assert_oauth_error(await hub.token_request(**kwargs), "invalid_client", 401)
+
+
+async def test_an_assertion_signed_with_another_key_is_refused(hub: Hub_) -> None:
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = stranger.private_bytes(serialization.Encoding.PEM,
+                                 serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+    entry = demo_client(hub.credentials, POLICE)
+    assertion = client_assertion(POLICE, pem, entry["kid"], TOKEN_URL)
+    response = await hub.client.post("/oauth2/token", data=assertion_form(assertion))
+    assert_oauth_error(response, "invalid_client", 401)
+
+
+async def test_refusals_never_reveal_whether_a_client_exists(hub: Hub_) -> None:
+    entry = demo_client(hub.credentials, POLICE)
+    unknown = await hub.client.post("/oauth2/token", data={"grant_type": "client_credentials"},
+                                    headers={"authorization": basic("no-such-client", "x")})
+    wrong = await hub.client.post("/oauth2/token", data={"grant_type": "client_credentials"},
+                                  headers={"authorization": basic(POLICE, "wrong")})
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json() == wrong.json()
+    assert unknown.headers["www-authenticate"] == wrong.headers["www-authenticate"]
+    forged = client_assertion("no-such-client", hub.private_key(), entry["kid"], TOKEN_URL)
+    by_assertion = await hub.client.post("/oauth2/token", data=assertion_form(forged))
+    assert by_assertion.json() == (await hub.token_request(lifetime=900)).json()
+
+
+async def test_unknown_client_costs_the_same_password_check_as_a_wrong_secret(
+    hub: Hub_, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real_verify = passwords.password_hasher.verify
+
+    def counting_verify(password: str, hashed: str) -> bool:
+        calls.append(hashed)
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(passwords.password_hasher, "verify", counting_verify)
+    await hub.client.post("/oauth2/token", data={"grant_type": "client_credentials"},
+                          headers={"authorization": basic("no-such-client", "x")})
+    await hub.client.post("/oauth2/token", data={"grant_type": "client_credentials"},
+                          headers={"authorization": basic(POLICE, "wrong")})
+    assert len(calls) == 2 and calls[0] == passwords.DUMMY_HASH != calls[1]
+
+
+# Partner systems: client_secret_basic and grant errors ----------------------------------
+
+async def test_client_secret_basic_works_as_a_fallback(hub: Hub_) -> None:
+    entry = demo_client(hub.credentials, "northshire-health-system")
+    response = await hub.client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"},
+        headers={"authorization": basic(entry["client_id"], entry["client_secret"])})
+    assert response.status_code == 200, response.text
+    wrong = await hub.client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"},
+        headers={"authorization": basic(entry["client_id"], "not-the-secret")})
+    assert_oauth_error(wrong, "invalid_client", 401)
+    assert wrong.headers["www-authenticate"].startswith("Basic")
+
+
+async def test_grant_errors_follow_rfc_6749(hub: Hub_) -> None:
+    entry = demo_client(hub.credentials, POLICE)
+    auth = {"authorization": basic(POLICE, entry["client_secret"])}
+    assert_oauth_error(await hub.client.post("/oauth2/token", data={"grant_type": "password"},
+                                             headers=auth), "unsupported_grant_type")
+    assert_oauth_error(await hub.client.post("/oauth2/token", data={}, headers=auth),
+                       "invalid_request")
+    assert_oauth_error(await hub.client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials", "scope": "admin"},
+        headers=auth), "invalid_scope")
+    assert_oauth_error(await hub.client.post("/oauth2/token",
+                                             data={"grant_type": "client_credentials"}),
+                       "invalid_client", 401)
+    both = assertion_form(hub.assertion())
+    assert_oauth_error(await hub.client.post("/oauth2/token", data=both, headers=auth),
+                       "invalid_request")
+
+
+# Staff sessions ----------------------------------------------------------------------------
+
+async def test_staff_sign_in_sets_a_strict_http_only_cookie_that_identifies_them(
+    hub: Hub_,
+) -> None:
+    response = await hub.sign_in("mash.practitioner")
+    assert response.status_code == 200, response.text
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie, "plain-HTTP localhost cannot use Secure cookies"
+    assert response.json()["roles"] == ["mash_practitioner"]
+    me = (await hub.client.get("/api/v1/me")).json()
+    assert me["username"] == "mash.practitioner" and me["kind"] == "user"
+
+
+async def test_wrong_password_unknown_user_and_wrong_code_look_the_same(hub: Hub_) -> None:
+    wrong_password = await hub.sign_in("mash.manager", password="not-it")
+    unknown = await hub.client.post("/api/v1/sessions", json={
+        "username": "nobody", "password": "x", "otp": "123456"})
+    wrong_code = await hub.sign_in("mash.manager", otp="000000")
+    for response in (wrong_password, unknown, wrong_code):
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert wrong_password.json()["detail"] == unknown.json()["detail"] == \
+        wrong_code.json()["detail"]
+
+
+async def test_a_totp_code_signs_in_once_only(hub: Hub_) -> None:
+    user = demo_user(hub.credentials, "school.dsl")
+    code = current_otp(user["totp_secret"])
+    assert (await hub.sign_in("school.dsl", otp=code)).status_code == 200
+    assert (await hub.sign_in("school.dsl", otp=code)).status_code == 401
+
+
+async def test_repeated_failures_lock_the_account_and_are_recorded(hub: Hub_) -> None:
+    for _ in range(5):
+        assert (await hub.sign_in("auditor", password="guess")).status_code == 401
+    locked = await hub.sign_in("auditor")  # the right password and code, but locked
+    assert locked.status_code == 401
+    async with hub.hub.services["identity"].database.unit_of_work() as uow:
+        attempts = (await uow.session.exec(select(SignInAttempt))).all()
+    reasons = [a.reason for a in attempts]
+    assert reasons.count("bad_credentials") == 5 and reasons[-1] == "locked"
+    assert all(a.user_id for a in attempts)
+
+
+async def test_changes_made_with_a_cookie_need_the_csrf_header(hub: Hub_) -> None:
+    assert (await hub.sign_in("police.officer")).status_code == 200
+    without = await hub.client.post("/api/v1/referrals", json={"source": "6"})
+    assert without.status_code == 403
+    with_header = await hub.client.post("/api/v1/referrals", json={"source": "6"},
+                                        headers={CSRF_HEADER: "1"})
+    assert with_header.status_code == 201, with_header.text
+
+
+async def test_signing_out_ends_the_session_in_every_service(hub: Hub_) -> None:
+    assert (await hub.sign_in("police.officer")).status_code == 200
+    token = hub.client.cookies[SESSION_COOKIE]
+    signed_out = await hub.client.delete("/api/v1/sessions/current",
+                                         headers={CSRF_HEADER: "1"})
+    assert signed_out.status_code == 204
+    hub.client.cookies.set(SESSION_COOKIE, token)  # a copy kept by an attacker
+    assert (await hub.client.get("/api/v1/me")).status_code == 401
+
+    async def referral_refuses_the_old_cookie() -> bool:
+        response = await hub.client.post("/api/v1/referrals", json={"source": "6"},
+                                         headers={CSRF_HEADER: "1"})
+        return response.status_code == 401
+
+    assert await eventually(referral_refuses_the_old_cookie)
+
+
+# Administration ----------------------------------------------------------------------------
+
+async def test_admin_registers_a_user_who_can_then_sign_in(hub: Hub_) -> None:
+    assert (await hub.sign_in("admin")).status_code == 200
+    admin = {CSRF_HEADER: "1"}
+    agency = (await hub.client.post("/api/v1/agencies", headers=admin, json={
+        "name": "Eastfield Primary School", "kind": "school"})).json()
+    created = await hub.client.post("/api/v1/users", headers=admin, json={
+        "username": "eastfield.dsl", "display_name": "DSL", "agency_id": agency["id"],
+        "roles": ["partner_practitioner"]})
+    assert created.status_code == 201, created.text
+    user = created.json()
+    assert user["otpauth_uri"].startswith("otpauth://totp/")
+    listed = (await hub.client.get("/api/v1/users")).text
+    assert user["initial_password"] not in listed and user["totp_secret"] not in listed
+    assert "password_hash" not in listed
+
+    hub.client.cookies.clear()
+    signed_in = await hub.client.post("/api/v1/sessions", json={
+        "username": "eastfield.dsl", "password": user["initial_password"],
+        "otp": current_otp(user["totp_secret"])})
+    assert signed_in.status_code == 200
+    assert signed_in.json()["agency_id"] == agency["id"]
+
+
+async def test_only_admins_administer(hub: Hub_) -> None:
+    assert (await hub.sign_in("mash.manager")).status_code == 200
+    response = await hub.client.post("/api/v1/agencies", headers={CSRF_HEADER: "1"},
+                                     json={"name": "X", "kind": "other"})
+    assert response.status_code == 403
+    assert (await hub.client.get("/api/v1/clients")).status_code == 403
+    hub.client.cookies.clear()
+    assert (await hub.client.get("/api/v1/users")).status_code == 401
+
+
+async def test_disabling_a_user_ends_their_sessions_at_once(hub: Hub_) -> None:
+    assert (await hub.sign_in("police.officer")).status_code == 200
+    officer_cookie = hub.client.cookies[SESSION_COOKIE]
+    officer_id = (await hub.client.get("/api/v1/me")).json()["subject"]
+    assert (await hub.sign_in("admin")).status_code == 200
+    disabled = await hub.client.patch(f"/api/v1/users/{officer_id}", json={"active": False},
+                                      headers={CSRF_HEADER: "1"})
+    assert disabled.status_code == 200 and disabled.json()["active"] is False
+    hub.client.cookies.clear()
+    hub.client.cookies.set(SESSION_COOKIE, officer_cookie)
+    assert (await hub.client.get("/api/v1/me")).status_code == 401
+    assert (await hub.sign_in("police.officer")).status_code == 401
+
+
+async def test_admin_registers_clients_by_jwks_or_with_a_secret_shown_once(hub: Hub_) -> None:
+    assert (await hub.sign_in("admin")).status_code == 200
+    admin = {CSRF_HEADER: "1"}
+    agency_id = demo_client(hub.credentials, POLICE)["agency_id"]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    public_jwk.update({"kid": "k1", "alg": "RS512", "use": "sig"})
+    by_key = await hub.client.post("/api/v1/clients", headers=admin, json={
+        "client_id": "force-two", "name": "Force two", "agency_id": agency_id,
+        "jwks": {"keys": [public_jwk]}})
+    assert by_key.status_code == 201, by_key.text
+    assert by_key.json()["client_secret"] is None
+    assert by_key.json()["token_endpoint_auth_method"] == "private_key_jwt"
+    by_secret = (await hub.client.post("/api/v1/clients", headers=admin, json={
+        "client_id": "force-three", "name": "Force three", "agency_id": agency_id})).json()
+    assert by_secret["client_secret"]
+    assert by_secret["client_secret"] not in (await hub.client.get("/api/v1/clients")).text
+
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    token = await hub.client.post("/oauth2/token", data=assertion_form(
+        client_assertion("force-two", pem, "k1", TOKEN_URL)))
+    assert token.status_code == 200, token.text
+
+
+async def test_disabling_a_client_stops_new_tokens_at_once(hub: Hub_) -> None:
+    assert (await hub.token_request()).status_code == 200
+    assert (await hub.sign_in("admin")).status_code == 200
+    disabled = await hub.client.patch(f"/api/v1/clients/{POLICE}", json={"active": False},
+                                      headers={CSRF_HEADER: "1"})
+    assert disabled.status_code == 200
+    hub.client.cookies.clear()
+    assert_oauth_error(await hub.token_request(), "invalid_client", 401)
+
+
+async def test_bad_admin_input_is_a_problem_naming_the_field(hub: Hub_) -> None:
+    assert (await hub.sign_in("admin")).status_code == 200
+    response = await hub.client.post("/api/v1/users", headers={CSRF_HEADER: "1"}, json={
+        "username": "Bad Name!", "display_name": "x", "agency_id": "nope", "roles": ["king"]})
+    assert response.status_code == 422
+    fields = {tuple(e["loc"]) for e in response.json()["errors"]}
+    assert ("body", "username") in fields
+    assert any(loc[:2] == ("body", "roles") for loc in fields)
+
+
+# Key rotation -----------------------------------------------------------------------------
+
+async def test_key_rotation_publishes_before_signing_and_keeps_old_tokens_valid(
+    hub: Hub_,
+) -> None:
+    keys = KeyStore(hub.hub.services["identity"].database, hub.hub.settings)
+    before = await client_token(hub.client, hub.credentials, hub.data_dir)
+    old_kid = jwt.get_unverified_header(before)["kid"]
+
+    upcoming = await keys.rotate(lead=timedelta(minutes=10))
+    published = {k["kid"] for k in (await hub.client.get("/.well-known/jwks.json")).json()[
+        "keys"]}
+    assert published == {old_kid, upcoming.kid}, "the next key is published before it signs"
+    during = await client_token(hub.client, hub.credentials, hub.data_dir)
+    assert jwt.get_unverified_header(during)["kid"] == old_kid
+
+    current = await keys.rotate(lead=timedelta(0))
+    after = await client_token(hub.client, hub.credentials, hub.data_dir)
+    assert jwt.get_unverified_header(after)["kid"] == current.kid
+    for token in (before, after):  # old and new tokens both work across the rotation
+        me = await hub.client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+    referral = await hub.client.post("/api/v1/referrals", json={"source": "6"},
+                                     headers={"authorization": f"Bearer {before}"})
+    assert referral.status_code == 201
+
