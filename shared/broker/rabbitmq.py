@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
+import aiormq.exceptions
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -20,6 +21,15 @@ from shared.broker.base import Broker, BrokerUnavailable, Handler
 from shared.events import CONTENT_TYPE, CloudEvent
 
 log = logging.getLogger(__name__)
+
+# What a lost connection or channel looks like from aio-pika: the caller keeps its
+# messages and tries again (a closed channel raises a RuntimeError subclass).
+_UNAVAILABLE = (
+    TimeoutError,
+    aio_pika.exceptions.AMQPError,
+    OSError,
+    aiormq.exceptions.ChannelInvalidStateError,
+)
 
 
 class RabbitMQBroker(Broker):
@@ -50,7 +60,7 @@ class RabbitMQBroker(Broker):
             self._connection = await aio_pika.connect_robust(self.url, timeout=self.timeout)
             self._channel = await self._connection.channel(publisher_confirms=True)
             self._exchange = await self._declare_exchanges(self._channel)
-        except (TimeoutError, aio_pika.exceptions.AMQPError, OSError) as exc:
+        except _UNAVAILABLE as exc:
             raise BrokerUnavailable(f"cannot connect to RabbitMQ: {type(exc).__name__}") from exc
 
     async def _declare_exchanges(self, channel: AbstractChannel) -> AbstractExchange:
@@ -74,7 +84,7 @@ class RabbitMQBroker(Broker):
             await asyncio.wait_for(
                 self._channel.get_exchange(self.exchange_name, ensure=True), self.timeout
             )
-        except (TimeoutError, aio_pika.exceptions.AMQPError, OSError) as exc:
+        except _UNAVAILABLE as exc:
             raise BrokerUnavailable(f"RabbitMQ did not answer: {type(exc).__name__}") from exc
 
     async def publish(self, events: Sequence[CloudEvent]) -> None:
@@ -96,7 +106,7 @@ class RabbitMQBroker(Broker):
         try:
             # All in flight at once: the confirms come back as a window, not one by one.
             await asyncio.gather(*(publish_one(e) for e in events))
-        except (TimeoutError, aio_pika.exceptions.AMQPError, OSError) as exc:
+        except _UNAVAILABLE as exc:
             raise BrokerUnavailable(f"publish not confirmed: {type(exc).__name__}") from exc
 
     def queue_name(self, queue: str) -> str:

@@ -88,9 +88,10 @@ class BrokerUnderTest:
         connection = await aio_pika.connect(self.rabbitmq_url, timeout=5)
         try:
             channel = await connection.channel()
+            naming = RabbitMQBroker(self.rabbitmq_url, exchange=f"{self.prefix}.events")
             for queue in self.queues:
-                await channel.queue_delete(queue)
-                await channel.queue_delete(f"{queue}.dead")
+                await channel.queue_delete(naming.queue_name(queue))
+                await channel.queue_delete(f"{naming.queue_name(queue)}.dead")
             await channel.exchange_delete(f"{self.prefix}.events")
             await channel.exchange_delete(f"{self.prefix}.events.dlx")
         finally:

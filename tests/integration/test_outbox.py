@@ -9,6 +9,7 @@ publication.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ from shared.outbox import (
     add_to_outbox,
     idempotent_consumer,
 )
+from tests.helpers import eventually
 
 
 def event(n: int = 0, type_: str = "mash.referral.received") -> CloudEvent:
@@ -228,11 +230,29 @@ async def test_running_relay_publishes_a_commit_without_waiting_for_its_poll(
         await asyncio.sleep(0)  # let it make its first (empty) pass
         sent = event(1)
         await write(referral_db, sent)  # the commit wakes the relay
-        async with asyncio.timeout(5):
-            while published.ids != [sent.id]:
-                await asyncio.sleep(0.01)
+
+        async def was_published() -> bool:
+            return published.ids == [sent.id]
+
+        await eventually(was_published, within=5, interval=0.01)  # well before the poll
     finally:
+        async with asyncio.timeout(5):
+            await relay.stop()
+
+
+async def test_relay_stops_promptly_even_when_woken_as_it_is_stopped(
+    referral_db: Database, broker: InProcessBroker
+) -> None:
+    relay = OutboxRelay(referral_db, broker, name="referral", poll_seconds=60.0)
+    relay.start()
+
+    await asyncio.sleep(0.2)  # its first (empty) pass is done: it now waits to be woken
+
+    relay.wake()  # e.g. the last request's commit, just as the service shuts down
+    started = time.monotonic()
+    async with asyncio.timeout(10):
         await relay.stop()
+    assert time.monotonic() - started < 2, "stop() waited for the relay's next poll"
 
 
 @pytest.mark.postgres

@@ -1,0 +1,174 @@
+"""Each service's Alembic history builds its tables on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+import services.identity.app
+import services.identity.models
+import services.notify.app
+import services.notify.models
+import services.referral.app
+import services.referral.models
+import shared.outbox
+from shared.broker.memory import InProcessBroker
+from shared.service import Service
+from shared.settings import Settings
+
+MESSAGING_TABLES = {"outbox_messages", "inbox_messages"}
+
+
+@dataclass(frozen=True)
+class ServiceSchema:
+    name: str
+    app: ModuleType
+    models: ModuleType
+    tables: frozenset[str]
+
+
+SERVICES = [
+    ServiceSchema("identity", services.identity.app, services.identity.models,
+                  frozenset({"agencies", "users", "api_clients", *MESSAGING_TABLES})),
+    ServiceSchema("referral", services.referral.app, services.referral.models,
+                  frozenset({"referrals", "reference_counters", *MESSAGING_TABLES})),
+    ServiceSchema("notify", services.notify.app, services.notify.models,
+                  frozenset({"deliveries", *MESSAGING_TABLES})),
+]
+
+
+@pytest.fixture(params=SERVICES, ids=[s.name for s in SERVICES])
+def schema(request: pytest.FixtureRequest) -> ServiceSchema:
+    param: ServiceSchema = request.param
+    return param
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_database")
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+
+
+@pytest.fixture
+async def service(
+    schema: ServiceSchema, database_url: str, tmp_path: Path
+) -> AsyncIterator[Service]:
+    settings = Settings(data_dir=tmp_path, **{f"{schema.name}_database_url": database_url})
+    created: Service = schema.app.create_service(settings, InProcessBroker())
+    assert created.database.url == database_url
+    try:
+        yield created
+    finally:
+        await created.database.dispose()
+
+
+async def inspect(service: Service, look: Callable[[sa.Inspector], object]) -> object:
+    def run(connection: Connection) -> object:
+        return look(sa.inspect(connection))
+
+    async with service.database.engine.connect() as conn:
+        return await conn.run_sync(run)
+
+
+async def tables(service: Service) -> set[str]:
+    found = await inspect(service, lambda inspector: set(inspector.get_table_names()))
+    assert isinstance(found, set)
+    return found
+
+
+async def version(service: Service) -> list[str]:
+    async with service.database.engine.connect() as conn:
+        version_table = sa.table(f"alembic_version_{service.name}", sa.column("version_num"))
+        result = await conn.execute(sa.select(version_table.c.version_num))
+        return [row[0] for row in result]
+
+
+def model_tables(module: ModuleType) -> dict[str, sa.Table]:
+    """The tables that ``module``'s SQLModel classes map to."""
+    found: dict[str, sa.Table] = {}
+    for value in vars(module).values():
+        if (isinstance(value, type) and issubclass(value, SQLModel)
+                and value.__module__ == module.__name__ and hasattr(value, "__table__")):
+            table = value.__table__
+            assert isinstance(table, sa.Table)
+            found[table.name] = table
+    return found
+
+
+def head(service: Service) -> str:
+    """The latest revision in the service's migration history."""
+    current = ScriptDirectory(str(service.migrations)).get_current_head()
+    assert current is not None
+    return current
+
+
+async def test_migrations_build_the_services_tables_on_a_fresh_database(
+    service: Service, schema: ServiceSchema
+) -> None:
+    assert await tables(service) == set()
+
+    await service.migrate()
+
+    migrated = await tables(service)
+    assert schema.tables <= migrated
+    assert f"alembic_version_{schema.name}" in migrated
+    assert {t for t in migrated if t.startswith("alembic_version")} == {
+        f"alembic_version_{schema.name}"
+    }, "the service must record its history in its own version table"
+    assert await version(service) == [head(service)]
+
+
+async def test_migrating_an_up_to_date_database_changes_nothing(
+    service: Service, schema: ServiceSchema
+) -> None:
+    await service.migrate()
+    async with service.database.engine.begin() as conn:
+        await conn.execute(sa.text(
+            "INSERT INTO inbox_messages (message_id, consumer, received_at) "
+            "VALUES ('m-1', 'c', CURRENT_TIMESTAMP)"
+        ))
+    before = await tables(service), await version(service)
+
+    await service.migrate()
+
+    assert (await tables(service), await version(service)) == before
+    async with service.database.engine.connect() as conn:
+        kept = (await conn.execute(sa.text("SELECT count(*) FROM inbox_messages"))).scalar()
+    assert kept == 1
+
+
+async def test_migrated_tables_have_the_columns_the_models_use(
+    service: Service, schema: ServiceSchema
+) -> None:
+    await service.migrate()
+    migrated = await tables(service)
+    own_models = {**model_tables(schema.models), **model_tables(shared.outbox)}
+    assert set(own_models) <= migrated, "a model's table has no migration"
+
+    # Every migrated table that some model maps to has exactly the model's columns.
+    mapped = {name: SQLModel.metadata.tables[name] for name in migrated
+              if name in SQLModel.metadata.tables}
+    assert set(own_models) <= set(mapped)
+
+    def columns(inspector: sa.Inspector) -> dict[str, set[str]]:
+        return {name: {c["name"] for c in inspector.get_columns(name)} for name in mapped}
+
+    found = await inspect(service, columns)
+    expected = {name: {c.name for c in table.columns} for name, table in mapped.items()}
+    assert found == expected
