@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import time
@@ -99,7 +100,7 @@ async def run(n: int, rounds: int) -> None:
             broker_url="memory://", referral_database_url=None, notify_database_url=None,
             identity_database_url=None,
         )
-        hub = Hub(settings)
+        hub = Hub(settings, demo=True)
         hub_app = create_hub_app(settings, hub=hub)
 
         engine = create_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'baseline.db'}")
@@ -118,6 +119,14 @@ async def run(n: int, rounds: int) -> None:
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=base_app),
                                   base_url=BASE) as base_client,
             ):
+                # The hub's requests come from the demo police system, as a partner's would.
+                credentials = json.loads(hub.demo_credentials.read_text())
+                police = credentials["clients"][0]
+                token = (await hub_client.post(
+                    "/oauth2/token", data={"grant_type": "client_credentials"},
+                    auth=(police["client_id"], police["client_secret"]),
+                )).json()["access_token"]
+                hub_client.headers["authorization"] = f"Bearer {token}"
                 await post_many(base_client, "/items", WARMUP)
                 await post_many(hub_client, "/api/v1/referrals", WARMUP)
                 for r in range(rounds):
