@@ -1,0 +1,477 @@
+"""Deployment mode, as deploy/README.md describes it: each service a process of its own with
+its own PostgreSQL database, `mash relay`, RabbitMQ between them, nginx in front.
+
+Everything is started once for the module (it takes a few seconds) and torn down at the
+end, also when a test or the start-up fails. The rate-limit test runs last: it spends a
+client address's allowance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mash.demo import create_demo_data
+from mash.topology import PUBLIC_ROUTES, SERVICES
+from services.notify import events as notify_events
+from shared.broker.rabbitmq import RabbitMQBroker
+from shared.db import Database
+from shared.problems import problem_response
+from tests.auth import client_token, load_credentials
+from tests.helpers import eventually, free_port
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.nginx]
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY_TEMPLATE = ROOT / "deploy" / "nginx" / "mash.conf"
+MASH = str(Path(sys.executable).with_name("mash"))
+START_TIMEOUT = 60.0
+EVENT_TIMEOUT = 15.0
+# A tiny allowance would trip the functional tests, which all come from 127.0.0.1;
+# the burst test sends far more than this from an address of its own.
+RATE_LIMIT = "20r/s"
+RATE_BURST = 100
+BURST_SIZE = 300
+
+
+@dataclass
+class Process:
+    """A process this module started, with its output in a file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self, last: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-last:]
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+
+
+@dataclass
+class Deployment:
+    """What the tests need to know about the running deployment."""
+
+    gateway: str
+    ports: dict[str, int]
+    databases: dict[str, str]
+    access_log: Path
+    data_dir: Path
+    processes: list[Process]
+
+    def outputs(self) -> str:
+        """Every process's recent output, for a failure message."""
+        return "\n".join(f"--- {p.name} ---\n{p.output(2000)}" for p in self.processes)
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The gateway's access log, one JSON object per request."""
+        return [json.loads(line) for line in self.access_log.read_text().splitlines()]
+
+    async def log_entry(self, request_id: str) -> dict[str, Any]:
+        """The access-log entry of one request (nginx writes it just after answering)."""
+        async def find() -> dict[str, Any]:
+            return next((e for e in self.log_entries() if e["request_id"] == request_id), {})
+        return await eventually(find, within=5)
+
+
+def render_gateway_config(values: dict[str, str]) -> str:
+    """deploy/nginx/mash.conf with its ${PLACEHOLDERS} filled in, as envsubst would."""
+    template = GATEWAY_TEMPLATE.read_text()
+    missing = set(re.findall(r"\$\{(\w+)\}", template)) - set(values)
+    assert not missing, f"no value for placeholders {sorted(missing)}"
+    return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], template)
+
+
+async def fetch(database_url: str, sql: str, *args: object) -> list[dict[str, Any]]:
+    """Rows of one query against a service's database."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://",
+                                                      "postgresql://", 1))
+    try:
+        return [dict(row) for row in await conn.fetch(sql, *args)]
+    finally:
+        await conn.close()
+
+
+def delete_broker_objects(rabbitmq_url: str, exchange: str) -> None:
+    """Remove the exchanges and queues this module's hub declared on the shared RabbitMQ."""
+    import aio_pika
+
+    naming = RabbitMQBroker(rabbitmq_url, exchange=exchange)
+    queue = naming.queue_name(notify_events.QUEUE)
+
+    async def run() -> None:
+        connection = await aio_pika.connect(rabbitmq_url, timeout=5)
+        try:
+            channel = await connection.channel()
+            for name in (queue, f"{queue}.dead"):
+                await channel.queue_delete(name)
+            for name in (exchange, naming.dead_letter_exchange_name):
+                await channel.exchange_delete(name)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+
+
+async def register_demo_partners(identity_url: str, data_dir: Path, gateway: str) -> None:
+    """What an administrator does first: register agencies and their API clients (the
+    demo set of `mash up`, credentials in DATA_DIR/demo)."""
+    database = Database(identity_url)
+    try:
+        async with database.unit_of_work() as uow:
+            await create_demo_data(uow, data_dir, gateway)
+            await uow.commit()
+    finally:
+        await database.dispose()
+
+
+def service_environment(rabbitmq_url: str, exchange: str, databases: dict[str, str],
+                        gateway: str, data_dir: Path) -> dict[str, str]:
+    """The MASH_* settings of a production deployment (no inherited MASH_* leaks in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
+    env.update({
+        "MASH_ENVIRONMENT": "production",
+        "MASH_SECRET_KEY": secrets.token_urlsafe(32),
+        "MASH_BROKER_URL": rabbitmq_url,
+        "MASH_BROKER_EXCHANGE": exchange,
+        "MASH_BASE_URL": gateway,
+        "MASH_DATA_DIR": str(data_dir),
+        "MASH_OUTBOX_POLL_SECONDS": "0.5",
+    })
+    for name, url in databases.items():
+        env[f"MASH_{name.upper()}_DATABASE_URL"] = url
+    return env
+
+
+def start(name: str, argv: list[str], workdir: Path, env: dict[str, str] | None) -> Process:
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        popen = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out,
+                                 stderr=subprocess.STDOUT)
+    return Process(name, popen, log)
+
+
+def wait_until_ready(process: Process, url: str) -> None:
+    """Poll ``url`` until it answers 200; fail with the process's output if it dies first."""
+    deadline = time.monotonic() + START_TIMEOUT
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise AssertionError(f"{process.name} exited with {process.popen.returncode} "
+                                 f"before it was ready; its output:\n{process.output()}")
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:300]}"
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
+        time.sleep(0.2)
+    raise AssertionError(f"{process.name} was not ready within {START_TIMEOUT:.0f} s "
+                         f"(last answer from {url}: {last}); its output:\n{process.output()}")
+
+
+def stop_all(processes: list[Process]) -> None:
+    """Stop the processes, the last started first (nginx before the services behind it)."""
+    for process in reversed(processes):
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    postgres_database_factory: Callable[[], AbstractContextManager[str]],
+    rabbitmq_server: str,
+    nginx_binary: str,
+) -> Iterator[Deployment]:
+    exchange = f"t{uuid.uuid4().hex[:10]}.events"
+    # Not pytest's tmp_path: that is private to the user, and nginx's workers run as
+    # `nobody` when the tests run as root, so they need to reach their temp directories.
+    workdir = Path(tempfile.mkdtemp(prefix="mash-deployment-"))
+    workdir.chmod(0o755)
+    gateway_port = free_port()
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    processes: list[Process] = []
+
+    with ExitStack() as cleanup:
+        # Undone in reverse: processes stop first, then the databases and broker objects go.
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        cleanup.callback(delete_broker_objects, rabbitmq_server, exchange)
+        databases = {name: cleanup.enter_context(postgres_database_factory())
+                     for name in SERVICES}
+        cleanup.callback(stop_all, processes)
+        data_dir = workdir / "data"
+        env = service_environment(rabbitmq_server, exchange, databases, gateway, data_dir)
+
+        migrated = subprocess.run([MASH, "migrate"], cwd=workdir, env=env,
+                                  capture_output=True, text=True, timeout=120)
+        assert migrated.returncode == 0, f"mash migrate failed:\n{migrated.stderr[-4000:]}"
+        asyncio.run(register_demo_partners(databases["identity"], data_dir, gateway))
+
+        ports = {name: free_port() for name in SERVICES}
+        for name, port in ports.items():
+            processes.append(start(name, [MASH, "serve", name, "--port", str(port)],
+                                   workdir, env))
+        relay = start("relay", [MASH, "relay"], workdir, env)
+        processes.append(relay)
+        for process in processes:
+            if process.name in ports:
+                wait_until_ready(process, f"http://127.0.0.1:{ports[process.name]}/readyz")
+
+        access_log = workdir / "access.log"
+        config = workdir / "gateway.conf"
+        config.write_text(render_gateway_config({
+            "GATEWAY_LISTEN": f"127.0.0.1:{gateway_port}",
+            "ACCESS_LOG": str(access_log),
+            "WEB_ROOT": str(ROOT / "web"),
+            "RATE_LIMIT": RATE_LIMIT,
+            "RATE_BURST": str(RATE_BURST),
+            **{f"{name.upper()}_UPSTREAM": f"127.0.0.1:{port}" for name, port in ports.items()},
+        }))
+        nginx = start("nginx", [nginx_binary, "-p", f"{workdir}/", "-e", "stderr",
+                                "-c", str(config), "-g", "daemon off;"], workdir, None)
+        processes.append(nginx)
+        wait_until_ready(nginx, f"{gateway}/healthz")
+        assert relay.popen.poll() is None, f"mash relay exited:\n{relay.output()}"
+
+        yield Deployment(gateway, ports, databases, access_log, data_dir, processes)
+
+        exited = [p for p in processes if p.popen.poll() is not None]
+        assert not exited, "exited during the tests: " + ", ".join(
+            f"{p.name} ({p.popen.returncode}):\n{p.output()}" for p in exited)
+
+
+@pytest.fixture
+async def client(deployment: Deployment) -> AsyncIterator[httpx.AsyncClient]:
+    """A partner system's client of the gateway, signed in with its own access token."""
+    async with httpx.AsyncClient(base_url=deployment.gateway, timeout=10) as client:
+        token = await client_token(client, load_credentials(deployment.data_dir),
+                                   deployment.data_dir)
+        client.headers["authorization"] = f"Bearer {token}"
+        yield client
+
+
+def new_traceparent() -> tuple[str, str]:
+    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+    return trace_id, f"00-{trace_id}-{span_id}-01"
+
+
+def trace_id_of(traceparent: str | None) -> str:
+    assert traceparent, "no traceparent"
+    return traceparent.split("-")[1]
+
+
+async def test_referral_submitted_through_the_gateway_is_stored_published_and_reaches_notify(
+    deployment: Deployment, client: httpx.AsyncClient
+) -> None:
+    trace_id, traceparent = new_traceparent()
+
+    response = await client.post("/api/v1/referrals", json={"source": "6"},
+                                 headers={"traceparent": traceparent})
+
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert {"id", "reference", "status", "received_at", "links"} <= set(receipt)
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+    assert len(response.headers.get_list("x-request-id")) == 1
+    assert trace_id_of(response.headers.get("traceparent")) == trace_id
+
+    referral_db = deployment.databases["referral"]
+    stored = await fetch(referral_db, "SELECT reference, status FROM referrals WHERE id = $1",
+                         receipt["id"])
+    assert stored == [{"reference": receipt["reference"], "status": "received"}]
+
+    async def published() -> dict[str, Any]:
+        rows = await fetch(referral_db,
+                           "SELECT event_id, payload, sent_at FROM outbox_messages "
+                           "WHERE event_type = 'mash.referral.received' "
+                           "AND payload::jsonb -> 'data' ->> 'referral_id' = $1", receipt["id"])
+        return rows[0] if rows and rows[0]["sent_at"] else {}
+
+    try:
+        outbox = await eventually(published, within=EVENT_TIMEOUT, interval=0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"not published: {exc}\n{deployment.outputs()}") from None
+    # One trace from the partner's request to the event on the broker.
+    assert trace_id_of(json.loads(outbox["payload"]).get("traceparent")) == trace_id
+
+    async def delivered() -> list[dict[str, Any]]:
+        return await fetch(deployment.databases["notify"],
+                           "SELECT event_id, event_type FROM deliveries WHERE referral_id = $1",
+                           receipt["id"])
+
+    try:
+        deliveries = await eventually(delivered, within=EVENT_TIMEOUT, interval=0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"not delivered: {exc}\n{deployment.outputs()}") from None
+    assert deliveries == [{"event_id": outbox["event_id"],
+                           "event_type": "mash.referral.received"}]
+
+
+async def test_the_callers_request_id_and_trace_are_kept_end_to_end(
+    client: httpx.AsyncClient,
+) -> None:
+    trace_id, traceparent = new_traceparent()
+
+    response = await client.post("/api/v1/referrals", json={},
+                                 headers={"X-Request-ID": "partner-req-000123",
+                                          "traceparent": traceparent})
+
+    assert response.status_code == 422
+    assert response.headers.get_list("x-request-id") == ["partner-req-000123"]
+    assert response.json()["request_id"] == "partner-req-000123"  # what the service saw
+    assert trace_id_of(response.headers.get("traceparent")) == trace_id
+    assert response.headers["traceparent"] != traceparent  # the service's own span
+
+
+async def test_the_gateway_gives_a_request_id_to_requests_without_a_usable_one(
+    client: httpx.AsyncClient,
+) -> None:
+    for headers in ({}, {"X-Request-ID": "not an id; has spaces"}):
+        response = await client.post("/api/v1/referrals", json={}, headers=headers)
+
+        assert response.status_code == 422
+        request_id = response.headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+        assert response.json()["request_id"] == request_id
+
+
+async def test_a_body_over_one_mebibyte_is_refused_by_the_gateway_as_a_problem(
+    deployment: Deployment, client: httpx.AsyncClient
+) -> None:
+    body = b'{"source":"6","summary":"' + b"x" * 1_048_576 + b'"}'
+
+    response = await client.post("/api/v1/referrals", content=body,
+                                 headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    # The same problem the services' own body limit gives.
+    services_problem = json.loads(bytes(problem_response(413, "").body))
+    assert {k: problem[k] for k in ("type", "title", "status")} == \
+        {k: services_problem[k] for k in ("type", "title", "status")}
+    assert problem["detail"]
+    request_id = response.headers["x-request-id"]
+    assert problem["request_id"] == request_id
+    assert (await deployment.log_entry(request_id))["upstream"] == ""  # no service saw it
+
+
+async def test_unknown_paths_and_the_services_operational_endpoints_are_not_public(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/no/such/page", "/api/v1/referralsX", "/metrics", "/readyz",
+                 "/api/v1/unknown"):
+        response = await client.get(path)
+
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/problem+json", path
+        assert response.json()["status"] == 404
+
+    health = await client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    web = await client.get("/")
+    assert web.status_code == 200
+    assert web.headers["content-type"].startswith("text/html")
+
+
+async def test_every_public_route_reaches_the_service_that_owns_it(
+    deployment: Deployment, client: httpx.AsyncClient
+) -> None:
+    for prefix, service in PUBLIC_ROUTES.items():
+        base = prefix.rstrip("/")
+        for path in {prefix, f"{base}/route-check"}:
+            request_id = f"route-check-{uuid.uuid4().hex}"
+
+            await client.get(path, headers={"X-Request-ID": request_id})
+
+            entry = await deployment.log_entry(request_id)
+            assert entry["upstream"] == f"127.0.0.1:{deployment.ports[service]}", \
+                f"{path} went to {entry['upstream'] or 'no service'}, not {service}"
+
+
+async def test_access_log_is_json_and_leaves_out_query_strings(
+    deployment: Deployment, client: httpx.AsyncClient
+) -> None:
+    request_id = f"log-check-{uuid.uuid4().hex}"
+
+    await client.get("/api/v1/referrals", params={"q": "Amy Jones", "dob": "2011-04-02"},
+                     headers={"X-Request-ID": request_id})
+
+    entry = await deployment.log_entry(request_id)
+    assert entry["path"] == "/api/v1/referrals"
+    assert entry["method"] == "GET"
+    log_text = deployment.access_log.read_text()
+    for secret in ("Amy", "Jones", "2011-04-02", "q="):
+        assert secret not in log_text
+
+
+async def test_a_production_service_refuses_to_start_with_the_default_secret(
+    deployment: Deployment,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
+    env.update({"MASH_ENVIRONMENT": "production",
+                "MASH_REFERRAL_DATABASE_URL": deployment.databases["referral"]})
+
+    migrate = await asyncio.create_subprocess_exec(
+        MASH, "migrate", "referral", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(migrate.communicate(), timeout=60)
+
+    assert migrate.returncode != 0
+    assert b"MASH_SECRET_KEY" in stderr
+
+
+async def burst(gateway: str, source_address: str, count: int) -> list[httpx.Response]:
+    """``count`` requests back to back (one connection) from one client address."""
+    transport = httpx.AsyncHTTPTransport(local_address=source_address)
+    async with httpx.AsyncClient(base_url=gateway, transport=transport, timeout=10) as client:
+        return [await client.get("/api/v1/referrals") for _ in range(count)]
+
+
+async def test_a_burst_from_one_address_gets_429_problems_while_other_addresses_are_served(
+    deployment: Deployment,
+) -> None:
+    # Any 127.x.y.z reaches the loopback listener: each is a client address of its own.
+    responses = await burst(deployment.gateway, "127.0.0.2", BURST_SIZE)
+
+    limited = [r for r in responses if r.status_code == 429]
+    served = [r for r in responses if r.status_code != 429]
+    assert limited, f"none of {BURST_SIZE} requests was limited"
+    assert len(served) >= RATE_BURST  # the allowance itself is served
+    assert {r.status_code for r in served} == {405}  # the referral service's answer
+    problem = limited[0].json()
+    assert limited[0].headers["content-type"] == "application/problem+json"
+    assert problem["status"] == 429
+    assert problem["type"] == json.loads(bytes(problem_response(429, "").body))["type"]
+    assert limited[0].headers["retry-after"]
+
+    other = await burst(deployment.gateway, "127.0.0.3", 1)
+    assert other[0].status_code == 405
