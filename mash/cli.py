@@ -55,7 +55,8 @@ def _service(name: str, settings: Settings) -> Service:
 def _serve(args: argparse.Namespace) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
-    app = _service(args.service, settings).standalone_app(migrate=args.migrate)
+    app = _service(args.service, settings).standalone_app(migrate=args.migrate,
+                                                          relay=not args.no_relay)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
 
 
@@ -83,6 +84,27 @@ def _relay(args: argparse.Namespace) -> None:
     if settings.uses_memory_broker:
         sys.exit("mash relay needs MASH_BROKER_URL (RabbitMQ); `mash up` relays in-process")
     asyncio.run(_relay_forever(args.services or list(SERVICES), settings))
+
+
+async def _demo_data(settings: Settings, data_dir: Path) -> None:
+    from mash.demo import create_demo_data
+
+    service = _service(IDENTITY, settings)
+    await service.migrate()
+    async with service.database.unit_of_work() as uow:
+        created = await create_demo_data(uow, data_dir, settings.base_url)
+        await uow.commit()
+    await service.database.dispose()
+    if created:
+        print(f"demo agencies, users and API clients created: {created.resolve()}", flush=True)
+    else:
+        print("identity already has agencies: no demo data written", flush=True)
+
+
+def _demo(args: argparse.Namespace) -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    asyncio.run(_demo_data(settings, Path(args.data_dir)))
 
 
 async def _migrate_all(names: list[str], settings: Settings) -> None:
@@ -145,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--migrate", action="store_true", help="apply migrations on start")
+    serve.add_argument("--no-relay", action="store_true",
+                       help="leave publishing this service's outbox to `mash relay` processes")
     serve.set_defaults(func=_serve)
 
     relay = commands.add_parser("relay", help="publish the services' outboxes to RabbitMQ")
@@ -156,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("services", nargs="*", metavar="SERVICE", type=_service_name,
                          help="default: every service")
     migrate.set_defaults(func=_migrate)
+    demo = commands.add_parser(
+        "demo", help="create the demo agencies, users and API clients in an empty identity "
+                     "database (deployment mode; `mash up` does this itself)")
+    demo.add_argument("--data-dir", default=".mash",
+                      help="credentials are written to DIR/demo (default: ./.mash)")
+    demo.set_defaults(func=_demo)
+
     keys = commands.add_parser("keys", help="manage identity's token-signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     rotate = keys_commands.add_parser(

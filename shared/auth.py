@@ -96,8 +96,12 @@ class TokenVerifier:
                 document = await self.jwks_source()
             except Exception as exc:
                 raise InvalidToken(f"JWKS unavailable: {type(exc).__name__}") from exc
+            if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+                raise InvalidToken("JWKS unavailable: not a JWK set")
             keys: dict[str, jwt.PyJWK] = {}
-            for jwk in document.get("keys", []):
+            for jwk in document["keys"]:
+                if not isinstance(jwk, dict):
+                    continue
                 if jwk.get("kid") and jwk.get("alg") in ALLOWED_ALGORITHMS:
                     try:
                         keys[jwk["kid"]] = jwt.PyJWK(jwk)

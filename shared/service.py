@@ -121,19 +121,20 @@ class Service:
         await self.relay.stop()
         await self.database.dispose()
 
-    def standalone_app(self, *, migrate: bool = False) -> FastAPI:
+    def standalone_app(self, *, migrate: bool = False, relay: bool = True) -> FastAPI:
         """This service's app with a lifespan of its own (deployment mode)."""
-        self.app.router.lifespan_context = lambda _app: self.serving_alone(migrate=migrate)
+        self.app.router.lifespan_context = lambda _app: self.serving_alone(migrate=migrate,
+                                                                           relay=relay)
         return self.app
 
     @asynccontextmanager
-    async def serving_alone(self, *, migrate: bool) -> AsyncIterator[None]:
+    async def serving_alone(self, *, migrate: bool, relay: bool = True) -> AsyncIterator[None]:
         """Lifespan for a service in its own process: own broker connection, relay, consumers."""
         if migrate:
             await self.migrate()
         await self.broker.connect()
         try:
-            await self.start(relay=True, consumers=True)
+            await self.start(relay=relay, consumers=True)
             yield
         finally:
             await self.stop()

@@ -28,11 +28,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mash.demo import create_demo_data
 from mash.topology import PUBLIC_ROUTES, SERVICES
 from services.notify import events as notify_events
 from shared.broker.rabbitmq import RabbitMQBroker
-from shared.db import Database
 from shared.problems import problem_response
 from tests.auth import client_token, load_credentials
 from tests.helpers import eventually, free_port
@@ -139,18 +137,6 @@ def delete_broker_objects(rabbitmq_url: str, exchange: str) -> None:
     asyncio.run(run())
 
 
-async def register_demo_partners(identity_url: str, data_dir: Path, gateway: str) -> None:
-    """What an administrator does first: register agencies and their API clients (the
-    demo set of `mash up`, credentials in DATA_DIR/demo)."""
-    database = Database(identity_url)
-    try:
-        async with database.unit_of_work() as uow:
-            await create_demo_data(uow, data_dir, gateway)
-            await uow.commit()
-    finally:
-        await database.dispose()
-
-
 def service_environment(rabbitmq_url: str, exchange: str, databases: dict[str, str],
                         gateway: str, data_dir: Path) -> dict[str, str]:
     """The MASH_* settings of a production deployment (no inherited MASH_* leaks in)."""
@@ -231,12 +217,16 @@ def deployment(
         migrated = subprocess.run([MASH, "migrate"], cwd=workdir, env=env,
                                   capture_output=True, text=True, timeout=120)
         assert migrated.returncode == 0, f"mash migrate failed:\n{migrated.stderr[-4000:]}"
-        asyncio.run(register_demo_partners(databases["identity"], data_dir, gateway))
+        # What an administrator does first: register agencies and their API clients
+        # (here the demo set of `mash up`, credentials in DATA_DIR/demo).
+        seeded = subprocess.run([MASH, "demo", "--data-dir", str(data_dir)], cwd=workdir,
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert seeded.returncode == 0, f"mash demo failed:\n{seeded.stderr[-4000:]}"
 
         ports = {name: free_port() for name in SERVICES}
-        for name, port in ports.items():
-            processes.append(start(name, [MASH, "serve", name, "--port", str(port)],
-                                   workdir, env))
+        for name, port in ports.items():  # outboxes are published by `mash relay` alone
+            processes.append(start(name, [MASH, "serve", name, "--port", str(port),
+                                          "--no-relay"], workdir, env))
         relay = start("relay", [MASH, "relay"], workdir, env)
         processes.append(relay)
         for process in processes:
