@@ -225,12 +225,14 @@ class Authenticator:
         try:
             return await self.verifier.verify(token, token_type=token_type)
         except InvalidToken as exc:
-            raise _unauthenticated("The token or session is not valid or has expired.") from exc
+            raise _unauthenticated("The token or session is not valid or has expired.",
+                                   invalid=True) from exc
 
 
-def _unauthenticated(detail: str) -> Problem:
-    return Problem(401, detail, title="Unauthorized",
-                   headers={"WWW-Authenticate": 'Bearer realm="mash"'})
+def _unauthenticated(detail: str, *, invalid: bool = False) -> Problem:
+    # RFC 6750 section 3.1: say "invalid_token" when a token was sent and refused.
+    challenge = 'Bearer realm="mash", error="invalid_token"' if invalid else 'Bearer realm="mash"'
+    return Problem(401, detail, title="Unauthorized", headers={"WWW-Authenticate": challenge})
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
