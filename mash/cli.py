@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -32,9 +33,13 @@ def _up(args: argparse.Namespace) -> None:
         print(f"  API (OpenAPI):   {base_url}/openapi.json", flush=True)
         print(f"  Data directory:  {settings.data_dir.resolve()}", flush=True)
         if hub.demo_created:
-            print(f"  Demo agencies, users and API clients created; sign in with a user from\n"
-                  f"  {credentials}\n  (username, password, and a code from its totp_secret).",
+            print(f"  Demo agencies, users and API clients created. Sign-in details (passwords,\n"
+                  f"  TOTP secrets, client secrets, private keys) are in\n  {credentials}",
                   flush=True)
+            print("  Add a user's TOTP secret to any authenticator app, e.g. from its URI:",
+                  flush=True)
+            for user in json.loads(credentials.read_text())["users"]:
+                print(f"    {user['username']:<18} {user['otpauth_uri']}", flush=True)
         else:
             print(f"  Demo sign-in details: {credentials}", flush=True)
         print("  Stop with Ctrl+C; start again with the same command: nothing is lost.\n",

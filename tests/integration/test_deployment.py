@@ -30,9 +30,10 @@ import pytest
 
 from mash.topology import PUBLIC_ROUTES, SERVICES
 from services.notify import events as notify_events
+from shared.auth import CSRF_HEADER, SESSION_COOKIE
 from shared.broker.rabbitmq import RabbitMQBroker
 from shared.problems import problem_response
-from tests.auth import client_token, load_credentials
+from tests.auth import client_token, current_otp, demo_user, load_credentials
 from tests.helpers import eventually, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.nginx]
@@ -437,6 +438,34 @@ async def test_a_production_service_refuses_to_start_with_the_default_secret(
 
     assert migrate.returncode != 0
     assert b"MASH_SECRET_KEY" in stderr
+
+
+async def test_staff_session_works_across_services_and_sign_out_reaches_them_all(
+    deployment: Deployment,
+) -> None:
+    officer = demo_user(load_credentials(deployment.data_dir), "police.officer")
+    async with httpx.AsyncClient(base_url=deployment.gateway, timeout=10) as browser:
+        signed_in = await browser.post("/api/v1/sessions", json={
+            "username": officer["username"], "password": officer["password"],
+            "otp": current_otp(officer["totp_secret"])})
+        assert signed_in.status_code == 200, signed_in.text
+        # The referral process verifies the identity process's session token itself.
+        referral = await browser.post("/api/v1/referrals", json={"source": "6"},
+                                      headers={CSRF_HEADER: "1"})
+        assert referral.status_code == 201, referral.text
+        cookie = browser.cookies[SESSION_COOKIE]
+        signed_out = await browser.delete("/api/v1/sessions/current",
+                                          headers={CSRF_HEADER: "1"})
+        assert signed_out.status_code == 204
+        browser.cookies.set(SESSION_COOKIE, cookie)
+
+        async def referral_refuses_the_ended_session() -> bool:
+            response = await browser.post("/api/v1/referrals", json={"source": "6"},
+                                          headers={CSRF_HEADER: "1"})
+            return response.status_code == 401
+
+        assert await eventually(referral_refuses_the_ended_session, within=EVENT_TIMEOUT)
+        assert (await browser.get("/api/v1/me")).status_code == 401
 
 
 async def burst(gateway: str, source_address: str, count: int) -> list[httpx.Response]:

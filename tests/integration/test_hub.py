@@ -29,8 +29,9 @@ BASE = HUB_BASE_URL
 
 
 def hub_settings(data_dir: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=data_dir, base_url=BASE, broker_url="memory://",
-                    outbox_poll_seconds=0.2, **overrides)  # type: ignore[arg-type]
+    values: dict[str, object] = {"data_dir": data_dir, "base_url": BASE,
+                                 "broker_url": "memory://", "outbox_poll_seconds": 0.2}
+    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 class RunningHub:

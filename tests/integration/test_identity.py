@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import jwt
+import pyotp
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -411,3 +417,122 @@ async def test_key_rotation_publishes_before_signing_and_keeps_old_tokens_valid(
                                      headers={"authorization": f"Bearer {before}"})
     assert referral.status_code == 201
 
+
+
+# Demo logins, keys by URL, and the details ----------------------------------------------
+
+async def test_every_demo_user_signs_in_with_exactly_the_written_credentials(hub: Hub_) -> None:
+    for user in hub.credentials["users"]:
+        otp = pyotp.parse_uri(user["otpauth_uri"]).now()  # as an authenticator app would
+        assert pyotp.parse_uri(user["otpauth_uri"]).secret == user["totp_secret"]
+        hub.client.cookies.clear()
+        response = await hub.client.post("/api/v1/sessions", json={
+            "username": user["username"], "password": user["password"], "otp": otp})
+        assert response.status_code == 200, (user["username"], response.text)
+        assert response.json()["roles"] == user["roles"]
+        assert response.json()["agency_id"] == user["agency_id"]
+
+
+async def test_an_unknown_username_costs_the_same_password_check_as_a_wrong_password(
+    hub: Hub_, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[str] = []
+    real_verify = passwords.password_hasher.verify
+
+    def counting_verify(password: str, hashed: str) -> bool:
+        checked.append(hashed)
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(passwords.password_hasher, "verify", counting_verify)
+    await hub.client.post("/api/v1/sessions", json={
+        "username": "nobody", "password": "guess", "otp": "123456"})
+    await hub.sign_in("mash.manager", password="guess")
+    assert len(checked) == 2 and checked[0] == passwords.DUMMY_HASH != checked[1]
+
+
+async def test_session_cookie_is_secure_when_the_hub_is_served_over_https(
+    demo_data_dir: Path,
+) -> None:
+    _, client, running = await start_hub(
+        hub_settings(demo_data_dir, base_url="https://mash.example.org"))
+    try:
+        user = demo_user(load_credentials(demo_data_dir), "mash.manager")
+        response = await client.post("/api/v1/sessions", json={
+            "username": "mash.manager", "password": user["password"],
+            "otp": current_otp(user["totp_secret"])})
+        assert response.status_code == 200
+        assert "Secure" in response.headers["set-cookie"]
+    finally:
+        await client.aclose()
+        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+class _JwksHandler(BaseHTTPRequestHandler):
+    document: ClassVar[dict[str, Any]] = {}
+    fetches: ClassVar[int] = 0
+
+    def do_GET(self) -> None:
+        type(self).fetches += 1
+        body = json.dumps(type(self).document).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+async def test_a_client_registered_by_jwks_url_signs_in_and_can_rotate_its_key(
+    hub: Hub_,
+) -> None:
+    def new_key(kid: str) -> tuple[bytes, dict[str, Any]]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        jwk.update({"kid": kid, "alg": "RS512", "use": "sig"})
+        return key.private_bytes(serialization.Encoding.PEM,
+                                 serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()), jwk
+
+    first_pem, first_jwk = new_key("2026-a")
+    _JwksHandler.document = {"keys": [first_jwk]}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+        assert (await hub.sign_in("admin")).status_code == 200
+        created = await hub.client.post("/api/v1/clients", headers={CSRF_HEADER: "1"}, json={
+            "client_id": "trust-epr", "name": "Trust EPR", "jwks_uri": url,
+            "agency_id": demo_client(hub.credentials, POLICE)["agency_id"]})
+        assert created.status_code == 201, created.text
+        hub.client.cookies.clear()
+        ok = await hub.client.post("/oauth2/token", data=assertion_form(
+            client_assertion("trust-epr", first_pem, "2026-a", TOKEN_URL)))
+        assert ok.status_code == 200, ok.text
+        fetches = _JwksHandler.fetches
+        again = await hub.client.post("/oauth2/token", data=assertion_form(
+            client_assertion("trust-epr", first_pem, "2026-a", TOKEN_URL)))
+        assert again.status_code == 200 and _JwksHandler.fetches == fetches, "cached"
+
+        second_pem, second_jwk = new_key("2026-b")  # the partner rotates its key
+        _JwksHandler.document = {"keys": [first_jwk, second_jwk]}
+        rotated = await hub.client.post("/oauth2/token", data=assertion_form(
+            client_assertion("trust-epr", second_pem, "2026-b", TOKEN_URL)))
+        assert rotated.status_code == 200, rotated.text
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_mash_keys_rotate_publishes_a_new_key(demo_data_dir: Path) -> None:
+    mash = str(Path(sys.executable).with_name("mash"))
+    result = subprocess.run([mash, "keys", "rotate", "--data-dir", str(demo_data_dir)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "new signing key" in result.stdout
+    with sqlite3.connect(demo_data_dir / "identity.db") as conn:
+        keys = conn.execute("SELECT kid, unpublish_at FROM signing_keys").fetchall()
+    assert len(keys) == 2
+    assert sum(1 for _, unpublish_at in keys if unpublish_at is None) == 1
