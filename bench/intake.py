@@ -46,7 +46,16 @@ from shared.db import create_engine
 from shared.settings import Settings
 
 BASE = "http://127.0.0.1:8000"
-BODY = {"source": "6", "summary": "synthetic benchmark referral"}
+BODY = {
+    "source": "6",
+    "referrer": {"name": "PC 4021 Ellis", "role": "Police officer"},
+    "subjects": [{"role": "child", "given_name": "Amy", "family_name": "Example",
+                  "date_of_birth": "2012-04-02", "sex": "F", "nhs_number": "999 000 0018",
+                  "address": {"postcode": "S60 1AA"}}],
+    "concerns": ["3A"],
+    "summary": "synthetic benchmark referral",
+    "consent": {"status": "not_sought", "reason": "would increase risk"},
+}
 WARMUP = 20
 
 

@@ -3,35 +3,67 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Text
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
 
 
-class ReferralBase(SQLModel):
-    """Fields a referrer supplies."""
-
-    source: str = Field(max_length=4)
-    kind: str = Field(default="referral", max_length=16)
-    immediate_risk: bool = False
-    external_reference: str | None = Field(default=None, max_length=100)
+def new_id() -> str:
+    """A random UUID as text."""
+    return str(uuid.uuid4())
 
 
-class Referral(ReferralBase, table=True):
+class Referral(SQLModel, table=True):
     """A referral (or information-only notification) received by the hub."""
 
     __tablename__ = "referrals"
 
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), primary_key=True, max_length=36)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     reference: str = Field(max_length=32, unique=True)
     status: str = Field(default="received", max_length=32, index=True)
+    source: str = Field(max_length=4, index=True)
+    kind: str = Field(default="referral", max_length=16)
+    immediate_risk: bool = False
+    rag: str | None = Field(default=None, max_length=8, index=True)
+    concerns: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    referrer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    consent_status: str = Field(default="not_sought", max_length=16)
+    consent_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    external_reference: str | None = Field(default=None, max_length=100)
     referring_agency_id: str = Field(max_length=36, index=True)
     submitted_by: str = Field(max_length=100)
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    outcome: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class ReferralSubject(SQLModel, table=True):
+    """A person a referral is about, as the referrer described them."""
+
+    __tablename__ = "referral_subjects"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    referral_id: str = Field(foreign_key="referrals.id", max_length=36, index=True)
+    position: int = 0
+    role: str = Field(max_length=24)
+    given_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100, index=True)
+    other_names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    date_of_birth: date | None = None
+    expected_date_of_birth: date | None = None
+    sex: str | None = Field(default=None, max_length=1)
+    nhs_number: str | None = Field(default=None, max_length=10, index=True)
+    upn: str | None = Field(default=None, max_length=13, index=True)
+    police_reference: str | None = Field(default=None, max_length=50)
+    local_id: str | None = Field(default=None, max_length=50)
+    address: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    postcode: str | None = Field(default=None, max_length=10, index=True)
+    school: str | None = Field(default=None, max_length=200)
 
 
 class ReferenceCounter(SQLModel, table=True):
@@ -41,3 +73,19 @@ class ReferenceCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last_number: int = 0
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A client's Idempotency-Key: the request it was first used for and the answer given."""
+
+    __tablename__ = "idempotency_keys"
+
+    client: str = Field(primary_key=True, max_length=100)
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(max_length=16)  # in_flight | done
+    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    response_status: int | None = None
+    response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    referral_id: str | None = Field(default=None, max_length=36)

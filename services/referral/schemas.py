@@ -2,29 +2,179 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from services.referral.codes import REFERRAL_SOURCES
+from services.referral.codes import CONCERNS, REFERRAL_SOURCES
+from services.referral.identifiers import (
+    normalise_nhs_number,
+    normalise_postcode,
+    normalise_upn,
+)
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+SubjectRole = Literal["child", "adult_of_concern", "parent_carer", "sibling", "other_adult"]
+Sex = Literal["F", "M", "U"]
+MAX_PREGNANCY = timedelta(days=300)
+SOURCE_CODES: list[JsonValue] = [*sorted(REFERRAL_SOURCES)]
+CONCERN_CODES: list[JsonValue] = [*sorted(CONCERNS)]
 
 
-class ReferralCreate(BaseModel):
-    """The body of POST /api/v1/referrals (the intake issue completes it)."""
+def _known_source(value: str) -> str:
+    if value not in REFERRAL_SOURCES:
+        raise ValueError("not a CIN census referral source code (see the API description)")
+    return value
 
-    source: str = Field(description="CIN census referral source code, e.g. '6' for police",
-                        json_schema_extra={"enum": list(sorted(REFERRAL_SOURCES))})
-    kind: Literal["referral", "notification"] = "referral"
-    immediate_risk: bool = False
-    summary: str | None = Field(default=None, max_length=20_000)
-    external_reference: str | None = Field(default=None, max_length=100)
 
-    @field_validator("source")
+def _known_concern(value: str) -> str:
+    if value not in CONCERNS:
+        raise ValueError("not a CIN census assessment factor code")
+    return value
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error, so a partner learns at once of a misspelt field."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Address(Strict):
+    """A postal address; the postcode is normalised (``S60 1AA``)."""
+
+    line1: str | None = Field(default=None, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    town: str | None = Field(default=None, max_length=100)
+    postcode: Annotated[str, AfterValidator(normalise_postcode)] | None = Field(
+        default=None, max_length=10, examples=["S60 1AA"])
+
+
+class Subject(Strict):
+    """A person the referral is about: a child, or an adult around them."""
+
+    role: SubjectRole
+    given_name: Name | None = None
+    family_name: Name | None = None
+    other_names: list[Name] = Field(default_factory=list, max_length=10,
+                                    description="known-as names, former names")
+    date_of_birth: date | None = None
+    expected_date_of_birth: date | None = Field(
+        default=None, description="for an unborn child: the expected date of delivery")
+    sex: Sex | None = None
+    nhs_number: Annotated[str, AfterValidator(normalise_nhs_number)] | None = Field(
+        default=None, max_length=13, description="10 digits; spaces allowed",
+        examples=["943 476 5919"])
+    upn: Annotated[str, AfterValidator(normalise_upn)] | None = Field(
+        default=None, max_length=13, description="unique pupil number (13 characters)")
+    police_reference: str | None = Field(default=None, max_length=50)
+    local_id: str | None = Field(default=None, max_length=50,
+                                 description="the sender's own id for this person")
+    address: Address | None = None
+    school: str | None = Field(default=None, max_length=200)
+
+    @field_validator("date_of_birth")
     @classmethod
-    def _known_source(cls, value: str) -> str:
-        if value not in REFERRAL_SOURCES:
-            raise ValueError("not a CIN census referral source code")
+    def _born_already(cls, value: date | None) -> date | None:
+        if value is not None and value > _today():
+            raise ValueError("is in the future; for an unborn child give "
+                             "expected_date_of_birth instead")
+        return value
+
+    @field_validator("expected_date_of_birth")
+    @classmethod
+    def _unborn_child(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is None:
+            return value
+        if info.data.get("role") != "child":
+            raise ValueError("is only for an unborn child")
+        if info.data.get("date_of_birth") is not None:
+            raise ValueError("give date_of_birth or expected_date_of_birth, not both")
+        if not _today() <= value <= _today() + MAX_PREGNANCY:
+            raise ValueError("must be within the next 300 days")
+        return value
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> Subject:
+        if not (self.given_name or self.family_name or self.nhs_number or self.upn
+                or self.expected_date_of_birth):
+            raise ValueError("a subject needs a name, an NHS number or a UPN "
+                             "(or, unborn, an expected date of birth)")
+        return self
+
+
+class Referrer(Strict):
+    """Who is making the referral, so the hub can call them back."""
+
+    name: ShortText
+    role: ShortText
+    agency_id: str | None = Field(default=None, max_length=36,
+                                  description="ignored: the caller's own agency is used")
+    phone: str | None = Field(default=None, max_length=30, pattern=r"^[0-9 +()-]{6,30}$")
+    email: EmailStr | None = None
+
+
+class Consent(Strict):
+    """Whether the family consented to the referral, and why not when they did not."""
+
+    status: Literal["given", "not_given", "not_sought"]
+    reason: str | None = Field(default=None, max_length=2000, validate_default=True,
+                               description="required unless consent was given")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_when_no_consent(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("status", "given") != "given" and not value:
+            raise ValueError("say why consent was not given or not sought")
+        return value
+
+
+class ReferralCreate(Strict):
+    """A referral, or a notification for information only (``kind``)."""
+
+    source: Annotated[str, AfterValidator(_known_source)] = Field(
+        description="CIN census referral source code, e.g. '6' for police, '2A' for schools",
+        json_schema_extra={"enum": SOURCE_CODES})
+    referrer: Referrer
+    kind: Literal["referral", "notification"] = "referral"
+    subjects: list[Subject] = Field(min_length=1, max_length=20)
+    concerns: list[Annotated[str, AfterValidator(_known_concern)]] = Field(
+        min_length=1, max_length=30, description="CIN census assessment factor codes",
+        json_schema_extra={"items": {"enum": CONCERN_CODES}})
+    immediate_risk: bool = False
+    summary: str = Field(min_length=1, max_length=20_000,
+                         description="the referrer's account, in their words")
+    consent: Consent
+    external_reference: str | None = Field(default=None, max_length=100,
+                                           description="the sender's own id for the referral")
+
+    @field_validator("subjects")
+    @classmethod
+    def _at_least_one_child(cls, value: list[Subject]) -> list[Subject]:
+        if not any(s.role == "child" for s in value):
+            raise ValueError("must include at least one child")
+        return value
+
+    @field_validator("concerns")
+    @classmethod
+    def _each_concern_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("has a code twice")
         return value
 
 

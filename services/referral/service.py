@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from services.referral import events
-from services.referral.models import ReferenceCounter, Referral
+from services.referral.models import ReferenceCounter, Referral, ReferralSubject
 from services.referral.schemas import ReferralCreate
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -37,12 +37,18 @@ async def next_reference(uow: UnitOfWork, year: int) -> str:
 
 
 async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal) -> Referral:
-    """Store a new referral and stage `mash.referral.received` in the same transaction."""
+    """Store a new referral and its subjects, and stage `mash.referral.received`, in one
+    transaction. The referring agency is the caller's, whatever the body says."""
     received_at = utcnow()
     referral = Referral(
         source=body.source,
         kind=body.kind,
         immediate_risk=body.immediate_risk,
+        concerns=list(body.concerns),
+        referrer=body.referrer.model_dump(mode="json", exclude={"agency_id"},
+                                          exclude_none=True),
+        consent_status=body.consent.status,
+        consent_reason=body.consent.reason,
         summary=body.summary,
         external_reference=body.external_reference,
         referring_agency_id=submitter.agency_id,
@@ -51,6 +57,13 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         received_at=received_at,
     )
     uow.session.add(referral)
+    for position, subject in enumerate(body.subjects):
+        address = subject.address.model_dump(exclude_none=True) if subject.address else None
+        uow.session.add(ReferralSubject(
+            referral_id=referral.id, position=position,
+            **subject.model_dump(exclude={"address"}),
+            address=address, postcode=subject.address.postcode if subject.address else None,
+        ))
     add_to_outbox(uow, events.referral_received(
         referral.id, referral.reference, referral.status, referral.kind,
         received_at.isoformat(), referral_path(referral.id), referral.referring_agency_id,

@@ -34,6 +34,7 @@ from shared.auth import CSRF_HEADER, SESSION_COOKIE
 from shared.broker.rabbitmq import RabbitMQBroker
 from shared.problems import problem_response
 from tests.auth import client_token, current_otp, demo_user, load_credentials
+from tests.bodies import referral_body
 from tests.helpers import eventually, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.nginx]
@@ -282,7 +283,7 @@ async def test_referral_submitted_through_the_gateway_is_stored_published_and_re
 ) -> None:
     trace_id, traceparent = new_traceparent()
 
-    response = await client.post("/api/v1/referrals", json={"source": "6"},
+    response = await client.post("/api/v1/referrals", json=referral_body(),
                                  headers={"traceparent": traceparent})
 
     assert response.status_code == 201, response.text
@@ -450,7 +451,7 @@ async def test_staff_session_works_across_services_and_sign_out_reaches_them_all
             "otp": current_otp(officer["totp_secret"])})
         assert signed_in.status_code == 200, signed_in.text
         # The referral process verifies the identity process's session token itself.
-        referral = await browser.post("/api/v1/referrals", json={"source": "6"},
+        referral = await browser.post("/api/v1/referrals", json=referral_body(),
                                       headers={CSRF_HEADER: "1"})
         assert referral.status_code == 201, referral.text
         cookie = browser.cookies[SESSION_COOKIE]
@@ -460,7 +461,7 @@ async def test_staff_session_works_across_services_and_sign_out_reaches_them_all
         browser.cookies.set(SESSION_COOKIE, cookie)
 
         async def referral_refuses_the_ended_session() -> bool:
-            response = await browser.post("/api/v1/referrals", json={"source": "6"},
+            response = await browser.post("/api/v1/referrals", json=referral_body(),
                                           headers={CSRF_HEADER: "1"})
             return response.status_code == 401
 

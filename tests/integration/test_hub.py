@@ -23,6 +23,7 @@ from shared.events import CloudEvent
 from shared.outbox import OutboxMessage
 from shared.settings import Settings
 from tests.auth import client_token, load_credentials
+from tests.bodies import referral_body
 from tests.helpers import HUB_BASE_URL, eventually
 
 BASE = HUB_BASE_URL
@@ -84,7 +85,7 @@ async def test_referral_is_stored_with_its_event_and_notify_records_a_delivery(
     running_hub: RunningHub,
 ) -> None:
     response = await running_hub.client.post(
-        "/api/v1/referrals", json={"source": "6", "summary": "synthetic test referral"}
+        "/api/v1/referrals", json=referral_body()
     )
     assert response.status_code == 201, response.text
     receipt = response.json()
@@ -103,8 +104,9 @@ async def test_referral_is_stored_with_its_event_and_notify_records_a_delivery(
 
 
 async def test_references_count_up_within_the_year(running_hub: RunningHub) -> None:
-    first = (await running_hub.client.post("/api/v1/referrals", json={"source": "2A"})).json()
-    second = (await running_hub.client.post("/api/v1/referrals", json={"source": "3A"})).json()
+    post = running_hub.client.post
+    first = (await post("/api/v1/referrals", json=referral_body(source="2A"))).json()
+    second = (await post("/api/v1/referrals", json=referral_body(source="3A"))).json()
     year = first["received_at"][:4]
     assert first["reference"] == f"MASH-{year}-000001"
     assert second["reference"] == f"MASH-{year}-000002"
@@ -114,7 +116,7 @@ async def test_event_is_thin_and_carries_the_callers_trace(running_hub: RunningH
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     response = await running_hub.client.post(
         "/api/v1/referrals",
-        json={"source": "6", "summary": "Child known as Amelia; synthetic narrative"},
+        json=referral_body(summary="Child known as Amelia; synthetic narrative"),
         headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
                  "x-request-id": "partner-request-0001"},
     )
@@ -134,7 +136,7 @@ async def test_invalid_referral_gets_problem_json_naming_the_field_and_stores_no
     running_hub: RunningHub,
 ) -> None:
     response = await running_hub.client.post(
-        "/api/v1/referrals", json={"source": "99", "kind": "gossip"}
+        "/api/v1/referrals", json=referral_body(source="99", kind="gossip")
     )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -160,7 +162,7 @@ async def test_malformed_json_gets_problem_json(running_hub: RunningHub) -> None
 async def test_oversized_body_is_refused_with_413_before_anything_is_stored(
     running_hub: RunningHub,
 ) -> None:
-    huge = {"source": "6", "summary": "x" * (1_048_576 + 10)}
+    huge = referral_body(summary="x" * (1_048_576 + 10))
     response = await running_hub.client.post("/api/v1/referrals", json=huge)
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -188,7 +190,7 @@ async def test_gateway_serves_web_client_health_and_merged_openapi(
     openapi = (await client.get("/openapi.json")).json()
     assert "/api/v1/referrals" in openapi["paths"]
     assert "/healthz" not in openapi["paths"], "only public paths are merged"
-    await client.post("/api/v1/referrals", json={"source": "6"})
+    await client.post("/api/v1/referrals", json=referral_body())
     metrics = (await client.get("/metrics")).text
     assert 'mash_http_requests_total{method="POST",route="/api/v1/referrals",' \
            'service="referral",status="201"} 1.0' in metrics
@@ -226,7 +228,7 @@ async def test_restart_publishes_what_was_left_unsent_and_loses_nothing(data_dir
     try:
         assert hub.demo_created
         await hub.services["referral"].relay.stop()  # as if the process died before relaying
-        receipt = (await client.post("/api/v1/referrals", json={"source": "6"})).json()
+        receipt = (await client.post("/api/v1/referrals", json=referral_body())).json()
         credentials = hub.demo_credentials.read_text()
     finally:
         await client.aclose()
@@ -239,7 +241,7 @@ async def test_restart_publishes_what_was_left_unsent_and_loses_nothing(data_dir
         assert await again.count("referral", Referral, Referral.id == receipt["id"]) == 1
         deliveries = await eventually(lambda: again.deliveries_for(receipt["id"]))
         assert len(deliveries) == 1
-        second = (await client.post("/api/v1/referrals", json={"source": "6"})).json()
+        second = (await client.post("/api/v1/referrals", json=referral_body())).json()
         assert second["reference"].endswith("000002")
         assert hub.demo_credentials.read_text() == credentials
     finally:

@@ -37,6 +37,7 @@ from tests.auth import (
     demo_user,
     load_credentials,
 )
+from tests.bodies import referral_body
 from tests.helpers import HUB_BASE_URL, eventually
 from tests.integration.test_hub import hub_settings, start_hub
 
@@ -273,9 +274,9 @@ async def test_repeated_failures_lock_the_account_and_are_recorded(hub: Hub_) ->
 
 async def test_changes_made_with_a_cookie_need_the_csrf_header(hub: Hub_) -> None:
     assert (await hub.sign_in("police.officer")).status_code == 200
-    without = await hub.client.post("/api/v1/referrals", json={"source": "6"})
+    without = await hub.client.post("/api/v1/referrals", json=referral_body())
     assert without.status_code == 403
-    with_header = await hub.client.post("/api/v1/referrals", json={"source": "6"},
+    with_header = await hub.client.post("/api/v1/referrals", json=referral_body(),
                                         headers={CSRF_HEADER: "1"})
     assert with_header.status_code == 201, with_header.text
 
@@ -290,7 +291,7 @@ async def test_signing_out_ends_the_session_in_every_service(hub: Hub_) -> None:
     assert (await hub.client.get("/api/v1/me")).status_code == 401
 
     async def referral_refuses_the_old_cookie() -> bool:
-        response = await hub.client.post("/api/v1/referrals", json={"source": "6"},
+        response = await hub.client.post("/api/v1/referrals", json=referral_body(),
                                          headers={CSRF_HEADER: "1"})
         return response.status_code == 401
 
@@ -413,7 +414,7 @@ async def test_key_rotation_publishes_before_signing_and_keeps_old_tokens_valid(
     for token in (before, after):  # old and new tokens both work across the rotation
         me = await hub.client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
         assert me.status_code == 200
-    referral = await hub.client.post("/api/v1/referrals", json={"source": "6"},
+    referral = await hub.client.post("/api/v1/referrals", json=referral_body(),
                                      headers={"authorization": f"Bearer {before}"})
     assert referral.status_code == 201
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.auth import basic
+from tests.bodies import referral_body
 from tests.helpers import free_port
 
 MASH = str(Path(sys.executable).with_name("mash"))
@@ -65,7 +66,7 @@ def test_mash_up_starts_with_demo_logins_and_keeps_everything_across_a_restart(
             timeout=10,
         ).json()["access_token"]
         response = httpx.post(f"http://127.0.0.1:{port}/api/v1/referrals",
-                              json={"source": "2A"}, timeout=10,
+                              json=referral_body(source="2A"), timeout=10,
                               headers={"authorization": f"Bearer {token}"})
         assert response.status_code == 201
         referral_id = response.json()["id"]

@@ -13,6 +13,7 @@ from services.referral.service import submit_referral
 from shared.auth import Principal
 from shared.broker.memory import InProcessBroker
 from shared.settings import Settings
+from tests.bodies import referral_body
 
 POLICE_SYSTEM = Principal(subject="police-system", agency_id="police-agency",
                           roles=frozenset({"partner_system"}), kind="client", token_id="t-1")
@@ -35,7 +36,7 @@ async def test_concurrent_first_referrals_of_a_year_get_distinct_consecutive_ref
 
     async def submit() -> str:
         async with service.database.unit_of_work() as uow:
-            referral = await submit_referral(uow, ReferralCreate(source="6"), POLICE_SYSTEM)
+            referral = await submit_referral(uow, ReferralCreate.model_validate(referral_body()), POLICE_SYSTEM)
             await uow.commit()
             return referral.reference
 
