@@ -36,7 +36,8 @@ async def test_concurrent_first_referrals_of_a_year_get_distinct_consecutive_ref
 
     async def submit() -> str:
         async with service.database.unit_of_work() as uow:
-            referral = await submit_referral(uow, ReferralCreate.model_validate(referral_body()), POLICE_SYSTEM)
+            body = ReferralCreate.model_validate(referral_body())
+            referral = await submit_referral(uow, body, POLICE_SYSTEM)
             await uow.commit()
             return referral.reference
 
