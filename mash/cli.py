@@ -147,6 +147,30 @@ def _keys(args: argparse.Namespace) -> None:
     asyncio.run(_rotate_keys(settings, args.lead_seconds))
 
 
+async def _verify_audit(settings: Settings) -> int:
+    from services.referral.audit import verify_chain
+
+    service = _service("referral", settings)
+    try:
+        async with service.database.unit_of_work() as uow:
+            count, problems = await verify_chain(uow)
+    finally:
+        await service.database.dispose()
+    for problem in problems:
+        print(f"audit entry {problem.seq}: {problem.problem}", flush=True)
+    if problems:
+        print(f"audit log NOT intact: {len(problems)} problem(s) in {count} entries", flush=True)
+        return 1
+    print(f"audit log intact: {count} entries, each chained to the one before", flush=True)
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> None:
+    settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
+    configure_logging(settings.log_level)
+    sys.exit(asyncio.run(_verify_audit(settings)))
+
+
 def _service_name(value: str) -> str:
     if value not in SERVICES:
         raise argparse.ArgumentTypeError(f"unknown service {value!r}; one of {sorted(SERVICES)}")
@@ -191,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default=".mash",
                       help="credentials are written to DIR/demo (default: ./.mash)")
     demo.set_defaults(func=_demo)
+
+    audit = commands.add_parser("audit", help="check the access audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify", help="recompute the hash chain; exit 1 if an entry was changed or removed")
+    verify.add_argument("--data-dir", default=None,
+                        help="for `mash up` data: the data directory (default: MASH_ settings)")
+    verify.set_defaults(func=_audit)
 
     keys = commands.add_parser("keys", help="manage identity's token-signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from services.referral.routes import router
+from services.referral.routes import audit_router, router
 from shared.broker import Broker
 from shared.service import Service
 from shared.settings import Settings
@@ -19,6 +19,6 @@ def create_service(
     settings: Settings, broker: Broker, registry: CollectorRegistry | None = None
 ) -> Service:
     """The referral service's parts, for `mash up` or for serving alone."""
-    return Service(NAME, settings=settings, broker=broker, routers=[router],
+    return Service(NAME, settings=settings, broker=broker, routers=[router, audit_router],
                    migrations=MIGRATIONS, registry=registry, title="MASH referral service")
 

@@ -7,8 +7,18 @@ from typing import Annotated
 from fastapi import Depends
 
 from shared.auth import Principal, RolePermission
-from shared.roles import MASH_STAFF, PARTNERS
+from shared.roles import MASH_STAFF, PARTNERS, Role
 
 ReferralSubmitPermission = RolePermission("submit referrals", *MASH_STAFF, *PARTNERS)
+# Which referrals a reader may see is decided per referral (see service.can_read).
+ReferralReadPermission = RolePermission("read referrals", *MASH_STAFF, *PARTNERS)
+AuditReadPermission = RolePermission("read the audit log", Role.AUDITOR)
 
 ReferralSubmitter = Annotated[Principal, Depends(ReferralSubmitPermission)]
+ReferralReader = Annotated[Principal, Depends(ReferralReadPermission)]
+AuditReader = Annotated[Principal, Depends(AuditReadPermission)]
+
+
+def is_mash_staff(principal: Principal) -> bool:
+    """MASH staff see every referral of the hub in full."""
+    return principal.has_any_role(MASH_STAFF)

@@ -192,3 +192,121 @@ class ReferralReceipt(BaseModel):
     status: str
     received_at: datetime
     links: ReferralLinks
+
+
+class SubjectView(BaseModel):
+    """A subject as MASH staff see it."""
+
+    role: str
+    given_name: str | None
+    family_name: str | None
+    other_names: list[str]
+    date_of_birth: date | None
+    expected_date_of_birth: date | None
+    sex: str | None
+    nhs_number: str | None
+    upn: str | None
+    police_reference: str | None
+    local_id: str | None
+    address: dict[str, str] | None
+    school: str | None
+
+
+class ReferralLimitedView(BaseModel):
+    """What the referring agency sees of its own referral: where it stands, not the file."""
+
+    id: str
+    reference: str
+    status: str
+    kind: str
+    external_reference: str | None
+    received_at: datetime
+    outcome: str | None = None
+    decided_at: datetime | None = None
+    view: Literal["limited"] = "limited"
+    links: ReferralLinks
+
+
+class ConcernView(BaseModel):
+    """A concern code with its meaning."""
+
+    code: str
+    description: str
+
+
+class ReferralFullView(BaseModel):
+    """Everything about a referral, for MASH staff."""
+
+    id: str
+    reference: str
+    status: str
+    kind: str
+    source: str
+    source_description: str
+    immediate_risk: bool
+    rag: str | None
+    concerns: list[ConcernView]
+    referrer: dict[str, str]
+    referring_agency_id: str
+    consent: dict[str, str | None]
+    summary: str | None
+    external_reference: str | None
+    subjects: list[SubjectView]
+    received_at: datetime
+    outcome: str | None
+    decided_at: datetime | None
+    view: Literal["full"] = "full"
+    links: ReferralLinks
+
+
+class ReferralListItem(BaseModel):
+    """A referral in a list: no names, no narrative (open the referral for those)."""
+
+    id: str
+    reference: str
+    status: str
+    kind: str
+    source: str
+    immediate_risk: bool
+    rag: str | None
+    external_reference: str | None
+    referring_agency_id: str
+    received_at: datetime
+    outcome: str | None
+    links: ReferralLinks
+
+
+class PageLinks(BaseModel):
+    """Links to the next page, if there is one."""
+
+    next: str | None = None
+
+
+class ReferralPage(BaseModel):
+    """One page of referrals, newest first."""
+
+    items: list[ReferralListItem]
+    links: PageLinks
+
+
+class AuditEntryView(BaseModel):
+    """One audit entry."""
+
+    seq: int
+    at: datetime
+    actor: str
+    actor_kind: str
+    agency_id: str
+    action: str
+    record_type: str
+    record_id: str
+    purpose: str
+    request_id: str | None
+    hash: str
+
+
+class AuditPage(BaseModel):
+    """One page of the audit log, newest first."""
+
+    items: list[AuditEntryView]
+    links: PageLinks

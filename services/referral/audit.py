@@ -1,0 +1,127 @@
+"""The access audit of child records: append-only and hash-chained.
+
+Every read of a referral or person and every change appends an entry in the same
+transaction as the read or change. Each entry holds the hash of the one before it, and
+the chain's head (last sequence number and hash) is kept in ``audit_head``, so a changed,
+removed or inserted entry, or a truncated tail, is found by ``verify_chain``.
+Appends are serialised by the head row's lock (PostgreSQL) or SQLite's single writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel, col, select, update
+
+from shared.auth import Principal
+from shared.db import UnitOfWork, UTCDateTime
+from shared.events import utcnow
+from shared.tracing import request_id_var
+
+GENESIS = "0" * 64
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to which record, when, and why."""
+
+    __tablename__ = "audit_entries"
+
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    actor: str = Field(max_length=100, index=True)
+    actor_kind: str = Field(max_length=8)
+    agency_id: str = Field(max_length=36)
+    action: str = Field(max_length=32)
+    record_type: str = Field(max_length=32)
+    record_id: str = Field(max_length=64, index=True)
+    purpose: str = Field(max_length=100)
+    request_id: str | None = Field(default=None, max_length=128)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The newest entry's sequence number and hash (one row)."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(default=GENESIS, max_length=64)
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over the previous hash and every field of the entry."""
+    fields = [entry.prev_hash, entry.seq, entry.at.isoformat(), entry.actor, entry.actor_kind,
+              entry.agency_id, entry.action, entry.record_type, entry.record_id,
+              entry.purpose, entry.request_id]
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+
+
+async def record(uow: UnitOfWork, who: Principal, action: str, record_type: str,
+                 record_id: str, purpose: str) -> AuditEntry:
+    """Append an entry to the chain, in the caller's transaction."""
+    claimed = await uow.session.exec(
+        uow.insert(AuditHead).values(id=1, seq=1, hash=GENESIS)
+        .on_conflict_do_update(index_elements=["id"], set_={"seq": AuditHead.seq + 1})
+        .returning(AuditHead.seq, AuditHead.hash)
+    )
+    seq, prev_hash = claimed.one()
+    entry = AuditEntry(
+        seq=seq, at=utcnow(), actor=who.subject, actor_kind=who.kind, agency_id=who.agency_id,
+        action=action, record_type=record_type, record_id=record_id, purpose=purpose[:100],
+        request_id=request_id_var.get(), prev_hash=prev_hash, hash="",
+    )
+    entry.hash = entry_hash(entry)
+    uow.session.add(entry)
+    await uow.session.exec(update(AuditHead).where(col(AuditHead.id) == 1)
+                           .values(hash=entry.hash))
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """Where the chain does not hold, and how."""
+
+    seq: int
+    problem: str
+
+
+async def _entries(uow: UnitOfWork, batch: int = 1000) -> AsyncIterator[AuditEntry]:
+    last = 0
+    while True:
+        result = await uow.session.exec(select(AuditEntry).where(col(AuditEntry.seq) > last)
+                                        .order_by(col(AuditEntry.seq)).limit(batch))
+        rows = list(result.all())
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last = rows[-1].seq
+
+
+async def verify_chain(uow: UnitOfWork) -> tuple[int, list[ChainProblem]]:
+    """Check every entry against its predecessor and the head; (entries, problems)."""
+    problems: list[ChainProblem] = []
+    expected_prev, expected_seq, count = GENESIS, 1, 0
+    async for entry in _entries(uow):
+        count += 1
+        if entry.seq != expected_seq:
+            problems.append(ChainProblem(entry.seq, f"entries {expected_seq}.."
+                                         f"{entry.seq - 1} are missing"))
+        if entry.prev_hash != expected_prev:
+            problems.append(ChainProblem(entry.seq, "does not follow the entry before it"))
+        if entry_hash(entry) != entry.hash:
+            problems.append(ChainProblem(entry.seq, "has been changed since it was written"))
+        expected_prev, expected_seq = entry.hash, entry.seq + 1
+    head = await uow.session.get(AuditHead, 1)
+    if head is not None and (head.seq != expected_seq - 1 or head.hash != expected_prev):
+        problems.append(ChainProblem(head.seq, "the newest entries have been removed "
+                                     f"(head is at {head.seq}, entries end at "
+                                     f"{expected_seq - 1})"))
+    return count, problems
