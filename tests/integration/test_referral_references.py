@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.referral.app import create_service
+from services.referral.audit import verify_chain
 from services.referral.schemas import ReferralCreate
 from services.referral.service import submit_referral
 from shared.auth import Principal
@@ -27,7 +28,7 @@ def referral_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str
     return url
 
 
-async def test_concurrent_first_referrals_of_a_year_get_distinct_consecutive_references(
+async def test_concurrent_referrals_get_consecutive_references_and_one_audit_chain(
     referral_database_url: str, tmp_path: Path
 ) -> None:
     settings = Settings(data_dir=tmp_path, referral_database_url=referral_database_url)
@@ -43,7 +44,10 @@ async def test_concurrent_first_referrals_of_a_year_get_distinct_consecutive_ref
 
     try:
         references = await asyncio.gather(*(submit() for _ in range(8)))
+        async with service.database.unit_of_work() as uow:
+            audited, problems = await verify_chain(uow)
     finally:
         await service.database.dispose()
+    assert audited == 8 and problems == [], "one unbroken audit chain despite concurrency"
     numbers = sorted(int(reference.rsplit("-", 1)[1]) for reference in references)
     assert numbers == list(range(1, 9))
