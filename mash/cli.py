@@ -30,7 +30,8 @@ def _up(args: argparse.Namespace) -> None:
     async def announce(hub: Hub) -> None:
         credentials = hub.demo_credentials.resolve()
         print(f"\nMASH referral hub: {base_url}/", flush=True)
-        print(f"  API (OpenAPI):   {base_url}/openapi.json", flush=True)
+        print(f"  API reference:   {base_url}/docs  (OpenAPI: {base_url}/openapi.json)",
+              flush=True)
         print(f"  Data directory:  {settings.data_dir.resolve()}", flush=True)
         if hub.demo_created:
             print(f"  Demo agencies, users and API clients created. Sign-in details (passwords,\n"

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -109,6 +110,10 @@ def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
     async def metrics() -> PlainTextResponse:
         return metrics_response(hub.registry)
 
+    @front.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="MASH referral hub API")
+
     @front.get("/openapi.json", include_in_schema=False)
     async def merged_openapi() -> dict[str, Any]:
         return merge_openapi([s.app.openapi() for s in hub.services.values()])
@@ -160,13 +165,47 @@ def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
+API_DESCRIPTION = """\
+The public API of a Multi-Agency Safeguarding Hub: partner systems submit referrals about
+children and follow them up; MASH staff triage and decide.
+
+**Signing in.** Partner systems use OAuth2 client credentials at `POST /oauth2/token`,
+authenticating with a signed client assertion (`private_key_jwt`, RFC 7523: `iss` = `sub`
+= your client id, `aud` = the token endpoint URL, a unique `jti`, `exp` at most five
+minutes ahead, signed with the key whose public half the hub holds) or, as a fallback,
+HTTP Basic with a client secret. Send the access token as `Authorization: Bearer ...`;
+it lasts at most 15 minutes. Staff sign in with `POST /api/v1/sessions` and a TOTP code;
+changes made with the session cookie must carry the header `x-mash-csrf: 1`.
+
+**Retrying.** Send an `Idempotency-Key` header with `POST /api/v1/referrals`; a retry
+with the same key and body within 24 hours returns the first answer (and
+`Idempotent-Replayed: true`), never a second referral.
+
+**Purpose.** Reads of a child's record are audited with who, when and why: say why in an
+`X-Purpose` header (MASH staff default to `triage`).
+
+**Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`,
+`detail`, and for invalid input an `errors` list of `{loc, msg}` naming each field.
+Token endpoint errors follow RFC 6749 section 5.2; FHIR errors are an OperationOutcome.
+"""
+
+
 def merge_openapi(documents: list[dict[str, Any]]) -> dict[str, Any]:
     """One OpenAPI document for the public API, from each service's own."""
     merged: dict[str, Any] = {
         "openapi": documents[0]["openapi"] if documents else "3.1.0",
-        "info": {"title": "MASH referral hub", "version": "0.1.0"},
+        "info": {"title": "MASH referral hub", "version": "0.1.0",
+                 "description": API_DESCRIPTION},
         "paths": {},
-        "components": {"schemas": {}},
+        "components": {"schemas": {}, "securitySchemes": {
+            "partnerSystem": {"type": "oauth2", "description": "client credentials; "
+                              "authenticate with private_key_jwt or client_secret_basic",
+                              "flows": {"clientCredentials": {"tokenUrl": "/oauth2/token",
+                                                              "scopes": {"mash.api": "the API"}}}},
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "staffSession": {"type": "apiKey", "in": "cookie", "name": "mash_session"},
+        }},
+        "security": [{"partnerSystem": []}, {"bearer": []}, {"staffSession": []}],
     }
     for document in documents:
         for path, item in document.get("paths", {}).items():

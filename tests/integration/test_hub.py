@@ -190,6 +190,10 @@ async def test_gateway_serves_web_client_health_and_merged_openapi(
     openapi = (await client.get("/openapi.json")).json()
     assert "/api/v1/referrals" in openapi["paths"]
     assert "/healthz" not in openapi["paths"], "only public paths are merged"
+    assert "partnerSystem" in openapi["components"]["securitySchemes"]
+    assert "Idempotency-Key" in openapi["info"]["description"]
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
     await client.post("/api/v1/referrals", json=referral_body())
     metrics = (await client.get("/metrics")).text
     assert 'mash_http_requests_total{method="POST",route="/api/v1/referrals",' \
