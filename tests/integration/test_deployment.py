@@ -486,7 +486,7 @@ async def test_a_burst_from_one_address_gets_429_problems_while_other_addresses_
     served = [r for r in responses if r.status_code != 429]
     assert limited, f"none of {BURST_SIZE} requests was limited"
     assert len(served) >= RATE_BURST  # the allowance itself is served
-    assert {r.status_code for r in served} == {405}  # the referral service's answer
+    assert {r.status_code for r in served} == {401}  # the referral service: sign in first
     problem = limited[0].json()
     assert limited[0].headers["content-type"] == "application/problem+json"
     assert problem["status"] == 429
@@ -494,4 +494,4 @@ async def test_a_burst_from_one_address_gets_429_problems_while_other_addresses_
     assert limited[0].headers["retry-after"]
 
     other = await burst(deployment.gateway, "127.0.0.3", 1)
-    assert other[0].status_code == 405
+    assert other[0].status_code == 401
