@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -32,6 +32,16 @@ from shared.problems import install_problem_handlers, problem_response
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class BackgroundWorker(Protocol):
+    """A loop a service runs beside its API (a relay, a scheduler, a dispatcher)."""
+
+    def start(self) -> None:
+        """Begin running in the background."""
+
+    async def stop(self) -> None:
+        """Stop, finishing or abandoning the current step safely."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Service:
         registry: CollectorRegistry | None = None,
         revocation_check: RevocationCheck | None = None,
         on_start: Sequence[Callable[[], Awaitable[None]]] = (),
+        workers: Sequence[BackgroundWorker] = (),
     ) -> None:
         self.name = name
         self.settings = settings
@@ -67,6 +78,7 @@ class Service:
         self.database = database or Database(settings.database_url(name))
         self.subscriptions = list(subscriptions)
         self.on_start = list(on_start)
+        self.workers = list(workers)
         if revocation_check is None:
             # Learn of ended staff sessions from identity's events.
             revocation_check = revocation_check_from_table(self.database)
@@ -115,9 +127,13 @@ class Service:
                 await self.broker.subscribe(sub.queue, sub.topics, handler)
         if relay:
             self.relay.start()
+        for worker in self.workers:
+            worker.start()
 
     async def stop(self) -> None:
-        """Stop relaying and release the database."""
+        """Stop the workers and the relay, and release the database."""
+        for worker in self.workers:
+            await worker.stop()
         await self.relay.stop()
         await self.database.dispose()
 
