@@ -6,8 +6,13 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from services.referral import workflow_routes
+from services.referral.deadlines import DeadlineScheduler
+from services.referral.fhir_routes import router as fhir_router
 from services.referral.routes import audit_router, router
+from services.referral.workflow import default_calendar
 from shared.broker import Broker
+from shared.db import Database
 from shared.service import Service
 from shared.settings import Settings
 
@@ -19,6 +24,12 @@ def create_service(
     settings: Settings, broker: Broker, registry: CollectorRegistry | None = None
 ) -> Service:
     """The referral service's parts, for `mash up` or for serving alone."""
-    return Service(NAME, settings=settings, broker=broker, routers=[router, audit_router],
-                   migrations=MIGRATIONS, registry=registry, title="MASH referral service")
+    database = Database(settings.database_url(NAME))
+    deadlines = DeadlineScheduler(database,
+                                  poll_seconds=default_calendar().settings.deadline_poll_seconds)
+    return Service(NAME, settings=settings, broker=broker, database=database,
+                   routers=[router, workflow_routes.referrals, workflow_routes.requests,
+                            audit_router, fhir_router],
+                   workers=[deadlines], migrations=MIGRATIONS, registry=registry,
+                   title="MASH referral service")
 

@@ -1,27 +1,45 @@
-"""Events the referral service publishes."""
+"""Events the referral service publishes: identifiers, status and links, never narrative."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from shared.events import CloudEvent
 
 SOURCE = "/services/referral"
 REFERRAL_RECEIVED = "mash.referral.received"
+REFERRAL_TRIAGED = "mash.referral.triaged"
+REFERRAL_DECIDED = "mash.referral.decided"
+DECISION_OVERDUE = "mash.referral.decision_overdue"
+REQUEST_CREATED = "mash.information_request.created"
+REQUEST_ANSWERED = "mash.information_request.answered"
+REQUEST_OVERDUE = "mash.information_request.overdue"
+
+
+def _event(type_: str, subject: str, data: dict[str, Any]) -> CloudEvent:
+    return CloudEvent(source=SOURCE, type=type_, subject=subject, data=data)
 
 
 def referral_received(referral_id: str, reference: str, status: str, kind: str,
                       received_at: str, link: str, referring_agency_id: str) -> CloudEvent:
-    """`mash.referral.received`: identifiers and status only, never the narrative."""
-    return CloudEvent(
-        source=SOURCE,
-        type=REFERRAL_RECEIVED,
-        subject=referral_id,
-        data={
-            "referral_id": referral_id,
-            "reference": reference,
-            "status": status,
-            "kind": kind,
-            "received_at": received_at,
-            "referring_agency_id": referring_agency_id,
-            "links": {"self": link},
-        },
-    )
+    """`mash.referral.received`: the referrer's acknowledgement."""
+    return _event(REFERRAL_RECEIVED, referral_id, {
+        "referral_id": referral_id, "reference": reference, "status": status, "kind": kind,
+        "received_at": received_at, "referring_agency_id": referring_agency_id,
+        "links": {"self": link}})
+
+
+def referral_changed(type_: str, referral_id: str, data: dict[str, Any]) -> CloudEvent:
+    """`mash.referral.triaged`, `.decided`, `.decision_overdue`: what changed, by id."""
+    return _event(type_, referral_id, {
+        "referral_id": referral_id, **data,
+        "links": {"self": f"/api/v1/referrals/{referral_id}"}})
+
+
+def information_request(type_: str, request_id: str, agency_id: str,
+                        data: dict[str, Any]) -> CloudEvent:
+    """`mash.information_request.*`: addressed to ``agency_id``; says no more than the
+    request itself (the partner reads the question through the API)."""
+    return _event(type_, request_id, {
+        "information_request_id": request_id, "agency_id": agency_id, **data,
+        "links": {"self": f"/api/v1/information-requests/{request_id}"}})

@@ -40,6 +40,24 @@ class Referral(SQLModel, table=True):
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     outcome: str | None = Field(default=None, max_length=32)
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # Workflow (see workflow.py): every change bumps the version (the ETag).
+    version: int = 1
+    rag_rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    triaged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    triaged_by: str | None = Field(default=None, max_length=100)
+    response_due_at: datetime | None = Field(default=None,
+                                             sa_column=Column(UTCDateTime, nullable=True))
+    decision_due_at: datetime | None = Field(default=None,
+                                             sa_column=Column(UTCDateTime, nullable=True,
+                                                              index=True))
+    decision_overdue_at: datetime | None = Field(default=None,
+                                                 sa_column=Column(UTCDateTime, nullable=True))
+    decided_by: str | None = Field(default=None, max_length=100)
+    decision_rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    signed_off_by: str | None = Field(default=None, max_length=100)
+    # Census counting: a second referral of the same child on the same day counts once.
+    same_day_as: str | None = Field(default=None, max_length=36)
+    is_re_referral: bool = False
 
 
 class ReferralSubject(SQLModel, table=True):
@@ -89,3 +107,38 @@ class IdempotencyKey(SQLModel, table=True):
     response_status: int | None = None
     response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     referral_id: str | None = Field(default=None, max_length=36)
+
+
+class InformationRequest(SQLModel, table=True):
+    """A question MASH staff put to a partner agency about a referral."""
+
+    __tablename__ = "information_requests"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    referral_id: str = Field(foreign_key="referrals.id", max_length=36, index=True)
+    agency_id: str = Field(max_length=36, index=True)
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="open", max_length=16, index=True)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    answered_by: str | None = Field(default=None, max_length=100)
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    withdrawn_at: datetime | None = Field(default=None,
+                                          sa_column=Column(UTCDateTime, nullable=True))
+    overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class TimelineEntry(SQLModel, table=True):
+    """One thing that happened to a referral, for its chronology."""
+
+    __tablename__ = "referral_timeline"
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: str = Field(foreign_key="referrals.id", max_length=36, index=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    what: str = Field(max_length=32)
+    actor: str | None = Field(default=None, max_length=100)
+    agency_id: str | None = Field(default=None, max_length=36)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -13,10 +13,18 @@ ReferralSubmitPermission = RolePermission("submit referrals", *MASH_STAFF, *PART
 # Which referrals a reader may see is decided per referral (see service.can_read).
 ReferralReadPermission = RolePermission("read referrals", *MASH_STAFF, *PARTNERS)
 AuditReadPermission = RolePermission("read the audit log", Role.AUDITOR)
+ReferralWorkPermission = RolePermission(
+    "triage, request information on and decide referrals", *MASH_STAFF)
+InformationRequestReadPermission = RolePermission("read information requests",
+                                                  *MASH_STAFF, *PARTNERS)
+InformationRequestAnswerPermission = RolePermission("answer information requests", *PARTNERS)
 
 ReferralSubmitter = Annotated[Principal, Depends(ReferralSubmitPermission)]
 ReferralReader = Annotated[Principal, Depends(ReferralReadPermission)]
 AuditReader = Annotated[Principal, Depends(AuditReadPermission)]
+MashWorker = Annotated[Principal, Depends(ReferralWorkPermission)]
+InformationRequestReader = Annotated[Principal, Depends(InformationRequestReadPermission)]
+InformationRequestAnswerer = Annotated[Principal, Depends(InformationRequestAnswerPermission)]
 
 
 def is_mash_staff(principal: Principal) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from services.referral import idempotency, service
+from services.referral import idempotency, service, workflow
 from services.referral.codes import CONCERNS, REFERRAL_SOURCES
 from services.referral.models import Referral, ReferralSubject
 from services.referral.permissions import (
@@ -30,6 +30,7 @@ from services.referral.schemas import (
     ReferralPage,
     ReferralReceipt,
     SubjectView,
+    TimelineView,
 )
 from shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.problems import Problem
@@ -103,14 +104,17 @@ def _created(body: str, *, replayed: bool = False) -> Response:
 @router.get("/{referral_id}", response_model=ReferralFullView | ReferralLimitedView,
             responses={404: {"description": "No such referral, or not yours to see"}})
 async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWorkDep,
-                        purpose: PurposeHeader = None) -> ReferralFullView | ReferralLimitedView:
-    """One referral: MASH staff see it all; the referring agency sees where it stands."""
+                        response: Response, purpose: PurposeHeader = None,
+                        ) -> ReferralFullView | ReferralLimitedView:
+    """One referral: MASH staff see it all, with its chronology and an ETag to send back
+    as If-Match with a change; the referring agency sees where it stands."""
     found = await service.read_referral(uow, referral_id, caller,
                                         purpose or service.default_purpose(caller))
     if found is None:
         raise Problem(404, "No such referral.")
-    await uow.commit()  # the audit entry of this read
     referral, subjects = found
+    chronology = await workflow.timeline(uow, referral.id) if is_mash_staff(caller) else []
+    await uow.commit()  # the audit entry of this read
     links = ReferralLinks(self=service.referral_path(referral.id))
     if not is_mash_staff(caller):
         return ReferralLimitedView(
@@ -118,6 +122,7 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
             kind=referral.kind, external_reference=referral.external_reference,
             received_at=referral.received_at, outcome=referral.outcome,
             decided_at=referral.decided_at, links=links)
+    response.headers["ETag"] = workflow.etag(referral)
     return ReferralFullView(
         id=referral.id, reference=referral.reference, status=referral.status,
         kind=referral.kind, source=referral.source,
@@ -128,7 +133,14 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
         consent={"status": referral.consent_status, "reason": referral.consent_reason},
         summary=referral.summary, external_reference=referral.external_reference,
         subjects=[_subject_view(s) for s in subjects], received_at=referral.received_at,
-        outcome=referral.outcome, decided_at=referral.decided_at, links=links)
+        outcome=referral.outcome, decided_at=referral.decided_at,
+        decided_by=referral.decided_by, decision_rationale=referral.decision_rationale,
+        signed_off_by=referral.signed_off_by, rag_rationale=referral.rag_rationale,
+        response_due_at=referral.response_due_at, decision_due_at=referral.decision_due_at,
+        decision_overdue=referral.decision_overdue_at is not None,
+        same_day_as=referral.same_day_as, is_re_referral=referral.is_re_referral,
+        version=referral.version, links=links,
+        timeline=[TimelineView.model_validate(t.model_dump()) for t in chronology])
 
 
 def _subject_view(subject: ReferralSubject) -> SubjectView:

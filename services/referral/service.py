@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 
-from services.referral import audit, events
+from services.referral import audit, events, workflow
 from services.referral.models import ReferenceCounter, Referral, ReferralSubject
 from services.referral.permissions import is_mash_staff
 from services.referral.schemas import ReferralCreate
+from services.referral.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
+
+RE_REFERRAL_WINDOW = timedelta(days=365)
 
 
 def referral_path(referral_id: str) -> str:
@@ -42,10 +45,17 @@ async def next_reference(uow: UnitOfWork, year: int) -> str:
     return f"MASH-{year}-{number:06d}"
 
 
-async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal) -> Referral:
+async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal,
+                          calendar: WorkingCalendar | None = None) -> Referral:
     """Store a new referral and its subjects, and stage `mash.referral.received`, in one
-    transaction. The referring agency is the caller's, whatever the body says."""
+    transaction. The referring agency is the caller's, whatever the body says.
+
+    The decision is due within one working day of receipt; a referral saying the child is
+    at immediate risk is red at once, on the clock.
+    """
+    calendar = calendar or workflow.default_calendar()
     received_at = utcnow()
+    rag = "red" if body.immediate_risk else None
     referral = Referral(
         source=body.source,
         kind=body.kind,
@@ -61,7 +71,11 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         submitted_by=submitter.subject,
         reference=await next_reference(uow, received_at.year),
         received_at=received_at,
+        rag=rag,
+        response_due_at=calendar.response_due(received_at, rag) if rag else None,
+        decision_due_at=calendar.decision_due(received_at, rag),
     )
+    await _flag_earlier_referrals(uow, referral, body, calendar)
     uow.session.add(referral)
     for position, subject in enumerate(body.subjects):
         address = subject.address.model_dump(exclude_none=True) if subject.address else None
@@ -74,8 +88,37 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         referral.id, referral.reference, referral.status, referral.kind,
         received_at.isoformat(), referral_path(referral.id), referral.referring_agency_id,
     ))
+    workflow.record_received(uow, referral, submitter)
     await audit.record(uow, submitter, "create", "referral", referral.id, "referral_submission")
     return referral
+
+
+async def _flag_earlier_referrals(uow: UnitOfWork, referral: Referral, body: ReferralCreate,
+                                  calendar: WorkingCalendar) -> None:
+    """Same-day and re-referral flags (CIN census), by the children's NHS number or UPN.
+
+    A second referral of the same child on the same day is linked to the first (the census
+    counts it once); one within 12 months of an earlier referral is a re-referral.
+    """
+    children = [s for s in body.subjects if s.role == "child"]
+    nhs = {s.nhs_number for s in children if s.nhs_number}
+    upns = {s.upn for s in children if s.upn}
+    if not nhs and not upns:
+        return
+    since = referral.received_at - RE_REFERRAL_WINDOW
+    same_child = or_(col(ReferralSubject.nhs_number).in_(nhs), col(ReferralSubject.upn).in_(upns))
+    earlier = (await uow.session.exec(
+        select(Referral).join(ReferralSubject, col(ReferralSubject.referral_id) == Referral.id)
+        .where(same_child, ReferralSubject.role == "child",
+               col(Referral.received_at) >= since)
+        .order_by(col(Referral.received_at)))).all()
+    today = referral.received_at.astimezone(calendar.zone).date()
+    for previous in earlier:
+        if previous.received_at.astimezone(calendar.zone).date() == today:
+            referral.same_day_as = previous.same_day_as or previous.id
+            referral.is_re_referral = previous.is_re_referral
+            return
+    referral.is_re_referral = bool(earlier)
 
 
 def default_purpose(reader: Principal) -> str:

@@ -1,0 +1,34 @@
+"""A hub's own timescales and working calendar (environment variables, prefix ``MASH_``)."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HubSettings(BaseSettings):
+    """Timescales differ between hubs: each sets its own (DOMAIN.md gives real examples)."""
+
+    model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
+
+    hub_timezone: str = "Europe/London"
+    opening_time: time = time(9, 0)
+    closing_time: time = time(17, 0)
+    working_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4],
+                                    description="Monday is 0")
+    # England and Wales bank holidays come from the maintained `holidays` package; a hub
+    # may instead give a file in the format of https://www.gov.uk/bank-holidays.json
+    # (or a plain JSON list of ISO dates) and update it itself.
+    bank_holidays_file: Path | None = None
+    # Partner response time by RAG rating, in working hours (red: clock hours, see below).
+    rag_response_hours: dict[str, float] = Field(
+        default_factory=lambda: {"red": 4.0, "amber": 24.0, "green": 72.0})
+    # Red is worked to completion out of hours: its deadlines run on the clock.
+    red_on_clock_time: bool = True
+    # The decision is due within this many working days of receipt (red: 24 clock hours
+    # per day when red runs on the clock).
+    decision_working_days: float = 1.0
+    deadline_poll_seconds: float = 30.0
