@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from mash.gateway import Hub
 from services.referral import idempotency
 from services.referral.audit import AuditEntry, verify_chain
 from services.referral.models import IdempotencyKey, Referral, ReferralSubject
-from shared.auth import CSRF_HEADER
+from shared.auth import CSRF_HEADER, SESSION_COOKIE
 from shared.outbox import OutboxMessage
 from tests.auth import client_token, current_otp, demo_user, load_credentials
 from tests.bodies import REFERRAL, referral_body
@@ -38,6 +38,7 @@ class Intake:
     data_dir: Path
     credentials: dict[str, Any]
     tokens: dict[str, str]
+    sessions: dict[str, str] = field(default_factory=dict)
 
     async def as_client(self, client_id: str) -> dict[str, str]:
         if client_id not in self.tokens:
@@ -46,13 +47,17 @@ class Intake:
         return {"authorization": f"Bearer {self.tokens[client_id]}"}
 
     async def as_user(self, username: str) -> dict[str, str]:
-        """Sign a member of staff in; their session cookie is on the client afterwards."""
-        user = demo_user(self.credentials, username)
+        """Sign a member of staff in (once: a TOTP code works once); their session cookie
+        is on the client afterwards."""
         self.client.cookies.clear()
-        response = await self.client.post("/api/v1/sessions", json={
-            "username": username, "password": user["password"],
-            "otp": current_otp(user["totp_secret"])})
-        assert response.status_code == 200, response.text
+        if username not in self.sessions:
+            user = demo_user(self.credentials, username)
+            response = await self.client.post("/api/v1/sessions", json={
+                "username": username, "password": user["password"],
+                "otp": current_otp(user["totp_secret"])})
+            assert response.status_code == 200, response.text
+            self.sessions[username] = self.client.cookies[SESSION_COOKIE]
+        self.client.cookies.set(SESSION_COOKIE, self.sessions[username])
         return {CSRF_HEADER: "1"}
 
     async def submit(self, body: dict[str, Any] | None = None, client_id: str = POLICE,
