@@ -9,8 +9,8 @@ FHIR version
     so R4 documents are validated with the R4B models; the CapabilityStatement says
     ``fhirVersion 4.0.1`` because R4 is what health systems send (UK Core, the Booking and
     Referral Standard). fhir.resources checks structure and datatypes but not value-set
-    bindings, so the codes we act on (``Bundle.type``, ``ServiceRequest.priority``,
-    ``Patient.gender``) are checked here.
+    bindings, so the codes we act on (``Bundle.type``, ``ServiceRequest.status`` and
+    ``priority``, ``Patient.gender``) are checked here.
 
 What may be posted
     * a ServiceRequest whose ``subject`` is a Patient contained in it (``"#id"``); or
@@ -106,6 +106,7 @@ DEFAULT_ROLE = "Health professional"
 CONSENT_NOT_RECORDED = "not recorded by the sending system"
 ACCEPTED_BUNDLE_TYPES = ("collection", "transaction")
 PRIORITIES = ("routine", "urgent", "asap", "stat")
+STATUSES = ("draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown")
 IMMEDIATE_PRIORITIES = frozenset({"urgent", "asap", "stat"})
 REFUSED_STATUSES = frozenset({"draft", "revoked", "entered-in-error"})
 SEX_BY_GENDER = {"female": "F", "male": "M", "other": "U", "unknown": "U"}
@@ -352,6 +353,10 @@ def _check_codes(intake: Intake) -> None:
     """Codes of required bindings that fhir.resources lets through, where we use them."""
     issues: list[Issue] = []
     request = intake.service_request
+    status = request.resource.get("status")
+    if status not in STATUSES:
+        issues.append(Issue("value", f"status must be one of {', '.join(STATUSES)}.",
+                            request.expression(".status")))
     priority = request.resource.get("priority")
     if priority is not None and priority not in PRIORITIES:
         issues.append(Issue("value", f"priority must be one of {', '.join(PRIORITIES)}.",

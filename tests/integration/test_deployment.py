@@ -469,6 +469,30 @@ async def test_staff_session_works_across_services_and_sign_out_reaches_them_all
         assert (await browser.get("/api/v1/me")).status_code == 401
 
 
+async def test_a_referral_is_triaged_and_decided_and_the_referrer_sees_the_outcome(
+    deployment: Deployment, client: httpx.AsyncClient,
+) -> None:
+    referral_id = (await client.post("/api/v1/referrals", json=referral_body())).json()["id"]
+    practitioner = demo_user(load_credentials(deployment.data_dir), "mash.manager")
+    async with httpx.AsyncClient(base_url=deployment.gateway, timeout=10) as browser:
+        signed_in = await browser.post("/api/v1/sessions", json={
+            "username": practitioner["username"], "password": practitioner["password"],
+            "otp": current_otp(practitioner["totp_secret"])})
+        assert signed_in.status_code == 200, signed_in.text
+        csrf = {CSRF_HEADER: "1"}
+        for path, body in (("triage", {"rag": "green", "rationale": "low risk"}),
+                           ("decision", {"outcome": "advice_signposting", "rationale": "ok"})):
+            tag = (await browser.get(f"/api/v1/referrals/{referral_id}")).headers["etag"]
+            changed = await browser.post(f"/api/v1/referrals/{referral_id}/{path}", json=body,
+                                         headers={**csrf, "If-Match": tag})
+            assert changed.status_code == 200, changed.text
+        full = (await browser.get(f"/api/v1/referrals/{referral_id}")).json()
+        assert [t["what"] for t in full["timeline"]] == ["received", "triaged", "decided"]
+    seen_by_referrer = (await client.get(f"/api/v1/referrals/{referral_id}")).json()
+    assert seen_by_referrer["outcome"] == "advice_signposting"
+    assert seen_by_referrer["view"] == "limited"
+
+
 async def burst(gateway: str, source_address: str, count: int) -> list[httpx.Response]:
     """``count`` requests back to back (one connection) from one client address."""
     transport = httpx.AsyncHTTPTransport(local_address=source_address)
