@@ -76,7 +76,8 @@ async def _bump_version(uow: UnitOfWork, referral: Referral) -> None:
     result = await uow.session.exec(
         update(Referral).where(col(Referral.id) == referral.id,
                                col(Referral.version) == referral.version)
-        .values(version=referral.version + 1))
+        .values(version=referral.version + 1)
+        .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         raise _stale()
     referral.version += 1

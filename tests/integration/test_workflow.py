@@ -122,6 +122,7 @@ async def test_changes_need_the_current_etag(intake: Intake) -> None:
     first = await intake.client.post(f"/api/v1/referrals/{referral_id}/triage", json=REPORT,
                                      headers={**csrf, "If-Match": tag})
     assert first.status_code == 200 and first.headers["etag"] != tag
+    assert (tag, first.headers["etag"], first.json()["version"]) == ('"1"', '"2"', 2)
     # A second practitioner who read the referral before the first one's change:
     stale = await intake.client.post(f"/api/v1/referrals/{referral_id}/triage",
                                      json={"rag": "green", "rationale": "x"},
