@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from services.notify import events
+from services.notify.channels.email import EmailChannel
+from services.notify.channels.webhook import WebhookChannel
+from services.notify.dispatcher import Dispatcher
+from services.notify.parts import NotifyParts
+from services.notify.retries import RetryPolicy
+from services.notify.routes import delivery_router, subscription_router
+from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery
+from services.notify.ssrf import WebhookUrlGuard
 from shared.broker import Broker
+from shared.db import Database
 from shared.service import Service, Subscription
 from shared.settings import Settings
 
@@ -16,12 +27,35 @@ NAME = "notify"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def create_dispatcher(settings: Settings, database: Database, parts: NotifyParts) -> Dispatcher:
+    """The delivery dispatcher with the webhook and email channels."""
+    timeout = settings.notify_webhook_timeout_seconds
+    webhook = WebhookChannel(parts.guard, parts.secrets, timeout=timeout, clock=parts.clock)
+    email = EmailChannel(settings)
+    lease = timedelta(seconds=max(timeout, settings.smtp_timeout_seconds) + 30)
+    return Dispatcher(database, {webhook.name: webhook, email.name: email},
+                      RetryPolicy.from_settings(settings), batch_size=settings.notify_batch_size,
+                      poll_seconds=settings.notify_poll_seconds, lease=lease,
+                      disable_after=timedelta(seconds=settings.notify_disable_after_seconds),
+                      clock=parts.clock)
+
+
 def create_service(
     settings: Settings, broker: Broker, registry: CollectorRegistry | None = None
 ) -> Service:
     """The notify service's parts, for `mash up` or for serving alone."""
-    return Service(
-        NAME, settings=settings, broker=broker, routers=[],
-        subscriptions=[Subscription(events.QUEUE, events.CONSUMED, record_delivery)],
+    database = Database(settings.database_url(NAME))
+    parts = NotifyParts(
+        guard=WebhookUrlGuard(allow_loopback=settings.allows_loopback_webhooks),
+        secrets=SecretBox(settings),
+        secret_grace=timedelta(seconds=settings.notify_secret_grace_seconds))
+    route = partial(record_delivery, base_url=settings.base_url)
+    service = Service(
+        NAME, settings=settings, broker=broker, database=database,
+        routers=[subscription_router, delivery_router],
+        subscriptions=[Subscription(events.QUEUE, events.CONSUMED, route)],
         migrations=MIGRATIONS, registry=registry, title="MASH notify service",
+        workers=[create_dispatcher(settings, database, parts)],
     )
+    service.app.state.notify = parts
+    return service

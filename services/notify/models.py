@@ -1,28 +1,107 @@
-"""Notify service tables."""
+"""Notify service tables: subscriptions, deliveries and their attempts."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
 
 
-class Delivery(SQLModel, table=True):
-    """One event that notify has taken on to deliver, and where that stands.
+def _new_id() -> str:
+    return str(uuid.uuid4())
 
-    The partner-notification issue adds subscriptions, channels and attempts; until a
-    subscription exists for an event, its delivery stays ``pending``.
+
+class Channel(StrEnum):
+    """How a subscription is reached."""
+
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery stands."""
+
+    PENDING = "pending"  # due now, in flight, or waiting for its next retry
+    DELIVERED = "delivered"
+    DEAD = "dead"  # retries exhausted or subscription disabled; replayable by an admin
+    NO_SUBSCRIPTION = "no_subscription"  # nobody subscribed to hear this event
+
+
+class Subscription(SQLModel, table=True):
+    """An agency's webhook endpoint or mailbox and the event types it wants."""
+
+    __tablename__ = "subscriptions"
+
+    id: str = Field(default_factory=_new_id, primary_key=True, max_length=36)
+    agency_id: str = Field(max_length=64, index=True)
+    channel: str = Field(max_length=16)
+    url: str | None = Field(default=None, max_length=2048)
+    address: str | None = Field(default=None, max_length=320)
+    event_types: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    active: bool = True
+    secret_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    previous_secret_encrypted: str | None = Field(default=None,
+                                                  sa_column=Column(Text, nullable=True))
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True))
+    failing_since: datetime | None = Field(default=None,
+                                           sa_column=Column(UTCDateTime, nullable=True))
+    disabled_at: datetime | None = Field(default=None,
+                                         sa_column=Column(UTCDateTime, nullable=True))
+    disabled_reason: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """One event on its way to one subscription (or recorded as having no subscriber).
+
+    ``id`` is the ``webhook-id``: stable across retries, so partners can drop duplicates.
+    ``next_attempt_at`` is when a dispatcher may next take it; claiming moves it past the
+    attempt's timeout, so a dispatcher that dies mid-attempt leaves it to another.
     """
 
     __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_ordering", "subscription_id", "referral_id", "event_time"),
+    )
 
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), primary_key=True, max_length=36)
+    id: str = Field(default_factory=_new_id, primary_key=True, max_length=36)
     event_id: str = Field(max_length=64, index=True)
     event_type: str = Field(max_length=128)
     referral_id: str | None = Field(default=None, max_length=36, index=True)
-    status: str = Field(default="pending", max_length=32, index=True)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=32, index=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    subscription_id: str | None = Field(default=None, max_length=36)
+    agency_id: str | None = Field(default=None, max_length=64, index=True)
+    channel: str | None = Field(default=None, max_length=16)
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    event_time: datetime | None = Field(default=None, sa_column=Column(UTCDateTime,
+                                                                       nullable=True))
+    attempt_count: int = 0
+    next_attempt_at: datetime | None = Field(default=None,
+                                             sa_column=Column(UTCDateTime, nullable=True))
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=200)
+    completed_at: datetime | None = Field(default=None,
+                                          sa_column=Column(UTCDateTime, nullable=True))
+    dead_reason: str | None = Field(default=None, max_length=64)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try at a delivery: when, what the endpoint answered, how long it took."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(max_length=36, index=True)
+    attempted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    status_code: int | None = None
+    latency_ms: float
+    error: str | None = Field(default=None, max_length=200)

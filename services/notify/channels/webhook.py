@@ -1,0 +1,87 @@
+"""Signed webhooks per Standard Webhooks: POST, 2xx only, no redirects followed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from services.notify.channels import Outcome
+from services.notify.models import Delivery, Subscription
+from services.notify.secret_box import SecretBox
+from services.notify.signing import signature_header
+from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard
+from shared.events import utcnow
+
+USER_AGENT = "mash-notify/0.1 (Standard Webhooks)"
+
+
+class WebhookChannel:
+    """Posts a delivery's body to a subscription's URL, signed with its secret(s)."""
+
+    name = "webhook"
+
+    def __init__(self, guard: WebhookUrlGuard, secrets: SecretBox, *, timeout: float,
+                 clock: Callable[[], datetime] = utcnow,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.guard = guard
+        self.secrets = secrets
+        self.clock = clock
+        self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
+                                        transport=transport)
+
+    async def send(self, delivery: Delivery, subscription: Subscription) -> Outcome:
+        """One signed POST; the answer's status decides, its body is never read."""
+        if not subscription.url or delivery.payload is None:
+            return Outcome(False, error="no url")
+        try:
+            await self.guard.check(subscription.url)
+        except UnsafeWebhookUrl:
+            return Outcome(False, error="address not allowed")
+        now = self.clock()
+        timestamp = int(now.timestamp())
+        body = delivery.payload.encode()
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": delivery.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(
+                self.secrets.signing_secrets(subscription, now), delivery.id, timestamp, body),
+        }
+        try:
+            async with self.client.stream("POST", subscription.url, content=body,
+                                          headers=headers) as response:
+                code = response.status_code
+                retry_after = response.headers.get("retry-after")
+        except httpx.TimeoutException:
+            return Outcome(False, error="timeout")
+        except httpx.HTTPError as exc:
+            return Outcome(False, error=type(exc).__name__)
+        if 200 <= code < 300:
+            return Outcome(True, status_code=code)
+        wait = parse_retry_after(retry_after, now) if code in (429, 503) else None
+        return Outcome(False, status_code=code, error=f"HTTP {code}", retry_after=wait,
+                       gone=code == 410)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self.client.aclose()
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - now).total_seconds(), 0.0)

@@ -1,0 +1,114 @@
+"""A delivery's life after each attempt: delivered, retried later, or dead-lettered.
+
+Functions here run inside the dispatcher's unit of work; they do not commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from services.notify import events
+from services.notify.channels import Outcome
+from services.notify.models import (
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Subscription,
+)
+from services.notify.retries import RetryPolicy
+from shared.db import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_GONE = "endpoint_gone"
+ENDPOINT_FAILING = "endpoint_failing"
+RETRIES_EXHAUSTED = "retries_exhausted"
+SUBSCRIPTION_DISABLED = "subscription_disabled"
+
+
+async def record_attempt(uow: UnitOfWork, delivery: Delivery, subscription: Subscription | None,
+                         outcome: Outcome, *, latency_ms: float, now: datetime,
+                         policy: RetryPolicy, disable_after: timedelta) -> None:
+    """Log one attempt and move the delivery (and perhaps its subscription) on."""
+    uow.session.add(DeliveryAttempt(delivery_id=delivery.id, attempted_at=now,
+                                    status_code=outcome.status_code,
+                                    latency_ms=round(latency_ms, 2), error=outcome.error))
+    delivery.attempt_count += 1
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    uow.session.add(delivery)
+    if outcome.delivered:
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.completed_at = now
+        delivery.next_attempt_at = None
+        if subscription is not None and subscription.failing_since is not None:
+            subscription.failing_since = None
+            uow.session.add(subscription)
+        return
+    if subscription is not None and outcome.gone:
+        await disable_subscription(uow, subscription, ENDPOINT_GONE, now)
+        dead_letter(delivery, SUBSCRIPTION_DISABLED)
+        return
+    if subscription is not None and subscription.failing_since is None:
+        subscription.failing_since = now
+        uow.session.add(subscription)
+    delay = policy.delay_after(delivery.attempt_count, outcome.retry_after)
+    if delay is not None:
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+        return
+    dead_letter(delivery, RETRIES_EXHAUSTED)
+    failing_since = subscription.failing_since if subscription is not None else None
+    if subscription is not None and failing_since is not None \
+            and now - failing_since >= disable_after:
+        await disable_subscription(uow, subscription, ENDPOINT_FAILING, now)
+
+
+def dead_letter(delivery: Delivery, reason: str) -> None:
+    """Stop trying ``delivery``; it stays listed and an admin may replay it."""
+    delivery.status = DeliveryStatus.DEAD
+    delivery.dead_reason = reason
+    delivery.next_attempt_at = None
+
+
+async def disable_subscription(uow: UnitOfWork, subscription: Subscription, reason: str,
+                               now: datetime) -> None:
+    """Stop sending to a subscription, dead-letter what waits for it, tell its agency."""
+    if not subscription.active:
+        return
+    subscription.active = False
+    subscription.disabled_at = now
+    subscription.disabled_reason = reason
+    uow.session.add(subscription)
+    await uow.session.exec(
+        update(Delivery)
+        .where(col(Delivery.subscription_id) == subscription.id,
+               col(Delivery.status) == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.DEAD, dead_reason=SUBSCRIPTION_DISABLED,
+                next_attempt_at=None)
+    )
+    log.warning("subscription disabled",
+                extra={"subscription_id": subscription.id, "reason": reason})
+    await _tell_agency(uow, subscription, reason, now)
+
+
+async def _tell_agency(uow: UnitOfWork, disabled: Subscription, reason: str,
+                       now: datetime) -> None:
+    mailboxes = (await uow.session.exec(
+        select(Subscription).where(col(Subscription.agency_id) == disabled.agency_id,
+                                   col(Subscription.channel) == Channel.EMAIL,
+                                   col(Subscription.active).is_(True),
+                                   col(Subscription.id) != disabled.id))).all()
+    payload = json.dumps({"type": events.SUBSCRIPTION_DISABLED, "timestamp": now.isoformat(),
+                          "data": {"subscription_id": disabled.id, "reason": reason}})
+    for mailbox in mailboxes:
+        uow.session.add(Delivery(
+            event_id=f"{disabled.id}:{now.isoformat()}"[:64],
+            event_type=events.SUBSCRIPTION_DISABLED, created_at=now,
+            subscription_id=mailbox.id, agency_id=mailbox.agency_id, channel=mailbox.channel,
+            payload=payload, event_time=now, next_attempt_at=now))

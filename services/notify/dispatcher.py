@@ -1,0 +1,159 @@
+"""The dispatcher: a Service worker that sends due deliveries and schedules retries.
+
+Everything it needs is in notify's database, so a restart forgets and repeats nothing
+but an attempt that was in flight. Several replicas share the work: on PostgreSQL due
+rows are claimed with ``FOR UPDATE SKIP LOCKED`` (as the outbox relay does), and a claim
+is a lease (``next_attempt_at`` moved past the attempt's timeout) rather than a lock held
+while sending. SQLite runs in one process, where one dispatcher loop claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from services.notify.channels import DeliveryChannel, Outcome
+from services.notify.delivery import SUBSCRIPTION_DISABLED, dead_letter, record_attempt
+from services.notify.models import Delivery, DeliveryStatus, Subscription
+from services.notify.retries import RetryPolicy
+from shared.db import Database
+from shared.events import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Claims due deliveries, sends each through its channel, records what happened."""
+
+    def __init__(self, database: Database, channels: Mapping[str, DeliveryChannel],
+                 policy: RetryPolicy, *, batch_size: int = 50, poll_seconds: float = 1.0,
+                 lease: timedelta = timedelta(seconds=60),
+                 disable_after: timedelta = timedelta(days=3),
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.database = database
+        self.channels = dict(channels)
+        self.policy = policy
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.lease = lease
+        self.disable_after = disable_after
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        database.on_commit(self.wake)
+
+    def wake(self) -> None:
+        """Look for due deliveries now rather than at the next poll."""
+        self._wake.set()
+
+    async def claim_due(self) -> list[str]:
+        """Lease up to a batch of due deliveries whose earlier ones are finished."""
+        now = self.clock()
+        earlier = aliased(Delivery)
+        # A partner must not hear of a referral out of order: hold a delivery while an
+        # earlier one for the same subscription and referral is unfinished.
+        waits_behind = exists().where(
+            col(earlier.subscription_id) == col(Delivery.subscription_id),
+            col(earlier.referral_id) == col(Delivery.referral_id),
+            col(earlier.status) == DeliveryStatus.PENDING,
+            or_(col(earlier.event_time) < col(Delivery.event_time),
+                and_(col(earlier.event_time) == col(Delivery.event_time),
+                     col(earlier.created_at) < col(Delivery.created_at))))
+        query = (select(Delivery.id)
+                 .where(col(Delivery.status) == DeliveryStatus.PENDING,
+                        col(Delivery.next_attempt_at) <= now, ~waits_behind)
+                 .order_by(col(Delivery.next_attempt_at))
+                 .limit(self.batch_size))
+        if not self.database.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=Delivery)
+        async with self.database.unit_of_work() as uow:
+            ids = list((await uow.session.exec(query)).all())
+            if ids:
+                await uow.session.exec(update(Delivery)
+                                       .where(col(Delivery.id).in_(ids))
+                                       .values(next_attempt_at=now + self.lease))
+            # Commit without the after-commit hooks: a claim is not news to wake anyone.
+            await uow.session.commit()
+        return ids
+
+    async def dispatch_due(self) -> int:
+        """Claim one batch and attempt each delivery in it; return how many."""
+        ids = await self.claim_due()
+        if ids:
+            await asyncio.gather(*(self.attempt(delivery_id) for delivery_id in ids))
+        return len(ids)
+
+    async def drain(self) -> int:
+        """Dispatch until nothing is due now; return how many attempts were made."""
+        total = 0
+        while count := await self.dispatch_due():
+            total += count
+        return total
+
+    async def attempt(self, delivery_id: str) -> None:
+        """Send one claimed delivery and record the outcome."""
+        async with self.database.unit_of_work() as uow:
+            delivery = await uow.session.get(Delivery, delivery_id)
+            if delivery is None or delivery.status != DeliveryStatus.PENDING:
+                return
+            subscription = await uow.session.get(Subscription, delivery.subscription_id) \
+                if delivery.subscription_id else None
+            channel = self.channels.get(delivery.channel or "")
+            if subscription is None or not subscription.active or channel is None:
+                dead_letter(delivery, SUBSCRIPTION_DISABLED)
+                uow.session.add(delivery)
+                await uow.session.commit()
+                return
+            started = time.perf_counter()
+            try:
+                outcome = await channel.send(delivery, subscription)
+            except Exception as exc:  # a channel bug must not stop the dispatcher
+                log.exception("delivery channel failed", extra={"delivery_id": delivery_id})
+                outcome = Outcome(False, error=type(exc).__name__)
+            latency_ms = (time.perf_counter() - started) * 1000
+            await record_attempt(uow, delivery, subscription, outcome, latency_ms=latency_ms,
+                                 now=self.clock(), policy=self.policy,
+                                 disable_after=self.disable_after)
+            await uow.commit()
+
+    async def run(self) -> None:
+        """Dispatch until cancelled; sleep until the next poll or a wake-up."""
+        backoff = self.poll_seconds
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+                backoff = self.poll_seconds
+            except Exception:
+                log.exception("delivery dispatcher failed")
+                backoff = min(backoff * 2, 30.0)
+            # Retries come due with time, not with commits: poll for them.
+            try:
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def start(self) -> None:
+        """Run in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="notify-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop; an attempt cut short is retried when its lease ends."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for channel in self.channels.values():
+            await channel.close()

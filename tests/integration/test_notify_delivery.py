@@ -1,0 +1,504 @@
+"""Notify's dispatcher against a real webhook receiver and SMTP server, on SQLite and
+PostgreSQL: signatures, retries, disabling, dead letters, restarts, claiming, ordering."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+from standardwebhooks.webhooks import Webhook
+
+from services.notify import events
+from services.notify.app import MIGRATIONS
+from services.notify.channels.email import EmailChannel
+from services.notify.channels.webhook import WebhookChannel
+from services.notify.dispatcher import Dispatcher
+from services.notify.models import Delivery, DeliveryAttempt, Subscription
+from services.notify.retries import RetryPolicy
+from services.notify.secret_box import SecretBox
+from services.notify.service import record_delivery, replay
+from services.notify.signing import new_webhook_secret
+from services.notify.ssrf import Resolver, WebhookUrlGuard, resolve
+from shared.db import Database
+from shared.events import CloudEvent, utcnow
+from shared.migrations import upgrade_to_head
+from shared.settings import Settings
+from tests.helpers import eventually
+from tests.webhooks import FakeClock, Mailbox, Receiver, Reply
+
+POLICE = "agency-police"
+SCHOOL = "agency-school"
+NO_JITTER = RetryPolicy([5.0, 300.0, 1800.0], jitter=0)
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
+                        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_database")
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path / 'notify.db'}"
+
+
+@pytest.fixture
+async def notify_db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await upgrade_to_head(database, MIGRATIONS, "notify")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()
+
+
+class Notify:
+    """Notify's database, its dispatcher and a clock the test moves."""
+
+    def __init__(self, database: Database, *, policy: RetryPolicy = NO_JITTER,
+                 settings: Settings | None = None, timeout: float = 5.0,
+                 resolver: Resolver = resolve, clock: FakeClock | None = None) -> None:
+        self.database = database
+        self.settings = settings or Settings()
+        self.clock = clock or FakeClock()
+        self.secrets = SecretBox(self.settings)
+        guard = WebhookUrlGuard(allow_loopback=True, resolver=resolver)
+        webhook = WebhookChannel(guard, self.secrets, timeout=timeout, clock=self.clock)
+        self.dispatcher = Dispatcher(
+            database, {"webhook": webhook, "email": EmailChannel(self.settings)}, policy,
+            clock=self.clock, poll_seconds=0.05, lease=timedelta(seconds=60))
+
+    async def subscribe(self, agency_id: str, *, url: str | None = None,
+                        address: str | None = None,
+                        event_types: tuple[str, ...] = tuple(events.PARTNER_EVENTS)
+                        ) -> tuple[str, str]:
+        secret = new_webhook_secret()
+        now = self.clock()
+        subscription = Subscription(
+            agency_id=agency_id, channel="webhook" if url else "email", url=url,
+            address=address, event_types=json.dumps(sorted(event_types)),
+            secret_encrypted=self.secrets.seal(secret) if url else None,
+            created_at=now, updated_at=now)
+        async with self.database.unit_of_work() as uow:
+            uow.session.add(subscription)
+            await uow.commit()
+        return subscription.id, secret
+
+    async def publish(self, event: CloudEvent) -> None:
+        async with self.database.unit_of_work() as uow:
+            await record_delivery(uow, event, base_url="https://hub.example", now=self.clock())
+            await uow.commit()
+
+    async def deliveries(self, **where: Any) -> list[Delivery]:
+        async with self.database.unit_of_work() as uow:
+            query = select(Delivery).order_by(col(Delivery.created_at))
+            for name, value in where.items():
+                query = query.where(getattr(Delivery, name) == value)
+            return list((await uow.session.exec(query)).all())
+
+    async def only_delivery(self, **where: Any) -> Delivery:
+        (found,) = await self.deliveries(**where)
+        return found
+
+    async def attempts(self, delivery_id: str) -> list[DeliveryAttempt]:
+        async with self.database.unit_of_work() as uow:
+            return list((await uow.session.exec(
+                select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
+                .order_by(col(DeliveryAttempt.id)))).all())
+
+    async def subscription(self, subscription_id: str) -> Subscription:
+        async with self.database.unit_of_work() as uow:
+            found = await uow.session.get(Subscription, subscription_id)
+            assert found is not None
+            return found
+
+    async def when_next_due(self, delivery_id: str) -> datetime:
+        (delivery,) = await self.deliveries(id=delivery_id)
+        assert delivery.next_attempt_at is not None, delivery.status
+        return delivery.next_attempt_at
+
+    async def run_due(self) -> int:
+        return await self.dispatcher.drain()
+
+
+class RealClock(FakeClock):
+    """The wall clock, for tests that run the dispatcher in the background."""
+
+    def __call__(self) -> datetime:
+        return utcnow()
+
+
+def referral_event(event_type: str = events.REFERRAL_RECEIVED, *, referral_id: str = "r-1",
+                   agency_id: str = POLICE, time: datetime | None = None,
+                   **data: Any) -> CloudEvent:
+    body = {"referral_id": referral_id, "reference": "MASH-2026-000001",
+            "status": "received", "kind": "referral", "referring_agency_id": agency_id,
+            "links": {"self": f"/api/v1/referrals/{referral_id}"},
+            "child_name": "Amy Example", "summary": "synthetic narrative", **data}
+    extra = {"time": time} if time else {}
+    return CloudEvent(source="/services/referral", type=event_type, subject=referral_id,
+                      data=body, **extra)
+
+
+async def test_referrers_agency_gets_a_thin_webhook_it_verifies_with_the_reference_library(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    _, secret = await notify.subscribe(POLICE, url=receiver.url)
+    await notify.subscribe(SCHOOL, url=receiver.url)  # another agency: hears nothing
+
+    await notify.publish(referral_event())
+    assert await notify.run_due() == 1
+
+    (request,) = receiver.received
+    message = Webhook(secret).verify(request.body, request.headers)
+    assert set(message) == {"type", "timestamp", "data"}
+    assert message["type"] == "mash.referral.received"
+    assert message["data"] == {
+        "referral_id": "r-1", "reference": "MASH-2026-000001", "status": "received",
+        "kind": "referral", "links": {"self": "https://hub.example/api/v1/referrals/r-1"}}
+    assert b"Amy" not in request.body and b"narrative" not in request.body
+    delivery = await notify.only_delivery(status="delivered")
+    assert request.headers["webhook-id"] == delivery.id
+    assert delivery.status == "delivered"
+    (attempt,) = await notify.attempts(delivery.id)
+    assert attempt.status_code == 204 and attempt.latency_ms > 0
+
+
+async def test_events_are_routed_to_the_agency_concerned_or_to_mash_managers(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    school, _ = await notify.subscribe(SCHOOL, url=receiver.url)
+    managers, _ = await notify.subscribe("agency-mash", url=receiver.url,
+                                         event_types=(events.DECISION_OVERDUE,))
+
+    await notify.publish(referral_event(events.INFORMATION_REQUEST_CREATED,
+                                        agency_id=POLICE, addressed_agency_id=SCHOOL,
+                                        information_request_id="ir-1"))
+    await notify.publish(referral_event(events.DECISION_OVERDUE))
+    await notify.publish(referral_event(events.REFERRAL_RECEIVED))  # police: no subscription
+
+    by_type = {d.event_type: d for d in await notify.deliveries()}
+    assert by_type[events.INFORMATION_REQUEST_CREATED].subscription_id == school
+    assert by_type[events.DECISION_OVERDUE].subscription_id == managers
+    unheard = by_type[events.REFERRAL_RECEIVED]
+    assert (unheard.status, unheard.agency_id) == ("no_subscription", POLICE)
+
+
+async def test_failed_attempts_are_retried_on_schedule_with_the_same_webhook_id(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    await notify.subscribe(POLICE, url=receiver.url)
+    receiver.answer(Reply(500), Reply(502))
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+    delivery = await notify.only_delivery()
+    assert await notify.when_next_due(delivery.id) == notify.clock() + timedelta(seconds=5)
+    notify.clock.advance(4)
+    assert await notify.run_due() == 0  # not due yet
+    notify.clock.advance(1)
+    await notify.run_due()
+    assert await notify.when_next_due(delivery.id) == notify.clock() + timedelta(seconds=300)
+    notify.clock.advance(300)
+    await notify.run_due()
+
+    assert (await notify.only_delivery()).status == "delivered"
+    assert receiver.ids() == [delivery.id] * 3
+    assert [a.status_code for a in await notify.attempts(delivery.id)] == [500, 502, 204]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_on_429_and_503_is_honoured(
+    notify_db: Database, receiver: Receiver, status: int,
+) -> None:
+    notify = Notify(notify_db)
+    await notify.subscribe(POLICE, url=receiver.url)
+    receiver.answer(Reply(status, {"retry-after": "120"}))
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+
+    delivery = await notify.only_delivery()
+    assert await notify.when_next_due(delivery.id) == notify.clock() + timedelta(seconds=120)
+
+
+async def test_redirect_is_not_followed_and_counts_as_a_failure(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    await notify.subscribe(POLICE, url=receiver.url)
+    receiver.answer(Reply(307, {"location": "http://169.254.169.254/latest/meta-data"}))
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+
+    assert len(receiver.received) == 1
+    delivery = await notify.only_delivery()
+    assert (delivery.status, delivery.last_status_code) == ("pending", 307)
+
+
+async def test_slow_endpoint_times_out_and_is_retried(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db, timeout=0.2)
+    await notify.subscribe(POLICE, url=receiver.url)
+    receiver.answer(Reply(204, delay=0.6))
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+
+    delivery = await notify.only_delivery()
+    assert (delivery.status, delivery.last_error) == ("pending", "timeout")
+
+
+async def test_gone_endpoint_disables_the_subscription_and_its_agency_is_emailed(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    mailbox = Mailbox()
+    mailbox.start()
+    try:
+        notify = Notify(notify_db, settings=Settings(smtp_host="127.0.0.1",
+                                                     smtp_port=mailbox.port))
+        webhook, _ = await notify.subscribe(POLICE, url=receiver.url)
+        await notify.subscribe(POLICE, address="safeguarding@police.example",
+                               event_types=(events.REFERRAL_DECIDED,))
+        receiver.answer(Reply(500), Reply(410))
+        await notify.publish(referral_event())
+        await notify.run_due()  # failed: waits for its retry
+        await notify.publish(referral_event(referral_id="r-2"))
+        await notify.run_due()  # 410 Gone
+
+        subscription = await notify.subscription(webhook)
+        assert not subscription.active
+        assert subscription.disabled_reason == "endpoint_gone"
+        webhook_deliveries = await notify.deliveries(subscription_id=webhook)
+        assert {d.status for d in webhook_deliveries} == {"dead"}
+        assert len(receiver.received) == 2  # the waiting retry was never sent
+        (notice,) = await notify.deliveries(event_type=events.SUBSCRIPTION_DISABLED)
+        assert notice.status == "delivered"
+        subjects = [m["Subject"] for m in mailbox.messages]
+        assert "[MASH] A MASH webhook endpoint of your agency has been disabled" in subjects
+    finally:
+        mailbox.stop()
+
+
+async def test_endpoint_failing_for_days_is_dead_lettered_disabled_then_replayable(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db, policy=RetryPolicy.from_settings(Settings()))
+    webhook, _ = await notify.subscribe(POLICE, url=receiver.url)
+    await notify.publish(referral_event())
+    delivery = await notify.only_delivery()
+    started = notify.clock()
+    receiver.answer(*[Reply(500)] * 13)
+
+    await notify.run_due()
+    while (current := await notify.only_delivery()).status == "pending":
+        assert current.next_attempt_at is not None
+        notify.clock.move_to(current.next_attempt_at)
+        await notify.run_due()
+
+    dead = await notify.only_delivery()
+    assert (dead.status, dead.dead_reason, dead.attempt_count) == ("dead", "retries_exhausted",
+                                                                   13)
+    assert 2.5 <= (notify.clock() - started).total_seconds() / 86400 <= 4
+    assert set(receiver.ids()) == {delivery.id}
+    subscription = await notify.subscription(webhook)
+    assert (subscription.active, subscription.disabled_reason) == (False, "endpoint_failing")
+
+    async with notify.database.unit_of_work() as uow:
+        subscription.active = True
+        uow.session.add(subscription)
+        await replay(uow, delivery.id, notify.clock())
+        await uow.commit()
+    await notify.run_due()
+    assert (await notify.only_delivery()).status == "delivered"
+    assert receiver.ids()[-1] == delivery.id
+
+
+async def test_receiver_down_for_a_while_gets_every_event_when_it_comes_back(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db, policy=RetryPolicy([0.05] * 400, jitter=0.5), clock=RealClock())
+    await notify.subscribe(POLICE, url=receiver.url)
+    await receiver.stop()
+    notify.dispatcher.start()
+    try:
+        for n in range(20):
+            await notify.publish(referral_event(referral_id=f"r-{n}"))
+        await eventually(lambda: _attempted(notify, at_least=40), within=10)
+        assert receiver.received == []
+        await receiver.start()
+        await eventually(lambda: _all_delivered(notify), within=10)
+    finally:
+        await notify.dispatcher.stop()
+
+    deliveries = await notify.deliveries()
+    assert len(deliveries) == 20
+    bodies_by_id: dict[str, set[bytes]] = {}
+    for request in receiver.received:
+        bodies_by_id.setdefault(request.headers["webhook-id"], set()).add(request.body)
+    assert set(bodies_by_id) == {d.id for d in deliveries}  # every event, none lost
+    assert all(len(bodies) == 1 for bodies in bodies_by_id.values())  # a repeat is the same
+
+
+async def _attempted(notify: Notify, *, at_least: int) -> bool:
+    async with notify.database.unit_of_work() as uow:
+        return len((await uow.session.exec(select(DeliveryAttempt))).all()) >= at_least
+
+
+async def _all_delivered(notify: Notify) -> bool:
+    return {d.status for d in await notify.deliveries()} == {"delivered"}
+
+
+async def test_restart_mid_retry_neither_forgets_nor_repeats_attempts(
+    database_url: str, receiver: Receiver,
+) -> None:
+    clock = FakeClock()
+    first = Notify(Database(database_url), clock=clock)
+    await upgrade_to_head(first.database, MIGRATIONS, "notify")
+    await first.subscribe(POLICE, url=receiver.url)
+    receiver.answer(Reply(503))
+    await first.publish(referral_event())
+    await first.run_due()
+    await first.dispatcher.stop()
+    await first.database.dispose()  # notify stops while the delivery waits for its retry
+
+    second = Notify(Database(database_url), clock=clock)
+    try:
+        assert await second.run_due() == 0  # the retry is not due yet: nothing repeats
+        clock.advance(5)
+        assert await second.run_due() == 1  # ...and it is not forgotten
+        delivery = await second.only_delivery()
+        assert delivery.status == "delivered"
+        assert [a.status_code for a in await second.attempts(delivery.id)] == [503, 204]
+        assert receiver.ids() == [delivery.id, delivery.id]
+    finally:
+        await second.database.dispose()
+
+
+async def test_attempt_cut_short_by_a_crash_is_taken_up_when_its_lease_ends(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    await notify.subscribe(POLICE, url=receiver.url)
+    await notify.publish(referral_event())
+    claimed = await notify.dispatcher.claim_due()  # ...and the dispatcher dies here
+    assert len(claimed) == 1
+
+    assert await notify.dispatcher.claim_due() == []
+    notify.clock.advance(59)
+    assert await notify.run_due() == 0
+    notify.clock.advance(2)
+    assert await notify.run_due() == 1
+    assert receiver.ids() == claimed
+
+
+async def test_partner_never_hears_decided_before_received(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    await notify.subscribe(POLICE, url=receiver.url)
+    receiver.answer(Reply(500))
+    received_at = notify.clock()
+    await notify.publish(referral_event(time=received_at))
+    await notify.publish(referral_event(events.REFERRAL_DECIDED, status="decided",
+                                        outcome="early_help",
+                                        time=received_at + timedelta(minutes=30)))
+    await notify.publish(referral_event(referral_id="r-other"))  # another referral: not held
+
+    await notify.run_due()
+    assert [r.json["type"] for r in receiver.received] == ["mash.referral.received"] * 2
+    notify.clock.advance(3600)
+    await notify.run_due()
+
+    for_referral = [r.json for r in receiver.received if r.json["data"]["referral_id"] == "r-1"]
+    assert [m["type"] for m in for_referral] == [
+        "mash.referral.received", "mash.referral.received", "mash.referral.decided"]
+
+
+@pytest.mark.postgres
+async def test_two_dispatchers_share_due_deliveries_and_send_each_once(
+    postgres_database: str, receiver: Receiver,
+) -> None:
+    clock = FakeClock()
+    first = Notify(Database(postgres_database), clock=clock)
+    await upgrade_to_head(first.database, MIGRATIONS, "notify")
+    second = Notify(Database(postgres_database), clock=clock)
+    for replica in (first, second):
+        replica.dispatcher.batch_size = 5
+    try:
+        await first.subscribe(POLICE, url=receiver.url)
+        for n in range(40):
+            await first.publish(referral_event(referral_id=f"r-{n}"))
+
+        sent = await asyncio.gather(first.run_due(), second.run_due())
+
+        assert sum(sent) == 40 and min(sent) > 0, sent
+        assert max(Counter(receiver.ids()).values()) == 1
+        assert {d.status for d in await first.deliveries()} == {"delivered"}
+    finally:
+        await first.database.dispose()
+        await second.database.dispose()
+
+
+async def test_email_subscriber_gets_plain_text_with_the_reference_and_no_names(
+    notify_db: Database,
+) -> None:
+    mailbox = Mailbox()
+    mailbox.start()
+    try:
+        notify = Notify(notify_db, settings=Settings(smtp_host="127.0.0.1",
+                                                     smtp_port=mailbox.port,
+                                                     smtp_from="mash@hub.example"))
+        await notify.subscribe(POLICE, address="referrals@police.example")
+        await notify.publish(referral_event(events.REFERRAL_DECIDED, status="decided",
+                                            outcome="cin_assessment"))
+        await notify.run_due()
+
+        (message,) = mailbox.messages
+        assert mailbox.recipients == [["referrals@police.example"]]
+        assert message["From"] == "mash@hub.example"
+        assert message["Subject"] == "[MASH] Referral MASH-2026-000001: decision made"
+        assert message.get_content_type() == "text/plain"
+        body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+        assert "Outcome: cin_assessment" in body
+        assert "https://hub.example/api/v1/referrals/r-1" in body
+        assert "Amy" not in body and "narrative" not in body
+        assert (await notify.only_delivery()).status == "delivered"
+    finally:
+        mailbox.stop()
+
+
+async def test_url_that_now_resolves_to_a_private_address_is_not_called(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    async def rebound(host: str, port: int) -> list[str]:
+        return ["10.0.0.8"]
+
+    notify = Notify(notify_db, resolver=rebound)
+    await notify.subscribe(POLICE, url=receiver.url)
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+
+    assert receiver.received == []
+    assert (await notify.only_delivery()).last_error == "address not allowed"
