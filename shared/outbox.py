@@ -8,7 +8,6 @@ transaction as their effect, so a redelivered message changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -20,6 +19,7 @@ from shared.broker import Broker, BrokerUnavailable, Handler
 from shared.db import Database, UnitOfWork, UTCDateTime
 from shared.events import CloudEvent, utcnow
 from shared.tracing import TraceContext, trace_var
+from shared.workers import PollingWorker
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def idempotent_consumer(
     return handle
 
 
-class OutboxRelay:
+class OutboxRelay(PollingWorker):
     """Publishes a database's unsent outbox rows in windows, oldest first.
 
     On PostgreSQL, rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays
@@ -116,19 +116,13 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         on_published: Callable[[int], None] | None = None,
     ) -> None:
+        super().__init__(f"outbox-relay-{name}", poll_seconds=poll_seconds)
         self.database = database
         self.broker = broker
-        self.name = name
+        self.relay_name = name
         self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
         self.on_published = on_published
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         database.on_commit(self.wake)
-
-    def wake(self) -> None:
-        """Look for new rows now rather than at the next poll."""
-        self._wake.set()
 
     async def relay_once(self) -> int:
         """Publish one window of unsent rows; return how many were confirmed."""
@@ -190,40 +184,14 @@ class OutboxRelay:
             )
             return int((await uow.session.exec(query)).one())
 
-    async def run(self) -> None:
-        """Relay until cancelled; back off while the broker is unavailable."""
-        backoff = self.poll_seconds
-        while True:
-            self._wake.clear()
-            try:
-                await self.drain()
-                backoff = self.poll_seconds
-            except BrokerUnavailable as exc:
-                log.warning("outbox relay waiting for the broker",
-                            extra={"relay": self.name, "error": str(exc)})
-                backoff = min(backoff * 2, 30.0)
-            except Exception:
-                log.exception("outbox relay failed", extra={"relay": self.name})
-                backoff = min(backoff * 2, 30.0)
-            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as
-            # the wait ends (a commit just before stop()), and stop() then hangs.
-            try:
-                async with asyncio.timeout(backoff):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+    async def step(self) -> None:
+        """Publish everything unsent."""
+        await self.drain()
 
-    def start(self) -> None:
-        """Run the relay in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.name}")
-
-    async def stop(self) -> None:
-        """Stop the background relay."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+    def step_failed(self, exc: Exception) -> None:
+        """The broker being away is expected; anything else is a bug to see."""
+        if isinstance(exc, BrokerUnavailable):
+            log.warning("outbox relay waiting for the broker",
+                        extra={"relay": self.relay_name, "error": str(exc)})
+        else:
+            log.error("outbox relay failed", exc_info=exc, extra={"relay": self.relay_name})

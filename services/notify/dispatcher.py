@@ -25,11 +25,12 @@ from services.notify.models import Delivery, DeliveryStatus, Subscription
 from services.notify.retries import RetryPolicy
 from shared.db import Database
 from shared.events import utcnow
+from shared.workers import PollingWorker
 
 log = logging.getLogger(__name__)
 
 
-class Dispatcher:
+class Dispatcher(PollingWorker):
     """Claims due deliveries, sends each through its channel, records what happened."""
 
     def __init__(self, database: Database, channels: Mapping[str, DeliveryChannel],
@@ -37,21 +38,16 @@ class Dispatcher:
                  lease: timedelta = timedelta(seconds=60),
                  disable_after: timedelta = timedelta(days=3),
                  clock: Callable[[], datetime] = utcnow) -> None:
+        # Retries come due with time, not with commits: it polls for them too.
+        super().__init__("notify-dispatcher", poll_seconds=poll_seconds)
         self.database = database
         self.channels = dict(channels)
         self.policy = policy
         self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
         self.lease = lease
         self.disable_after = disable_after
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         database.on_commit(self.wake)
-
-    def wake(self) -> None:
-        """Look for due deliveries now rather than at the next poll."""
-        self._wake.set()
 
     async def claim_due(self) -> list[str]:
         """Lease up to a batch of due deliveries whose earlier ones are finished."""
@@ -123,37 +119,12 @@ class Dispatcher:
                                  disable_after=self.disable_after)
             await uow.commit()
 
-    async def run(self) -> None:
-        """Dispatch until cancelled; sleep until the next poll or a wake-up."""
-        backoff = self.poll_seconds
-        while True:
-            self._wake.clear()
-            try:
-                await self.drain()
-                backoff = self.poll_seconds
-            except Exception:
-                log.exception("delivery dispatcher failed")
-                backoff = min(backoff * 2, 30.0)
-            # Retries come due with time, not with commits: poll for them.
-            try:
-                async with asyncio.timeout(backoff):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-
-    def start(self) -> None:
-        """Run in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="notify-dispatcher")
+    async def step(self) -> None:
+        """Send everything due."""
+        await self.drain()
 
     async def stop(self) -> None:
         """Stop; an attempt cut short is retried when its lease ends."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await super().stop()
         for channel in self.channels.values():
             await channel.close()

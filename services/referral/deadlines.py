@@ -9,7 +9,6 @@ on each other.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -22,20 +21,20 @@ from services.referral.workflow import OPEN_STATUSES
 from shared.db import Database
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
+from shared.workers import PollingWorker
 
 log = logging.getLogger(__name__)
 
 
-class DeadlineScheduler:
+class DeadlineScheduler(PollingWorker):
     """Looks for passed deadlines every ``poll_seconds``."""
 
     def __init__(self, database: Database, *, poll_seconds: float = 30.0, batch_size: int = 100,
                  clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__("deadline-scheduler", poll_seconds=poll_seconds)
         self.database = database
-        self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> int:
         """Announce every deadline passed by now; return how many were announced."""
@@ -102,27 +101,8 @@ class DeadlineScheduler:
             await uow.commit()
         return announced
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                count = await self.run_once()
-                if count:
-                    log.info("deadlines announced", extra={"count": count})
-            except Exception:
-                log.exception("deadline scheduler failed; trying again")
-            await asyncio.sleep(self.poll_seconds)
-
-    def start(self) -> None:
-        """Run in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="deadline-scheduler")
-
-    async def stop(self) -> None:
-        """Stop; a step cut short is rolled back and done again next time."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+    async def step(self) -> None:
+        """Announce what is overdue now."""
+        count = await self.run_once()
+        if count:
+            log.info("deadlines announced", extra={"count": count})
