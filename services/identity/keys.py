@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 from datetime import datetime, timedelta
@@ -17,6 +15,7 @@ from jwt.algorithms import ECAlgorithm
 from sqlmodel import col, select
 
 from services.identity.models import SigningKey
+from shared.crypto import fernet_for
 from shared.db import Database, UnitOfWork
 from shared.events import utcnow
 from shared.settings import Settings
@@ -25,9 +24,7 @@ ALGORITHM = "ES256"
 
 
 def _fernet(settings: Settings) -> Fernet:
-    secret = settings.secret_key.get_secret_value().encode()
-    digest = hashlib.sha256(b"mash identity signing keys\x00" + secret).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
+    return fernet_for(settings, "identity signing keys")
 
 
 def _new_key(settings: Settings, signs_from: datetime) -> SigningKey:
