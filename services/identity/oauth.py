@@ -20,7 +20,7 @@ from sqlmodel import col, delete
 
 from services.identity.keys import KeyStore
 from services.identity.models import ApiClient, UsedClientAssertion
-from services.identity.passwords import DUMMY_HASH, password_hasher
+from services.identity.passwords import dummy_hash, password_hasher
 from shared.auth import ACCESS_TOKEN_TYPE
 from shared.db import UnitOfWork
 from shared.events import utcnow
@@ -150,7 +150,7 @@ class ClientCredentialsGrant:
             raise _invalid_client(basic=True) from None
         client = await uow.session.get(ApiClient, client_id)
         # Verify against a dummy hash when there is no client, so timing tells nothing.
-        stored = client.secret_hash if client and client.secret_hash else DUMMY_HASH
+        stored = client.secret_hash if client and client.secret_hash else dummy_hash()
         matches = password_hasher.verify(secret, stored)
         if not (client and client.active and client.secret_hash and matches):
             raise _invalid_client(basic=True)

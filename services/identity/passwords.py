@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import base64
 import secrets
+from functools import cache
 
 import pyotp
 from pwdlib import PasswordHash
 
 password_hasher = PasswordHash.recommended()  # argon2id
-# Compared against when an account does not exist, so the time taken reveals nothing.
-DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def dummy_hash() -> str:
+    """Compared against when an account does not exist, so the time taken reveals nothing.
+
+    Made on first use, not at import: an argon2 hash takes a fifth of a second.
+    """
+    return password_hasher.hash(secrets.token_urlsafe(16))
 
 TOTP_ISSUER = "MASH hub"
 

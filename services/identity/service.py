@@ -24,7 +24,7 @@ from services.identity.models import (
     User,
 )
 from services.identity.passwords import (
-    DUMMY_HASH,
+    dummy_hash,
     matching_totp_step,
     new_totp_secret,
     password_hasher,
@@ -172,7 +172,7 @@ async def sign_in(
     """
     now = utcnow()
     user = (await uow.session.exec(select(User).where(User.username == username))).first()
-    password_ok = password_hasher.verify(password, user.password_hash if user else DUMMY_HASH)
+    password_ok = password_hasher.verify(password, user.password_hash if user else dummy_hash())
     step = matching_totp_step(user.totp_secret if user else "A" * 32, otp, at=time.time(),
                               after_step=user.last_totp_step if user else 0)
     if user is None:
