@@ -58,8 +58,10 @@ class Settings(BaseSettings):
     notify_retry_jitter: float = Field(default=0.2, ge=0, le=1)
     notify_max_retry_after_seconds: float = 86400
     notify_secret_grace_seconds: int = 86400
-    # An endpoint failing this long when a delivery runs out of retries is disabled.
-    notify_disable_after_seconds: float = 259200
+    # An endpoint failing this long when a delivery runs out of retries is disabled. Two
+    # days is below the shortest the jittered schedule above can take (about 2.6 days), so
+    # with the defaults every delivery that runs out of retries disables its endpoint.
+    notify_disable_after_seconds: float = 172800
     notify_poll_seconds: float = 1.0
     notify_batch_size: int = 50
     # Webhooks to loopback (and plain http there) for tests and `mash up`; unset means

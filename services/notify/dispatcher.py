@@ -36,7 +36,7 @@ class Dispatcher(PollingWorker):
     def __init__(self, database: Database, channels: Mapping[str, DeliveryChannel],
                  policy: RetryPolicy, *, batch_size: int = 50, poll_seconds: float = 1.0,
                  lease: timedelta = timedelta(seconds=60),
-                 disable_after: timedelta = timedelta(days=3),
+                 disable_after: timedelta = timedelta(days=2),
                  clock: Callable[[], datetime] = utcnow) -> None:
         # Retries come due with time, not with commits: it polls for them too.
         super().__init__("notify-dispatcher", poll_seconds=poll_seconds)
