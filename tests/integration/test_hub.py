@@ -97,9 +97,15 @@ async def test_referral_is_stored_with_its_event_and_notify_records_a_delivery(
     assert await running_hub.count("referral", Referral, Referral.id == receipt["id"]) == 1
     deliveries = await eventually(lambda: running_hub.deliveries_for(receipt["id"]))
     assert [d.event_type for d in deliveries] == ["mash.referral.received"]
-    async with running_hub.hub.services["referral"].database.unit_of_work() as uow:
-        outbox = (await uow.session.exec(select(OutboxMessage))).one()
-    assert outbox.sent_at is not None
+
+    async def sent_outbox_row() -> OutboxMessage | None:
+        # The consumer commits inside the in-process publish; the relay marks the row
+        # sent just after, once the publish has returned (its "confirm").
+        async with running_hub.hub.services["referral"].database.unit_of_work() as uow:
+            row = (await uow.session.exec(select(OutboxMessage))).one()
+        return row if row.sent_at is not None else None
+
+    outbox = await eventually(sent_outbox_row)
     assert deliveries[0].event_id == outbox.event_id
 
 
