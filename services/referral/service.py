@@ -105,20 +105,27 @@ async def _flag_earlier_referrals(uow: UnitOfWork, referral: Referral, body: Ref
     upns = {s.upn for s in children if s.upn}
     if not nhs and not upns:
         return
-    since = referral.received_at - RE_REFERRAL_WINDOW
-    same_child = or_(col(ReferralSubject.nhs_number).in_(nhs), col(ReferralSubject.upn).in_(upns))
+    same_child = (select(ReferralSubject.referral_id)
+                  .where(or_(col(ReferralSubject.nhs_number).in_(nhs),
+                             col(ReferralSubject.upn).in_(upns)),
+                         ReferralSubject.role == "child"))
+    local = referral.received_at.astimezone(calendar.zone)
+    start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Two indexed look-ups of one row each, however many referrals the child has had.
+    first_today = (await uow.session.exec(
+        select(Referral.id, Referral.same_day_as, Referral.is_re_referral)
+        .where(col(Referral.id).in_(same_child), col(Referral.received_at) >= start_of_day)
+        .order_by(col(Referral.received_at)).limit(1))).first()
+    if first_today is not None:
+        first_id, its_first, its_flag = first_today
+        referral.same_day_as = its_first or first_id
+        referral.is_re_referral = its_flag
+        return
     earlier = (await uow.session.exec(
-        select(Referral).join(ReferralSubject, col(ReferralSubject.referral_id) == Referral.id)
-        .where(same_child, ReferralSubject.role == "child",
-               col(Referral.received_at) >= since)
-        .order_by(col(Referral.received_at)))).all()
-    today = referral.received_at.astimezone(calendar.zone).date()
-    for previous in earlier:
-        if previous.received_at.astimezone(calendar.zone).date() == today:
-            referral.same_day_as = previous.same_day_as or previous.id
-            referral.is_re_referral = previous.is_re_referral
-            return
-    referral.is_re_referral = bool(earlier)
+        select(Referral.id).where(col(Referral.id).in_(same_child),
+                                  col(Referral.received_at) >=
+                                  referral.received_at - RE_REFERRAL_WINDOW).limit(1))).first()
+    referral.is_re_referral = earlier is not None
 
 
 def default_purpose(reader: Principal) -> str:
