@@ -17,7 +17,6 @@ import argparse
 import http.client
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _common import free_port, mash_command
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 30.0  # seconds a process may take to answer /readyz
@@ -54,20 +55,6 @@ uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), log_level="warning")
 class Start:
     seconds: float
     rss_kib: int
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def mash_command() -> list[str]:
-    """The `mash` console script of this interpreter's environment, else `python -m`."""
-    script = Path(sys.executable).parent / "mash"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "mash.cli"]
 
 
 def ready(port: int) -> bool:
