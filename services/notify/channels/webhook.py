@@ -29,8 +29,10 @@ class WebhookChannel:
         self.guard = guard
         self.secrets = secrets
         self.clock = clock
+        # No proxy from the environment: the SSRF guard checked where the URL resolves,
+        # and a proxy would send the request somewhere else.
         self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
-                                        transport=transport)
+                                        transport=transport, trust_env=False)
 
     async def send(self, delivery: Delivery, subscription: Subscription) -> Outcome:
         """One signed POST; the answer's status decides, its body is never read."""
