@@ -162,6 +162,20 @@ def nginx_binary() -> str:
     return path
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database, once as a SQLite file and once as a PostgreSQL database."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_database")
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+
+
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory after a first `mash up`: migrated, with demo data. Built once;

@@ -51,20 +51,6 @@ def schema(request: pytest.FixtureRequest) -> ServiceSchema:
     return param
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    ]
-)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_database")
-        return url
-    return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-
-
 @pytest.fixture
 async def service(
     schema: ServiceSchema, database_url: str, tmp_path: Path

@@ -40,20 +40,6 @@ def event(n: int = 0, type_: str = "mash.referral.received") -> CloudEvent:
     return CloudEvent(source="/tests/outbox", type=type_, data={"referral_id": f"r-{n}", "n": n})
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    ]
-)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_database")
-        return url
-    return f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
-
-
 async def migrated(url: str, migrations: Path, service: str) -> Database:
     database = Database(url)
     await upgrade_to_head(database, migrations, service)

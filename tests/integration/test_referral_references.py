@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from services.referral.app import create_service
 from services.referral.audit import verify_chain
 from services.referral.schemas import ReferralCreate
@@ -20,18 +18,10 @@ POLICE_SYSTEM = Principal(subject="police-system", agency_id="police-agency",
                           roles=frozenset({"partner_system"}), kind="client", token_id="t-1")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def referral_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'referral.db'}"
-    url: str = request.getfixturevalue("postgres_database")
-    return url
-
-
 async def test_concurrent_referrals_get_consecutive_references_and_one_audit_chain(
-    referral_database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path
 ) -> None:
-    settings = Settings(data_dir=tmp_path, referral_database_url=referral_database_url)
+    settings = Settings(data_dir=tmp_path, referral_database_url=database_url)
     service = create_service(settings, InProcessBroker())
     await service.migrate()
 

@@ -285,17 +285,9 @@ SYSTEM = Principal(subject="police-system", agency_id="police", roles=frozenset(
     {"partner_system"}), kind="client", token_id="t")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def referral_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'referral.db'}"
-    url: str = request.getfixturevalue("postgres_database")
-    return url
-
-
 @pytest.fixture
-async def referral_service(referral_database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
-    settings = Settings(data_dir=tmp_path, referral_database_url=referral_database_url)
+async def referral_service(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    settings = Settings(data_dir=tmp_path, referral_database_url=database_url)
     service = create_service(settings, InProcessBroker())
     await service.migrate()
     try:
