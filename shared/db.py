@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -111,12 +111,6 @@ class UnitOfWork:
         # Closing rolls back whatever was not committed; unlike rollback() it leaves
         # loaded objects readable (detached, not expired).
         await self.session.close()
-
-
-async def unit_of_work(database: Database) -> AsyncIterator[UnitOfWork]:
-    """FastAPI-style generator: one unit of work per request, rolled back unless committed."""
-    async with database.unit_of_work() as uow:
-        yield uow
 
 
 class UTCDateTime(TypeDecorator[datetime]):

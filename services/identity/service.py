@@ -9,7 +9,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -257,8 +257,3 @@ async def describe_subject(uow: UnitOfWork, subject: str, kind: str) -> dict[str
         return {"username": user.username, "display_name": user.display_name} if user else {}
     client = await uow.session.get(ApiClient, subject)
     return {"client_id": client.id, "display_name": client.name} if client else {}
-
-
-def session_expiry(staff_session: StaffSession) -> datetime:
-    """When the session's cookie stops working."""
-    return staff_session.expires_at

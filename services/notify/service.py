@@ -110,11 +110,3 @@ async def replay(uow: UnitOfWork, delivery_id: str, now: datetime) -> Delivery:
     delivery.next_attempt_at = now
     uow.session.add(delivery)
     return delivery
-
-
-async def deliveries_for_referral(uow: UnitOfWork, referral_id: str) -> list[Delivery]:
-    """Every delivery logged for one referral, oldest first."""
-    result = await uow.session.exec(
-        select(Delivery).where(col(Delivery.referral_id) == referral_id)
-        .order_by(col(Delivery.created_at)))
-    return list(result.all())
