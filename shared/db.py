@@ -1,4 +1,5 @@
-"""Async database access: SQLite (aiosqlite, WAL) or PostgreSQL (asyncpg), chosen by URL."""
+"""Async database access: SQLite (WAL, on the loop's thread: see shared.sqlite_driver) or
+PostgreSQL (asyncpg), chosen by URL."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import sqlite_driver
+
 CommitHook = Callable[[], None]
 
 
@@ -28,10 +31,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL and a busy timeout, PostgreSQL a pool."""
+    """Create an async engine; SQLite gets WAL and a busy timeout, PostgreSQL a pool.
+
+    Any SQLite URL (``sqlite+aiosqlite://`` included) uses shared.sqlite_driver.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, **kwargs)
+        parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
+        # Connections wait for the write lock in the process, not in the pool: room for
+        # every concurrent request's unit of work and the background workers.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 40)
+        engine = create_async_engine(parsed, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)

@@ -88,6 +88,8 @@ async def submit_referral(body: ReferralCreate, caller: ReferralSubmitter, uow: 
                                    referral.id)
         await uow.commit()
     except BaseException:
+        # Roll back first: the key's row (and SQLite's write lock) may be ours until then.
+        await uow.rollback()
         await idempotency.release(svc.database, caller.subject, idempotency_key)
         raise
     return _created(answer)
