@@ -9,13 +9,13 @@ transaction as their effect, so a redelivered message changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Column, Index, Text, update
 from sqlmodel import Field, SQLModel, col, select
 
-from shared.broker import Broker, BrokerUnavailable, Handler
+from shared.broker import Broker, BrokerUnavailable
 from shared.db import Database, UnitOfWork, UTCDateTime
 from shared.events import CloudEvent, utcnow
 from shared.tracing import TraceContext, trace_var
@@ -72,31 +72,59 @@ async def record_first_delivery(uow: UnitOfWork, message_id: str, consumer: str)
 InboxHandler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 
 
+class IdempotentConsumer:
+    """A broker handler running ``handler`` once per event, its effect and the event's
+    inbox row committed together.
+
+    Called with one event (any broker), or by the in-process broker with a window of
+    events (``handle_batch``): those are handled in one transaction, with one commit.
+    """
+
+    def __init__(self, database: Database, consumer: str, handler: InboxHandler, *,
+                 on_handled: Callable[[], None] | None = None) -> None:
+        self.database = database
+        self.consumer = consumer
+        self.handler = handler
+        self.on_handled = on_handled
+
+    async def __call__(self, event: CloudEvent) -> None:
+        await self.handle_batch([event])
+
+    async def handle_batch(self, events: Sequence[CloudEvent]) -> None:
+        """Handle ``events`` in one unit of work; if any fails, none is kept."""
+        handled = 0
+        async with self.database.unit_of_work() as uow:
+            for event in events:
+                handled += await self._handle(uow, event)
+            if not handled:
+                return
+            await uow.commit()
+        if self.on_handled:
+            for _ in range(handled):
+                self.on_handled()
+
+    async def _handle(self, uow: UnitOfWork, event: CloudEvent) -> bool:
+        token = trace_var.set(TraceContext.continue_from(event.traceparent))
+        try:
+            if not await record_first_delivery(uow, event.id, self.consumer):
+                log.info("duplicate delivery ignored",
+                         extra={"event_id": event.id, "consumer": self.consumer})
+                return False
+            await self.handler(uow, event)
+            return True
+        finally:
+            trace_var.reset(token)
+
+
 def idempotent_consumer(
     database: Database,
     consumer: str,
     handler: InboxHandler,
     *,
     on_handled: Callable[[], None] | None = None,
-) -> Handler:
+) -> IdempotentConsumer:
     """Wrap ``handler`` so each event's effect and its inbox row commit together, once."""
-
-    async def handle(event: CloudEvent) -> None:
-        token = trace_var.set(TraceContext.continue_from(event.traceparent))
-        try:
-            async with database.unit_of_work() as uow:
-                if not await record_first_delivery(uow, event.id, consumer):
-                    log.info("duplicate delivery ignored",
-                             extra={"event_id": event.id, "consumer": consumer})
-                    return
-                await handler(uow, event)
-                await uow.commit()
-            if on_handled:
-                on_handled()
-        finally:
-            trace_var.reset(token)
-
-    return handle
+    return IdempotentConsumer(database, consumer, handler, on_handled=on_handled)
 
 
 class OutboxRelay(PollingWorker):
@@ -168,11 +196,18 @@ class OutboxRelay(PollingWorker):
             await uow.session.commit()
 
     async def drain(self) -> int:
-        """Publish until nothing is left unsent; return how many were published."""
+        """Publish until nothing is left unsent; return how many were published.
+
+        On SQLite (one process) a window shorter than ``batch_size`` was the last: a row
+        committed since has woken the relay again (the commit hook), so it does not look
+        once more. Other processes' commits wake nobody here: PostgreSQL looks until empty.
+        """
         total = 0
-        while count := await self.relay_once():
+        while True:
+            count = await self.relay_once()
             total += count
-        return total
+            if not count or (count < self.batch_size and self.database.is_sqlite):
+                return total
 
     async def pending(self) -> int:
         """How many rows wait to be published."""

@@ -1,10 +1,11 @@
 """The in-process broker for `mash up`.
 
 It keeps nothing itself: ``publish`` hands each event to every bound queue's consumer
-and returns (the "confirm") only when each consumer has finished with it, retried up
-to the delivery limit or dead-lettered. The durable queue is therefore the outbox: a
-crash before the confirm leaves the outbox row unsent, and it is published again on
-restart. Consumers dedupe by event id, so a second delivery is harmless.
+(a whole window at once to a consumer that takes windows, in one transaction) and
+returns (the "confirm") only when each consumer has finished with it, retried up to the
+delivery limit or dead-lettered. The durable queue is therefore the outbox: a crash
+before the confirm leaves the outbox row unsent, and it is published again on restart.
+Consumers dedupe by event id, so a second delivery is harmless.
 """
 
 from __future__ import annotations
@@ -57,16 +58,35 @@ class InProcessBroker(Broker):
 
     async def publish(self, events: Sequence[CloudEvent]) -> None:
         await self.ping()
-        for event in events:
-            queues = [q for q in self._queues.values() if self._routes(q, event.type)]
-            await asyncio.gather(*(self._deliver(q, event) for q in queues))
+        routed = [(q, [e for e in events if self._routes(q, e.type)])
+                  for q in self._queues.values()]
+        await asyncio.gather(*(self._deliver_window(q, window) for q, window in routed
+                               if window))
+
+    async def _deliver_window(self, queue: _Queue, window: list[CloudEvent]) -> None:
+        """In order; to a consumer taking windows (``handle_batch``) all at once, else
+        (or after the window failed: that was every event's first attempt) one by one."""
+        handler = queue.next_handler()
+        batch = getattr(handler, "handle_batch", None)
+        first_attempt = 1
+        if batch is not None and len(window) > 1:
+            try:
+                await batch(window)
+                return
+            except Exception as exc:
+                log.warning("consumer failed a window; delivering one by one",
+                            extra={"queue": queue.name, "events": len(window),
+                                   "error_type": type(exc).__name__})
+                first_attempt = 2
+        for event in window:
+            await self._deliver(queue, event, first_attempt)
 
     @staticmethod
     def _routes(queue: _Queue, routing_key: str) -> bool:
         return any(topic_matches(topic, routing_key) for topic in queue.topics)
 
-    async def _deliver(self, queue: _Queue, event: CloudEvent) -> None:
-        for attempt in range(1, self.delivery_limit + 1):
+    async def _deliver(self, queue: _Queue, event: CloudEvent, first_attempt: int = 1) -> None:
+        for attempt in range(first_attempt, self.delivery_limit + 1):
             handler = queue.next_handler()
             if handler is None:
                 return

@@ -360,3 +360,56 @@ async def test_broker_redelivery_after_a_failure_applies_the_effect_once(
 
     assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == 1
     assert await broker.dead_letters("notify.partner-events") == []
+
+
+async def test_a_window_of_events_is_consumed_in_one_transaction(
+    notify_db: Database, broker: InProcessBroker
+) -> None:
+    """The in-process broker hands a relay window to an idempotent consumer at once:
+    one unit of work, one commit (one wake-up of the notify workers), every effect."""
+    units_of_work: list[int] = []
+
+    async def record(uow: UnitOfWork, evt: CloudEvent) -> None:
+        units_of_work.append(id(uow))
+        await record_delivery(uow, evt)
+
+    commits: list[None] = []
+    notify_db.on_commit(lambda: commits.append(None))
+    await broker.subscribe("notify.partner-events", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "notify.partner-events", record))
+    written = [event(n) for n in range(20, 26)]
+    await broker.publish(written)  # as the relay publishes a window of the outbox
+
+    assert len(units_of_work) == len(written)
+    assert len(set(units_of_work)) == 1
+    assert len(commits) == 1
+    assert await count(notify_db, Delivery) == len(written)
+    assert await count(notify_db, InboxMessage) == len(written)
+
+
+async def test_a_failing_event_in_a_window_is_dead_lettered_alone_after_the_limit(
+    notify_db: Database, broker: InProcessBroker
+) -> None:
+    """A window whose handling fails is rolled back and delivered one event at a time:
+    the others are applied once, the poison one is tried delivery_limit times in all."""
+    written = [event(n) for n in range(30, 35)]
+    poison = written[2]
+    attempts: Counter[str] = Counter()
+
+    async def record(uow: UnitOfWork, evt: CloudEvent) -> None:
+        attempts[evt.id] += 1
+        await record_delivery(uow, evt)
+        await uow.session.flush()
+        if evt.id == poison.id:
+            raise RuntimeError("cannot route this one")
+
+    await broker.subscribe("notify.partner-events", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "notify.partner-events", record))
+    await broker.publish(written)  # as the relay publishes a window of the outbox
+
+    assert attempts[poison.id] == broker.delivery_limit
+    assert [e.id for e in await broker.dead_letters("notify.partner-events")] == [poison.id]
+    for evt in written:
+        expected = 0 if evt is poison else 1
+        assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == expected
+        assert await count(notify_db, InboxMessage, InboxMessage.message_id == evt.id) == expected
