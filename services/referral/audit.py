@@ -14,9 +14,13 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Column
-from sqlmodel import Field, SQLModel, col, select, update
+from sqlalchemy import Column, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, SQLModel, col, select
 
 from shared.auth import Principal
 from shared.db import UnitOfWork, UTCDateTime
@@ -63,14 +67,30 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
 
 
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=2)
+def _claim_next(sqlite: bool) -> Any:
+    """Take the head row (its lock, on PostgreSQL) and the next sequence number.
+
+    Core statements on the tables, built once: no ORM bulk path, no cache-key walk.
+    """
+    insert = sqlite_insert if sqlite else postgresql_insert
+    return (insert(_HEAD).values(id=1, seq=1, hash=GENESIS)
+            .on_conflict_do_update(index_elements=["id"], set_={"seq": _HEAD.c.seq + 1})
+            .returning(_HEAD.c.seq, _HEAD.c.hash))
+
+
+_APPEND = insert(_ENTRIES)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
+
+
 async def record(uow: UnitOfWork, who: Principal, action: str, record_type: str,
                  record_id: str, purpose: str) -> AuditEntry:
     """Append an entry to the chain, in the caller's transaction."""
-    claimed = await uow.session.exec(
-        uow.insert(AuditHead).values(id=1, seq=1, hash=GENESIS)
-        .on_conflict_do_update(index_elements=["id"], set_={"seq": AuditHead.seq + 1})
-        .returning(AuditHead.seq, AuditHead.hash)
-    )
+    claimed = await uow.session.exec(_claim_next(uow.database.is_sqlite))
     seq, prev_hash = claimed.one()
     entry = AuditEntry(
         seq=seq, at=utcnow(), actor=who.subject, actor_kind=who.kind, agency_id=who.agency_id,
@@ -78,9 +98,12 @@ async def record(uow: UnitOfWork, who: Principal, action: str, record_type: str,
         request_id=request_id_var.get(), prev_hash=prev_hash, hash="",
     )
     entry.hash = entry_hash(entry)
-    uow.session.add(entry)
-    await uow.session.exec(update(AuditHead).where(col(AuditHead.id) == 1)
-                           .values(hash=entry.hash))
+    await uow.session.exec(_APPEND, params={
+        "seq": seq, "at": entry.at, "actor": entry.actor, "actor_kind": entry.actor_kind,
+        "agency_id": entry.agency_id, "action": action, "record_type": record_type,
+        "record_id": record_id, "purpose": entry.purpose, "request_id": entry.request_id,
+        "prev_hash": prev_hash, "hash": entry.hash})
+    await uow.session.exec(_MOVE_HEAD, params={"new_hash": entry.hash})
     return entry
 
 
