@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, bindparam, func, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from services.referral import audit, events, workflow
@@ -27,21 +31,24 @@ def referral_path(referral_id: str) -> str:
     return f"/api/v1/referrals/{referral_id}"
 
 
+@lru_cache(maxsize=2)
+def _claim_number(sqlite: bool) -> Any:
+    counters = ReferenceCounter.__table__  # type: ignore[attr-defined]
+    insert = sqlite_insert if sqlite else postgresql_insert
+    return (insert(counters).values(year=bindparam("year"), last_number=1)
+            .on_conflict_do_update(index_elements=["year"],
+                                   set_={"last_number": counters.c.last_number + 1})
+            .returning(counters.c.last_number))
+
+
 async def next_reference(uow: UnitOfWork, year: int) -> str:
     """The next human-readable reference of ``year``, e.g. ``MASH-2026-000123``.
 
     One upsert: concurrent first referrals of a year cannot both insert the counter.
     """
-    statement = (
-        uow.insert(ReferenceCounter)
-        .values(year=year, last_number=1)
-        .on_conflict_do_update(
-            index_elements=["year"],
-            set_={"last_number": ReferenceCounter.last_number + 1},
-        )
-        .returning(ReferenceCounter.last_number)
-    )
-    number = (await uow.session.exec(statement)).scalar_one()
+    result = await uow.session.exec(_claim_number(uow.database.is_sqlite),
+                                    params={"year": year})
+    number = result.scalar_one()
     return f"MASH-{year}-{number:06d}"
 
 
@@ -105,27 +112,36 @@ async def _flag_earlier_referrals(uow: UnitOfWork, referral: Referral, body: Ref
     upns = {s.upn for s in children if s.upn}
     if not nhs and not upns:
         return
-    same_child = (select(ReferralSubject.referral_id)
-                  .where(or_(col(ReferralSubject.nhs_number).in_(nhs),
-                             col(ReferralSubject.upn).in_(upns)),
-                         ReferralSubject.role == "child"))
     local = referral.received_at.astimezone(calendar.zone)
     start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    children_ids = {"nhs": sorted(nhs), "upns": sorted(upns)}
     # Two indexed look-ups of one row each, however many referrals the child has had.
     first_today = (await uow.session.exec(
-        select(Referral.id, Referral.same_day_as, Referral.is_re_referral)
-        .where(col(Referral.id).in_(same_child), col(Referral.received_at) >= start_of_day)
-        .order_by(col(Referral.received_at)).limit(1))).first()
+        _FIRST_TODAY, params={**children_ids, "since": start_of_day})).first()
     if first_today is not None:
         first_id, its_first, its_flag = first_today
         referral.same_day_as = its_first or first_id
-        referral.is_re_referral = its_flag
+        referral.is_re_referral = bool(its_flag)
         return
-    earlier = (await uow.session.exec(
-        select(Referral.id).where(col(Referral.id).in_(same_child),
-                                  col(Referral.received_at) >=
-                                  referral.received_at - RE_REFERRAL_WINDOW).limit(1))).first()
+    earlier = (await uow.session.exec(_ANY_SINCE, params={
+        **children_ids, "since": referral.received_at - RE_REFERRAL_WINDOW})).first()
     referral.is_re_referral = earlier is not None
+
+
+_REFERRALS = Referral.__table__  # type: ignore[attr-defined]
+_SUBJECTS = ReferralSubject.__table__  # type: ignore[attr-defined]
+# Referrals of the same child (by NHS number or UPN): Core statements built once.
+_SAME_CHILD = (sa_select(_SUBJECTS.c.referral_id)
+               .where(or_(_SUBJECTS.c.nhs_number.in_(bindparam("nhs", expanding=True)),
+                          _SUBJECTS.c.upn.in_(bindparam("upns", expanding=True))),
+                      _SUBJECTS.c.role == "child"))
+_FIRST_TODAY: Any = (
+    sa_select(_REFERRALS.c.id, _REFERRALS.c.same_day_as, _REFERRALS.c.is_re_referral)
+    .where(_REFERRALS.c.id.in_(_SAME_CHILD), _REFERRALS.c.received_at >= bindparam("since"))
+    .order_by(_REFERRALS.c.received_at).limit(1))
+_ANY_SINCE: Any = (sa_select(_REFERRALS.c.id)
+              .where(_REFERRALS.c.id.in_(_SAME_CHILD),
+                     _REFERRALS.c.received_at >= bindparam("since")).limit(1))
 
 
 def default_purpose(reader: Principal) -> str:
