@@ -8,15 +8,16 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from services.referral import audit, events, workflow
-from services.referral.models import ReferenceCounter, Referral, ReferralSubject
+from services.referral.models import ReferenceCounter, Referral, ReferralSubject, new_id
 from services.referral.permissions import is_mash_staff
-from services.referral.schemas import ReferralCreate
+from services.referral.schemas import ReferralCreate, Subject
 from services.referral.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -84,13 +85,10 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     )
     await _flag_earlier_referrals(uow, referral, body, calendar)
     uow.session.add(referral)
-    for position, subject in enumerate(body.subjects):
-        address = subject.address.model_dump(exclude_none=True) if subject.address else None
-        uow.session.add(ReferralSubject(
-            referral_id=referral.id, position=position,
-            **subject.model_dump(exclude={"address"}),
-            address=address, postcode=subject.address.postcode if subject.address else None,
-        ))
+    # The subjects in one INSERT (the referral is flushed first: the statement autoflushes).
+    await uow.session.exec(_ADD_SUBJECTS, params=[
+        _subject_row(referral.id, position, subject)
+        for position, subject in enumerate(body.subjects)])
     add_to_outbox(uow, events.referral_received(
         referral.id, referral.reference, referral.status, referral.kind,
         received_at.isoformat(), referral_path(referral.id), referral.referring_agency_id,
@@ -98,6 +96,18 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     workflow.record_received(uow, referral, submitter)
     await audit.record(uow, submitter, "create", "referral", referral.id, "referral_submission")
     return referral
+
+
+def _subject_row(referral_id: str, position: int, subject: Subject) -> dict[str, Any]:
+    """A referral_subjects row of a subject as the referrer described them."""
+    row: dict[str, Any] = dict.fromkeys(_SUBJECTS.c.keys())
+    row.update(subject.model_dump(exclude={"address"}))
+    row.update(id=new_id(), referral_id=referral_id, position=position,
+               other_names=row["other_names"] or [],
+               address=subject.address.model_dump(exclude_none=True) if subject.address
+               else None,
+               postcode=subject.address.postcode if subject.address else None)
+    return row
 
 
 async def _flag_earlier_referrals(uow: UnitOfWork, referral: Referral, body: ReferralCreate,
@@ -130,6 +140,7 @@ async def _flag_earlier_referrals(uow: UnitOfWork, referral: Referral, body: Ref
 
 _REFERRALS = Referral.__table__  # type: ignore[attr-defined]
 _SUBJECTS = ReferralSubject.__table__  # type: ignore[attr-defined]
+_ADD_SUBJECTS = sa_insert(_SUBJECTS)
 # Referrals of the same child (by NHS number or UPN): Core statements built once.
 _SAME_CHILD = (sa_select(_SUBJECTS.c.referral_id)
                .where(or_(_SUBJECTS.c.nhs_number.in_(bindparam("nhs", expanding=True)),
