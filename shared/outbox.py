@@ -11,8 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Column, Index, Text, update
+from sqlalchemy import Column, Index, Text, bindparam, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel, col, select
 
 from shared.broker import Broker, BrokerUnavailable
@@ -61,11 +66,20 @@ def add_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
     )
 
 
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_INBOX = InboxMessage.__table__  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=2)
+def _first_delivery(sqlite: bool) -> Any:
+    insert = sqlite_insert if sqlite else postgresql_insert
+    return insert(_INBOX).on_conflict_do_nothing()
+
+
 async def record_first_delivery(uow: UnitOfWork, message_id: str, consumer: str) -> bool:
     """Record that ``consumer`` has handled ``message_id``; False if it already had."""
     values = {"message_id": message_id, "consumer": consumer, "received_at": utcnow()}
-    statement = uow.insert(InboxMessage).values(**values).on_conflict_do_nothing()
-    result = await uow.session.exec(statement)
+    result = await uow.session.exec(_first_delivery(uow.database.is_sqlite), params=values)
     return bool(result.rowcount)
 
 
@@ -127,6 +141,19 @@ def idempotent_consumer(
     return IdempotentConsumer(database, consumer, handler, on_handled=on_handled)
 
 
+@lru_cache(maxsize=2)
+def _unsent(sqlite: bool) -> Any:
+    """The oldest unsent rows (ids and payloads); claimed with SKIP LOCKED on PostgreSQL,
+    so several relays can share a database."""
+    query = (sa_select(_OUTBOX.c.id, _OUTBOX.c.payload).where(_OUTBOX.c.sent_at.is_(None))
+             .order_by(_OUTBOX.c.id).limit(bindparam("window")))
+    return query if sqlite else query.with_for_update(skip_locked=True)
+
+
+_MARK_SENT = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+              .values(sent_at=bindparam("now")))
+
+
 class OutboxRelay(PollingWorker):
     """Publishes a database's unsent outbox rows in windows, oldest first.
 
@@ -155,32 +182,19 @@ class OutboxRelay(PollingWorker):
     async def relay_once(self) -> int:
         """Publish one window of unsent rows; return how many were confirmed."""
         async with self.database.unit_of_work() as uow:
-            query = (
-                select(OutboxMessage)
-                .where(col(OutboxMessage.sent_at).is_(None))
-                .order_by(col(OutboxMessage.id))
-                .limit(self.batch_size)
-            )
-            if not self.database.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await uow.session.exec(query)).all())
+            rows = (await uow.session.exec(_unsent(self.database.is_sqlite),
+                                           params={"window": self.batch_size})).all()
             if not rows:
                 return 0
-            # Read the ids now: rollback() expires the rows, and reading an expired
-            # attribute afterwards would need lazy IO (MissingGreenlet under asyncio).
-            ids = [row.id for row in rows if row.id is not None]
-            events = [CloudEvent.from_json(row.payload) for row in rows]
+            ids = [row_id for row_id, _ in rows]
+            events = [CloudEvent.from_json(payload) for _, payload in rows]
             try:
                 await self.broker.publish(events)
             except BrokerUnavailable:
                 await uow.rollback()
                 await self._count_failed_attempt(ids)
                 raise
-            await uow.session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(ids))
-                .values(sent_at=utcnow())
-            )
+            await uow.session.exec(_MARK_SENT, params={"ids": ids, "now": utcnow()})
             await uow.session.commit()
         if self.on_published:
             self.on_published(len(rows))
