@@ -3,6 +3,8 @@ recorded as a link decision, re-derives the referrals' flags and is audited."""
 
 from __future__ import annotations
 
+from sqlmodel import col, update
+
 from services.referral import audit
 from services.referral.people import flags, index
 from services.referral.people.intake import link
@@ -38,9 +40,17 @@ async def decide_review(uow: UnitOfWork, review_id: str, who: Principal, decisio
                         "to change a link, undo it on the person.")
     details = await _details(uow, review.subject_id)
     now = utcnow()
+    # Claimed by a conditional update: of two staff deciding at once, one gets the 409.
+    claimed = await uow.session.exec(
+        update(MatchReview).where(col(MatchReview.id) == review.id,
+                                  col(MatchReview.status) == "open")
+        .values(status="decided", decision=decision, decided_by=who.subject,
+                decided_at=now, reason=reason)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise _conflict("This review has just been decided by someone else.")
     review.status, review.decision = "decided", decision
     review.decided_by, review.decided_at, review.reason = who.subject, now, reason
-    uow.session.add(review)
     why = reason or f"match review: {decision}"
     if decision == "same":
         person_id = review.candidate_person_id
@@ -76,8 +86,15 @@ async def undo_link(uow: UnitOfWork, person_id: str, link_id: str, who: Principa
                            "other person to part it from.", title="Nothing to undo",
                       type_="https://mash.example/problems/nothing-to-undo")
     details = await _details(uow, wrong.subject_id)
-    wrong.undone_at, wrong.undone_by, wrong.undo_reason = utcnow(), who.subject, reason
-    uow.session.add(wrong)
+    now = utcnow()
+    claimed = await uow.session.exec(
+        update(PersonLink).where(col(PersonLink.id) == wrong.id,
+                                 col(PersonLink.undone_at).is_(None))
+        .values(undone_at=now, undone_by=who.subject, undo_reason=reason)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise _conflict("This link has just been undone by someone else.")
+    wrong.undone_at, wrong.undone_by, wrong.undo_reason = now, who.subject, reason
     own = index.new_person(uow)
     await index.move_subject(uow, details, own.id, "new")
     link(uow, details, own.id, "new", who.subject, f"undo of link {wrong.id}: {reason}")

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, or_, union, update
 from sqlmodel import col, select
 
 from services.referral.matching import PersonRecord
@@ -72,20 +72,21 @@ async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
     """Linked records sharing the subject's NHS number or UPN, or a blocking key (those
     sharing the most keys first, at most MAX_CANDIDATES): one statement."""
     keys = list(keys)
-    by_key = (select(BlockingKey.subject_id).where(col(BlockingKey.key).in_(keys))
-              .group_by(col(BlockingKey.subject_id))
-              .order_by(func.count().desc()).limit(MAX_CANDIDATES))
-    wanted = [col(SubjectDetails.subject_id).in_(by_key.scalar_subquery())] if keys else []
+    wanted: list[Any] = []
+    if keys:
+        wanted.append(select(BlockingKey.subject_id).where(col(BlockingKey.key).in_(keys))
+                      .group_by(col(BlockingKey.subject_id))
+                      .order_by(func.count().desc()).limit(MAX_CANDIDATES))
     identifiers = [(kind, value) for kind, value in (("nhs_number", record.nhs_number),
                                                     ("upn", record.upn)) if value]
     if identifiers:
-        wanted.append(col(SubjectDetails.subject_id).in_(
-            select(PersonIdentifier.subject_id).where(or_(*(
-                and_(col(PersonIdentifier.type) == kind, col(PersonIdentifier.value) == value)
-                for kind, value in identifiers)))))
+        wanted.append(select(PersonIdentifier.subject_id).where(or_(*(
+            and_(col(PersonIdentifier.type) == kind, col(PersonIdentifier.value) == value)
+            for kind, value in identifiers))))
     if not wanted:
         return []
-    query = select(SubjectDetails).where(or_(*wanted),
+    ids = wanted[0] if len(wanted) == 1 else union(*(w.subquery().select() for w in wanted))
+    query = select(SubjectDetails).where(col(SubjectDetails.subject_id).in_(ids),
                                          col(SubjectDetails.person_id).is_not(None),
                                          SubjectDetails.referral_id != exclude_referral)
     return (await uow.session.exec(query)).all()

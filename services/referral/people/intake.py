@@ -4,7 +4,7 @@ referral's own transaction, with a bounded number of statements per subject."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -59,14 +59,34 @@ def link(uow: UnitOfWork, details: SubjectDetails, person_id: str, method: str,
     return decision
 
 
+@dataclass(frozen=True)
+class Match:
+    """What the index and the model say about one subject's details."""
+
+    keys: frozenset[str]
+    candidates: list[tuple[str, PersonRecord]]
+    decision: str
+    person_id: str | None
+    score: MatchScore | None
+
+
+async def find_match(uow: UnitOfWork, record: PersonRecord, referral_id: str,
+                     model: MatchModel) -> Match:
+    """Candidates by identifier and blocking keys (one statement), scored by the model."""
+    keys = blocking_keys(record)
+    found = await index.candidates(uow, record, keys, exclude_referral=referral_id)
+    pairs = [(d.person_id, index.record_of(d)) for d in found if d.person_id]
+    decision, person_id, score = best_match(model, record, pairs)
+    return Match(keys, pairs, decision, person_id, score)
+
+
 async def match_subject(uow: UnitOfWork, subject: ReferralSubject, details: SubjectDetails,
                         model: MatchModel) -> None:
     """Link one subject: to the person it matches, to a review, or to a new person."""
     record = index.record_of(details)
-    keys = blocking_keys(record)
-    found = await index.candidates(uow, record, keys, exclude_referral=details.referral_id)
-    pairs = [(d.person_id, index.record_of(d)) for d in found if d.person_id]
-    decision, person_id, score = best_match(model, record, pairs)
+    match = await find_match(uow, record, details.referral_id, model)
+    keys, pairs = match.keys, match.candidates
+    decision, person_id, score = match.decision, match.person_id, match.score
     if decision == "link" and person_id is not None:
         same = [r for p, r in pairs if p == person_id]
         method = "identifier" if any(shares_identifier(record, r) for r in same) \
