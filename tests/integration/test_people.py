@@ -4,6 +4,7 @@ against the referral service on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -235,6 +236,22 @@ async def test_a_review_decided_same_links_and_a_second_decision_is_409(hub: Int
     decided_ones = (await hub.client.get("/api/v1/match-reviews",
                                          params={"status": "decided"})).json()
     assert [r["id"] for r in decided_ones["items"]] == [review_id]
+
+
+async def test_two_staff_deciding_one_review_at_once_one_wins(hub: Intake) -> None:
+    await refer(hub, AMELIA_HEALTH, client_id=HEALTH)
+    second = await refer(hub, {**AMELIA_HEALTH, "date_of_birth": "2013-09-30",
+                               "given_name": "Amanda"})
+    review_id = (await subject_of(hub, second))["match"]["review_id"]
+    csrf = await hub.as_user("mash.manager")
+    answers = await asyncio.gather(*(
+        hub.client.post(f"/api/v1/match-reviews/{review_id}", json={"decision": decision},
+                        headers=csrf) for decision in ("same", "different")))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    winner = next(a for a in answers if a.status_code == 200).json()["decision"]
+    found = await person(hub, (await subject_of(hub, second))["person_id"])
+    assert [x["method"] for x in found["links"] if x["referral_id"] == second] == [
+        "review" if winner == "same" else "new"]
 
 
 async def test_a_review_decided_different_gives_the_subject_its_own_person(
