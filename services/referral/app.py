@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from services.referral import workflow_routes
 from services.referral.deadlines import DeadlineScheduler
 from services.referral.fhir_routes import router as fhir_router
+from services.referral.people import routes as people_routes
 from services.referral.routes import audit_router, router
 from services.referral.workflow import default_calendar
 from shared.broker import Broker
@@ -29,7 +30,8 @@ def create_service(
                                   poll_seconds=default_calendar().settings.deadline_poll_seconds)
     return Service(NAME, settings=settings, broker=broker, database=database,
                    routers=[router, workflow_routes.referrals, workflow_routes.requests,
-                            audit_router, fhir_router],
+                            audit_router, fhir_router, people_routes.people,
+                            people_routes.reviews],
                    workers=[deadlines], migrations=MIGRATIONS, registry=registry,
                    title="MASH referral service")
 

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_
-from sqlalchemy import insert as sa_insert
-from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from services.referral import audit, events, workflow
-from services.referral.models import ReferenceCounter, Referral, ReferralSubject, new_id
+from services.referral.models import ReferenceCounter, Referral, ReferralSubject
+from services.referral.people import intake as people_intake
 from services.referral.permissions import is_mash_staff
-from services.referral.schemas import ReferralCreate, Subject
+from services.referral.schemas import ReferralCreate
 from services.referral.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
-
-RE_REFERRAL_WINDOW = timedelta(days=365)
 
 
 def referral_path(referral_id: str) -> str:
@@ -83,12 +80,15 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         response_due_at=calendar.response_due(received_at, rag) if rag else None,
         decision_due_at=calendar.decision_due(received_at, rag),
     )
-    await _flag_earlier_referrals(uow, referral, body, calendar)
     uow.session.add(referral)
-    # The subjects in one INSERT (the referral is flushed first: the statement autoflushes).
-    await uow.session.exec(_ADD_SUBJECTS, params=[
-        _subject_row(referral.id, position, subject)
-        for position, subject in enumerate(body.subjects)])
+    subjects = [ReferralSubject(
+        referral_id=referral.id, position=position, **subject.model_dump(exclude={"address"}),
+        address=subject.address.model_dump(exclude_none=True) if subject.address else None,
+        postcode=subject.address.postcode if subject.address else None,
+    ) for position, subject in enumerate(body.subjects)]
+    uow.session.add_all(subjects)
+    # Each subject linked to a person; the re-referral and same-day flags by person.
+    await people_intake.index_referral(uow, referral, subjects, calendar)
     add_to_outbox(uow, events.referral_received(
         referral.id, referral.reference, referral.status, referral.kind,
         received_at.isoformat(), referral_path(referral.id), referral.referring_agency_id,
@@ -96,63 +96,6 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     workflow.record_received(uow, referral, submitter)
     await audit.record(uow, submitter, "create", "referral", referral.id, "referral_submission")
     return referral
-
-
-def _subject_row(referral_id: str, position: int, subject: Subject) -> dict[str, Any]:
-    """A referral_subjects row of a subject as the referrer described them."""
-    row: dict[str, Any] = dict.fromkeys(_SUBJECTS.c.keys())
-    row.update(subject.model_dump(exclude={"address"}))
-    row.update(id=new_id(), referral_id=referral_id, position=position,
-               other_names=row["other_names"] or [],
-               address=subject.address.model_dump(exclude_none=True) if subject.address
-               else None,
-               postcode=subject.address.postcode if subject.address else None)
-    return row
-
-
-async def _flag_earlier_referrals(uow: UnitOfWork, referral: Referral, body: ReferralCreate,
-                                  calendar: WorkingCalendar) -> None:
-    """Same-day and re-referral flags (CIN census), by the children's NHS number or UPN.
-
-    A second referral of the same child on the same day is linked to the first (the census
-    counts it once); one within 12 months of an earlier referral is a re-referral.
-    """
-    children = [s for s in body.subjects if s.role == "child"]
-    nhs = {s.nhs_number for s in children if s.nhs_number}
-    upns = {s.upn for s in children if s.upn}
-    if not nhs and not upns:
-        return
-    local = referral.received_at.astimezone(calendar.zone)
-    start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    children_ids = {"nhs": sorted(nhs), "upns": sorted(upns)}
-    # Two indexed look-ups of one row each, however many referrals the child has had.
-    first_today = (await uow.session.exec(
-        _FIRST_TODAY, params={**children_ids, "since": start_of_day})).first()
-    if first_today is not None:
-        first_id, its_first, its_flag = first_today
-        referral.same_day_as = its_first or first_id
-        referral.is_re_referral = bool(its_flag)
-        return
-    earlier = (await uow.session.exec(_ANY_SINCE, params={
-        **children_ids, "since": referral.received_at - RE_REFERRAL_WINDOW})).first()
-    referral.is_re_referral = earlier is not None
-
-
-_REFERRALS = Referral.__table__  # type: ignore[attr-defined]
-_SUBJECTS = ReferralSubject.__table__  # type: ignore[attr-defined]
-_ADD_SUBJECTS = sa_insert(_SUBJECTS)
-# Referrals of the same child (by NHS number or UPN): Core statements built once.
-_SAME_CHILD = (sa_select(_SUBJECTS.c.referral_id)
-               .where(or_(_SUBJECTS.c.nhs_number.in_(bindparam("nhs", expanding=True)),
-                          _SUBJECTS.c.upn.in_(bindparam("upns", expanding=True))),
-                      _SUBJECTS.c.role == "child"))
-_FIRST_TODAY: Any = (
-    sa_select(_REFERRALS.c.id, _REFERRALS.c.same_day_as, _REFERRALS.c.is_re_referral)
-    .where(_REFERRALS.c.id.in_(_SAME_CHILD), _REFERRALS.c.received_at >= bindparam("since"))
-    .order_by(_REFERRALS.c.received_at).limit(1))
-_ANY_SINCE: Any = (sa_select(_REFERRALS.c.id)
-              .where(_REFERRALS.c.id.in_(_SAME_CHILD),
-                     _REFERRALS.c.received_at >= bindparam("since")).limit(1))
 
 
 def default_purpose(reader: Principal) -> str:
