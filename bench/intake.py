@@ -426,6 +426,8 @@ CATEGORIES: list[tuple[str, str]] = [
     ("request: body parsing + validation (pydantic)",
      r"request_body_to_args|_validate_value_with_model_field|Request\.(json|body)"),
     ("request: re-referral lookup (_flag_earlier_referrals)", r"_flag_earlier_referrals"),
+    ("request: person index (matching, candidates, reviews)",
+     r"referral/people/|referral/matching/"),
     ("request: audit chain (services/referral/audit.py)", r"referral/audit\.py"),
     ("request: reference counter upsert", r"next_reference"),
     ("request: workflow, working-time calendar", r"referral/(workflow|working_time)\.py"),
@@ -444,6 +446,8 @@ CATEGORIES: list[tuple[str, str]] = [
 GREENLET_CATEGORIES: list[tuple[str, str]] = [
     ("SQLAlchemy (caller hidden by greenlet): loading ORM rows of a SELECT",
      r"orm/loading\.py"),
+    ("SQLAlchemy (caller hidden by greenlet): SQLite itself (shared/sqlite_driver.py)",
+     r"sqlite_driver\.py[^;]*$"),
     ("SQLAlchemy (caller hidden by greenlet): flush of new objects (INSERTs)", r"_flush"),
     ("SQLAlchemy (caller hidden by greenlet): Core statements (upserts, UPDATEs)",
      r"orm_execute_statement|bulk_persistence"),
