@@ -172,6 +172,32 @@ def _audit(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(_verify_audit(settings)))
 
 
+async def _index_existing(settings: Settings) -> int:
+    from services.referral.people.intake import index_earlier_subjects
+
+    service = _service("referral", settings)
+    total = 0
+    try:
+        while True:
+            async with service.database.unit_of_work() as uow:
+                linked = await index_earlier_subjects(uow)
+                await uow.commit()
+            if not linked:
+                break
+            total += linked
+            print(f"{total} subjects linked to people", flush=True)
+    finally:
+        await service.database.dispose()
+    print(f"done: {total} subjects from before the person index linked", flush=True)
+    return 0
+
+
+def _people(args: argparse.Namespace) -> None:
+    settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
+    configure_logging(settings.log_level)
+    sys.exit(asyncio.run(_index_existing(settings)))
+
+
 def _service_name(value: str) -> str:
     if value not in SERVICES:
         raise argparse.ArgumentTypeError(f"unknown service {value!r}; one of {sorted(SERVICES)}")
@@ -224,6 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--data-dir", default=None,
                         help="for `mash up` data: the data directory (default: MASH_ settings)")
     verify.set_defaults(func=_audit)
+
+    people = commands.add_parser("people", help="the person index")
+    people_commands = people.add_subparsers(dest="people_command", required=True)
+    index_existing = people_commands.add_parser(
+        "index-existing", help="link the subjects of referrals received before the person "
+                               "index to people (run once after upgrading; safe to repeat)")
+    index_existing.add_argument("--data-dir", default=None, help="for `mash up` data: the "
+                                "data directory (default: MASH_ settings)")
+    index_existing.set_defaults(func=_people)
 
     keys = commands.add_parser("keys", help="manage identity's token-signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -85,7 +85,10 @@ async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
             for kind, value in identifiers))))
     if not wanted:
         return []
-    ids = wanted[0] if len(wanted) == 1 else union(*(w.subquery().select() for w in wanted))
+    ids: Any = wanted[0]
+    if len(wanted) > 1:
+        parts: list[Any] = [w.subquery().select() for w in wanted]
+        ids = union(*parts)
     query = select(SubjectDetails).where(col(SubjectDetails.subject_id).in_(ids),
                                          col(SubjectDetails.person_id).is_not(None),
                                          SubjectDetails.referral_id != exclude_referral)

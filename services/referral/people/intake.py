@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
+from sqlmodel import col, select
+
 from services.referral import events
 from services.referral.matching import (
     MatchModel,
@@ -140,3 +142,22 @@ async def index_referral(uow: UnitOfWork, referral: Referral,
         if subject.role == "child" and details.match_status == "linked" and details.person_id:
             known_children.append(details.person_id)
     await flags.derive(uow, referral, known_children, calendar)
+
+
+async def index_earlier_subjects(uow: UnitOfWork, batch: int = 500) -> int:
+    """Link subjects stored before the person index existed, oldest referral first (their
+    referrals keep the flags they were given); how many were linked in this batch."""
+    rows = (await uow.session.exec(
+        select(ReferralSubject, Referral)
+        .join(Referral, col(Referral.id) == col(ReferralSubject.referral_id))
+        .outerjoin(SubjectDetails,
+                   col(SubjectDetails.subject_id) == col(ReferralSubject.id))
+        .where(col(SubjectDetails.subject_id).is_(None))
+        .order_by(col(Referral.received_at), col(ReferralSubject.position))
+        .limit(batch))).all()
+    model = match_model()
+    for subject, referral in rows:
+        details = index.details_of(subject, referral.referring_agency_id, referral.received_at)
+        await match_subject(uow, subject, details, model)
+        await uow.session.flush()  # the next subject may match this one
+    return len(rows)
