@@ -178,13 +178,25 @@ def all_levels(subject: PreparedRecord, candidate: PreparedRecord) -> dict[str, 
     """The level of every field; names compared crosswise when they look swapped
     (then the extra key ``swapped`` is present)."""
     levels = {field: comparator(subject, candidate) for field, comparator in COMPARATORS.items()}
-    if levels["given_name"] == "different" and levels["family_name"] in ("different", "part"):
+    if (
+        levels["given_name"] == "different"
+        and levels["family_name"] in ("different", "part")
+        and _may_be_swapped(subject, candidate)
+    ):
         crossed = swapped(subject)
         given, family = given_name(crossed, candidate), family_name(crossed, candidate)
         if given != "different" and family != "different":
             levels["given_name"], levels["family_name"] = given, family
             levels["swapped"] = "yes"
     return levels
+
+
+def _may_be_swapped(subject: PreparedRecord, candidate: PreparedRecord) -> bool:
+    """A cheap first look: each name begins as the other side's other name does."""
+    return (
+        subject.family_joined[:1] == candidate.given_joined[:1]
+        and subject.given_joined[:1] == candidate.family_joined[:1]
+    )
 
 
 def swapped(subject: PreparedRecord) -> PreparedRecord:

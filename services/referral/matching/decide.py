@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.referral.matching.model import TWIN_RULES, Decision, MatchModel
-from services.referral.matching.normalise import prepare
+from services.referral.matching.model import TWIN_RULES, Decision, MatchModel, Weighed
+from services.referral.matching.normalise import PreparedRecord, prepare
 from services.referral.matching.records import MatchScore, PersonRecord
 
 IDENTIFIERS = ("nhs_number", "upn")
@@ -19,7 +19,10 @@ IDENTIFIER_CONTRADICTIONS = {
 
 def shares_identifier(subject: PersonRecord, candidate: PersonRecord) -> bool:
     """Whether both records carry the same NHS number or the same UPN."""
-    first, second = prepare(subject), prepare(candidate)
+    return _shares_identifier(prepare(subject), prepare(candidate))
+
+
+def _shares_identifier(first: PreparedRecord, second: PreparedRecord) -> bool:
     return bool(
         (first.nhs_number and first.nhs_number == second.nhs_number)
         or (first.upn and first.upn == second.upn)
@@ -45,21 +48,23 @@ def _identifier_decision(model: MatchModel, score: MatchScore) -> Decision:
     return "link"
 
 
-def _twin_rule_only(model: MatchModel, score: MatchScore) -> bool:
+_NEAR_DATES = ("exact", "transposed", "one_digit")
+
+
+def _twin_rule_only(model: MatchModel, weighed: Weighed) -> bool:
     """Whether the pair would link but for a missing or initial given name."""
-    reasons = model.contradictions(score)
+    reasons = model.contradictions(weighed.levels)
     return (
-        score.total_weight >= model.upper
+        weighed.total >= model.upper
         and bool(reasons)
         and set(reasons) <= TWIN_RULES
-        and score.level("date_of_birth") in ("exact", "transposed", "one_digit")
+        and weighed.levels["date_of_birth"] in _NEAR_DATES
     )
 
 
-def _could_be_twin(score: MatchScore) -> bool:
-    return score.level("date_of_birth") in ("exact", "transposed", "one_digit") and (
-        score.level("family_name") != "different"
-    )
+def _could_be_twin(weighed: Weighed) -> bool:
+    levels = weighed.levels
+    return levels["date_of_birth"] in _NEAR_DATES and levels["family_name"] != "different"
 
 
 def best_match(
@@ -73,35 +78,40 @@ def best_match(
     A subject without a given name (or with only an initial) is linked automatically
     only when no other candidate person could be a twin (same date of birth and family).
     """
-    best: dict[str, MatchScore] = {}
-    by_identifier: dict[str, MatchScore] = {}
+    best: dict[str, tuple[Weighed, PersonRecord]] = {}
+    by_identifier: dict[str, tuple[Weighed, PersonRecord]] = {}
+    prepared = prepare(subject)
     for person_id, record in candidates:
-        score = model.score(subject, record)
-        if shares_identifier(subject, record):
+        other = prepare(record)
+        weighed = model.weigh_prepared(prepared, other)
+        if _shares_identifier(prepared, other):
             kept = by_identifier.get(person_id)
-            if kept is None or score.total_weight > kept.total_weight:
-                by_identifier[person_id] = score
+            if kept is None or weighed.total > kept[0].total:
+                by_identifier[person_id] = (weighed, record)
         kept = best.get(person_id)
-        if kept is None or score.total_weight > kept.total_weight:
-            best[person_id] = score
+        if kept is None or weighed.total > kept[0].total:
+            best[person_id] = (weighed, record)
     if by_identifier:
-        person_id, score = max(by_identifier.items(), key=lambda item: item[1].total_weight)
         # one identifier on two people (a person split in two, or a number recorded on
         # the wrong child): the one whose other details agree best
+        person_id, (weighed, record) = max(by_identifier.items(), key=lambda i: i[1][0].total)
+        score = model.explain(subject, record, weighed)
         return _identifier_decision(model, score), person_id, score
     if not best:
         return "new", None, None
-    ranked = sorted(best.items(), key=lambda item: item[1].total_weight, reverse=True)
-    person_id, score = ranked[0]
-    decision = model.classify(score)
-    if decision == "link" and len(ranked) > 1 and model.classify(ranked[1][1]) == "link":
-        # two people both look like this subject: link only if one is far more likely
-        if score.total_weight - ranked[1][1].total_weight < CLEAR_MARGIN:
-            decision = "review"
-    if decision == "review" and _twin_rule_only(model, score):
-        others = (other for other_id, other in ranked[1:])
-        if not any(_could_be_twin(other) for other in others):
+    ranked = sorted(best.items(), key=lambda item: item[1][0].total, reverse=True)
+    person_id, (weighed, record) = ranked[0]
+    decision = model.decide(weighed.total, weighed.levels)
+    if decision == "link" and len(ranked) > 1:
+        runner_up = ranked[1][1][0]
+        if model.decide(runner_up.total, runner_up.levels) == "link":
+            # two people both look like this subject: link only if one is far more likely
+            if weighed.total - runner_up.total < CLEAR_MARGIN:
+                decision = "review"
+    if decision == "review" and _twin_rule_only(model, weighed):
+        if not any(_could_be_twin(other) for _, (other, _) in ranked[1:]):
             decision = "link"
+    score = model.explain(subject, record, weighed)
     if decision == "new":
         return "new", None, score
     return decision, person_id, score

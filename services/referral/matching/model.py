@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from services.referral.matching import compare
-from services.referral.matching.normalise import prepare
+from services.referral.matching.normalise import PreparedRecord, prepare
 from services.referral.matching.records import FieldComparison, MatchScore, PersonRecord
 
 Decision = Literal["link", "review", "new"]
+
+
+class Weighed(NamedTuple):
+    """A pair's total weight and field levels (names compared crosswise if swapped)."""
+
+    total: float
+    levels: dict[str, str]
+    swapped: bool
+
 
 # Pairs never linked automatically, whatever the fields add up to: the independence the
 # weights assume breaks down in a household, where siblings share the family name and
@@ -112,17 +122,29 @@ class MatchModel:
         u = min(max(self.u[field][level], _FLOOR), 1.0)
         return math.log2(m / u)
 
-    def score(self, subject: PersonRecord, candidate: PersonRecord) -> MatchScore:
-        """The total weight of a pair and each field's comparison behind it."""
-        levels = compare.all_levels(prepare(subject), prepare(candidate))
+    def weigh(self, subject: PersonRecord, candidate: PersonRecord) -> Weighed:
+        """The total weight and the level of each field, without the explanation."""
+        return self.weigh_prepared(prepare(subject), prepare(candidate))
+
+    def weigh_prepared(self, subject: PreparedRecord, candidate: PreparedRecord) -> Weighed:
+        """weigh() for records already prepared."""
+        levels = compare.all_levels(subject, candidate)
         swapped = levels.pop("swapped", None) is not None
-        comparisons = []
+        weights = self.weights
         total = 0.0
         for field, level in levels.items():
+            total += weights[field][level]
+        return Weighed(total, levels, swapped)
+
+    def explain(
+        self, subject: PersonRecord, candidate: PersonRecord, weighed: Weighed
+    ) -> MatchScore:
+        """The score of a weighed pair with each field's comparison behind it."""
+        comparisons = []
+        for field, level in weighed.levels.items():
             weight = self.weights[field][level]
-            total += weight
             shown = field
-            if swapped and field in ("given_name", "family_name"):
+            if weighed.swapped and field in ("given_name", "family_name"):
                 shown = "family_name" if field == "given_name" else "given_name"
             comparisons.append(
                 FieldComparison(
@@ -134,27 +156,35 @@ class MatchModel:
                     candidate_value=_display(candidate, field),
                 )
             )
-        return MatchScore(total_weight=total, comparisons=tuple(comparisons))
+        return MatchScore(total_weight=weighed.total, comparisons=tuple(comparisons))
 
-    def contradictions(self, score: MatchScore) -> list[str]:
+    def score(self, subject: PersonRecord, candidate: PersonRecord) -> MatchScore:
+        """The total weight of a pair and each field's comparison behind it."""
+        return self.explain(subject, candidate, self.weigh(subject, candidate))
+
+    def contradictions(self, score: MatchScore | Mapping[str, str]) -> list[str]:
         """Why the pair may not be linked automatically (see NO_AUTOMATIC_LINK), if so."""
-        return _rules_met(NO_AUTOMATIC_LINK + DIFFERENT_PEOPLE, score)
+        return _rules_met(NO_AUTOMATIC_LINK + DIFFERENT_PEOPLE, _levels(score))
 
-    def different_people(self, score: MatchScore) -> list[str]:
+    def different_people(self, score: MatchScore | Mapping[str, str]) -> list[str]:
         """Why the pair is two people whatever its weight (see DIFFERENT_PEOPLE), if so."""
-        return _rules_met(DIFFERENT_PEOPLE, score)
+        return _rules_met(DIFFERENT_PEOPLE, _levels(score))
 
-    def contradicted(self, score: MatchScore) -> bool:
+    def contradicted(self, score: MatchScore | Mapping[str, str]) -> bool:
         """Whether the pair may not be linked automatically."""
         return bool(self.contradictions(score))
 
     def classify(self, score: MatchScore) -> Decision:
         """link above the upper threshold (unless contradicted), new below the lower one."""
-        if self.different_people(score):
+        return self.decide(score.total_weight, _levels(score))
+
+    def decide(self, total_weight: float, levels: Mapping[str, str]) -> Decision:
+        """classify() for a weighed pair."""
+        if self.different_people(levels):
             return "new"
-        if score.total_weight >= self.upper and not self.contradicted(score):
+        if total_weight >= self.upper and not self.contradicted(levels):
             return "link"
-        if score.total_weight >= self.lower:
+        if total_weight >= self.lower:
             return "review"
         return "new"
 
@@ -187,10 +217,15 @@ class MatchModel:
         return _default_model()
 
 
+def _levels(score: MatchScore | Mapping[str, str]) -> Mapping[str, str]:
+    if isinstance(score, MatchScore):
+        return {comparison.field: comparison.level for comparison in score.comparisons}
+    return score
+
+
 def _rules_met(
-    rules: tuple[tuple[str, dict[str, frozenset[str]]], ...], score: MatchScore
+    rules: tuple[tuple[str, dict[str, frozenset[str]]], ...], levels: Mapping[str, str]
 ) -> list[str]:
-    levels = {comparison.field: comparison.level for comparison in score.comparisons}
     return [
         reason
         for reason, rule in rules
