@@ -76,8 +76,7 @@ async def find_match(uow: UnitOfWork, record: PersonRecord, referral_id: str,
                      model: MatchModel) -> Match:
     """Candidates by identifier and blocking keys (one statement), scored by the model."""
     keys = blocking_keys(record)
-    found = await index.candidates(uow, record, keys, exclude_referral=referral_id)
-    pairs = [(d.person_id, index.record_of(d)) for d in found if d.person_id]
+    pairs = await index.candidates(uow, record, keys, exclude_referral=referral_id)
     decision, person_id, score = best_match(model, record, pairs)
     return Match(keys, pairs, decision, person_id, score)
 
