@@ -39,7 +39,7 @@ def names_close(first: str, second: str) -> bool:
     shorter, longer = sorted((len(first), len(second)))
     if shorter < 2 or longer < 3:
         return False
-    slips = 2 if shorter >= 5 else 1
+    slips = 2 if shorter >= 4 else 1
     return OSA.distance(first, second, score_cutoff=slips) <= slips
 
 

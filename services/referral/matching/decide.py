@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from services.referral.matching import compare
 from services.referral.matching.model import TWIN_RULES, Decision, MatchModel, Weighed
 from services.referral.matching.normalise import PreparedRecord, prepare
 from services.referral.matching.records import MatchScore, PersonRecord
 
 IDENTIFIERS = ("nhs_number", "upn")
-CLEAR_MARGIN = 3.0  # bits: how much likelier the best person must be than the next
-# A field at one of these levels flatly contradicts an identifier match.
-IDENTIFIER_CONTRADICTIONS = {
-    "given_name": "different",
-    "date_of_birth": "different",
-}
+_SAME_NAME = ("exact", "variant")
 
 
 def shares_identifier(subject: PersonRecord, candidate: PersonRecord) -> bool:
@@ -33,18 +29,22 @@ def identifier_decision(
     subject: PersonRecord, candidate: PersonRecord, model: MatchModel
 ) -> Decision:
     """For an exact NHS number / UPN match: link, unless the other details flatly
-    contradict it (then review)."""
+    contradict it (then review): the given names differ, or the dates of birth differ
+    without the same given name, or the other identifier differs, or the other fields'
+    weights add up to evidence against."""
     return _identifier_decision(model, model.score(subject, candidate))
 
 
 def _identifier_decision(model: MatchModel, score: MatchScore) -> Decision:
-    others = [c for c in score.comparisons if c.field not in IDENTIFIERS]
-    if any(IDENTIFIER_CONTRADICTIONS.get(c.field) == c.level for c in others):
+    levels = {c.field: c.level for c in score.comparisons}
+    if levels["given_name"] == "different":
+        return "review"  # the number of a twin or sibling recorded on the wrong child
+    if levels["date_of_birth"] == "different" and levels["given_name"] not in _SAME_NAME:
         return "review"
-    if any(c.field in IDENTIFIERS and c.level == "different" for c in score.comparisons):
+    if "different" in (levels["nhs_number"], levels["upn"]):
         return "review"  # one identifier agrees, the other does not
-    if sum(c.weight for c in others) < model.lower:
-        return "review"
+    if sum(c.weight for c in score.comparisons if c.field not in IDENTIFIERS) < 0:
+        return "review"  # the other details, on balance, speak against
     return "link"
 
 
@@ -62,9 +62,14 @@ def _twin_rule_only(model: MatchModel, weighed: Weighed) -> bool:
     )
 
 
-def _could_be_twin(weighed: Weighed) -> bool:
+def _could_be_twin(weighed: Weighed, record: PersonRecord, chosen: PersonRecord) -> bool:
+    """Whether another candidate person could be a twin of the chosen one: born the same
+    day, same family, and not called as the chosen person is (else it is more likely the
+    same child held twice)."""
     levels = weighed.levels
-    return levels["date_of_birth"] in _NEAR_DATES and levels["family_name"] != "different"
+    if levels["date_of_birth"] not in _NEAR_DATES or levels["family_name"] == "different":
+        return False
+    return compare.given_name(prepare(record), prepare(chosen)) not in ("exact", "variant", "close")
 
 
 def best_match(
@@ -102,14 +107,8 @@ def best_match(
     ranked = sorted(best.items(), key=lambda item: item[1][0].total, reverse=True)
     person_id, (weighed, record) = ranked[0]
     decision = model.decide(weighed.total, weighed.levels)
-    if decision == "link" and len(ranked) > 1:
-        runner_up = ranked[1][1][0]
-        if model.decide(runner_up.total, runner_up.levels) == "link":
-            # two people both look like this subject: link only if one is far more likely
-            if weighed.total - runner_up.total < CLEAR_MARGIN:
-                decision = "review"
     if decision == "review" and _twin_rule_only(model, weighed):
-        if not any(_could_be_twin(other) for _, (other, _) in ranked[1:]):
+        if not any(_could_be_twin(other, rec, record) for _, (other, rec) in ranked[1:]):
             decision = "link"
     score = model.explain(subject, record, weighed)
     if decision == "new":
