@@ -6,14 +6,15 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from services.referral import workflow_routes
+from services.referral import encompass_routes, workflow_routes
 from services.referral.deadlines import DeadlineScheduler
 from services.referral.fhir_routes import router as fhir_router
 from services.referral.routes import audit_router, router
 from services.referral.workflow import default_calendar
+from shared.agencies import AGENCY_UPDATED, record_agency_updated
 from shared.broker import Broker
 from shared.db import Database
-from shared.service import Service
+from shared.service import Service, Subscription
 from shared.settings import Settings
 
 NAME = "referral"
@@ -29,7 +30,9 @@ def create_service(
                                   poll_seconds=default_calendar().settings.deadline_poll_seconds)
     return Service(NAME, settings=settings, broker=broker, database=database,
                    routers=[router, workflow_routes.referrals, workflow_routes.requests,
-                            audit_router, fhir_router],
+                            audit_router, fhir_router, encompass_routes.router],
+                   subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
+                                               record_agency_updated)],
                    workers=[deadlines], migrations=MIGRATIONS, registry=registry,
                    title="MASH referral service")
 

@@ -11,10 +11,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from services.notify.channels.webhook import parse_retry_after
 from services.notify.events import shareable_data
 from services.notify.retries import RetryPolicy
+from services.notify.settings import NotifySettings
 from services.notify.signing import new_webhook_secret, signature_header
 from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard
 from services.notify.templates import render
-from shared.settings import Settings
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -53,7 +53,7 @@ def test_during_rotation_both_old_and_new_secrets_verify() -> None:
 
 
 def test_retries_follow_the_schedule_for_about_three_days_then_stop() -> None:
-    policy = RetryPolicy.from_settings(Settings())
+    policy = RetryPolicy.from_settings(NotifySettings())
     waits = [policy.delay_after(n) for n in range(1, 20)]
     schedule = [w for w in waits if w is not None]
 
@@ -133,10 +133,24 @@ async def test_loopback_allowance_never_opens_private_addresses() -> None:
 
 
 def test_loopback_webhooks_are_allowed_by_default_only_in_development() -> None:
-    assert Settings(environment="development").allows_loopback_webhooks
-    assert not Settings(environment="production", secret_key="s" * 32).allows_loopback_webhooks
-    assert Settings(environment="test", secret_key="s" * 32,
-                    notify_allow_loopback_webhooks=True).allows_loopback_webhooks
+    assert NotifySettings().allows_loopback_webhooks("development")
+    assert not NotifySettings().allows_loopback_webhooks("production")
+    assert NotifySettings(notify_allow_loopback_webhooks=True).allows_loopback_webhooks("test")
+
+
+def test_notify_settings_are_read_from_the_same_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MASH_SMTP_HOST", "smtp.hub.example")
+    monkeypatch.setenv("MASH_SMTP_PORT", "2525")
+    monkeypatch.setenv("MASH_NOTIFY_RETRY_SCHEDULE_SECONDS", "[1, 2]")
+    monkeypatch.setenv("MASH_NOTIFY_ALLOW_LOOPBACK_WEBHOOKS", "false")
+
+    settings = NotifySettings()
+
+    assert (settings.smtp_host, settings.smtp_port) == ("smtp.hub.example", 2525)
+    assert settings.notify_retry_schedule_seconds == [1.0, 2.0]
+    assert not settings.allows_loopback_webhooks("development")
 
 
 def test_partner_is_sent_identifiers_status_outcome_and_links_only() -> None:
