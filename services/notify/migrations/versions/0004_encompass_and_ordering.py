@@ -24,6 +24,9 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries") as deliveries:
         deliveries.add_column(sa.Column("address", sa.String(320), nullable=True))
         deliveries.add_column(sa.Column("sequence", sa.Integer(), nullable=True))
+    # A referral's received is the first of its events: later ones wait for it to be seen.
+    op.execute("UPDATE deliveries SET sequence = 1 "
+               "WHERE event_type = 'mash.referral.received'")
 
 
 def downgrade() -> None:
