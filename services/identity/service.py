@@ -65,11 +65,11 @@ async def create_agency(uow: UnitOfWork, name: str, kind: str, *,
 
 async def update_agency(uow: UnitOfWork, agency: Agency, changes: dict[str, Any]) -> Agency:
     """Change an agency; other services learn of it by `mash.agency.updated`."""
-    if changes.get("school_urn"):
-        if agency.kind != "school":
-            raise Problem(422, "Only a school has a school_urn.", title="Validation failed",
-                          errors=[{"loc": ["body", "school_urn"], "msg": "not a school"}])
-        await _check_urn_free(uow, changes["school_urn"], agency.id)
+    for field in ("school_urn", "safeguarding_lead_email"):
+        if changes.get(field) and agency.kind != "school":
+            raise Problem(422, f"Only a school has a {field}.", title="Validation failed",
+                          errors=[{"loc": ["body", field], "msg": "not a school"}])
+    await _check_urn_free(uow, changes.get("school_urn"), agency.id)
     for name, value in changes.items():
         setattr(agency, name, value)
     uow.session.add(agency)

@@ -269,14 +269,22 @@ async def test_another_school_is_not_told_and_cannot_read_the_notification(
         not_a_school = await admin.post("/api/v1/agencies", json={
             "name": "Northshire Fire", "kind": "other", "school_urn": "999003"})
         assert not_a_school.status_code == 422
+        health = next(a for a in hub.credentials["agencies"] if a["kind"] == "health")
+        patched = await admin.patch(f"/api/v1/agencies/{health['id']}",
+                                    json={"safeguarding_lead_email": "x@health.example"})
+        assert patched.status_code == 422
         client = await admin.post("/api/v1/clients", json={
             "client_id": "hillside-mis", "name": "Hillside MIS", "agency_id": hillside["id"]})
         assert client.status_code == 201, client.text
         secret = client.json()["client_secret"]
+        moved = await admin.patch(f"/api/v1/agencies/{hillside['id']}",
+                                  json={"safeguarding_lead_email": "safeguarding@hillside.example"})
+        assert moved.json()["safeguarding_lead_email"] == "safeguarding@hillside.example"
     finally:
         await admin.aclose()
     for service in ("notify", "referral"):
         await eventually(lambda service=service: in_directory(hub, service, hillside["id"]))
+    await eventually(lambda: _lead_is(hub, hillside["id"], "safeguarding@hillside.example"))
 
     posted = await hub.client.post("/api/v1/referrals", json=pupil_referral("999001"))
     referral_id = posted.json()["id"]
@@ -305,3 +313,9 @@ async def test_another_school_is_not_told_and_cannot_read_the_notification(
 
 async def _mail(mailbox: Mailbox) -> bool:
     return bool(mailbox.messages)
+
+
+async def _lead_is(hub: NotifyHub, agency_id: str, address: str) -> bool:
+    async with hub.hub.services["notify"].database.unit_of_work() as uow:
+        entry = await uow.session.get(AgencyDirectoryEntry, agency_id)
+    return entry is not None and entry.safeguarding_lead_email == address

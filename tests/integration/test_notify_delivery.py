@@ -614,6 +614,22 @@ async def test_webhook_over_loopback_still_reaches_the_receiver_by_its_checked_a
     assert request.headers["host"] == f"receiver.localtest:{receiver.port}"
 
 
+async def test_an_address_that_refuses_is_passed_over_for_the_next_one_checked(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    async def two(host: str, port: int) -> list[str]:
+        return ["127.0.0.2", "127.0.0.1"]  # nothing listens on the first
+
+    notify = Notify(notify_db, resolver=two)
+    await notify.subscribe(POLICE, url=f"http://receiver.localtest:{receiver.port}/hooks")
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+
+    assert len(receiver.received) == 1
+    assert (await notify.only_delivery()).status == "delivered"
+
+
 @pytest.mark.parametrize(("refusal", "status", "attempts"), [
     ("550 5.1.1 Mailbox unavailable", "dead", 1),
     ("451 4.3.0 Try again later", "delivered", 2),

@@ -13,7 +13,7 @@ from services.notify.events import shareable_data
 from services.notify.retries import RetryPolicy
 from services.notify.settings import NotifySettings
 from services.notify.signing import new_webhook_secret, signature_header
-from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard
+from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard, host_header, pinned_url
 from services.notify.templates import render
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -175,3 +175,21 @@ def test_outcome_email_names_the_reference_outcome_and_link() -> None:
     assert "Outcome: early_help" in body
     assert "https://hub.example/api/v1/referrals/r7" in body
     assert "$" not in body
+
+
+def test_webhook_is_sent_to_the_checked_address_under_the_endpoints_own_name() -> None:
+    url = "https://hooks.partner.example:8443/mash?tenant=7"
+    assert pinned_url(url, "93.184.215.14") == "https://93.184.215.14:8443/mash?tenant=7"
+    assert pinned_url("https://hooks.partner.example/x", "2001:db8::1") == \
+        "https://[2001:db8::1]/x"
+    assert host_header(url) == "hooks.partner.example:8443"
+    assert host_header("https://hooks.partner.example/x") == "hooks.partner.example"
+
+
+async def test_the_guard_returns_every_address_it_allowed() -> None:
+    async def two(host: str, port: int) -> list[str]:
+        return ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
+
+    guard = WebhookUrlGuard(allow_loopback=False, resolver=two)
+    assert await guard.check("https://hooks.partner.example/") == [
+        "93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]

@@ -43,10 +43,6 @@ class WebhookChannel:
             addresses = await self.guard.check(subscription.url)
         except UnsafeWebhookUrl:
             return Outcome(False, error="address not allowed")
-        # Connect to the address just checked, naming the host in Host and in TLS (SNI and
-        # certificate check): the name is resolved once, so it cannot be rebound between.
-        hostname = urlsplit(subscription.url).hostname or ""
-        target = pinned_url(subscription.url, addresses[0])
         now = self.clock()
         timestamp = int(now.timestamp())
         body = delivery.payload.encode()
@@ -59,16 +55,25 @@ class WebhookChannel:
                 self.secrets.signing_secrets(subscription, now), delivery.id, timestamp, body),
             "host": host_header(subscription.url),
         }
-        try:
-            async with self.client.stream("POST", target, content=body, headers=headers,
-                                          extensions={"sni_hostname": hostname}
-                                          ) as response:
-                code = response.status_code
-                retry_after = response.headers.get("retry-after")
-        except httpx.TimeoutException:
-            return Outcome(False, error="timeout")
-        except httpx.HTTPError as exc:
-            return Outcome(False, error=type(exc).__name__)
+        # Connect to an address just checked (the next one if it refuses), naming the host
+        # in Host and in TLS (SNI and the certificate check): the name is resolved once, so
+        # it cannot be rebound between the check and the connection.
+        hostname = urlsplit(subscription.url).hostname or ""
+        for n, address in enumerate(addresses, start=1):
+            try:
+                async with self.client.stream(
+                        "POST", pinned_url(subscription.url, address), content=body,
+                        headers=headers, extensions={"sni_hostname": hostname}) as response:
+                    code = response.status_code
+                    retry_after = response.headers.get("retry-after")
+                break
+            except httpx.ConnectError as exc:
+                if n == len(addresses):
+                    return Outcome(False, error=type(exc).__name__)
+            except httpx.TimeoutException:
+                return Outcome(False, error="timeout")
+            except httpx.HTTPError as exc:
+                return Outcome(False, error=type(exc).__name__)
         if 200 <= code < 300:
             return Outcome(True, status_code=code)
         wait = parse_retry_after(retry_after, now) if code in (429, 503) else None
