@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from services.referral import encompass_routes, workflow_routes
 from services.referral.deadlines import DeadlineScheduler
 from services.referral.fhir_routes import router as fhir_router
+from services.referral.people import routes as people_routes
 from services.referral.routes import audit_router, router
 from services.referral.workflow import default_calendar
 from shared.agencies import AGENCY_UPDATED, record_agency_updated
@@ -30,7 +31,8 @@ def create_service(
                                   poll_seconds=default_calendar().settings.deadline_poll_seconds)
     return Service(NAME, settings=settings, broker=broker, database=database,
                    routers=[router, workflow_routes.referrals, workflow_routes.requests,
-                            audit_router, fhir_router, encompass_routes.router],
+                            audit_router, fhir_router, people_routes.people,
+                            people_routes.reviews, encompass_routes.router],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated)],
                    workers=[deadlines], migrations=MIGRATIONS, registry=registry,
