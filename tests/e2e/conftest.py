@@ -107,8 +107,10 @@ def hub(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub
         stop(process)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Any]:
+    """Chromium, per test module: Playwright's sync API runs an event loop in this thread
+    while it is open, so it must be closed before any asyncio test of another module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
