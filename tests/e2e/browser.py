@@ -25,8 +25,14 @@ class Session:
 
 
 def open_session(browser: Any, hub: Hub, username: str | None = None) -> Session:
-    """A fresh browser context (its own cookies) on the hub, signed in as ``username``."""
-    context = browser.new_context(base_url=hub.base_url, viewport={"width": 1280, "height": 900})
+    """A fresh browser context (its own cookies) on the hub, signed in as ``username``.
+
+    A user signs in with the form once per run; later contexts start with that session's
+    cookie (a TOTP code works once, so signing in again may mean waiting for a new one).
+    """
+    state = hub.browser_states.get(username or "")
+    context = browser.new_context(base_url=hub.base_url, viewport={"width": 1280, "height": 900},
+                                  storage_state=state)
     page = context.new_page()
     session = Session(context, page, username or "")
 
@@ -37,8 +43,12 @@ def open_session(browser: Any, hub: Hub, username: str | None = None) -> Session
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: session.problems.append(str(error)))
-    if username:
+    if username and state:
+        page.goto("/")
+        page.wait_for_selector("#account .account__name")
+    elif username:
         sign_in(page, hub, username)
+        hub.browser_states[username] = context.storage_state()
     return session
 
 

@@ -42,6 +42,7 @@ class Hub:
     credentials: dict[str, Any]
     process: subprocess.Popen[str]
     last_otp_step: dict[str, int] = field(default_factory=dict)
+    browser_states: dict[str, Any] = field(default_factory=dict)
 
     def user(self, username: str) -> dict[str, Any]:
         return next(u for u in self.credentials["users"] if u["username"] == username)

@@ -163,6 +163,7 @@ function renderCountdown(el, state) {
   el.classList.toggle("countdown--soon", state.soon);
   const parts = [];
   if (state.overdue) parts.push(h("strong.overdue-flag", h("span.overdue-flag__icon", { "aria-hidden": "true" }, "!"), " Overdue"));
+  if (state.overdue) parts.push(" ");
   parts.push(h("span.countdown__text", state.overdue ? state.text.replace("Overdue by", "by") : state.text));
   clear(el, ...parts);
 }
