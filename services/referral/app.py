@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from services.referral import queue, reports, workflow_routes
 from services.referral.deadlines import DeadlineScheduler
 from services.referral.fhir_routes import router as fhir_router
+from services.referral.people import routes as people_routes
 from services.referral.routes import audit_router, router
 from services.referral.workflow import default_calendar
 from shared.broker import Broker
@@ -30,7 +31,8 @@ def create_service(
     return Service(NAME, settings=settings, broker=broker, database=database,
                    # The queue before `router`: /referrals/queue is not a referral id.
                    routers=[queue.router, reports.router, router, workflow_routes.referrals,
-                            workflow_routes.requests, audit_router, fhir_router],
+                            workflow_routes.requests, audit_router, fhir_router,
+                            people_routes.people, people_routes.reviews],
                    workers=[deadlines], migrations=MIGRATIONS, registry=registry,
                    title="MASH referral service")
 

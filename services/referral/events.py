@@ -14,6 +14,7 @@ DECISION_OVERDUE = "mash.referral.decision_overdue"
 REQUEST_CREATED = "mash.information_request.created"
 REQUEST_ANSWERED = "mash.information_request.answered"
 REQUEST_OVERDUE = "mash.information_request.overdue"
+MATCH_REVIEW_NEEDED = "mash.person.match_review_needed"
 
 
 def _event(type_: str, subject: str, data: dict[str, Any]) -> CloudEvent:
@@ -43,3 +44,12 @@ def information_request(type_: str, request_id: str, agency_id: str,
     return _event(type_, request_id, {
         "information_request_id": request_id, "agency_id": agency_id, **data,
         "links": {"self": f"/api/v1/information-requests/{request_id}"}})
+
+
+def match_review_needed(review_id: str, referral_id: str) -> CloudEvent:
+    """`mash.person.match_review_needed`: a possible match waits for MASH staff; ids and
+    links only (the details are read through the API)."""
+    return _event(MATCH_REVIEW_NEEDED, review_id, {
+        "match_review_id": review_id, "referral_id": referral_id,
+        "links": {"self": f"/api/v1/match-reviews/{review_id}",
+                  "referral": f"/api/v1/referrals/{referral_id}"}})

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from services.referral import idempotency, service, workflow
 from services.referral.codes import CONCERNS, REFERRAL_SOURCES
 from services.referral.models import Referral, ReferralSubject
+from services.referral.people import index as people_index
+from services.referral.people.models import SubjectDetails
 from services.referral.permissions import (
     AuditReader,
     ReferralReader,
@@ -29,6 +31,7 @@ from services.referral.schemas import (
     ReferralListItem,
     ReferralPage,
     ReferralReceipt,
+    SubjectMatch,
     SubjectView,
     TimelineView,
 )
@@ -114,6 +117,7 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
         raise Problem(404, "No such referral.")
     referral, subjects = found
     chronology = await workflow.timeline(uow, referral.id) if is_mash_staff(caller) else []
+    matches = await people_index.matches_of(uow, referral.id) if is_mash_staff(caller) else {}
     await uow.commit()  # the audit entry of this read
     links = ReferralLinks(self=service.referral_path(referral.id))
     if not is_mash_staff(caller):
@@ -132,7 +136,8 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
         referrer=referral.referrer, referring_agency_id=referral.referring_agency_id,
         consent={"status": referral.consent_status, "reason": referral.consent_reason},
         summary=referral.summary, external_reference=referral.external_reference,
-        subjects=[_subject_view(s) for s in subjects], received_at=referral.received_at,
+        subjects=[_subject_view(s, matches.get(s.id)) for s in subjects],
+        received_at=referral.received_at,
         outcome=referral.outcome, decided_at=referral.decided_at,
         decided_by=referral.decided_by, decision_rationale=referral.decision_rationale,
         signed_off_by=referral.signed_off_by, rag_rationale=referral.rag_rationale,
@@ -143,8 +148,13 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
         timeline=[TimelineView.model_validate(t.model_dump()) for t in chronology])
 
 
-def _subject_view(subject: ReferralSubject) -> SubjectView:
-    return SubjectView.model_validate(subject.model_dump())
+def _subject_view(subject: ReferralSubject, indexed: SubjectDetails | None) -> SubjectView:
+    view = SubjectView.model_validate(subject.model_dump())
+    if indexed is not None:
+        view.person_id = indexed.person_id
+        view.match = SubjectMatch(status=indexed.match_status,
+                                  review_id=indexed.review_id)
+    return view
 
 
 @router.get("", response_model=ReferralPage)

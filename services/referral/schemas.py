@@ -210,6 +210,21 @@ class SubjectView(BaseModel):
     local_id: str | None
     address: dict[str, str] | None
     school: str | None
+    id: str | None = None
+    person_id: str | None = Field(
+        default=None, description="the person this subject is linked to (GET "
+                                  "/api/v1/people/{person_id}); null while a match review "
+                                  "is open")
+    match: SubjectMatch | None = None
+
+
+class SubjectMatch(BaseModel):
+    """How a referral subject was matched to a person."""
+
+    status: Literal["linked", "review", "new"] = Field(
+        description="linked to a known person, waiting for a match review "
+                    "(GET /api/v1/match-reviews/{review_id}), or a new person")
+    review_id: str | None = None
 
 
 class ReferralLimitedView(BaseModel):
@@ -412,4 +427,5 @@ class TimelineView(BaseModel):
     detail: dict[str, object]
 
 
+SubjectView.model_rebuild()
 ReferralFullView.model_rebuild()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_
@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from services.referral import audit, events, workflow
 from services.referral.models import ReferenceCounter, Referral, ReferralSubject
+from services.referral.people import intake as people_intake
 from services.referral.permissions import is_mash_staff
 from services.referral.schemas import ReferralCreate
 from services.referral.working_time import WorkingCalendar
@@ -18,8 +19,6 @@ from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
-
-RE_REFERRAL_WINDOW = timedelta(days=365)
 
 
 def referral_path(referral_id: str) -> str:
@@ -75,15 +74,15 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         response_due_at=calendar.response_due(received_at, rag) if rag else None,
         decision_due_at=calendar.decision_due(received_at, rag),
     )
-    await _flag_earlier_referrals(uow, referral, body, calendar)
     uow.session.add(referral)
-    for position, subject in enumerate(body.subjects):
-        address = subject.address.model_dump(exclude_none=True) if subject.address else None
-        uow.session.add(ReferralSubject(
-            referral_id=referral.id, position=position,
-            **subject.model_dump(exclude={"address"}),
-            address=address, postcode=subject.address.postcode if subject.address else None,
-        ))
+    subjects = [ReferralSubject(
+        referral_id=referral.id, position=position, **subject.model_dump(exclude={"address"}),
+        address=subject.address.model_dump(exclude_none=True) if subject.address else None,
+        postcode=subject.address.postcode if subject.address else None,
+    ) for position, subject in enumerate(body.subjects)]
+    uow.session.add_all(subjects)
+    # Each subject linked to a person; the re-referral and same-day flags by person.
+    await people_intake.index_referral(uow, referral, subjects, calendar)
     add_to_outbox(uow, events.referral_received(
         referral.id, referral.reference, referral.status, referral.kind,
         received_at.isoformat(), referral_path(referral.id), referral.referring_agency_id,
@@ -91,41 +90,6 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     workflow.record_received(uow, referral, submitter)
     await audit.record(uow, submitter, "create", "referral", referral.id, "referral_submission")
     return referral
-
-
-async def _flag_earlier_referrals(uow: UnitOfWork, referral: Referral, body: ReferralCreate,
-                                  calendar: WorkingCalendar) -> None:
-    """Same-day and re-referral flags (CIN census), by the children's NHS number or UPN.
-
-    A second referral of the same child on the same day is linked to the first (the census
-    counts it once); one within 12 months of an earlier referral is a re-referral.
-    """
-    children = [s for s in body.subjects if s.role == "child"]
-    nhs = {s.nhs_number for s in children if s.nhs_number}
-    upns = {s.upn for s in children if s.upn}
-    if not nhs and not upns:
-        return
-    same_child = (select(ReferralSubject.referral_id)
-                  .where(or_(col(ReferralSubject.nhs_number).in_(nhs),
-                             col(ReferralSubject.upn).in_(upns)),
-                         ReferralSubject.role == "child"))
-    local = referral.received_at.astimezone(calendar.zone)
-    start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    # Two indexed look-ups of one row each, however many referrals the child has had.
-    first_today = (await uow.session.exec(
-        select(Referral.id, Referral.same_day_as, Referral.is_re_referral)
-        .where(col(Referral.id).in_(same_child), col(Referral.received_at) >= start_of_day)
-        .order_by(col(Referral.received_at)).limit(1))).first()
-    if first_today is not None:
-        first_id, its_first, its_flag = first_today
-        referral.same_day_as = its_first or first_id
-        referral.is_re_referral = its_flag
-        return
-    earlier = (await uow.session.exec(
-        select(Referral.id).where(col(Referral.id).in_(same_child),
-                                  col(Referral.received_at) >=
-                                  referral.received_at - RE_REFERRAL_WINDOW).limit(1))).first()
-    referral.is_re_referral = earlier is not None
 
 
 def default_purpose(reader: Principal) -> str:

@@ -19,6 +19,7 @@ import services.notify.app
 import services.notify.models
 import services.referral.app
 import services.referral.models
+import services.referral.people.models
 import shared.outbox
 from shared.broker.memory import InProcessBroker
 from shared.service import Service
@@ -33,13 +34,16 @@ class ServiceSchema:
     app: ModuleType
     models: ModuleType
     tables: frozenset[str]
+    more_models: tuple[ModuleType, ...] = ()
 
 
 SERVICES = [
     ServiceSchema("identity", services.identity.app, services.identity.models,
                   frozenset({"agencies", "users", "api_clients", *MESSAGING_TABLES})),
     ServiceSchema("referral", services.referral.app, services.referral.models,
-                  frozenset({"referrals", "reference_counters", *MESSAGING_TABLES})),
+                  frozenset({"referrals", "reference_counters", "people", "person_records",
+                             "person_links", "match_reviews", *MESSAGING_TABLES}),
+                  (services.referral.people.models,)),
     ServiceSchema("notify", services.notify.app, services.notify.models,
                   frozenset({"deliveries", *MESSAGING_TABLES})),
 ]
@@ -145,6 +149,8 @@ async def test_migrated_tables_have_the_columns_the_models_use(
     await service.migrate()
     migrated = await tables(service)
     own_models = {**model_tables(schema.models), **model_tables(shared.outbox)}
+    for more in schema.more_models:
+        own_models.update(model_tables(more))
     assert set(own_models) <= migrated, "a model's table has no migration"
 
     # Every migrated table that some model maps to has exactly the model's columns.

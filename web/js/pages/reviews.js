@@ -65,24 +65,8 @@ export async function matchReviewsPage({ main, query }) {
     more);
 }
 
-/** A review by id, from the open or decided lists (the API lists reviews; it has no read of one). */
-async function findReview(id) {
-  for (const status of ["open", "decided"]) {
-    let path = withQuery("/api/v1/match-reviews", { status, limit: 200 });
-    while (path) {
-      const { data } = await api(path);
-      const found = data.items.find((r) => r.id === id);
-      if (found) return found;
-      const next = data.links ? data.links.next : data.next;
-      path = next ? pathOf(next) : null;
-    }
-  }
-  return null;
-}
-
 export async function matchReviewPage({ main, params }) {
-  let review = await findReview(params[0]);
-  if (!review) throw new ApiError(404, { detail: "There is no such match review." });
+  let review = (await api(`/api/v1/match-reviews/${params[0]}`)).data;
   const notice = h("div#review-notice");
 
   function render() {

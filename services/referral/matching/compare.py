@@ -1,0 +1,162 @@
+"""The comparison level of each field of a pair of prepared records.
+
+Each function answers one level name from LEVELS (the model holds an m and a u
+probability for each); ``missing`` when either side lacks the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.fuzz import token_sort_ratio
+
+from services.referral.matching.normalise import PreparedRecord
+from services.referral.matching.variants import are_variants
+
+LEVELS: dict[str, tuple[str, ...]] = {
+    "given_name": ("exact", "variant", "close", "initial", "different", "missing"),
+    "family_name": ("exact", "part", "close", "different", "missing"),
+    "date_of_birth": ("exact", "transposed", "one_digit", "year_month", "different", "missing"),
+    "sex": ("exact", "different", "missing"),
+    "postcode": ("exact", "sector", "district", "different", "missing"),
+    "address": ("exact", "close", "different", "missing"),
+    "nhs_number": ("exact", "different", "missing"),
+    "upn": ("exact", "different", "missing"),
+}
+
+CLOSE_NAME = 0.9  # Jaro-Winkler similarity at or above which two names are "close"
+CLOSE_ADDRESS = 85.0  # token-sort ratio (0-100) for an address with the same house number
+
+
+def given_name(subject: PreparedRecord, candidate: PreparedRecord) -> str:
+    """exact, variant (nickname or other name), close (typo), initial, different, missing."""
+    first, second = subject.given, candidate.given
+    if not first or not second:
+        return "missing"
+    if subject.given_joined == candidate.given_joined or first[0] == second[0]:
+        return "exact"
+    if are_variants(first[0], second[0]) or first[0] in candidate.others:
+        return "variant"
+    if second[0] in subject.others or first[0] in second or second[0] in first:
+        return "variant"
+    if len(first[0]) == 1 or len(second[0]) == 1:
+        return "initial" if first[0][0] == second[0][0] else "different"
+    if JaroWinkler.normalized_similarity(first[0], second[0]) >= CLOSE_NAME:
+        return "close"
+    if (
+        JaroWinkler.normalized_similarity(subject.given_joined, candidate.given_joined)
+        >= CLOSE_NAME
+    ):
+        return "close"
+    return "different"
+
+
+def family_name(subject: PreparedRecord, candidate: PreparedRecord) -> str:
+    """exact, part (one part of a hyphenated or double-barrelled name), close, different."""
+    first, second = subject.family, candidate.family
+    if not first or not second:
+        return "missing"
+    if subject.family_joined == candidate.family_joined:
+        return "exact"
+    if set(first) & set(second):
+        return "part"
+    if (
+        JaroWinkler.normalized_similarity(subject.family_joined, candidate.family_joined)
+        >= CLOSE_NAME
+    ):
+        return "close"
+    if len(first) > 1 or len(second) > 1:
+        for one in first:
+            for other in second:
+                if JaroWinkler.normalized_similarity(one, other) >= CLOSE_NAME:
+                    return "close"
+    return "different"
+
+
+def _one_digit_apart(first: date, second: date, first_digits: str, second_digits: str) -> bool:
+    if sum(a != b for a, b in zip(first_digits, second_digits, strict=True)) == 1:
+        return True
+    # 09 and 10 differ in two digits but are one keystroke of thought apart
+    differences = (
+        abs(first.year - second.year),
+        abs(first.month - second.month),
+        abs(first.day - second.day),
+    )
+    return sorted(differences) == [0, 0, 1]
+
+
+def date_of_birth(subject: PreparedRecord, candidate: PreparedRecord) -> str:
+    """exact, transposed (day and month swapped), one_digit, year_month, different."""
+    first, second = subject.date_of_birth, candidate.date_of_birth
+    if first is None or second is None or not subject.dob_digits or not candidate.dob_digits:
+        return "missing"
+    if first == second:
+        return "exact"
+    if first.year == second.year and first.day == second.month and first.month == second.day:
+        return "transposed"
+    if _one_digit_apart(first, second, subject.dob_digits, candidate.dob_digits):
+        return "one_digit"
+    if first.year == second.year and first.month == second.month:
+        return "year_month"
+    return "different"
+
+
+def sex(subject: PreparedRecord, candidate: PreparedRecord) -> str:
+    """exact, different; missing when either is unknown ("U" counts as unknown)."""
+    if subject.sex is None or candidate.sex is None:
+        return "missing"
+    return "exact" if subject.sex == candidate.sex else "different"
+
+
+def postcode(subject: PreparedRecord, candidate: PreparedRecord) -> str:
+    """exact, sector (S60 1), district (S60), different."""
+    if subject.postcode is None or candidate.postcode is None:
+        return "missing"
+    if subject.postcode == candidate.postcode:
+        return "exact"
+    if subject.sector is not None and subject.sector == candidate.sector:
+        return "sector"
+    if subject.district == candidate.district:
+        return "district"
+    return "different"
+
+
+def address(subject: PreparedRecord, candidate: PreparedRecord) -> str:
+    """exact (after normalising), close (same house number, similar words), different."""
+    if not subject.address or not candidate.address:
+        return "missing"
+    if subject.address == candidate.address:
+        return "exact"
+    if subject.address_numbers != candidate.address_numbers:
+        return "different"
+    ratio = token_sort_ratio(" ".join(subject.address), " ".join(candidate.address))
+    return "close" if ratio >= CLOSE_ADDRESS else "different"
+
+
+def _identifier(first: str | None, second: str | None) -> str:
+    if first is None or second is None:
+        return "missing"
+    return "exact" if first == second else "different"
+
+
+def nhs_number(subject: PreparedRecord, candidate: PreparedRecord) -> str:
+    """exact, different."""
+    return _identifier(subject.nhs_number, candidate.nhs_number)
+
+
+def upn(subject: PreparedRecord, candidate: PreparedRecord) -> str:
+    """exact, different."""
+    return _identifier(subject.upn, candidate.upn)
+
+
+def swapped(subject: PreparedRecord) -> PreparedRecord:
+    """The record with its given and family names exchanged."""
+    return replace(
+        subject,
+        given=subject.family,
+        family=subject.given,
+        given_joined=subject.family_joined,
+        family_joined=subject.given_joined,
+    )

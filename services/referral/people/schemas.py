@@ -1,0 +1,237 @@
+"""Request and response shapes of the person index API."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from services.referral.people.models import MatchReview, SubjectDetails
+from services.referral.people.service import PersonFile
+from services.referral.schemas import PageLinks, Strict
+
+
+class IdentifierView(BaseModel):
+    """An identifier of the person and where it first came from."""
+
+    type: Literal["nhs_number", "upn", "police_reference", "local_id"]
+    value: str
+    source_agency_id: str
+    referral_id: str
+    first_seen_at: datetime
+
+
+class NameView(BaseModel):
+    """A name the person was given in one referral."""
+
+    given_name: str | None
+    family_name: str | None
+    other_names: list[str] = Field(default_factory=list)
+    referral_id: str
+    seen_at: datetime
+
+
+class AddressView(BaseModel):
+    """An address given for the person in one referral."""
+
+    line1: str | None
+    postcode: str | None
+    referral_id: str
+    seen_at: datetime
+
+
+class PersonReferralView(BaseModel):
+    """A referral about the person, in the chronology across agencies."""
+
+    id: str
+    reference: str
+    received_at: datetime
+    status: str
+    outcome: str | None
+    rag: str | None
+    source: str
+    kind: str
+    referring_agency_id: str
+    role: str = Field(description="the person's role in this referral (child, ...)")
+    is_re_referral: bool
+    same_day_as: str | None
+    link: str
+
+
+class Comparison(BaseModel):
+    """One field compared: the level of agreement and its match weight (log2 m/u)."""
+
+    field: str
+    level: str
+    agrees: bool | None
+    weight: float
+    subject_value: str | None
+    candidate_value: str | None
+
+
+class LinkView(BaseModel):
+    """A decision that tied a subject to this person; undoable unless method is "new"."""
+
+    id: str
+    subject_id: str
+    referral_id: str
+    decided_by: str
+    decided_at: datetime
+    reason: str
+    method: Literal["identifier", "probabilistic", "review", "new"]
+    weight: float | None
+    comparisons: list[Comparison] = Field(
+        default_factory=list, description="why: each field's agreement and weight")
+    review_id: str | None = None
+    undone_at: datetime | None
+    undone_by: str | None
+    undo_reason: str | None = None
+    undo: str | None = Field(default=None, description="POST here to undo the link")
+
+
+class PersonView(BaseModel):
+    """A person: identifiers, names and addresses seen, and every referral about them."""
+
+    id: str
+    created_at: datetime
+    identifiers: list[IdentifierView]
+    names: list[NameView]
+    dates_of_birth: list[date]
+    sex: Literal["F", "M", "U"] | None
+    addresses: list[AddressView]
+    referrals: list[PersonReferralView] = Field(description="oldest first, all agencies")
+    links: list[LinkView]
+
+
+def person_view(found: PersonFile) -> PersonView:
+    """Shape a person's file."""
+    records = [details for details, _ in found.records]
+    first_seen: dict[tuple[str, str], IdentifierView] = {}
+    for identifier in found.identifiers:
+        first_seen.setdefault((identifier.type, identifier.value),
+                              IdentifierView.model_validate(identifier.model_dump()))
+    sexes = Counter(d.sex for d in records if d.sex)
+    base = f"/api/v1/people/{found.person.id}/links"
+    return PersonView(
+        id=found.person.id, created_at=found.person.created_at,
+        identifiers=list(first_seen.values()),
+        names=[NameView(given_name=d.given_name, family_name=d.family_name,
+                        other_names=d.other_names, referral_id=d.referral_id,
+                        seen_at=d.seen_at) for d in records],
+        dates_of_birth=sorted({d.date_of_birth for d in records if d.date_of_birth}),
+        sex=sexes.most_common(1)[0][0] if sexes else None,
+        addresses=[AddressView(line1=d.address_line1, postcode=d.postcode,
+                               referral_id=d.referral_id, seen_at=d.seen_at)
+                   for d in records if d.address_line1 or d.postcode],
+        referrals=[PersonReferralView(
+            id=r.id, reference=r.reference, received_at=r.received_at, status=r.status,
+            outcome=r.outcome, rag=r.rag, source=r.source, kind=r.kind,
+            referring_agency_id=r.referring_agency_id, role=d.role,
+            is_re_referral=r.is_re_referral, same_day_as=r.same_day_as,
+            link=f"/api/v1/referrals/{r.id}") for d, r in found.records],
+        links=[LinkView(
+            **link.model_dump(exclude={"explanation", "person_id"}),
+            comparisons=[Comparison.model_validate(c)
+                         for c in (link.explanation or {}).get("comparisons", [])],
+            undo=(f"{base}/{link.id}/undo"
+                  if link.undone_at is None and link.method != "new" else None))
+            for link in found.links])
+
+
+class MatchedDetails(BaseModel):
+    """The details compared."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    date_of_birth: date | None = None
+    sex: str | None = None
+    nhs_number: str | None = None
+    upn: str | None = None
+    postcode: str | None = None
+    address_line1: str | None = None
+
+
+class CandidateDetails(MatchedDetails):
+    """The known person's details the subject was compared with."""
+
+    person_id: str
+
+
+class Thresholds(BaseModel):
+    """Below lower: a new person; above upper: linked automatically; between: review."""
+
+    lower: float
+    upper: float
+
+
+class ReviewLinks(BaseModel):
+    """Where to find the review, its referral and the candidate person."""
+
+    self: str
+    referral: str
+    candidate_person: str
+
+
+class MatchReviewView(BaseModel):
+    """A possible match for a human: which fields agreed, which did not, and why."""
+
+    id: str
+    status: Literal["open", "decided"]
+    created_at: datetime
+    referral_id: str
+    subject_id: str
+    subject: MatchedDetails
+    candidate: CandidateDetails
+    total_weight: float
+    thresholds: Thresholds
+    comparisons: list[Comparison]
+    decision: Literal["same", "different"] | None
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None = None
+    links: ReviewLinks
+
+
+def review_view(review: MatchReview, details: SubjectDetails) -> MatchReviewView:
+    """Shape a review with the subject's details."""
+    candidate: dict[str, Any] = {k: v for k, v in review.candidate.items()
+                                 if k in CandidateDetails.model_fields}
+    return MatchReviewView(
+        id=review.id, status=review.status,
+        created_at=review.created_at, referral_id=review.referral_id,
+        subject_id=review.subject_id,
+        subject=MatchedDetails.model_validate(details.model_dump()),
+        candidate=CandidateDetails(**candidate, person_id=review.candidate_person_id),
+        total_weight=review.total_weight,
+        thresholds=Thresholds.model_validate(review.thresholds),
+        comparisons=[Comparison.model_validate(c) for c in review.comparisons],
+        decision=review.decision, decided_by=review.decided_by,
+        decided_at=review.decided_at, reason=review.reason,
+        links=ReviewLinks(self=f"/api/v1/match-reviews/{review.id}",
+                          referral=f"/api/v1/referrals/{review.referral_id}",
+                          candidate_person=f"/api/v1/people/{review.candidate_person_id}"))
+
+
+class MatchReviewPage(BaseModel):
+    """One page of match reviews, newest first."""
+
+    items: list[MatchReviewView]
+    next: str | None = Field(default=None, description="the next page, if any")
+    links: PageLinks
+
+
+class ReviewDecision(Strict):
+    """Whether the subject is the candidate person."""
+
+    decision: Literal["same", "different"] = Field(
+        description='"same": link the subject to the candidate person; "different": the '
+                    "subject is a person of their own")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class UndoLink(Strict):
+    """Why a link was wrong."""
+
+    reason: str = Field(min_length=1, max_length=2000)

@@ -1,0 +1,78 @@
+"""Reading the person index, for MASH staff only; every read is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.referral import audit
+from services.referral.models import Referral
+from services.referral.people import index
+from services.referral.people.models import (
+    MatchReview,
+    Person,
+    PersonIdentifier,
+    PersonLink,
+    SubjectDetails,
+)
+from services.referral.permissions import is_mash_staff
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.problems import Problem
+
+
+@dataclass(frozen=True)
+class PersonFile:
+    """Everything the index holds about one person."""
+
+    person: Person
+    records: list[tuple[SubjectDetails, Referral]]
+    identifiers: list[PersonIdentifier]
+    links: list[PersonLink]
+
+
+def require_mash_staff(reader: Principal, what: str) -> None:
+    """Partners do not learn that a person or review exists."""
+    if not is_mash_staff(reader):
+        raise Problem(404, f"No such {what}.")
+
+
+async def person_file(uow: UnitOfWork, person_id: str) -> PersonFile:
+    """The person with their records, identifiers and link decisions."""
+    person = await uow.session.get(Person, person_id)
+    if person is None:
+        raise Problem(404, "No such person.")
+    return PersonFile(person, await index.person_records(uow, person_id),
+                      await index.person_identifiers(uow, person_id),
+                      await index.person_links(uow, person_id))
+
+
+async def read_person(uow: UnitOfWork, person_id: str, reader: Principal,
+                      purpose: str) -> PersonFile:
+    """One person, audited."""
+    require_mash_staff(reader, "person")
+    found = await person_file(uow, person_id)
+    await audit.record(uow, reader, "read", "person", person_id, purpose)
+    return found
+
+
+async def list_reviews(uow: UnitOfWork, reader: Principal, status: str | None,
+                       after: tuple[datetime, str] | None, limit: int,
+                       purpose: str) -> list[tuple[MatchReview, SubjectDetails]]:
+    """Match reviews newest first; the search is audited."""
+    require_mash_staff(reader, "match reviews")
+    found = await index.match_reviews(uow, status, after, limit)
+    await audit.record(uow, reader, "search", "match_review", "*", purpose)
+    return found
+
+
+async def read_review(uow: UnitOfWork, review_id: str, reader: Principal,
+                      purpose: str) -> tuple[MatchReview, SubjectDetails]:
+    """One match review, audited."""
+    require_mash_staff(reader, "match review")
+    review = await uow.session.get(MatchReview, review_id)
+    details = await uow.session.get(SubjectDetails, review.subject_id) if review else None
+    if review is None or details is None:
+        raise Problem(404, "No such match review.")
+    await audit.record(uow, reader, "read", "match_review", review_id, purpose)
+    return review, details
