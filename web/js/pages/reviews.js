@@ -15,6 +15,7 @@ function display(fieldName, value) {
   if (value === null || value === undefined || value === "") return h("span.secondary", "Not given");
   if (fieldName === "date_of_birth") return dateOnly(String(value));
   if (fieldName === "nhs_number") return nhsNumber(String(value));
+  if (fieldName === "sex") return { F: "Female", M: "Male", U: "Not known" }[value] || String(value);
   return String(value);
 }
 
@@ -93,7 +94,7 @@ export async function matchReviewPage({ main, params }) {
         h("thead", h("tr", h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "New referral"), h("th", { scope: "col" }, "Known child"), h("th", { scope: "col" }, "Agreement"), h("th", { scope: "col" }, "Weight"))),
         h("tbody", comparisons),
         h("tfoot", h("tr", h("th", { scope: "row", colspan: "4" }, "Total weight"), h("td.weight", review.total_weight.toFixed(1)))))),
-      h("p.body.secondary", `Below ${review.thresholds.lower.toFixed(1)} the hub treats records as different children, above ${review.thresholds.upper.toFixed(1)} as the same; in between a person decides.`),
+      h("p.body.secondary", `The hub keeps records apart on its own below a total of ${review.thresholds.lower.toFixed(1)} and links them above ${review.thresholds.upper.toFixed(1)}, unless the details contradict an identifier. This pair needs a person to decide.`),
       form);
   }
 
