@@ -11,9 +11,12 @@ const REFRESH_SECONDS = 30;
 const PAGE = 50;
 
 export async function queuePage({ main, query }) {
-  const { sources } = await codes();
   const filters = { status: query.get("status") || "", rag: query.get("rag") || "", source: query.get("source") || "" };
   const state = { items: [], next: null, updatedAt: null, busy: false };
+  // The first page of the queue and the code list at once, not one after the other.
+  const firstPage = fetchItems(PAGE);
+  firstPage.catch(() => {});
+  const { sources } = await codes();
 
   const tbody = h("tbody");
   const updated = h("p.body-s.secondary", { id: "queue-updated" });
@@ -81,12 +84,12 @@ export async function queuePage({ main, query }) {
     return { items, next };
   }
 
-  async function load(reset, byHand = false) {
+  async function load(reset, byHand = false, given = null) {
     if (state.busy) return;
     state.busy = true;
     try {
       const before = new Set(state.items.map((i) => i.id));
-      const { items, next } = await fetchItems(reset ? PAGE : Math.max(PAGE, state.items.length));
+      const { items, next } = await (given || fetchItems(reset ? PAGE : Math.max(PAGE, state.items.length)));
       state.items = items;
       state.next = next;
       state.updatedAt = new Date();
@@ -158,7 +161,7 @@ export async function queuePage({ main, query }) {
       h("td", answers));
   }
 
-  await load(true);
+  await load(true, false, firstPage);
   const timer = setInterval(() => { if (!document.hidden) load(false).catch(() => {}); }, REFRESH_SECONDS * 1000);
   return () => clearInterval(timer);
 }
