@@ -58,7 +58,7 @@ def static_server(directory: Path) -> tuple[http.server.ThreadingHTTPServer, int
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -84,7 +84,8 @@ def main() -> None:
             user = next(u for u in credentials["users"] if u["username"] == "mash.practitioner")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-                context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+                context = browser.new_context(base_url=base,
+                                              viewport={"width": 1280, "height": 900})
                 signed_in = context.request.post(f"{base}/api/v1/sessions", data={
                     "username": user["username"], "password": user["password"],
                     "otp": pyotp.TOTP(user["totp_secret"]).now()})
