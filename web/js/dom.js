@@ -111,11 +111,16 @@ export function statusTag(status) {
 const DATE_TIME = new Intl.DateTimeFormat("en-GB", {
   weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
 });
+const SHORT_DATE_TIME = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 const DATE = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "long", year: "numeric" });
 const TIME = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
 export function dateTime(value) {
   return value ? DATE_TIME.format(new Date(value)) : "";
+}
+
+export function shortDateTime(value) {
+  return value ? SHORT_DATE_TIME.format(new Date(value)) : "";
 }
 
 export function dateOnly(value) {

@@ -2,7 +2,7 @@
 // losing the practitioner's place (filters in the URL, scroll position, focus).
 
 import { api, pathOf, withQuery } from "../api.js";
-import { h, clear, ragTag, statusTag, countdownElement, dateTime, announce, clockTime, STATUSES } from "../dom.js";
+import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, STATUSES } from "../dom.js";
 import { select, button } from "../forms.js";
 import { codes } from "../codes.js";
 import { show } from "../app.js";
@@ -151,13 +151,13 @@ export async function queuePage({ main, query }) {
     return h(`tr.queue-row${overdue ? ".row--overdue" : ""}${!overdue && item.immediate_risk ? ".row--risk" : ""}`, { dataset: { referralId: item.id, deadlineRow: "1" } },
       h("td",
         h("a.queue-link", { href: `#/referrals/${item.id}`, dataset: { focusKey: `referral-${item.id}` } }, item.reference),
-        h("div.body-s.secondary", "Received ", dateTime(item.received_at)),
+        h("div.body-s.secondary", "Received ", shortDateTime(item.received_at)),
         flags.length ? h("div.cell-flags", flags) : null),
       h("td", h("ul.concerns", item.concerns.map((c) => h("li", c.description || c.code)))),
       h("td", item.source_description || item.source),
       h("td", ragTag(item.rag)),
       h("td", statusTag(item.status)),
-      h("td", item.decision_due_at ? countdownElement(item.decision_due_at, { decides: true }) : "", h("div.body-s.secondary", dateTime(item.decision_due_at))),
+      h("td", item.decision_due_at ? countdownElement(item.decision_due_at, { decides: true }) : "", h("div.body-s.secondary", shortDateTime(item.decision_due_at))),
       h("td", answers));
   }
 
