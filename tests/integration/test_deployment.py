@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from mash.topology import PUBLIC_ROUTES, SERVICES
+from mash.web import WEB_HEADERS
 from shared.auth import CSRF_HEADER, SESSION_COOKIE
 from shared.broker.rabbitmq import RabbitMQBroker
 from shared.problems import problem_response
@@ -458,6 +459,9 @@ async def test_unknown_paths_and_the_services_operational_endpoints_are_not_publ
     web = await client.get("/")
     assert web.status_code == 200
     assert web.headers["content-type"].startswith("text/html")
+    for name, value in WEB_HEADERS.items():
+        assert web.headers[name] == value, name
+    assert web.headers["x-request-id"]
 
 
 async def test_every_public_route_reaches_the_service_that_owns_it(
