@@ -105,10 +105,17 @@ class IdempotentConsumer:
         await self.handle_batch([event])
 
     async def handle_batch(self, events: Sequence[CloudEvent]) -> None:
-        """Handle ``events`` in one unit of work; if any fails, none is kept."""
+        """Handle ``events`` in one unit of work; if any fails, none is kept.
+
+        Each event's handler starts with an empty identity map, as with a session of its
+        own: what one event changed by a Core statement is read afresh by the next.
+        """
         handled = 0
         async with self.database.unit_of_work() as uow:
-            for event in events:
+            for position, event in enumerate(events):
+                if position:
+                    await uow.session.flush()
+                    uow.session.expunge_all()
                 handled += await self._handle(uow, event)
             if not handled:
                 return

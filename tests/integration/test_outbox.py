@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import func, select, update
 
 from services.notify.app import MIGRATIONS as NOTIFY_MIGRATIONS
 from services.notify.models import Delivery
@@ -413,3 +413,32 @@ async def test_a_failing_event_in_a_window_is_dead_lettered_alone_after_the_limi
         expected = 0 if evt is poison else 1
         assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == expected
         assert await count(notify_db, InboxMessage, InboxMessage.message_id == evt.id) == expected
+
+
+async def test_each_event_of_a_window_reads_what_the_ones_before_it_wrote(
+    notify_db: Database, broker: InProcessBroker
+) -> None:
+    """One transaction, but a fresh identity map per event: a row one event changed by a
+    Core statement is not served stale from the ORM objects an earlier event loaded."""
+    seen: list[str] = []
+    kept: list[OutboxMessage] = []
+
+    async def handler(uow: UnitOfWork, evt: CloudEvent) -> None:
+        step = evt.data["n"]
+        if step == 0:
+            add_to_outbox(uow, CloudEvent(source="/tests", type="t.row", id="row-1", data={}))
+            await uow.session.flush()
+        elif step == 1:
+            table = OutboxMessage.__table__  # type: ignore[attr-defined]
+            await uow.session.exec(update(table).where(  # type: ignore[call-overload]
+                table.c.event_id == "row-1").values(event_type="t.changed"))
+        row = (await uow.session.exec(
+            select(OutboxMessage).where(OutboxMessage.event_id == "row-1"))).one()
+        seen.append(row.event_type)
+        kept.append(row)  # e.g. a cache: the object outlives its event
+
+    await broker.subscribe("tests.window", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "tests.window", handler))
+    await broker.publish([event(n) for n in range(3)])
+
+    assert seen == ["t.row", "t.changed", "t.changed"]
