@@ -9,6 +9,7 @@ from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
@@ -22,6 +23,7 @@ import services.referral.models
 import services.referral.people.models
 import shared.outbox
 from shared.broker.memory import InProcessBroker
+from shared.migrations import alembic_config
 from shared.service import Service
 from shared.settings import Settings
 
@@ -164,3 +166,36 @@ async def test_migrated_tables_have_the_columns_the_models_use(
     found = await inspect(service, columns)
     expected = {name: {c.name for c in table.columns} for name, table in mapped.items()}
     assert found == expected
+
+
+@pytest.mark.parametrize("schema", [SERVICES[0]], ids=["identity"])
+async def test_upgrading_an_identity_database_that_holds_agencies_and_users_keeps_them(
+    service: Service,
+) -> None:
+    """A hub started before the school columns existed upgrades with its data in place."""
+
+    def upgrade_to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            command.upgrade(alembic_config(service.migrations, service.name, connection),
+                            revision)
+        return run
+
+    async with service.database.engine.begin() as conn:
+        await conn.run_sync(upgrade_to("0002"))
+    async with service.database.engine.begin() as conn:
+        await conn.execute(sa.text(
+            "INSERT INTO agencies (id, name, kind, active, created_at) "
+            "VALUES ('a-1', 'Example school', 'school', true, CURRENT_TIMESTAMP)"))
+        await conn.execute(sa.text(
+            "INSERT INTO users (id, agency_id, username, display_name, password_hash, "
+            "totp_secret, roles, active, created_at) VALUES ('u-1', 'a-1', 'dsl', 'DSL', "
+            "'x', 'y', '[]', true, CURRENT_TIMESTAMP)"))
+
+    await service.migrate()
+
+    assert await version(service) == [head(service)]
+    async with service.database.engine.connect() as conn:
+        rows = (await conn.execute(sa.text(
+            "SELECT a.id, a.school_urn, u.username FROM agencies a "
+            "JOIN users u ON u.agency_id = a.id"))).all()
+    assert [tuple(r) for r in rows] == [("a-1", None, "dsl")]

@@ -17,15 +17,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("agencies") as agencies:
-        agencies.add_column(sa.Column("school_urn", sa.String(6), nullable=True))
-        agencies.add_column(sa.Column("safeguarding_lead_email", sa.String(320),
-                                      nullable=True))
-        agencies.create_unique_constraint("uq_agencies_school_urn", ["school_urn"])
+    # Plain ADD COLUMN and a unique index, not a batch rebuild of the table: on SQLite a
+    # rebuild drops `agencies`, which users and API clients reference, and fails on a hub
+    # that already has them.
+    op.add_column("agencies", sa.Column("school_urn", sa.String(6), nullable=True))
+    op.add_column("agencies", sa.Column("safeguarding_lead_email", sa.String(320),
+                                        nullable=True))
+    op.create_index("uq_agencies_school_urn", "agencies", ["school_urn"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("uq_agencies_school_urn", table_name="agencies")
     with op.batch_alter_table("agencies") as agencies:
-        agencies.drop_constraint("uq_agencies_school_urn", type_="unique")
         agencies.drop_column("safeguarding_lead_email")
         agencies.drop_column("school_urn")
