@@ -69,6 +69,15 @@ def test_the_queue_shows_the_most_urgent_first_and_keeps_its_place_on_refresh(
     assert page.evaluate("document.activeElement.textContent") == made["amber"]["reference"]
     expect(page.locator("#announcer")).to_contain_text("1 new referral")
 
+    # Into a referral and back: the filters and the row are where the practitioner left.
+    page.click(f"a.queue-link:has-text('{made['green']['reference']}')")
+    page.wait_for_selector(f"h1:has-text('{made['green']['reference']}')")
+    page.click("a:has-text('Back to the queue')")
+    page.wait_for_selector("[data-queue-ready='6']")
+    page.clock.run_for(100)
+    assert page.evaluate("document.activeElement.textContent") == made["green"]["reference"]
+    assert f"source={SOURCE}" in page.evaluate("location.hash")
+
     # A day later every deadline has passed: each row says "Overdue", not only in colour.
     page.clock.fast_forward("25:00:00")
     expect(page.locator("tr.row--overdue")).to_have_count(6)

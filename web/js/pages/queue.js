@@ -5,7 +5,7 @@ import { api, pathOf, withQuery } from "../api.js";
 import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, STATUSES } from "../dom.js";
 import { select, button } from "../forms.js";
 import { codes } from "../codes.js";
-import { show } from "../app.js";
+import { show, session } from "../app.js";
 
 const REFRESH_SECONDS = 30;
 const PAGE = 50;
@@ -13,6 +13,7 @@ const PAGE = 50;
 export async function queuePage({ main, query }) {
   const filters = { status: query.get("status") || "", rag: query.get("rag") || "", source: query.get("source") || "" };
   const state = { items: [], next: null, updatedAt: null, busy: false };
+  session.lastQueue = window.location.hash;
   // The first page of the queue and the code list at once, not one after the other.
   const firstPage = fetchItems(PAGE);
   firstPage.catch(() => {});
@@ -50,6 +51,7 @@ export async function queuePage({ main, query }) {
     filters.source = form.querySelector("#filter-source").value;
     // The filters live in the address, so a refresh or a shared link keeps them.
     history.replaceState(null, "", `#${withQuery("/queue", filters)}`);
+    session.lastQueue = window.location.hash;
     load(true).then(() => announce(`Filters applied: ${countsText()}`));
   });
 
@@ -162,6 +164,12 @@ export async function queuePage({ main, query }) {
   }
 
   await load(true, false, firstPage);
+  // Back from a referral: focus its row again, where the practitioner left the queue.
+  if (session.lastReferral) {
+    const link = main.querySelector(`[data-focus-key="referral-${CSS.escape(session.lastReferral)}"]`);
+    session.lastReferral = null;
+    if (link) setTimeout(() => { link.focus(); link.scrollIntoView({ block: "center" }); }, 0);
+  }
   const timer = setInterval(() => { if (!document.hidden) load(false).catch(() => {}); }, REFRESH_SECONDS * 1000);
   return () => clearInterval(timer);
 }
