@@ -13,7 +13,7 @@ import uvicorn
 
 from mash.gateway import Hub, create_hub_app
 from mash.topology import SERVICES
-from shared.broker import broker_from_settings
+from shared.broker import BrokerUnavailable, broker_from_settings
 from shared.logs import configure_logging
 from shared.service import Service
 from shared.settings import Settings
@@ -114,11 +114,30 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 async def _migrate_all(names: list[str], settings: Settings) -> None:
-    for name in names:
-        service = _service(name, settings)
+    services = [_service(name, settings) for name in names]
+    for service in services:
         await service.migrate()
         await service.database.dispose()
-        print(f"{name}: migrated", flush=True)
+        print(f"{service.name}: migrated", flush=True)
+    if not settings.uses_memory_broker:
+        await _declare_queues(services, settings)
+
+
+async def _declare_queues(services: list[Service], settings: Settings) -> None:
+    """Every consumer's queue, so events published before it first starts wait for it
+    (identity's agency events after `mash demo`, say)."""
+    broker = broker_from_settings(settings)
+    try:
+        await broker.connect()
+        for service in services:
+            for subscription in service.subscriptions:
+                await broker.declare(subscription.queue, subscription.topics)
+        print(f"broker: queues of {', '.join(s.name for s in services)} declared", flush=True)
+    except BrokerUnavailable as exc:
+        print(f"broker: queues not declared ({exc}); `mash serve` declares them on start",
+              flush=True)
+    finally:
+        await broker.close()
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -170,6 +189,32 @@ def _audit(args: argparse.Namespace) -> None:
     settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
     configure_logging(settings.log_level)
     sys.exit(asyncio.run(_verify_audit(settings)))
+
+
+async def _index_existing(settings: Settings) -> int:
+    from services.referral.people.intake import index_earlier_subjects
+
+    service = _service("referral", settings)
+    total = 0
+    try:
+        while True:
+            async with service.database.unit_of_work() as uow:
+                linked = await index_earlier_subjects(uow)
+                await uow.commit()
+            if not linked:
+                break
+            total += linked
+            print(f"{total} subjects linked to people", flush=True)
+    finally:
+        await service.database.dispose()
+    print(f"done: {total} subjects from before the person index linked", flush=True)
+    return 0
+
+
+def _people(args: argparse.Namespace) -> None:
+    settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
+    configure_logging(settings.log_level)
+    sys.exit(asyncio.run(_index_existing(settings)))
 
 
 def _service_name(value: str) -> str:
@@ -224,6 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--data-dir", default=None,
                         help="for `mash up` data: the data directory (default: MASH_ settings)")
     verify.set_defaults(func=_audit)
+
+    people = commands.add_parser("people", help="the person index")
+    people_commands = people.add_subparsers(dest="people_command", required=True)
+    index_existing = people_commands.add_parser(
+        "index-existing", help="link the subjects of referrals received before the person "
+                               "index to people (run once after upgrading; safe to repeat)")
+    index_existing.add_argument("--data-dir", default=None, help="for `mash up` data: the "
+                                "data directory (default: MASH_ settings)")
+    index_existing.set_defaults(func=_people)
 
     keys = commands.add_parser("keys", help="manage identity's token-signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)

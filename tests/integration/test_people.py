@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from services.referral.audit import verify_chain
 from services.referral.matching import MatchModel, PersonRecord, best_match
 from services.referral.models import Referral
+from services.referral.people.intake import index_earlier_subjects
+from services.referral.people.models import (
+    BlockingKey,
+    PersonIdentifier,
+    PersonLink,
+    SubjectDetails,
+)
 from shared.outbox import OutboxMessage
 from tests.auth import load_credentials
 from tests.bodies import referral_body
@@ -390,3 +397,26 @@ async def test_a_re_referral_is_flagged_through_the_person_without_an_identifier
         assert (await decide(hub, subject["match"]["review_id"], "same")).status_code == 200
         full = (await hub.client.get(f"/api/v1/referrals/{again}")).json()
         assert full["is_re_referral"] is True, "the decision re-derives the flag"
+
+
+async def test_subjects_from_before_the_person_index_are_linked_by_the_upgrade_command(
+    hub: Intake,
+) -> None:
+    earlier = await refer(hub, AMELIA_HEALTH, client_id=HEALTH)
+    database = hub.hub.services["referral"].database
+    async with database.unit_of_work() as uow:  # as if it came before migration 0007
+        for table in (BlockingKey, PersonIdentifier, PersonLink, SubjectDetails):
+            await uow.session.exec(delete(table))
+        await uow.commit()
+    assert (await subject_of(hub, earlier))["person_id"] is None
+    later = await refer(hub, child("Amelia", "Jones", nhs_number="9990000018"))
+    assert (await subject_of(hub, later))["match"]["status"] == "new"
+
+    async with database.unit_of_work() as uow:
+        assert await index_earlier_subjects(uow) == 1
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        assert await index_earlier_subjects(uow) == 0, "safe to run again"
+    linked = await subject_of(hub, earlier)
+    assert linked["match"]["status"] == "linked"
+    assert linked["person_id"] == (await subject_of(hub, later))["person_id"]

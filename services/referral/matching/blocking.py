@@ -8,7 +8,11 @@ measured by ``bench/matching_quality.py``):
 - ``d:`` the date of birth with day and month in sorted order (so transposed dates meet);
 - ``np:`` the phonetic codes of the given name and one family-name part, in sorted order
   (so swapped names meet; any age, so a wrong date of birth still meets);
-- ``p:`` the postcode with the birth year (a changed name or a nickname still meets).
+- ``p:`` the postcode with the birth year (a changed name or a nickname still meets);
+- ``pf:`` the postcode with a family-name part's code (the household: a wrong date of
+  birth with a nickname still meets); ``pg:`` the postcode with the given name's code;
+- ``gm:`` the given name's code with the year and month of birth (a changed or
+  misspelt family name with a wrong day still meets).
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ def blocking_keys(record: PersonRecord) -> frozenset[str]:
         for part in prepared.family:
             first, second = sorted((given_code, phonetic(part)))
             keys.add(f"np:{first}:{second}")
-    if prepared.postcode and born is not None:
-        keys.add(f"p:{prepared.postcode.replace(' ', '')}:{born.year:04d}")
+    postcode = prepared.postcode.replace(" ", "") if prepared.postcode else None
+    if postcode and born is not None:
+        keys.add(f"p:{postcode}:{born.year:04d}")
+    if postcode:
+        for part in prepared.family:
+            keys.add(f"pf:{postcode}:{phonetic(part)}")
+        if prepared.given:
+            keys.add(f"pg:{postcode}:{phonetic(prepared.given[0])}")
+    if prepared.given and born is not None:
+        keys.add(f"gm:{phonetic(prepared.given[0])}:{born.year:04d}-{born.month:02d}")
     return frozenset(key[:40] for key in keys)

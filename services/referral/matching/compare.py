@@ -6,17 +6,18 @@ probability for each); ``missing`` when either side lacks the field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import token_sort_ratio
 
 from services.referral.matching.normalise import PreparedRecord
 from services.referral.matching.variants import are_variants
 
 LEVELS: dict[str, tuple[str, ...]] = {
-    "given_name": ("exact", "variant", "close", "initial", "different", "missing"),
+    "given_name": ("exact", "variant", "close", "other_name", "initial", "different", "missing"),
     "family_name": ("exact", "part", "close", "different", "missing"),
     "date_of_birth": ("exact", "transposed", "one_digit", "year_month", "different", "missing"),
     "sex": ("exact", "different", "missing"),
@@ -30,26 +31,36 @@ CLOSE_NAME = 0.9  # Jaro-Winkler similarity at or above which two names are "clo
 CLOSE_ADDRESS = 85.0  # token-sort ratio (0-100) for an address with the same house number
 
 
+def names_close(first: str, second: str) -> bool:
+    """A likely typo: Jaro-Winkler at least CLOSE_NAME; or one letter added, dropped,
+    changed or two swapped; or two such slips in names of five letters or more."""
+    if JaroWinkler.normalized_similarity(first, second) >= CLOSE_NAME:
+        return True
+    shorter, longer = sorted((len(first), len(second)))
+    if shorter < 2 or longer < 3:
+        return False
+    slips = 2 if shorter >= 4 else 1
+    return OSA.distance(first, second, score_cutoff=slips) <= slips
+
+
 def given_name(subject: PreparedRecord, candidate: PreparedRecord) -> str:
-    """exact, variant (nickname or other name), close (typo), initial, different, missing."""
+    """exact, variant (nickname, or one of two given names), close (typo), other_name
+    (one side's given name is the other's middle name), initial, different."""
     first, second = subject.given, candidate.given
     if not first or not second:
         return "missing"
     if subject.given_joined == candidate.given_joined or first[0] == second[0]:
         return "exact"
-    if are_variants(first[0], second[0]) or first[0] in candidate.others:
-        return "variant"
-    if second[0] in subject.others or first[0] in second or second[0] in first:
+    if are_variants(first[0], second[0]) or first[0] in second or second[0] in first:
         return "variant"
     if len(first[0]) == 1 or len(second[0]) == 1:
         return "initial" if first[0][0] == second[0][0] else "different"
-    if JaroWinkler.normalized_similarity(first[0], second[0]) >= CLOSE_NAME:
-        return "close"
-    if (
-        JaroWinkler.normalized_similarity(subject.given_joined, candidate.given_joined)
-        >= CLOSE_NAME
+    if names_close(first[0], second[0]) or names_close(
+        subject.given_joined, candidate.given_joined
     ):
         return "close"
+    if first[0] in candidate.others or second[0] in subject.others:
+        return "other_name"
     return "different"
 
 
@@ -149,6 +160,43 @@ def nhs_number(subject: PreparedRecord, candidate: PreparedRecord) -> str:
 def upn(subject: PreparedRecord, candidate: PreparedRecord) -> str:
     """exact, different."""
     return _identifier(subject.upn, candidate.upn)
+
+
+COMPARATORS: dict[str, Callable[[PreparedRecord, PreparedRecord], str]] = {
+    "given_name": given_name,
+    "family_name": family_name,
+    "date_of_birth": date_of_birth,
+    "sex": sex,
+    "postcode": postcode,
+    "address": address,
+    "nhs_number": nhs_number,
+    "upn": upn,
+}
+
+
+def all_levels(subject: PreparedRecord, candidate: PreparedRecord) -> dict[str, str]:
+    """The level of every field; names compared crosswise when they look swapped
+    (then the extra key ``swapped`` is present)."""
+    levels = {field: comparator(subject, candidate) for field, comparator in COMPARATORS.items()}
+    if (
+        levels["given_name"] == "different"
+        and levels["family_name"] in ("different", "part")
+        and _may_be_swapped(subject, candidate)
+    ):
+        crossed = swapped(subject)
+        given, family = given_name(crossed, candidate), family_name(crossed, candidate)
+        if given != "different" and family != "different":
+            levels["given_name"], levels["family_name"] = given, family
+            levels["swapped"] = "yes"
+    return levels
+
+
+def _may_be_swapped(subject: PreparedRecord, candidate: PreparedRecord) -> bool:
+    """A cheap first look: each name begins as the other side's other name does."""
+    return (
+        subject.family_joined[:1] == candidate.given_joined[:1]
+        and subject.given_joined[:1] == candidate.family_joined[:1]
+    )
 
 
 def swapped(subject: PreparedRecord) -> PreparedRecord:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from services.referral.matching import compare
 from services.referral.matching.normalise import PreparedRecord, prepare
@@ -22,25 +22,52 @@ from services.referral.matching.records import FieldComparison, MatchScore, Pers
 
 Decision = Literal["link", "review", "new"]
 
-COMPARATORS: dict[str, Callable[[PreparedRecord, PreparedRecord], str]] = {
-    "given_name": compare.given_name,
-    "family_name": compare.family_name,
-    "date_of_birth": compare.date_of_birth,
-    "sex": compare.sex,
-    "postcode": compare.postcode,
-    "address": compare.address,
-    "nhs_number": compare.nhs_number,
-    "upn": compare.upn,
-}
 
-# Levels at which a field flatly contradicts a match: a pair with one of these is never
-# linked automatically, whatever the other fields add up to (twins share everything
-# but their given names and identifiers).
-CONTRADICTIONS: dict[str, frozenset[str]] = {
-    "given_name": frozenset({"different"}),
-    "nhs_number": frozenset({"different"}),
-    "upn": frozenset({"different"}),
-}
+class Weighed(NamedTuple):
+    """A pair's total weight and field levels (names compared crosswise if swapped)."""
+
+    total: float
+    levels: dict[str, str]
+    swapped: bool
+
+
+# Pairs never linked automatically, whatever the fields add up to: the independence the
+# weights assume breaks down in a household, where siblings share the family name and
+# address and twins also the date of birth. Each rule: (reason, field levels that all hold).
+NO_GIVEN_NAME = "no given name to tell twins apart"
+ONLY_AN_INITIAL = "only an initial to tell twins apart"
+TWIN_RULES = frozenset({NO_GIVEN_NAME, ONLY_AN_INITIAL})
+_DIFFERENT = frozenset({"different"})
+_LOOSE_GIVEN = frozenset({"close", "other_name", "initial", "different", "missing"})
+NO_AUTOMATIC_LINK: tuple[tuple[str, dict[str, frozenset[str]]], ...] = (
+    ("the given names differ", {"given_name": _DIFFERENT}),
+    (NO_GIVEN_NAME, {"given_name": frozenset({"missing"})}),
+    (ONLY_AN_INITIAL, {"given_name": frozenset({"initial"})}),
+    ("the NHS numbers differ", {"nhs_number": _DIFFERENT}),
+    ("the UPNs differ", {"upn": _DIFFERENT}),
+    (
+        "the sexes differ and the given names are not the same",
+        {"sex": _DIFFERENT, "given_name": _LOOSE_GIVEN | {"variant"}},
+    ),
+    (
+        "the dates of birth differ and the given names agree only loosely",
+        {"date_of_birth": _DIFFERENT, "given_name": _LOOSE_GIVEN},
+    ),
+    (
+        "the dates of birth and the family names differ",
+        {"date_of_birth": _DIFFERENT, "family_name": _DIFFERENT},
+    ),
+    ("the dates of birth and the sexes differ", {"date_of_birth": _DIFFERENT, "sex": _DIFFERENT}),
+)
+
+# Pairs taken for different people whatever the fields add up to: siblings share a
+# household but neither a given name nor a date of birth.
+DIFFERENT_PEOPLE: tuple[tuple[str, dict[str, frozenset[str]]], ...] = (
+    (
+        "the given names and the dates of birth both differ",
+        {"given_name": frozenset({"different"}), "date_of_birth": frozenset({"different"})},
+    ),
+)
 
 _FLOOR = 1e-6  # no probability is taken as exactly 0 or 1
 
@@ -95,33 +122,29 @@ class MatchModel:
         u = min(max(self.u[field][level], _FLOOR), 1.0)
         return math.log2(m / u)
 
-    def levels(self, subject: PreparedRecord, candidate: PreparedRecord) -> dict[str, str]:
-        """The comparison level of every field, names compared crosswise if swapped."""
-        levels = {
-            field: comparator(subject, candidate) for field, comparator in COMPARATORS.items()
-        }
-        if levels["given_name"] == "different" and levels["family_name"] in ("different", "part"):
-            crossed = compare.swapped(subject)
-            given, family = (
-                compare.given_name(crossed, candidate),
-                compare.family_name(crossed, candidate),
-            )
-            if given != "different" and family != "different":
-                levels["given_name"], levels["family_name"] = given, family
-                levels["swapped"] = "yes"
-        return levels
+    def weigh(self, subject: PersonRecord, candidate: PersonRecord) -> Weighed:
+        """The total weight and the level of each field, without the explanation."""
+        return self.weigh_prepared(prepare(subject), prepare(candidate))
 
-    def score(self, subject: PersonRecord, candidate: PersonRecord) -> MatchScore:
-        """The total weight of a pair and each field's comparison behind it."""
-        levels = self.levels(prepare(subject), prepare(candidate))
+    def weigh_prepared(self, subject: PreparedRecord, candidate: PreparedRecord) -> Weighed:
+        """weigh() for records already prepared."""
+        levels = compare.all_levels(subject, candidate)
         swapped = levels.pop("swapped", None) is not None
-        comparisons = []
+        weights = self.weights
         total = 0.0
         for field, level in levels.items():
+            total += weights[field][level]
+        return Weighed(total, levels, swapped)
+
+    def explain(
+        self, subject: PersonRecord, candidate: PersonRecord, weighed: Weighed
+    ) -> MatchScore:
+        """The score of a weighed pair with each field's comparison behind it."""
+        comparisons = []
+        for field, level in weighed.levels.items():
             weight = self.weights[field][level]
-            total += weight
             shown = field
-            if swapped and field in ("given_name", "family_name"):
+            if weighed.swapped and field in ("given_name", "family_name"):
                 shown = "family_name" if field == "given_name" else "given_name"
             comparisons.append(
                 FieldComparison(
@@ -133,20 +156,35 @@ class MatchModel:
                     candidate_value=_display(candidate, field),
                 )
             )
-        return MatchScore(total_weight=total, comparisons=tuple(comparisons))
+        return MatchScore(total_weight=weighed.total, comparisons=tuple(comparisons))
 
-    def contradicted(self, score: MatchScore) -> bool:
-        """Whether a field flatly contradicts the pair (see CONTRADICTIONS)."""
-        return any(
-            comparison.level in CONTRADICTIONS.get(comparison.field, ())
-            for comparison in score.comparisons
-        )
+    def score(self, subject: PersonRecord, candidate: PersonRecord) -> MatchScore:
+        """The total weight of a pair and each field's comparison behind it."""
+        return self.explain(subject, candidate, self.weigh(subject, candidate))
+
+    def contradictions(self, score: MatchScore | Mapping[str, str]) -> list[str]:
+        """Why the pair may not be linked automatically (see NO_AUTOMATIC_LINK), if so."""
+        return _rules_met(NO_AUTOMATIC_LINK + DIFFERENT_PEOPLE, _levels(score))
+
+    def different_people(self, score: MatchScore | Mapping[str, str]) -> list[str]:
+        """Why the pair is two people whatever its weight (see DIFFERENT_PEOPLE), if so."""
+        return _rules_met(DIFFERENT_PEOPLE, _levels(score))
+
+    def contradicted(self, score: MatchScore | Mapping[str, str]) -> bool:
+        """Whether the pair may not be linked automatically."""
+        return bool(self.contradictions(score))
 
     def classify(self, score: MatchScore) -> Decision:
         """link above the upper threshold (unless contradicted), new below the lower one."""
-        if score.total_weight >= self.upper and not self.contradicted(score):
+        return self.decide(score.total_weight, _levels(score))
+
+    def decide(self, total_weight: float, levels: Mapping[str, str]) -> Decision:
+        """classify() for a weighed pair."""
+        if self.different_people(levels):
+            return "new"
+        if total_weight >= self.upper and not self.contradicted(levels):
             return "link"
-        if score.total_weight >= self.lower:
+        if total_weight >= self.lower:
             return "review"
         return "new"
 
@@ -177,6 +215,22 @@ class MatchModel:
     def load_default(cls) -> MatchModel:
         """The packaged model (model.json beside this module), estimated from data."""
         return _default_model()
+
+
+def _levels(score: MatchScore | Mapping[str, str]) -> Mapping[str, str]:
+    if isinstance(score, MatchScore):
+        return {comparison.field: comparison.level for comparison in score.comparisons}
+    return score
+
+
+def _rules_met(
+    rules: tuple[tuple[str, dict[str, frozenset[str]]], ...], levels: Mapping[str, str]
+) -> list[str]:
+    return [
+        reason
+        for reason, rule in rules
+        if all(levels.get(field, "missing") in allowed for field, allowed in rule.items())
+    ]
 
 
 @cache

@@ -2,8 +2,8 @@
 
 The table is the maintained ``nicknames`` data set (hand-curated English names and their
 nicknames), plus a short list of forms common for children in the UK that it lacks.
-Two names are variants when one is a nickname of the other, or both are nicknames of the
-same name (Liz and Beth, both Elizabeth).
+Two names are variants when one is a nickname of the other, or both are nicknames of one
+name and begin alike (Ollie and Olly; but not Daisy and Megan, though both are Margaret).
 """
 
 from __future__ import annotations
@@ -79,18 +79,23 @@ UK_VARIANTS = (
 
 @cache
 def _table() -> dict[str, frozenset[str]]:
-    namer = NickNamer()
     related: dict[str, set[str]] = defaultdict(set)
+    pairs = [
+        (nickname, canonical)
+        for canonical, nicknames in NickNamer().nickname_lookup.items()
+        for nickname in nicknames
+    ]
     nicknames_of: dict[str, set[str]] = defaultdict(set)
-    for canonical, nicknames in namer.nickname_lookup.items():
-        nicknames_of[canonical] |= nicknames
-    for nickname, canonical in UK_VARIANTS:
-        nicknames_of[canonical].add(nickname)
-    for canonical, nicknames in nicknames_of.items():
-        group = {canonical, *nicknames}
-        for name in group:
-            related[name] |= group
-    return {name: frozenset(group - {name}) for name, group in related.items()}
+    for nickname, canonical in [*pairs, *UK_VARIANTS]:
+        if nickname != canonical:
+            related[nickname].add(canonical)
+            related[canonical].add(nickname)
+            nicknames_of[canonical].add(nickname)
+    for nicknames in nicknames_of.values():
+        for one in nicknames:
+            related[one] |= {other for other in nicknames if other[:2] == one[:2] != ""}
+            related[one].discard(one)
+    return {name: frozenset(group) for name, group in related.items()}
 
 
 def variants_of(name: str) -> frozenset[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -68,7 +68,7 @@ def record_json(record: PersonRecord) -> dict[str, Any]:
 
 
 async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
-                     exclude_referral: str) -> Sequence[SubjectDetails]:
+                     exclude_referral: str) -> list[tuple[str, PersonRecord]]:
     """Linked records sharing the subject's NHS number or UPN, or a blocking key (those
     sharing the most keys first, at most MAX_CANDIDATES): one statement."""
     keys = list(keys)
@@ -85,11 +85,27 @@ async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
             for kind, value in identifiers))))
     if not wanted:
         return []
-    ids = wanted[0] if len(wanted) == 1 else union(*(w.subquery().select() for w in wanted))
-    query = select(SubjectDetails).where(col(SubjectDetails.subject_id).in_(ids),
-                                         col(SubjectDetails.person_id).is_not(None),
-                                         SubjectDetails.referral_id != exclude_referral)
-    return (await uow.session.exec(query)).all()
+    ids: Any = wanted[0]
+    if len(wanted) > 1:
+        parts: list[Any] = [w.subquery().select() for w in wanted]
+        ids = union(*parts)
+    # Plain rows, not ORM objects: this runs for every subject of every referral.
+    query = select(*(col(getattr(SubjectDetails, c)) for c in _SCORED)).where(
+        col(SubjectDetails.subject_id).in_(ids), col(SubjectDetails.person_id).is_not(None),
+        SubjectDetails.referral_id != exclude_referral)
+    rows = (await uow.session.exec(query)).all()
+    return [_scored(row) for row in rows]
+
+
+def _scored(row: Any) -> tuple[str, PersonRecord]:
+    values = dict(zip(_SCORED, row, strict=True))
+    person_id = values.pop("person_id")
+    values["other_names"] = tuple(values["other_names"] or ())
+    return person_id, PersonRecord(**values)
+
+
+_SCORED = ("person_id", "given_name", "family_name", "other_names", "date_of_birth", "sex",
+           "postcode", "address_line1", "nhs_number", "upn")
 
 
 def new_person(uow: UnitOfWork) -> Person:

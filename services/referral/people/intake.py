@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
+from sqlmodel import col, select
+
 from services.referral import events
 from services.referral.matching import (
     MatchModel,
@@ -74,8 +76,7 @@ async def find_match(uow: UnitOfWork, record: PersonRecord, referral_id: str,
                      model: MatchModel) -> Match:
     """Candidates by identifier and blocking keys (one statement), scored by the model."""
     keys = blocking_keys(record)
-    found = await index.candidates(uow, record, keys, exclude_referral=referral_id)
-    pairs = [(d.person_id, index.record_of(d)) for d in found if d.person_id]
+    pairs = await index.candidates(uow, record, keys, exclude_referral=referral_id)
     decision, person_id, score = best_match(model, record, pairs)
     return Match(keys, pairs, decision, person_id, score)
 
@@ -140,3 +141,22 @@ async def index_referral(uow: UnitOfWork, referral: Referral,
         if subject.role == "child" and details.match_status == "linked" and details.person_id:
             known_children.append(details.person_id)
     await flags.derive(uow, referral, known_children, calendar)
+
+
+async def index_earlier_subjects(uow: UnitOfWork, batch: int = 500) -> int:
+    """Link subjects stored before the person index existed, oldest referral first (their
+    referrals keep the flags they were given); how many were linked in this batch."""
+    rows = (await uow.session.exec(
+        select(ReferralSubject, Referral)
+        .join(Referral, col(Referral.id) == col(ReferralSubject.referral_id))
+        .outerjoin(SubjectDetails,
+                   col(SubjectDetails.subject_id) == col(ReferralSubject.id))
+        .where(col(SubjectDetails.subject_id).is_(None))
+        .order_by(col(Referral.received_at), col(ReferralSubject.position))
+        .limit(batch))).all()
+    model = match_model()
+    for subject, referral in rows:
+        details = index.details_of(subject, referral.referring_agency_id, referral.received_at)
+        await match_subject(uow, subject, details, model)
+        await uow.session.flush()  # the next subject may match this one
+    return len(rows)
