@@ -101,6 +101,7 @@ async function render() {
     return;
   }
   const params = path.match(route.path).slice(1);
+  for (const key of Object.keys(main.dataset)) delete main.dataset[key];  // the last page's marks
   main.setAttribute("aria-busy", "true");
   try {
     const result = await route.page({ main, params, query, hash });

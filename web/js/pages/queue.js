@@ -2,7 +2,7 @@
 // losing the practitioner's place (filters in the URL, scroll position, focus).
 
 import { api, pathOf, withQuery } from "../api.js";
-import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, STATUSES } from "../dom.js";
+import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, tickCountdowns, live, STATUSES } from "../dom.js";
 import { select, button } from "../forms.js";
 import { codes } from "../codes.js";
 import { show, session } from "../app.js";
@@ -56,12 +56,22 @@ export async function queuePage({ main, query }) {
   });
 
   const refreshButton = button("Refresh now", { type: "button", secondary: true, onclick: () => load(false, true) });
+  const pauseButton = button(live.paused ? "Resume automatic updates" : "Pause automatic updates", {
+    type: "button", secondary: true, id: "pause-updates",
+    onclick: () => {
+      live.paused = !live.paused;
+      pauseButton.textContent = live.paused ? "Resume automatic updates" : "Pause automatic updates";
+      renderStatus();
+      if (!live.paused) tickCountdowns();
+      announce(live.paused ? "Automatic updates paused." : "Automatic updates resumed.");
+    },
+  });
 
   show(main,
     h("span.caption", "MASH"),
     h("h1.heading-l", "Queue"),
     form,
-    h("div.queue-status", h("div", counts, updated), refreshButton),
+    h("div.queue-status", h("div", counts, updated), h("div.button-group", refreshButton, pauseButton)),
     table,
     more);
 
@@ -123,6 +133,11 @@ export async function queuePage({ main, query }) {
     }
   }
 
+  function renderStatus() {
+    clear(updated, `Updated at ${clockTime(state.updatedAt)}. `,
+      live.paused ? "Automatic updates are paused." : `Refreshes every ${REFRESH_SECONDS} seconds.`);
+  }
+
   function renderRows() {
     // Keep the practitioner's place: the focused row and the scroll position survive.
     const focusedKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focusKey : null;
@@ -130,13 +145,14 @@ export async function queuePage({ main, query }) {
     clear(tbody, state.items.length ? state.items.map((item) => row(item)) :
       h("tr", h("td", { colspan: "7" }, filters.status || filters.rag || filters.source ? "No open referrals match these filters." : "There are no open referrals.")));
     clear(counts, countsText());
-    clear(updated, `Updated at ${clockTime(state.updatedAt)}. Refreshes every ${REFRESH_SECONDS} seconds.`);
+    renderStatus();
     clear(more, state.next ? button("Show more referrals", { type: "button", secondary: true, onclick: loadMore }) : null);
     if (focusedKey) {
       const again = main.querySelector(`[data-focus-key="${CSS.escape(focusedKey)}"]`);
       if (again) again.focus({ preventScroll: true });
     }
     window.scrollTo(0, scroll);
+    tickCountdowns(main, { force: true });
     main.dataset.queueReady = String(state.items.length);
   }
 
@@ -170,6 +186,6 @@ export async function queuePage({ main, query }) {
     session.lastReferral = null;
     if (link) setTimeout(() => { link.focus(); link.scrollIntoView({ block: "center" }); }, 0);
   }
-  const timer = setInterval(() => { if (!document.hidden) load(false).catch(() => {}); }, REFRESH_SECONDS * 1000);
+  const timer = setInterval(() => { if (!document.hidden && !live.paused) load(false).catch(() => {}); }, REFRESH_SECONDS * 1000);
   return () => clearInterval(timer);
 }
