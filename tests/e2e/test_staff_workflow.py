@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.e2e.browser import check_page, no_problems, open_session, sign_in
 from tests.e2e.conftest import Hub
 
@@ -17,6 +19,7 @@ def test_sign_in_needs_the_totp_code_and_lands_on_the_queue(
 ) -> None:
     session = open_session(browser, hub)
     page = session.page
+    page.clock.install()
     page.goto("/#/queue")
     page.wait_for_selector("h1:has-text('Sign in')")
     check_page(page, artifacts, "sign-in")
@@ -45,8 +48,13 @@ def test_sign_in_needs_the_totp_code_and_lands_on_the_queue(
     assert "mash_session" not in page.evaluate("document.cookie")
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
     assert any(c["name"] == "mash_session" and c["httpOnly"] for c in session.context.cookies())
+    # Five minutes before the session's end (8 hours), the page says when it ends.
+    assert page.locator("#session-warning .notification").count() == 0
+    page.clock.fast_forward("07:56:00")
+    expect(page.locator("#session-warning")).to_contain_text("Your session ends at")
     page.click("button:has-text('Sign out')")
     page.wait_for_selector("text=You have signed out.")
+    assert page.locator("#session-warning .notification").count() == 0
     assert not any(c["name"] == "mash_session" for c in session.context.cookies())
     no_problems(session)
     session.close()
