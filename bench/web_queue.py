@@ -41,6 +41,19 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
+# When, after the navigation started, each step of the queue's first screen finished.
+PHASES = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const done = (part) => {
+    const found = performance.getEntriesByType("resource").find((e) => e.name.includes(part));
+    return found ? found.responseEnd : null;
+  };
+  return {html: nav.responseEnd, modules_run: nav.domContentLoadedEventEnd,
+          session_checked: done("/api/v1/me"), queue_api: done("/api/v1/referrals/queue"),
+          codes: done("/codes.json"), rendered: performance.now()};
+}"""
+
+
 def partner_token(base: str, credentials: dict) -> str:
     client = credentials["clients"][0]
     response = httpx.post(f"{base}/oauth2/token", data={"grant_type": "client_credentials"},
@@ -109,6 +122,7 @@ def main() -> None:
                 server, static_port = static_server(static_dir)
 
                 queue_times, static_times, api_times, list_times = [], [], [], []
+                phases: dict[str, list[float]] = {}
                 for _ in range(args.rounds):
                     page = context.new_page()
                     started = time.perf_counter()
@@ -122,6 +136,8 @@ def main() -> None:
                     page.goto(f"{base}/#/queue")
                     page.wait_for_selector("[data-queue-ready='50']")
                     queue_times.append(time.perf_counter() - started)
+                    for name, at in page.evaluate(PHASES).items():
+                        phases.setdefault(name, []).append(at)
                     page.close()
 
                     started = time.perf_counter()
@@ -146,6 +162,8 @@ def main() -> None:
         "api_first_page_ms": round(statistics.median(api_times) * 1000, 1),
         "api_newest_first_list_ms": round(statistics.median(list_times) * 1000, 1),
         "queue_ms_each": [round(t * 1000) for t in queue_times],
+        "queue_phases_ms_after_navigation_start": {
+            name: round(statistics.median(values), 1) for name, values in phases.items()},
         "ratio_queue_to_static": round(queue / static, 2),
     }, indent=2))
 

@@ -69,12 +69,31 @@ def test_the_queue_shows_the_most_urgent_first_and_keeps_its_place_on_refresh(
     assert page.evaluate("document.activeElement.textContent") == made["amber"]["reference"]
     expect(page.locator("#announcer")).to_contain_text("1 new referral")
 
+    # Updates can be paused (WCAG 2.2.2): then nothing changes by itself.
+    page.click("#pause-updates")
+    held = hub.submit(source=SOURCE, external_reference="queue-held")
+    page.clock.fast_forward(31_000)
+    expect(page.locator("#queue-updated")).to_contain_text("Automatic updates are paused")
+    assert page.locator(f"a.queue-link:has-text('{held['reference']}')").count() == 0
+    page.click("#pause-updates")
+    page.click("button:has-text('Refresh now')")
+    page.wait_for_selector(f"a.queue-link:has-text('{held['reference']}')")
+
+    # Into a referral and back: the filters and the row are where the practitioner left.
+    page.click(f"a.queue-link:has-text('{made['green']['reference']}')")
+    page.wait_for_selector(f"h1:has-text('{made['green']['reference']}')")
+    page.click("a:has-text('Back to the queue')")
+    page.wait_for_selector("[data-queue-ready='7']")
+    page.clock.run_for(100)
+    assert page.evaluate("document.activeElement.textContent") == made["green"]["reference"]
+    assert f"source={SOURCE}" in page.evaluate("location.hash")
+
     # A day later every deadline has passed: each row says "Overdue", not only in colour.
     page.clock.fast_forward("25:00:00")
-    expect(page.locator("tr.row--overdue")).to_have_count(6)
+    expect(page.locator("tr.row--overdue")).to_have_count(7)
     for row in page.locator("tr.queue-row").all_inner_texts():
         assert "OVERDUE" in row.upper()
-    expect(page.locator("#queue-counts")).to_contain_text("6 overdue")
+    expect(page.locator("#queue-counts")).to_contain_text("7 overdue")
     check_page(page, artifacts, "queue-overdue")
     no_problems(staff)
     staff.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.e2e.browser import check_page, no_problems, open_session, sign_in
 from tests.e2e.conftest import Hub
 
@@ -17,9 +19,17 @@ def test_sign_in_needs_the_totp_code_and_lands_on_the_queue(
 ) -> None:
     session = open_session(browser, hub)
     page = session.page
+    page.clock.install()
     page.goto("/#/queue")
     page.wait_for_selector("h1:has-text('Sign in')")
     check_page(page, artifacts, "sign-in")
+    # Keyboard first: the skip link is the first stop and takes you to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "f-username"
     user = hub.user("mash.manager")
     page.fill("#f-username", "mash.manager")
     page.fill("#f-password", user["password"])
@@ -38,8 +48,13 @@ def test_sign_in_needs_the_totp_code_and_lands_on_the_queue(
     assert "mash_session" not in page.evaluate("document.cookie")
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
     assert any(c["name"] == "mash_session" and c["httpOnly"] for c in session.context.cookies())
+    # Five minutes before the session's end (8 hours), the page says when it ends.
+    assert page.locator("#session-warning .notification").count() == 0
+    page.clock.fast_forward("07:56:00")
+    expect(page.locator("#session-warning")).to_contain_text("Your session ends at")
     page.click("button:has-text('Sign out')")
     page.wait_for_selector("text=You have signed out.")
+    assert page.locator("#session-warning .notification").count() == 0
     assert not any(c["name"] == "mash_session" for c in session.context.cookies())
     no_problems(session)
     session.close()
@@ -66,7 +81,8 @@ def test_a_referral_from_the_police_form_is_triaged_answered_decided_and_the_out
 ) -> None:
     police = open_session(browser, hub, "police.officer")
     page = police.page
-    page.wait_for_selector("h1:has-text('referrals')")
+    page.wait_for_selector("#our-referrals")
+    check_page(page, artifacts, "partner-referrals")
     page.click("nav >> text=Make a referral")
     page.wait_for_selector("#referral-form")
     check_page(page, artifacts, "partner-referral-form")
@@ -79,7 +95,7 @@ def test_a_referral_from_the_police_form_is_triaged_answered_decided_and_the_out
     assert "There is a problem" in text
     assert "Concerns:" in text
     assert "Why consent was not given or not sought: say why consent was not given" in text
-    assert "a subject needs a name" in text
+    assert "Child's first name: a subject needs a name" in text
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     concerns_group = page.locator("[data-field='f-concerns']")
     assert "form-group--error" in (concerns_group.get_attribute("class") or "")

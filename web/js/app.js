@@ -1,7 +1,7 @@
 // The thin web client of the MASH referral hub: a router over the public API.
 
 import { api, ApiError, onSessionEnded } from "./api.js";
-import { h, clear, announce, tickCountdowns } from "./dom.js";
+import { h, clear, announce, tickCountdowns, clockTime } from "./dom.js";
 import { field, button, showErrors, apiErrors, valueOf } from "./forms.js";
 import { queuePage } from "./pages/queue.js";
 import { referralPage } from "./pages/referral.js";
@@ -101,6 +101,7 @@ async function render() {
     return;
   }
   const params = path.match(route.path).slice(1);
+  for (const key of Object.keys(main.dataset)) delete main.dataset[key];  // the last page's marks
   main.setAttribute("aria-busy", "true");
   try {
     const result = await route.page({ main, params, query, hash });
@@ -187,6 +188,9 @@ async function signOut() {
   session.me = null;
   session.agencies = null;
   session.staff = null;
+  clearTimeout(expiryTimer);
+  clearTimeout(warningTimer);
+  clear(document.getElementById("session-warning"));
   renderHeader();
   go("/sign-in?signed_out=1");
 }
@@ -273,10 +277,23 @@ function askToSignInAgain(reason) {
 }
 
 let expiryTimer = null;
+let warningTimer = null;
+const WARN_BEFORE_MS = 5 * 60 * 1000;
+
 function scheduleExpiry(me) {
   clearTimeout(expiryTimer);
+  clearTimeout(warningTimer);
+  clear(document.getElementById("session-warning"));
   if (!me.session_expires_at) return;
   const left = new Date(me.session_expires_at).getTime() - Date.now();
+  if (left > WARN_BEFORE_MS && left < 2 ** 31) {
+    warningTimer = setTimeout(() => {
+      const warning = h("div.notification", { role: "status" },
+        h("p.notification__title", `Your session ends at ${clockTime(new Date(me.session_expires_at))}.`),
+        h("p.body", "You will then be asked to sign in again. You stay on the same page and nothing you have typed is lost."));
+      clear(document.getElementById("session-warning"), warning);
+    }, left - WARN_BEFORE_MS);
+  }
   if (left > 0 && left < 2 ** 31) {
     expiryTimer = setTimeout(() => askToSignInAgain("Your session has reached its time limit. Sign in again to carry on: you stay on this page and what you typed is kept."), left);
   }

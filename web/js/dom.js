@@ -173,7 +173,11 @@ function renderCountdown(el, state) {
   clear(el, ...parts);
 }
 
-export function tickCountdowns(root = document) {
+// WCAG 2.2.2: a practitioner may pause everything that updates by itself.
+export const live = { paused: false };
+
+export function tickCountdowns(root = document, { force = false } = {}) {
+  if (live.paused && !force) return;
   const now = Date.now();
   for (const el of root.querySelectorAll("[data-due]")) {
     const state = countdown(el.dataset.due, now);

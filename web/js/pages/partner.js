@@ -118,6 +118,7 @@ export async function referralFormPage({ main }) {
       ["referral", "A referral", "You think the child may need help or protection"],
       ["notification", "A notification for information only", "For example a police incident the MASH should know of"]] }),
 
+    h("div#f-subjects", h("div#f-subjects-0",
     h("h2.heading-m", "The child"),
     field({ id: "f-subjects-0-given_name", label: "Child's first name", width: "20", autocomplete: "off", spellcheck: false }),
     field({ id: "f-subjects-0-family_name", label: "Child's last name", width: "20", autocomplete: "off", spellcheck: false }),
@@ -127,13 +128,14 @@ export async function referralFormPage({ main }) {
     field({ id: "f-subjects-0-upn", label: "Unique pupil number (optional)", hint: "13 characters, for example A123456789012", width: "10", spellcheck: false }),
     field({ id: "f-subjects-0-address-line1", label: "Address (optional)", width: "30", autocomplete: "off" }),
     field({ id: "f-subjects-0-address-postcode", label: "Postcode (optional)", width: "10", autocomplete: "off" }),
-    field({ id: "f-subjects-0-school", label: "School (optional)", width: "30" }),
+    field({ id: "f-subjects-0-school", label: "School (optional)", width: "30" })),
 
+    h("div#f-subjects-1",
     h("h2.heading-m", "Another person (optional)"),
     select({ id: "f-subjects-1-role", label: "The other person's role", value: "adult_of_concern",
       options: Object.entries(SUBJECT_ROLES).filter(([role]) => role !== "child") }),
     field({ id: "f-subjects-1-given_name", label: "The other person's first name", width: "20", autocomplete: "off" }),
-    field({ id: "f-subjects-1-family_name", label: "The other person's last name", width: "20", autocomplete: "off" }),
+    field({ id: "f-subjects-1-family_name", label: "The other person's last name", width: "20", autocomplete: "off" }))),
 
     h("h2.heading-m", "Your concerns"),
     choices({ id: "f-concerns", legend: "Concerns", hint: "Select all that apply", multiple: true, small: true, options: concerns.map(([code, words]) => [code, words]) }),

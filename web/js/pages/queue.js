@@ -2,10 +2,10 @@
 // losing the practitioner's place (filters in the URL, scroll position, focus).
 
 import { api, pathOf, withQuery } from "../api.js";
-import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, STATUSES } from "../dom.js";
+import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, tickCountdowns, live, STATUSES } from "../dom.js";
 import { select, button } from "../forms.js";
 import { codes } from "../codes.js";
-import { show } from "../app.js";
+import { show, session } from "../app.js";
 
 const REFRESH_SECONDS = 30;
 const PAGE = 50;
@@ -13,6 +13,7 @@ const PAGE = 50;
 export async function queuePage({ main, query }) {
   const filters = { status: query.get("status") || "", rag: query.get("rag") || "", source: query.get("source") || "" };
   const state = { items: [], next: null, updatedAt: null, busy: false };
+  session.lastQueue = window.location.hash;
   // The first page of the queue and the code list at once, not one after the other.
   const firstPage = fetchItems(PAGE);
   firstPage.catch(() => {});
@@ -50,16 +51,27 @@ export async function queuePage({ main, query }) {
     filters.source = form.querySelector("#filter-source").value;
     // The filters live in the address, so a refresh or a shared link keeps them.
     history.replaceState(null, "", `#${withQuery("/queue", filters)}`);
+    session.lastQueue = window.location.hash;
     load(true).then(() => announce(`Filters applied: ${countsText()}`));
   });
 
   const refreshButton = button("Refresh now", { type: "button", secondary: true, onclick: () => load(false, true) });
+  const pauseButton = button(live.paused ? "Resume automatic updates" : "Pause automatic updates", {
+    type: "button", secondary: true, id: "pause-updates",
+    onclick: () => {
+      live.paused = !live.paused;
+      pauseButton.textContent = live.paused ? "Resume automatic updates" : "Pause automatic updates";
+      renderStatus();
+      if (!live.paused) tickCountdowns();
+      announce(live.paused ? "Automatic updates paused." : "Automatic updates resumed.");
+    },
+  });
 
   show(main,
     h("span.caption", "MASH"),
     h("h1.heading-l", "Queue"),
     form,
-    h("div.queue-status", h("div", counts, updated), refreshButton),
+    h("div.queue-status", h("div", counts, updated), h("div.button-group", refreshButton, pauseButton)),
     table,
     more);
 
@@ -121,6 +133,11 @@ export async function queuePage({ main, query }) {
     }
   }
 
+  function renderStatus() {
+    clear(updated, `Updated at ${clockTime(state.updatedAt)}. `,
+      live.paused ? "Automatic updates are paused." : `Refreshes every ${REFRESH_SECONDS} seconds.`);
+  }
+
   function renderRows() {
     // Keep the practitioner's place: the focused row and the scroll position survive.
     const focusedKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focusKey : null;
@@ -128,13 +145,14 @@ export async function queuePage({ main, query }) {
     clear(tbody, state.items.length ? state.items.map((item) => row(item)) :
       h("tr", h("td", { colspan: "7" }, filters.status || filters.rag || filters.source ? "No open referrals match these filters." : "There are no open referrals.")));
     clear(counts, countsText());
-    clear(updated, `Updated at ${clockTime(state.updatedAt)}. Refreshes every ${REFRESH_SECONDS} seconds.`);
+    renderStatus();
     clear(more, state.next ? button("Show more referrals", { type: "button", secondary: true, onclick: loadMore }) : null);
     if (focusedKey) {
       const again = main.querySelector(`[data-focus-key="${CSS.escape(focusedKey)}"]`);
       if (again) again.focus({ preventScroll: true });
     }
     window.scrollTo(0, scroll);
+    tickCountdowns(main, { force: true });
     main.dataset.queueReady = String(state.items.length);
   }
 
@@ -162,6 +180,12 @@ export async function queuePage({ main, query }) {
   }
 
   await load(true, false, firstPage);
-  const timer = setInterval(() => { if (!document.hidden) load(false).catch(() => {}); }, REFRESH_SECONDS * 1000);
+  // Back from a referral: focus its row again, where the practitioner left the queue.
+  if (session.lastReferral) {
+    const link = main.querySelector(`[data-focus-key="referral-${CSS.escape(session.lastReferral)}"]`);
+    session.lastReferral = null;
+    if (link) setTimeout(() => { link.focus(); link.scrollIntoView({ block: "center" }); }, 0);
+  }
+  const timer = setInterval(() => { if (!document.hidden && !live.paused) load(false).catch(() => {}); }, REFRESH_SECONDS * 1000);
   return () => clearInterval(timer);
 }

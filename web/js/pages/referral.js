@@ -15,6 +15,7 @@ const OPEN = new Set(["received", "triaged", "awaiting_information"]);
 
 export async function referralPage({ main, params }) {
   const id = params[0];
+  session.lastReferral = id;
   const state = { ref: null, etag: null, requests: [], deliveries: [], people: [], notice: null };
 
   async function fetchAll() {
@@ -125,7 +126,7 @@ function page(ctx) {
     ref.kind === "notification" && h("strong.tag.tag--grey", "Notification (information only)"),
   ];
   return [
-    backLink("#/queue", "Back to the queue"),
+    backLink(session.lastQueue || "#/queue", "Back to the queue"),
     h("span.caption", "Referral"),
     h("h1.heading-l", ref.reference),
     h("p.body", flags),

@@ -35,7 +35,7 @@ export async function timelinessPage({ main }) {
     periodSection("Today", report.today, "today"),
     periodSection("This week", report.this_week, "week"),
     h("section", { "aria-labelledby": "overdue-title" },
-      h("h2.heading-m#overdue-title", "Overdue now"),
+      h("h2.heading-m#overdue-title", "Open and overdue now"),
       h("div.stats",
         stat(String(report.open_referrals), "open referrals", "open"),
         stat(String(report.overdue_decisions), "decisions overdue", "overdue-decisions"),
