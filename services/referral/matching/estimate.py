@@ -13,7 +13,7 @@
   not used; they only report how close the estimates came to the truth.
 - The thresholds from a labelled validation population (another seed), by simulating
   intake: upper is the lowest weight above which at most 1 in 1,000 best candidates is
-  another child, and no 3-bit band above it has more than 1 in 100 (so a region of thin
+  another child, and no 3-bit band above it has more than 2 in 100 (so a region of thin
   evidence is not carried by the clear matches above it); lower is the weight below
   which 0.5% of the true best candidates fall.
 """
@@ -179,7 +179,7 @@ def best_candidates(
 def thresholds(
     best: list[tuple[float, bool, bool]],
     wrong_share: float = 0.001,
-    band_wrong_share: float = 0.01,
+    band_wrong_share: float = 0.02,
     lost_share: float = 0.005,
 ) -> tuple[float, float]:
     """(lower, upper) from labelled best candidates (see the module docstring)."""
@@ -252,7 +252,7 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
             "em_match_share": {prefix: round(share, 5) for prefix, share in shares.items()},
             "thresholds": (
                 "from a labelled validation population (seed + 1): upper = lowest weight "
-                "with <= 0.1% wrong best candidates above it and <= 1% in any 3-bit band "
+                "with <= 0.1% wrong best candidates above it and <= 2% in any 3-bit band "
                 "above it; lower = weight with 0.5% of true best candidates below it"
             ),
             "m_from_labels": _rounded(true_m(labelled)),
