@@ -1,13 +1,26 @@
 """Notify end to end: from POST /api/v1/referrals returning to a partner's webhook receiver
 getting mash.referral.received, against a bare httpx POST to the same receiver.
 
-Run: .venv/bin/python bench/notify.py [--latency-referrals 100] [--burst 300]
-                                      [--concurrency 4]
+Run: .venv/bin/python bench/notify.py [--mode both|a|b] [--relay in-service|apart]
+         [--latency-referrals 100] [--burst 300] [--concurrency 4]
 
-Mode (a) only: the real `mash up` command (SQLite, in-process broker; loopback webhooks
-are allowed in environment=development), started in a process of its own. The receiver
-runs in this process on asyncio streams (HTTP/1.1 keep-alive, answers 204), noting when
-each webhook arrives. The demo police system subscribes its receiver, then:
+Two modes, the hub started as a newcomer or an operator would start it:
+
+(a) `mash up` (SQLite, in-process broker; loopback webhooks are allowed in
+    environment=development), in a process of its own.
+(b) deployment: `mash migrate` and `mash demo` against three fresh PostgreSQL databases,
+    `mash serve identity|referral|notify` (environment=production, with
+    MASH_NOTIFY_ALLOW_LOOPBACK_WEBHOOKS=true so the receiver may be on 127.0.0.1),
+    RabbitMQ with an exchange of its own, and nginx from deploy/nginx/mash.conf in front
+    (the referral and the token go through nginx; the webhook goes from notify straight
+    to the receiver). With --relay apart the services run --no-relay and one `mash relay`
+    publishes the outboxes (it polls every MASH_OUTBOX_POLL_SECONDS, 1 s by default);
+    in-service (the default), each `mash serve` publishes its own outbox as soon as a
+    request commits. Databases, exchanges and queues are removed at the end (the helpers
+    are bench/intake.py's).
+
+The receiver runs in this process on asyncio streams (HTTP/1.1 keep-alive, answers 204),
+noting when each webhook arrives. The demo police system subscribes its receiver, then:
 
 - latency: referrals posted one at a time; for each, the time from the POST's answer to
   the webhook for that referral arriving (p50/p99). Baseline: a bare httpx POST of a
@@ -22,9 +35,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
+import shutil
 import signal
+import subprocess
 import tempfile
 import time
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -99,8 +116,8 @@ def stats(values: list[float]) -> dict[str, float]:
     return {"p50_ms": percentile(ordered, 50) * 1000, "p99_ms": percentile(ordered, 99) * 1000}
 
 
-async def hub_latency(client: httpx.AsyncClient, receiver: Receiver, count: int
-                      ) -> list[float]:
+async def hub_latency(client: httpx.AsyncClient, receiver: Receiver, count: int,
+                      receipts: list[dict[str, Any]] | None = None) -> list[float]:
     latencies = []
     for n in range(count):
         response = await client.post("/api/v1/referrals", json=referral(n))
@@ -108,7 +125,34 @@ async def hub_latency(client: httpx.AsyncClient, receiver: Receiver, count: int
         response.raise_for_status()
         arrived = await asyncio.wait_for(receiver.expect(response.json()["id"]), 30)
         latencies.append(arrived - answered)
+        if receipts is not None:
+            receipts.append(response.json())
     return latencies
+
+
+async def stages(client: httpx.AsyncClient, receipts: list[dict[str, Any]]
+                 ) -> dict[str, float]:
+    """p50 of where a webhook's time goes, from the hub's own delivery log: referral
+    received_at -> notify has recorded the delivery (outbox, relay, broker, consumer);
+    -> the attempt starts (dispatcher); the POST to the receiver itself."""
+    from datetime import datetime
+
+    to_notify, to_attempt, post = [], [], []
+    for receipt in receipts:
+        log = (await client.get("/api/v1/deliveries",
+                                params={"referral_id": receipt["id"]})).json()["items"]
+        (delivery,) = log
+        (attempt,) = delivery["attempts"]
+        received = datetime.fromisoformat(receipt["received_at"])
+        created = datetime.fromisoformat(delivery["created_at"])
+        finished = datetime.fromisoformat(attempt["attempted_at"])
+        started = finished.timestamp() - attempt["latency_ms"] / 1000
+        to_notify.append((created - received).total_seconds())
+        to_attempt.append(started - created.timestamp())
+        post.append(attempt["latency_ms"] / 1000)
+    return {name: percentile(sorted(values), 50) * 1000 for name, values in
+            (("received -> notify recorded", to_notify), ("-> attempt starts", to_attempt),
+             ("POST to receiver", post))}
 
 
 async def baseline_latency(receiver: Receiver, count: int) -> list[float]:
@@ -164,10 +208,9 @@ async def baseline_throughput(receiver: Receiver, count: int, concurrency: int) 
     return count / (last - started)
 
 
-async def run(args: argparse.Namespace, port: int, data_dir: Path) -> None:
+async def measure(args: argparse.Namespace, base: str, data_dir: Path) -> dict[str, Any]:
     receiver = Receiver()
     server = await receiver.serve()
-    base = f"http://{HOST}:{port}"
     credentials = json.loads((data_dir / "demo" / "credentials.json").read_text())
     entry = next(c for c in credentials["clients"] if c["client_id"] == PARTNER)
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -180,45 +223,116 @@ async def run(args: argparse.Namespace, port: int, data_dir: Path) -> None:
         subscribed.raise_for_status()
         await hub_latency(client, receiver, 5)  # warm up
         await baseline_latency(receiver, 5)
-        hub = stats(await hub_latency(client, receiver, args.latency_referrals))
+        receipts: list[dict[str, Any]] = []
+        hub = stats(await hub_latency(client, receiver, args.latency_referrals, receipts))
         bare = stats(await baseline_latency(receiver, args.latency_referrals))
+        split = await stages(client, receipts)
         hub_rate = await hub_throughput(client, receiver, args.burst, args.concurrency)
         bare_rate = await baseline_throughput(receiver, args.burst, args.concurrency)
     server.close()
-    print(f"\n(a) mash up: referral POST answered -> webhook received "
+    return {"hub": hub, "bare": bare, "hub_rate": hub_rate, "bare_rate": bare_rate,
+            "stages": split}
+
+
+def report(label: str, args: argparse.Namespace, result: dict[str, Any]) -> None:
+    hub, bare = result["hub"], result["bare"]
+    hub_rate, bare_rate = result["hub_rate"], result["bare_rate"]
+    print(f"\n{label}: referral POST answered -> webhook received "
           f"({args.latency_referrals} referrals, one at a time)")
     print(f"  hub      p50 {hub['p50_ms']:8.2f} ms   p99 {hub['p99_ms']:8.2f} ms")
     print(f"  baseline p50 {bare['p50_ms']:8.2f} ms   p99 {bare['p99_ms']:8.2f} ms"
           "   (bare httpx POST to the same receiver)")
     print(f"  ratio    p50 {hub['p50_ms'] / bare['p50_ms']:8.1f} x   "
           f"p99 {hub['p99_ms'] / bare['p99_ms']:8.1f} x")
-    print(f"\n(a) throughput: {args.burst} referrals at concurrency {args.concurrency}")
+    print("  where it goes (p50, from the delivery log): " + ", ".join(
+        f"{name} {ms:.1f} ms" for name, ms in result["stages"].items()))
+    print(f"{label}: throughput, {args.burst} referrals at concurrency {args.concurrency}")
     print(f"  hub      {hub_rate:8.1f} deliveries/s (intake included)")
     print(f"  baseline {bare_rate:8.1f} POSTs/s (bare httpx)")
-    print(f"  ratio    {hub_rate / bare_rate:8.3f}")
+    print(f"  ratio    {hub_rate / bare_rate:8.3f}", flush=True)
+
+
+def mash_up(stack: ExitStack, workdir: Path) -> tuple[str, Path]:
+    data_dir = workdir / "hub"
+    port = free_port()
+    hub = start("mash-up", [*mash_command(), "up", "--port", str(port), "--data-dir",
+                            str(data_dir)], workdir, clean_environment())
+    stack.callback(hub.stop, signal.SIGINT)
+    wait_ready(hub, f"http://{HOST}:{port}/readyz")
+    return f"http://{HOST}:{port}", data_dir
+
+
+def deployment(stack: ExitStack, workdir: Path, relay_apart: bool) -> tuple[str, Path]:
+    import intake
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    tag = uuid.uuid4().hex[:8]
+    exchange = f"bench{tag}.events"
+    databases = intake.create_databases(stack, tag)
+    exchanges, queues = intake.broker_objects(exchange, databases)
+    stack.callback(intake.delete_broker_objects, exchanges, queues)
+    ports = {service: free_port() for service in intake.SERVICES}
+    gateway_port = free_port()
+    data_dir = workdir / "deployment"
+    env = clean_environment(
+        MASH_ENVIRONMENT="production", MASH_SECRET_KEY=secrets.token_urlsafe(32),
+        MASH_BROKER_URL=intake.RABBITMQ_URL, MASH_BROKER_EXCHANGE=exchange,
+        MASH_BASE_URL=f"http://{HOST}:{gateway_port}", MASH_DATA_DIR=str(data_dir),
+        MASH_NOTIFY_ALLOW_LOOPBACK_WEBHOOKS="true",
+        **{f"MASH_{service.upper()}_DATABASE_URL": url for service, url in databases.items()})
+    for argv in (["migrate"], ["demo", "--data-dir", str(data_dir)]):
+        done = subprocess.run([*mash_command(), *argv], cwd=workdir, env=env,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"mash {argv[0]} failed:\n{done.stderr[-3000:]}")
+    for service, port in ports.items():
+        serve = [*mash_command(), "serve", service, "--port", str(port)]
+        process = start(service, serve + (["--no-relay"] if relay_apart else []), workdir, env)
+        stack.callback(process.stop)
+        wait_ready(process, f"http://{HOST}:{port}/readyz")
+    if relay_apart:  # after the consumers have declared their queues
+        relay = start("relay", [*mash_command(), "relay"], workdir, env)
+        stack.callback(relay.stop)
+    intake.gateway(stack, workdir, nginx, "gateway", gateway_port, ports)
+    return f"http://{HOST}:{gateway_port}", data_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", choices=("both", "a", "b"), default="both")
+    parser.add_argument("--relay", choices=("in-service", "apart"), default="in-service",
+                        help="mode (b): who publishes the outboxes")
     parser.add_argument("--latency-referrals", type=int, default=100)
     parser.add_argument("--burst", type=int, default=300)
-    # 16 makes the referral service answer 500 now and then (SQLite busy in
-    # next_reference): see the report.
+    # 16 makes the referral service answer 500 now and then in mode (a) (SQLite busy in
+    # next_reference).
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mash-bench-notify-") as tmp, ExitStack() as stack:
-        workdir = Path(tmp)
-        data_dir = workdir / "hub"
-        port = free_port()
-        hub = start("mash-up", [*mash_command(), "up", "--port", str(port), "--data-dir",
-                                str(data_dir)], workdir, clean_environment())
-        stack.callback(hub.stop, signal.SIGINT)
-        wait_ready(hub, f"http://{HOST}:{port}/readyz")
-        try:
-            asyncio.run(run(args, port, data_dir))
-        except Exception:
-            print(hub.log.read_text(errors='replace')[-200000:])
-            raise
+    modes = [("a", "(a) mash up"), ("b", f"(b) deployment, relay {args.relay}")]
+    for mode, label in modes:
+        if args.mode not in ("both", mode):
+            continue
+        if mode == "b":
+            import intake
+
+            why = intake.deployment_unavailable()
+            if why:
+                print(f"(b) skipped: {why}")
+                continue
+        with tempfile.TemporaryDirectory(prefix="mash-bench-notify-") as tmp, \
+                ExitStack() as stack:
+            workdir = Path(tmp)
+            workdir.chmod(0o755)  # nginx's workers (user nobody when root) work in here
+            print(f"{label}: starting...", flush=True)
+            base, data_dir = mash_up(stack, workdir) if mode == "a" \
+                else deployment(stack, workdir, args.relay == "apart")
+            try:
+                result = asyncio.run(measure(args, base, data_dir))
+            except Exception:
+                for log in sorted(workdir.glob("*.log")):
+                    print(f"--- {log.name}\n{log.read_text(errors='replace')[-20000:]}")
+                raise
+            report(label, args, result)
 
 
 if __name__ == "__main__":

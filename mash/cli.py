@@ -13,7 +13,7 @@ import uvicorn
 
 from mash.gateway import Hub, create_hub_app
 from mash.topology import SERVICES
-from shared.broker import broker_from_settings
+from shared.broker import BrokerUnavailable, broker_from_settings
 from shared.logs import configure_logging
 from shared.service import Service
 from shared.settings import Settings
@@ -114,11 +114,30 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 async def _migrate_all(names: list[str], settings: Settings) -> None:
-    for name in names:
-        service = _service(name, settings)
+    services = [_service(name, settings) for name in names]
+    for service in services:
         await service.migrate()
         await service.database.dispose()
-        print(f"{name}: migrated", flush=True)
+        print(f"{service.name}: migrated", flush=True)
+    if not settings.uses_memory_broker:
+        await _declare_queues(services, settings)
+
+
+async def _declare_queues(services: list[Service], settings: Settings) -> None:
+    """Every consumer's queue, so events published before it first starts wait for it
+    (identity's agency events after `mash demo`, say)."""
+    broker = broker_from_settings(settings)
+    try:
+        await broker.connect()
+        for service in services:
+            for subscription in service.subscriptions:
+                await broker.declare(subscription.queue, subscription.topics)
+        print(f"broker: queues of {', '.join(s.name for s in services)} declared", flush=True)
+    except BrokerUnavailable as exc:
+        print(f"broker: queues not declared ({exc}); `mash serve` declares them on start",
+              flush=True)
+    finally:
+        await broker.close()
 
 
 def _migrate(args: argparse.Namespace) -> None:

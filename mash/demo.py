@@ -41,6 +41,11 @@ USERS = [
     ("auditor", "Information governance auditor", "mash", [Role.AUDITOR]),
 ]
 
+# The demo school's DfE URN (999xxx is outside the range DfE has issued) and its
+# designated safeguarding lead's mailbox, told of police notifications about its pupils.
+DEMO_SCHOOL = {"school_urn": "999001",
+               "safeguarding_lead_email": "dsl@riverside-academy.example"}
+
 CLIENTS = [
     ("northshire-police-system", "Northshire Police case system", "police"),
     ("northshire-health-system", "Northshire Hospitals EPR", "health"),
@@ -95,7 +100,8 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, base_url: str) -> Pa
     demo_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(demo_dir, 0o700)
 
-    agencies = {key: await identity.create_agency(uow, name, kind)
+    agencies = {key: await identity.create_agency(uow, name, kind,
+                                                  **(DEMO_SCHOOL if key == "school" else {}))
                 for key, (name, kind) in AGENCIES.items()}
     users = []
     for username, display_name, agency_key, roles in USERS:
@@ -126,7 +132,9 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, base_url: str) -> Pa
                         "private_key_file": key_file, "kid": key.kid, "client_secret": secret})
     credentials = {
         "base_url": base_url,
-        "agencies": [{"id": a.id, "name": a.name, "kind": a.kind} for a in agencies.values()],
+        "agencies": [{"id": a.id, "name": a.name, "kind": a.kind, "school_urn": a.school_urn,
+                      "safeguarding_lead_email": a.safeguarding_lead_email}
+                     for a in agencies.values()],
         "users": users,
         "clients": clients,
     }

@@ -11,12 +11,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mash.demo import create_demo_data
 from mash.topology import SERVICES, service_for_path
+from mash.web import WEB_DIR, WebClient
 from shared.broker import Broker, broker_from_settings
 from shared.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.problems import install_problem_handlers
@@ -25,8 +25,6 @@ from shared.settings import Settings
 from shared.tracing import TraceContext, accept_request_id
 
 log = logging.getLogger(__name__)
-
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 StartupHook = Callable[["Hub"], Awaitable[None]]
 
@@ -119,7 +117,7 @@ def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
         return merge_openapi([s.app.openapi() for s in hub.services.values()])
 
     if WEB_DIR.is_dir():
-        front.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        front.mount("/", WebClient(WEB_DIR), name="web")
 
     front.add_middleware(RequestContextMiddleware, service="gateway", registry=hub.registry)
     dispatcher = PathDispatcher(front, {name: s.app for name, s in hub.services.items()})

@@ -36,6 +36,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     "/api/v1/people": "referral",
     "/api/v1/match-reviews": "referral",
     "/api/v1/audit": "referral",
+    "/api/v1/reports": "referral",
     "/fhir/": "referral",
     "/api/v1/subscriptions": "notify",
     "/api/v1/deliveries": "notify",

@@ -80,3 +80,17 @@ def create_revoked_sessions_table() -> None:
         sa.Column("expires_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_revoked_sessions_expires_at", "revoked_sessions", ["expires_at"])
+
+
+def create_agency_directory_table() -> None:
+    """A service's copy of the agency directory (see shared.agencies)."""
+    op.create_table(
+        "agency_directory",
+        sa.Column("agency_id", sa.String(36), primary_key=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("school_urn", sa.String(6), nullable=True),
+        sa.Column("safeguarding_lead_email", sa.String(320), nullable=True),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_agency_directory_school_urn", "agency_directory", ["school_urn"])

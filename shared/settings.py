@@ -1,4 +1,8 @@
-"""Settings from the environment (prefix ``MASH_``), shared by every service."""
+"""Settings from the environment (prefix ``MASH_``), shared by every service.
+
+A service's own settings live with it (services/notify/settings.py, services/referral/
+settings.py) and read the same environment.
+"""
 
 from __future__ import annotations
 
@@ -50,33 +54,6 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    # Notify: webhook delivery. Retries wait these many seconds after each failed
-    # attempt (jittered); the last one failing dead-letters the delivery (~3 days).
-    notify_webhook_timeout_seconds: float = 15.0
-    notify_retry_schedule_seconds: list[float] = Field(default_factory=lambda: [
-        5.0, 300.0, 1800.0, 7200.0, 18000.0, *([36000.0] * 7)])
-    notify_retry_jitter: float = Field(default=0.2, ge=0, le=1)
-    notify_max_retry_after_seconds: float = 86400
-    notify_secret_grace_seconds: int = 86400
-    # An endpoint failing this long when a delivery runs out of retries is disabled. Two
-    # days is below the shortest the jittered schedule above can take (about 2.6 days), so
-    # with the defaults every delivery that runs out of retries disables its endpoint.
-    notify_disable_after_seconds: float = 172800
-    notify_poll_seconds: float = 1.0
-    notify_batch_size: int = 50
-    # Webhooks to loopback (and plain http there) for tests and `mash up`; unset means
-    # allowed only in environment=development. Private and link-local are always refused.
-    notify_allow_loopback_webhooks: bool | None = None
-
-    # Notify: email through SMTP. No host means email deliveries wait (and retry).
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_starttls: bool = False
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_from: str = "mash@localhost"
-    smtp_timeout_seconds: float = 15.0
-
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Self:
         if self.environment == "development":
@@ -119,13 +96,6 @@ class Settings(BaseSettings):
     def jwks_location(self) -> str:
         """Where services fetch identity's public keys."""
         return self.jwks_url or f"{self.issuer}/.well-known/jwks.json"
-
-    @property
-    def allows_loopback_webhooks(self) -> bool:
-        """True when webhook URLs may point at this machine (tests, `mash up`)."""
-        if self.notify_allow_loopback_webhooks is not None:
-            return self.notify_allow_loopback_webhooks
-        return self.environment == "development"
 
     @property
     def uses_memory_broker(self) -> bool:

@@ -109,10 +109,17 @@ class Mailbox:
         self.port = free_port()
         self.messages: list[Message] = []
         self.recipients: list[list[str]] = []
+        self.refusals: deque[str] = deque()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def refuse(self, *replies: str) -> None:
+        """Answer the next messages' DATA with ``replies`` (e.g. "550 5.1.1 No such user")."""
+        self.refusals.extend(replies)
 
     async def handle_DATA(self, server: SMTPServer, session: Session,
                           envelope: Envelope) -> str:
+        if self.refusals:
+            return self.refusals.popleft()
         content = envelope.original_content or b""
         self.messages.append(message_from_bytes(content))
         self.recipients.append(list(envelope.rcpt_tos))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from services.identity import directory
 from services.identity import service as identity
 from services.identity.keys import KeyStore
 from services.identity.oauth import ClientCredentialsGrant, JwksCache
@@ -30,7 +31,7 @@ def create_service(
         async with database.unit_of_work() as uow:
             return await identity.session_has_ended(uow, session_id)
 
-    service = Service(NAME, settings=settings, broker=broker, routers=ROUTERS,
+    service = Service(NAME, settings=settings, broker=broker, routers=[directory.router, *ROUTERS],
                       migrations=MIGRATIONS, registry=registry, database=database,
                       title="MASH identity service", revocation_check=session_has_ended,
                       on_start=[keys.ensure_key])

@@ -25,6 +25,10 @@ class Agency(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     kind: str = Field(max_length=32)  # police | health | school | local_authority | other
     active: bool = True
+    # Schools: the DfE unique reference number, and the designated safeguarding lead's
+    # mailbox (Operation Encompass notices go there when the school has no webhook).
+    school_urn: str | None = Field(default=None, max_length=6, unique=True)
+    safeguarding_lead_email: str | None = Field(default=None, max_length=320)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 

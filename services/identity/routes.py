@@ -208,7 +208,10 @@ async def list_agencies(_: AdminDep, uow: UnitOfWorkDep) -> list[Agency]:
 @admin.post("/agencies", response_model=AgencyPublic, status_code=201)
 async def create_agency(body: AgencyCreate, _: AdminDep, uow: UnitOfWorkDep) -> Agency:
     """Register an agency."""
-    agency = await service.create_agency(uow, body.name, body.kind)
+    agency = await service.create_agency(
+        uow, body.name, body.kind, school_urn=body.school_urn,
+        safeguarding_lead_email=str(body.safeguarding_lead_email)
+        if body.safeguarding_lead_email else None)
     await uow.commit()
     return agency
 
@@ -216,13 +219,11 @@ async def create_agency(body: AgencyCreate, _: AdminDep, uow: UnitOfWorkDep) -> 
 @admin.patch("/agencies/{agency_id}", response_model=AgencyPublic)
 async def update_agency(agency_id: str, body: AgencyUpdate, _: AdminDep,
                         uow: UnitOfWorkDep) -> Agency:
-    """Rename, disable or enable an agency."""
+    """Rename, disable or enable an agency, or set a school's URN and DSL mailbox."""
     agency = await uow.session.get(Agency, agency_id)
     if agency is None:
         raise Problem(404, "No such agency.")
-    for name, value in body.model_dump(exclude_unset=True).items():
-        setattr(agency, name, value)
-    uow.session.add(agency)
+    await service.update_agency(uow, agency, body.model_dump(exclude_unset=True, mode="json"))
     await uow.commit()
     return agency
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, HttpUrl, model_validator
+from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
 
+from shared.agencies import SCHOOL_URN_PATTERN
 from shared.roles import Role
 
 AssertionAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS512", "ES256", "ES384"]
@@ -34,11 +35,28 @@ class Me(BaseModel):
     session_expires_at: datetime | None = None
 
 
+SchoolUrn = Field(default=None, pattern=SCHOOL_URN_PATTERN, examples=["100000"],
+                  description="schools: the DfE unique reference number (6 digits)")
+SafeguardingLeadEmail = Field(
+    default=None, max_length=320,
+    description="schools: the designated safeguarding lead's mailbox, told of police "
+                "notifications about the school's pupils (Operation Encompass) when the "
+                "school has no webhook for them")
+
+
 class AgencyCreate(BaseModel):
     """A new agency."""
 
     name: str = Field(min_length=1, max_length=200)
     kind: AgencyKind
+    school_urn: str | None = SchoolUrn
+    safeguarding_lead_email: EmailStr | None = SafeguardingLeadEmail
+
+    @model_validator(mode="after")
+    def _school_details_for_schools(self) -> AgencyCreate:
+        if self.kind != "school" and (self.school_urn or self.safeguarding_lead_email):
+            raise ValueError("only a school has a school_urn and a safeguarding_lead_email")
+        return self
 
 
 class AgencyUpdate(BaseModel):
@@ -46,6 +64,8 @@ class AgencyUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     active: bool | None = None
+    school_urn: str | None = SchoolUrn
+    safeguarding_lead_email: EmailStr | None = SafeguardingLeadEmail
 
 
 class AgencyPublic(BaseModel):
@@ -55,6 +75,8 @@ class AgencyPublic(BaseModel):
     name: str
     kind: str
     active: bool
+    school_urn: str | None = None
+    safeguarding_lead_email: str | None = None
     created_at: datetime
 
 

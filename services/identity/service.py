@@ -29,10 +29,12 @@ from services.identity.passwords import (
     new_totp_secret,
     password_hasher,
 )
+from shared.agencies import agency_updated_event
 from shared.auth import SESSION_TOKEN_TYPE, session_ended_event
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
+from shared.problems import Problem
 from shared.roles import Role
 from shared.settings import Settings
 
@@ -48,12 +50,45 @@ async def has_agencies(uow: UnitOfWork) -> bool:
     return bool(result.one())
 
 
-async def create_agency(uow: UnitOfWork, name: str, kind: str) -> Agency:
-    """Register an agency."""
-    agency = Agency(name=name, kind=kind, created_at=utcnow())
+async def create_agency(uow: UnitOfWork, name: str, kind: str, *,
+                        school_urn: str | None = None,
+                        safeguarding_lead_email: str | None = None) -> Agency:
+    """Register an agency; other services learn of it by `mash.agency.updated`."""
+    await _check_urn_free(uow, school_urn, None)
+    agency = Agency(name=name, kind=kind, school_urn=school_urn,
+                    safeguarding_lead_email=safeguarding_lead_email, created_at=utcnow())
     uow.session.add(agency)
     await uow.session.flush()
+    _publish_agency(uow, agency)
     return agency
+
+
+async def update_agency(uow: UnitOfWork, agency: Agency, changes: dict[str, Any]) -> Agency:
+    """Change an agency; other services learn of it by `mash.agency.updated`."""
+    for field in ("school_urn", "safeguarding_lead_email"):
+        if changes.get(field) and agency.kind != "school":
+            raise Problem(422, f"Only a school has a {field}.", title="Validation failed",
+                          errors=[{"loc": ["body", field], "msg": "not a school"}])
+    await _check_urn_free(uow, changes.get("school_urn"), agency.id)
+    for name, value in changes.items():
+        setattr(agency, name, value)
+    uow.session.add(agency)
+    _publish_agency(uow, agency)
+    return agency
+
+
+async def _check_urn_free(uow: UnitOfWork, urn: str | None, agency_id: str | None) -> None:
+    if not urn:
+        return
+    holder = (await uow.session.exec(select(Agency.id).where(Agency.school_urn == urn))).first()
+    if holder is not None and holder != agency_id:
+        raise Problem(409, "Another agency has this school_urn.", title="Conflict")
+
+
+def _publish_agency(uow: UnitOfWork, agency: Agency) -> None:
+    add_to_outbox(uow, agency_updated_event(
+        agency.id, kind=agency.kind, active=agency.active, school_urn=agency.school_urn,
+        safeguarding_lead_email=agency.safeguarding_lead_email))
 
 
 async def create_user(

@@ -17,7 +17,9 @@ from services.notify.retries import RetryPolicy
 from services.notify.routes import delivery_router, subscription_router
 from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery
+from services.notify.settings import NotifySettings
 from services.notify.ssrf import WebhookUrlGuard
+from shared.agencies import AGENCY_UPDATED, record_agency_updated
 from shared.broker import Broker
 from shared.db import Database
 from shared.service import Service, Subscription
@@ -25,9 +27,11 @@ from shared.settings import Settings
 
 NAME = "notify"
 MIGRATIONS = Path(__file__).parent / "migrations"
+DIRECTORY_QUEUE = "notify.agency-directory"
 
 
-def create_dispatcher(settings: Settings, database: Database, parts: NotifyParts) -> Dispatcher:
+def create_dispatcher(settings: NotifySettings, database: Database,
+                      parts: NotifyParts) -> Dispatcher:
     """The delivery dispatcher with the webhook and email channels."""
     timeout = settings.notify_webhook_timeout_seconds
     webhook = WebhookChannel(parts.guard, parts.secrets, timeout=timeout, clock=parts.clock)
@@ -37,25 +41,29 @@ def create_dispatcher(settings: Settings, database: Database, parts: NotifyParts
                       RetryPolicy.from_settings(settings), batch_size=settings.notify_batch_size,
                       poll_seconds=settings.notify_poll_seconds, lease=lease,
                       disable_after=timedelta(seconds=settings.notify_disable_after_seconds),
+                      order_hold=timedelta(seconds=settings.notify_order_hold_seconds),
                       clock=parts.clock)
 
 
 def create_service(
-    settings: Settings, broker: Broker, registry: CollectorRegistry | None = None
+    settings: Settings, broker: Broker, registry: CollectorRegistry | None = None,
+    notify_settings: NotifySettings | None = None,
 ) -> Service:
     """The notify service's parts, for `mash up` or for serving alone."""
+    own = notify_settings or NotifySettings()
     database = Database(settings.database_url(NAME))
     parts = NotifyParts(
-        guard=WebhookUrlGuard(allow_loopback=settings.allows_loopback_webhooks),
+        guard=WebhookUrlGuard(allow_loopback=own.allows_loopback_webhooks(settings.environment)),
         secrets=SecretBox(settings),
-        secret_grace=timedelta(seconds=settings.notify_secret_grace_seconds))
+        secret_grace=timedelta(seconds=own.notify_secret_grace_seconds))
     route = partial(record_delivery, base_url=settings.base_url)
     service = Service(
         NAME, settings=settings, broker=broker, database=database,
         routers=[subscription_router, delivery_router],
-        subscriptions=[Subscription(events.QUEUE, events.CONSUMED, route)],
+        subscriptions=[Subscription(events.QUEUE, events.CONSUMED, route),
+                       Subscription(DIRECTORY_QUEUE, [AGENCY_UPDATED], record_agency_updated)],
         migrations=MIGRATIONS, registry=registry, title="MASH notify service",
-        workers=[create_dispatcher(settings, database, parts)],
+        workers=[create_dispatcher(own, database, parts)],
     )
     service.app.state.notify = parts
     return service

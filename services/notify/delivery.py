@@ -30,6 +30,18 @@ ENDPOINT_GONE = "endpoint_gone"
 ENDPOINT_FAILING = "endpoint_failing"
 RETRIES_EXHAUSTED = "retries_exhausted"
 SUBSCRIPTION_DISABLED = "subscription_disabled"
+PERMANENTLY_REJECTED = "permanently_rejected"
+
+
+def directory_mailbox(delivery: Delivery) -> Subscription | None:
+    """A stand-in subscription (never saved) for a delivery to a directory mailbox, such
+    as a school's designated safeguarding lead."""
+    if delivery.address is None or delivery.channel != Channel.EMAIL:
+        return None
+    at = delivery.created_at
+    return Subscription(id=f"directory:{delivery.agency_id}", agency_id=delivery.agency_id or "",
+                        channel=Channel.EMAIL, address=delivery.address, event_types="[]",
+                        created_at=at, updated_at=at)
 
 
 async def record_attempt(uow: UnitOfWork, delivery: Delivery, subscription: Subscription | None,
@@ -54,6 +66,9 @@ async def record_attempt(uow: UnitOfWork, delivery: Delivery, subscription: Subs
     if subscription is not None and outcome.gone:
         await disable_subscription(uow, subscription, ENDPOINT_GONE, now)
         dead_letter(delivery, SUBSCRIPTION_DISABLED)
+        return
+    if outcome.permanent:
+        dead_letter(delivery, PERMANENTLY_REJECTED)  # last_error keeps the server's reason
         return
     if subscription is not None and subscription.failing_since is None:
         subscription.failing_since = now

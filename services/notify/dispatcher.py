@@ -15,12 +15,17 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from services.notify.channels import DeliveryChannel, Outcome
-from services.notify.delivery import SUBSCRIPTION_DISABLED, dead_letter, record_attempt
+from services.notify.delivery import (
+    SUBSCRIPTION_DISABLED,
+    dead_letter,
+    directory_mailbox,
+    record_attempt,
+)
 from services.notify.models import Delivery, DeliveryStatus, Subscription
 from services.notify.retries import RetryPolicy
 from shared.db import Database
@@ -37,6 +42,7 @@ class Dispatcher(PollingWorker):
                  policy: RetryPolicy, *, batch_size: int = 50, poll_seconds: float = 1.0,
                  lease: timedelta = timedelta(seconds=60),
                  disable_after: timedelta = timedelta(days=2),
+                 order_hold: timedelta = timedelta(days=1),
                  clock: Callable[[], datetime] = utcnow) -> None:
         # Retries come due with time, not with commits: it polls for them too.
         super().__init__("notify-dispatcher", poll_seconds=poll_seconds)
@@ -46,25 +52,17 @@ class Dispatcher(PollingWorker):
         self.batch_size = batch_size
         self.lease = lease
         self.disable_after = disable_after
+        self.order_hold = order_hold
         self.clock = clock
         database.on_commit(self.wake)
 
     async def claim_due(self) -> list[str]:
-        """Lease up to a batch of due deliveries whose earlier ones are finished."""
+        """Lease up to a batch of due deliveries whose turn it is (see ``_not_its_turn``)."""
         now = self.clock()
-        earlier = aliased(Delivery)
-        # A partner must not hear of a referral out of order: hold a delivery while an
-        # earlier one for the same subscription and referral is unfinished.
-        waits_behind = exists().where(
-            col(earlier.subscription_id) == col(Delivery.subscription_id),
-            col(earlier.referral_id) == col(Delivery.referral_id),
-            col(earlier.status) == DeliveryStatus.PENDING,
-            or_(col(earlier.event_time) < col(Delivery.event_time),
-                and_(col(earlier.event_time) == col(Delivery.event_time),
-                     col(earlier.created_at) < col(Delivery.created_at))))
         query = (select(Delivery.id)
                  .where(col(Delivery.status) == DeliveryStatus.PENDING,
-                        col(Delivery.next_attempt_at) <= now, ~waits_behind)
+                        col(Delivery.next_attempt_at) <= now,
+                        ~self._not_its_turn(now))
                  .order_by(col(Delivery.next_attempt_at))
                  .limit(self.batch_size))
         if not self.database.is_sqlite:
@@ -78,6 +76,33 @@ class Dispatcher(PollingWorker):
             # Commit without the after-commit hooks: a claim is not news to wake anyone.
             await uow.session.commit()
         return ids
+
+    def _not_its_turn(self, now: datetime) -> ColumnElement[bool]:
+        """A partner must not hear of a referral out of order. A delivery waits while an
+        earlier one (by the referral's sequence, else by event time) for the same
+        subscription and referral is unfinished; and a later event of a referral (sequence
+        above 1) waits until the referral's `received` (sequence 1) has reached notify,
+        however the broker ordered them, for at most ``order_hold``."""
+        earlier, seen = aliased(Delivery), aliased(Delivery)
+        both_sequenced = and_(col(earlier.sequence).is_not(None),
+                              col(Delivery.sequence).is_not(None))
+        by_time = or_(col(earlier.event_time) < col(Delivery.event_time),
+                      and_(col(earlier.event_time) == col(Delivery.event_time),
+                           col(earlier.created_at) < col(Delivery.created_at)))
+        waits_behind = exists().where(
+            col(earlier.subscription_id) == col(Delivery.subscription_id),
+            col(earlier.referral_id) == col(Delivery.referral_id),
+            col(earlier.status) == DeliveryStatus.PENDING,
+            or_(and_(both_sequenced, col(earlier.sequence) < col(Delivery.sequence)),
+                and_(or_(~both_sequenced, col(earlier.sequence) == col(Delivery.sequence)),
+                     by_time)))
+        received_not_seen = and_(
+            col(Delivery.referral_id).is_not(None),
+            func.coalesce(col(Delivery.sequence), 0) > 1,
+            col(Delivery.created_at) > now - self.order_hold,
+            ~exists().where(col(seen.referral_id) == col(Delivery.referral_id),
+                            col(seen.sequence) == 1))
+        return or_(waits_behind, received_not_seen)
 
     async def dispatch_due(self) -> int:
         """Claim one batch and attempt each delivery in it; return how many."""
@@ -101,15 +126,16 @@ class Dispatcher(PollingWorker):
                 return
             subscription = await uow.session.get(Subscription, delivery.subscription_id) \
                 if delivery.subscription_id else None
+            target = subscription or directory_mailbox(delivery)
             channel = self.channels.get(delivery.channel or "")
-            if subscription is None or not subscription.active or channel is None:
+            if target is None or not target.active or channel is None:
                 dead_letter(delivery, SUBSCRIPTION_DISABLED)
                 uow.session.add(delivery)
                 await uow.session.commit()
                 return
             started = time.perf_counter()
             try:
-                outcome = await channel.send(delivery, subscription)
+                outcome = await channel.send(delivery, target)
             except Exception as exc:  # a channel bug must not stop the dispatcher
                 log.exception("delivery channel failed", extra={"delivery_id": delivery_id})
                 outcome = Outcome(False, error=type(exc).__name__)

@@ -15,10 +15,14 @@ INFORMATION_REQUEST_CREATED = "mash.information_request.created"
 INFORMATION_REQUEST_OVERDUE = "mash.information_request.overdue"
 # Notify's own notice to an agency whose endpoint it has disabled (email only).
 SUBSCRIPTION_DISABLED = "mash.notify.subscription_disabled"
+# What a school hears of a police referral about one of its pupils (Operation Encompass):
+# at its webhooks subscribed to this type, else by email to its safeguarding lead.
+ENCOMPASS_NOTIFICATION = "mash.encompass.notification"
 
 EventType = Literal[
     "mash.referral.received", "mash.referral.decided", "mash.referral.decision_overdue",
     "mash.information_request.created", "mash.information_request.overdue",
+    "mash.encompass.notification",
 ]
 
 # The referring agency hears its acknowledgement and the outcome.

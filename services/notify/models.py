@@ -26,7 +26,7 @@ class Channel(StrEnum):
 class DeliveryStatus(StrEnum):
     """Where a delivery stands."""
 
-    PENDING = "pending"  # due now, in flight, or waiting for its next retry
+    PENDING = "pending"  # due now, in flight, waiting for its next retry or for its turn
     DELIVERED = "delivered"
     DEAD = "dead"  # retries exhausted or subscription disabled; replayable by an admin
     NO_SUBSCRIPTION = "no_subscription"  # nobody subscribed to hear this event
@@ -82,8 +82,14 @@ class Delivery(SQLModel, table=True):
     agency_id: str | None = Field(default=None, max_length=64, index=True)
     channel: str | None = Field(default=None, max_length=16)
     payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A mailbox from the agency directory, for a delivery with no subscription (a school's
+    # designated safeguarding lead, told of a police notification: Operation Encompass).
+    address: str | None = Field(default=None, max_length=320)
     event_time: datetime | None = Field(default=None, sa_column=Column(UTCDateTime,
                                                                        nullable=True))
+    # The referral's version the event was published at (received is 1): a partner hears
+    # one referral's events in this order, whatever order they reach notify in.
+    sequence: int | None = None
     attempt_count: int = 0
     next_attempt_at: datetime | None = Field(default=None,
                                              sa_column=Column(UTCDateTime, nullable=True))

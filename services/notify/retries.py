@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from shared.settings import Settings
+from services.notify.settings import NotifySettings
 
 _system_random = secrets.SystemRandom()
 
@@ -21,7 +21,7 @@ class RetryPolicy:
     random: Callable[[], float] = field(default=_system_random.random)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
+    def from_settings(cls, settings: NotifySettings) -> RetryPolicy:
         """The policy the settings describe."""
         return cls(tuple(settings.notify_retry_schedule_seconds),
                    jitter=settings.notify_retry_jitter,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import col, or_, select
 
 from services.notify import events
+from services.notify.encompass import school_deliveries
 from services.notify.models import Delivery, DeliveryAttempt, DeliveryStatus, Subscription
 from services.notify.permissions import sees_every_delivery
 from services.notify.subscriptions import event_types_of
@@ -30,7 +31,7 @@ async def record_delivery(uow: UnitOfWork, event: CloudEvent, *, base_url: str =
                           "data": events.shareable_data(event.data, base_url)})
     common: dict[str, Any] = {"event_id": event.id, "event_type": event.type, "created_at": now,
               "referral_id": str(referral_id) if referral_id else None,
-              "event_time": event.time}
+              "event_time": event.time, "sequence": _sequence(event)}
     recipients = await recipients_of(uow, event.type, agency_id)
     for subscription in recipients:
         uow.session.add(Delivery(
@@ -39,6 +40,15 @@ async def record_delivery(uow: UnitOfWork, event: CloudEvent, *, base_url: str =
     if not recipients:
         uow.session.add(Delivery(**common, agency_id=agency_id,
                                  status=DeliveryStatus.NO_SUBSCRIPTION))
+    await school_deliveries(uow, event, base_url=base_url, common=common, now=now)
+
+
+def _sequence(event: CloudEvent) -> int | None:
+    """The referral's version the event was published at; received is always the first."""
+    if event.type == events.REFERRAL_RECEIVED:
+        return 1
+    value = event.data.get("sequence")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 async def recipients_of(uow: UnitOfWork, event_type: str, agency_id: str | None
@@ -101,7 +111,7 @@ async def replay(uow: UnitOfWork, delivery_id: str, now: datetime) -> Delivery:
     if delivery.status != DeliveryStatus.DEAD:
         raise Problem(409, "Only a dead-lettered delivery can be replayed.", title="Conflict")
     subscription = await uow.session.get(Subscription, delivery.subscription_id or "")
-    if subscription is None or not subscription.active:
+    if delivery.address is None and (subscription is None or not subscription.active):
         raise Problem(409, "The delivery's subscription is disabled; re-enable it first.",
                       title="Conflict")
     delivery.status = DeliveryStatus.PENDING

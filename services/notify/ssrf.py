@@ -34,8 +34,10 @@ class WebhookUrlGuard:
         self.allow_loopback = allow_loopback
         self.resolver = resolver
 
-    async def check(self, url: str) -> None:
-        """Return if ``url`` may be called; raise UnsafeWebhookUrl otherwise."""
+    async def check(self, url: str) -> list[str]:
+        """The addresses ``url``'s host resolves to, every one of them allowed; raise
+        UnsafeWebhookUrl otherwise. Connect to one of these, not to the name: a second
+        look-up could answer differently (DNS rebinding)."""
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http"):
             raise UnsafeWebhookUrl("A webhook URL must use https.")
@@ -62,6 +64,7 @@ class WebhookUrlGuard:
             if not _is_public(address):
                 raise UnsafeWebhookUrl("The webhook URL resolves to a private, loopback or "
                                        "link-local address.")
+        return addresses
 
     @staticmethod
     def _is_loopback(address: str) -> bool:
@@ -79,3 +82,20 @@ def _unmapped(ip: ipaddress.IPv4Address | ipaddress.IPv6Address
 def _is_public(address: str) -> bool:
     ip = _unmapped(ipaddress.ip_address(address.split("%")[0]))
     return ip.is_global and not ip.is_multicast
+
+
+def pinned_url(url: str, address: str) -> str:
+    """``url`` with its host replaced by the checked ``address`` (port, path and query kept)."""
+    parts = urlsplit(url)
+    ip = address.split("%")[0]
+    host = f"[{ip}]" if ":" in ip else ip
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return parts._replace(netloc=netloc).geturl()
+
+
+def host_header(url: str) -> str:
+    """The Host header a request to ``url`` carries (the name, not the address)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{parts.port}" if parts.port else host

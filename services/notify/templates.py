@@ -32,6 +32,12 @@ TEMPLATES: dict[str, tuple[Template, Template]] = {
         Template("Overdue decision: referral $reference"),
         Template("No decision has been recorded for referral $reference in time.\n"
                  "Status: $status\n\nOpen it: $link")),
+    events.ENCOMPASS_NOTIFICATION: (
+        Template("Operation Encompass: police notification $reference"),
+        Template("The police have told the MASH of an incident concerning one or more of "
+                 "your pupils (Operation Encompass).\nReference: $reference\n"
+                 "Received at: $received_at\n\nPlease sign in before the start of the "
+                 "school day to read it: $sign_in")),
     events.SUBSCRIPTION_DISABLED: (
         Template("A MASH webhook endpoint of your agency has been disabled"),
         Template("The MASH hub has stopped sending to your webhook endpoint (subscription "
@@ -52,6 +58,7 @@ def render(payload: str) -> tuple[str, str]:
     links = data.get("links") if isinstance(data.get("links"), dict) else {}
     values = {key: str(value) for key, value in data.items() if key != "links"}
     values["link"] = str((links or {}).get("self", ""))
+    values["sign_in"] = str((links or {}).get("sign_in", values["link"]))
     values["reason"] = REASONS.get(values.get("reason", ""), values.get("reason", ""))
     subject, body = TEMPLATES.get(str(message.get("type")), (
         Template("MASH hub notification"), Template("An update is waiting in the MASH hub.")))

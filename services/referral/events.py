@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from shared.events import CloudEvent
@@ -21,17 +22,28 @@ def _event(type_: str, subject: str, data: dict[str, Any]) -> CloudEvent:
     return CloudEvent(source=SOURCE, type=type_, subject=subject, data=data)
 
 
+POLICE_SOURCE = "6"  # CIN census referral source: police
+
+
 def referral_received(referral_id: str, reference: str, status: str, kind: str,
-                      received_at: str, link: str, referring_agency_id: str) -> CloudEvent:
-    """`mash.referral.received`: the referrer's acknowledgement."""
-    return _event(REFERRAL_RECEIVED, referral_id, {
+                      received_at: str, link: str, referring_agency_id: str, *,
+                      source: str = "", school_urns: Sequence[str] = ()) -> CloudEvent:
+    """`mash.referral.received`: the referrer's acknowledgement; from the police, also the
+    children's schools by URN (identifiers only), for Operation Encompass."""
+    data: dict[str, Any] = {
         "referral_id": referral_id, "reference": reference, "status": status, "kind": kind,
         "received_at": received_at, "referring_agency_id": referring_agency_id,
-        "links": {"self": link}})
+        "source": source, "sequence": 1, "links": {"self": link}}
+    if source == POLICE_SOURCE and school_urns:
+        data["school_urns"] = sorted(set(school_urns))
+    return _event(REFERRAL_RECEIVED, referral_id, data)
 
 
 def referral_changed(type_: str, referral_id: str, data: dict[str, Any]) -> CloudEvent:
-    """`mash.referral.triaged`, `.decided`, `.decision_overdue`: what changed, by id."""
+    """`mash.referral.triaged`, `.decided`, `.decision_overdue`: what changed, by id.
+
+    ``data["sequence"]``, where given, is the referral's version after the change, so a
+    consumer can put one referral's events back in order (received is 1)."""
     return _event(type_, referral_id, {
         "referral_id": referral_id, **data,
         "links": {"self": f"/api/v1/referrals/{referral_id}"}})

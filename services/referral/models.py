@@ -82,6 +82,8 @@ class ReferralSubject(SQLModel, table=True):
     address: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     postcode: str | None = Field(default=None, max_length=10, index=True)
     school: str | None = Field(default=None, max_length=200)
+    # The school's DfE URN: a police notification is passed on to it (Operation Encompass).
+    school_urn: str | None = Field(default=None, max_length=6, index=True)
 
 
 class ReferenceCounter(SQLModel, table=True):

@@ -23,6 +23,7 @@ from services.referral.identifiers import (
     normalise_postcode,
     normalise_upn,
 )
+from shared.agencies import SCHOOL_URN_PATTERN
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -87,6 +88,11 @@ class Subject(Strict):
                                  description="the sender's own id for this person")
     address: Address | None = None
     school: str | None = Field(default=None, max_length=200)
+    school_urn: str | None = Field(
+        default=None, pattern=SCHOOL_URN_PATTERN, examples=["999001"],
+        description="a child's school, by DfE unique reference number: the school's "
+                    "designated safeguarding lead is told of a police notification "
+                    "(Operation Encompass)")
 
     @field_validator("date_of_birth")
     @classmethod
@@ -210,6 +216,7 @@ class SubjectView(BaseModel):
     local_id: str | None
     address: dict[str, str] | None
     school: str | None
+    school_urn: str | None = None
     id: str | None = None
     person_id: str | None = Field(
         default=None, description="the person this subject is linked to (GET "

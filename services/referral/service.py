@@ -86,6 +86,8 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     add_to_outbox(uow, events.referral_received(
         referral.id, referral.reference, referral.status, referral.kind,
         received_at.isoformat(), referral_path(referral.id), referral.referring_agency_id,
+        source=referral.source,
+        school_urns=[s.school_urn for s in body.subjects if s.role == "child" and s.school_urn],
     ))
     workflow.record_received(uow, referral, submitter)
     await audit.record(uow, submitter, "create", "referral", referral.id, "referral_submission")

@@ -117,6 +117,7 @@ async def triage(uow: UnitOfWork, referral: Referral, who: Principal, rag: str,
     await audit.record(uow, who, "triage", "referral", referral.id, "triage")
     add_to_outbox(uow, events.referral_changed(events.REFERRAL_TRIAGED, referral.id, {
         "reference": referral.reference, "status": referral.status, "rag": rag,
+        "sequence": referral.version,
         "response_due_at": referral.response_due_at.isoformat(),
         "decision_due_at": referral.decision_due_at.isoformat()}))
     return referral
@@ -235,7 +236,8 @@ async def decide(uow: UnitOfWork, referral: Referral, who: Principal, outcome: s
     await audit.record(uow, who, "decide", "referral", referral.id, "decision")
     add_to_outbox(uow, events.referral_changed(events.REFERRAL_DECIDED, referral.id, {
         "reference": referral.reference, "status": referral.status, "outcome": outcome,
-        "decided_at": now.isoformat(), "referring_agency_id": referral.referring_agency_id}))
+        "decided_at": now.isoformat(), "referring_agency_id": referral.referring_agency_id,
+        "sequence": referral.version}))
     return referral
 
 

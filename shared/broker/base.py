@@ -64,5 +64,10 @@ class Broker(ABC):
         """Declare ``queue`` bound to ``topics`` and consume it with ``handler``."""
 
     @abstractmethod
+    async def declare(self, queue: str, topics: Sequence[str]) -> None:
+        """Make ``queue`` exist, bound to ``topics``, before anything consumes it, so events
+        published meanwhile wait there (``mash migrate`` does this for RabbitMQ)."""
+
+    @abstractmethod
     async def dead_letters(self, queue: str) -> list[CloudEvent]:
         """Take the messages dead-lettered from ``queue`` (for inspection and replay)."""

@@ -88,6 +88,11 @@ class InProcessBroker(Broker):
         q.topics.update(topics)
         q.handlers.append(handler)
 
+    async def declare(self, queue: str, topics: Sequence[str]) -> None:
+        # In one process the consumers subscribe before anything is published (see
+        # mash.gateway.Hub.running): the queue is made, nothing is kept for it.
+        self._queues.setdefault(queue, _Queue(queue)).topics.update(topics)
+
     async def dead_letters(self, queue: str) -> list[CloudEvent]:
         taken, self._dead[queue] = self._dead[queue], []
         return taken

@@ -14,6 +14,7 @@ from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
     AbstractIncomingMessage,
+    AbstractQueue,
     AbstractRobustConnection,
 )
 
@@ -131,16 +132,7 @@ class RabbitMQBroker(Broker):
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self.prefetch)
         self._consumer_channels.append(channel)
-        exchange = await self._declare_exchanges(channel)
-        dead = await channel.declare_queue(
-            f"{self.queue_name(queue)}.dead", durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        await dead.bind(self.dead_letter_exchange_name, routing_key=queue)
-        amqp_queue = await channel.declare_queue(
-            self.queue_name(queue), durable=True, arguments=self._queue_arguments(queue)
-        )
-        for topic in topics:
-            await amqp_queue.bind(exchange, routing_key=topic)
+        amqp_queue = await self._declare_queue(channel, queue, topics)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             try:
@@ -162,6 +154,28 @@ class RabbitMQBroker(Broker):
                 await message.ack()
 
         await amqp_queue.consume(on_message)
+
+    async def _declare_queue(self, channel: AbstractChannel, queue: str,
+                             topics: Sequence[str]) -> AbstractQueue:
+        exchange = await self._declare_exchanges(channel)
+        dead = await channel.declare_queue(
+            f"{self.queue_name(queue)}.dead", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dead.bind(self.dead_letter_exchange_name, routing_key=queue)
+        amqp_queue = await channel.declare_queue(
+            self.queue_name(queue), durable=True, arguments=self._queue_arguments(queue)
+        )
+        for topic in topics:
+            await amqp_queue.bind(exchange, routing_key=topic)
+        return amqp_queue
+
+    async def declare(self, queue: str, topics: Sequence[str]) -> None:
+        if self._channel is None:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        try:
+            await self._declare_queue(self._channel, queue, topics)
+        except _UNAVAILABLE as exc:
+            raise BrokerUnavailable(f"cannot declare {queue}: {type(exc).__name__}") from exc
 
     async def dead_letters(self, queue: str) -> list[CloudEvent]:
         if self._channel is None:

@@ -363,3 +363,25 @@ async def test_events_keep_their_attributes_across_the_broker(
     await delivered(received, sent)
     assert received.events == [sent]
 
+
+
+@pytest.mark.rabbitmq
+async def test_events_published_to_a_declared_queue_wait_for_its_first_consumer(
+    rabbitmq_server: str, unique_name: str,
+) -> None:
+    under_test = BrokerUnderTest("rabbitmq", unique_name, rabbitmq_server)
+    try:
+        queue = under_test.queue("declared-early")
+        migrating = await under_test.connected()  # as `mash migrate`
+        await migrating.declare(queue, ["mash.agency.updated"])
+        publisher = await under_test.connected()
+        early = event("mash.agency.updated", agency_id="a-1")
+        await publisher.publish([early])  # no consumer yet
+
+        consumer = await under_test.connected()
+        received = Received()
+        await consumer.subscribe(queue, ["mash.agency.updated"], received.handler)
+
+        await delivered(received, early)
+    finally:
+        await under_test.cleanup()

@@ -29,10 +29,11 @@ import httpx
 import pytest
 
 from mash.topology import PUBLIC_ROUTES, SERVICES
-from services.notify import events as notify_events
+from mash.web import WEB_HEADERS
 from shared.auth import CSRF_HEADER, SESSION_COOKIE
 from shared.broker.rabbitmq import RabbitMQBroker
 from shared.problems import problem_response
+from shared.settings import Settings
 from tests.auth import client_token, current_otp, demo_user, load_credentials
 from tests.bodies import referral_body
 from tests.helpers import eventually, free_port
@@ -123,14 +124,18 @@ def delete_broker_objects(rabbitmq_url: str, exchange: str) -> None:
     import aio_pika
 
     naming = RabbitMQBroker(rabbitmq_url, exchange=exchange)
-    queue = naming.queue_name(notify_events.QUEUE)
+    settings = Settings(broker_url=rabbitmq_url, broker_exchange=exchange)
+    queues = [naming.queue_name(subscription.queue)
+              for factory in SERVICES.values()
+              for subscription in factory(settings, naming, None).subscriptions]
 
     async def run() -> None:
         connection = await aio_pika.connect(rabbitmq_url, timeout=5)
         try:
             channel = await connection.channel()
-            for name in (queue, f"{queue}.dead"):
-                await channel.queue_delete(name)
+            for queue in queues:
+                await channel.queue_delete(queue)
+                await channel.queue_delete(f"{queue}.dead")
             for name in (exchange, naming.dead_letter_exchange_name):
                 await channel.exchange_delete(name)
         finally:
@@ -325,6 +330,69 @@ async def test_referral_submitted_through_the_gateway_is_stored_published_and_re
                            "event_type": "mash.referral.received"}]
 
 
+def test_events_published_before_any_service_starts_wait_in_the_queues_migrate_declared(
+    postgres_database_factory: Callable[[], AbstractContextManager[str]],
+    rabbitmq_server: str, tmp_path: Path,
+) -> None:
+    exchange = f"t{uuid.uuid4().hex[:10]}.events"
+    with ExitStack() as cleanup:
+        cleanup.callback(delete_broker_objects, rabbitmq_server, exchange)
+        databases = {name: cleanup.enter_context(postgres_database_factory())
+                     for name in SERVICES}
+        env = service_environment(rabbitmq_server, exchange, databases,
+                                  "http://127.0.0.1:9", tmp_path / "data")
+        for argv in (["migrate"], ["demo", "--data-dir", str(tmp_path / "data")]):
+            done = subprocess.run([MASH, *argv], cwd=tmp_path, env=env, capture_output=True,
+                                  text=True, timeout=120)
+            assert done.returncode == 0, done.stderr[-4000:]
+        relay = start("relay", [MASH, "relay", "identity"], tmp_path, env)
+        cleanup.callback(relay.stop)
+        unsent = "SELECT count(*) AS n FROM outbox_messages WHERE sent_at IS NULL"
+        deadline = time.monotonic() + EVENT_TIMEOUT
+        while asyncio.run(fetch(databases["identity"], unsent))[0]["n"]:
+            assert time.monotonic() < deadline, relay.output()
+            time.sleep(0.2)
+        relay.stop()  # nothing has consumed anything yet
+
+        naming = RabbitMQBroker(rabbitmq_server, exchange=exchange)
+        for queue in ("notify.agency-directory", "referral.agency-directory"):
+            depth = asyncio.run(queue_depth(rabbitmq_server, naming.queue_name(queue)))
+            assert depth == 4, queue  # the four demo agencies
+
+
+async def queue_depth(rabbitmq_url: str, queue: str) -> int:
+    import aio_pika
+
+    connection = await aio_pika.connect(rabbitmq_url, timeout=5)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.message_count or 0)
+    finally:
+        await connection.close()
+
+
+async def test_agencies_registered_before_the_services_start_reach_their_directories(
+    deployment: Deployment,
+) -> None:
+    # Identity's agency events (from `mash demo`) reach both directories through RabbitMQ.
+    school = next(a for a in load_credentials(deployment.data_dir)["agencies"]
+                  if a["kind"] == "school")
+
+    for service in ("notify", "referral"):
+        async def known(service: str = service) -> list[dict[str, Any]]:
+            return await fetch(deployment.databases[service],
+                               "SELECT school_urn, safeguarding_lead_email FROM "
+                               "agency_directory WHERE agency_id = $1", school["id"])
+
+        try:
+            rows = await eventually(known, within=EVENT_TIMEOUT, interval=0.1)
+        except AssertionError as exc:
+            raise AssertionError(f"{service}: {exc}\n{deployment.outputs()}") from None
+        assert rows == [{"school_urn": "999001",
+                         "safeguarding_lead_email": "dsl@riverside-academy.example"}]
+
+
 async def test_the_callers_request_id_and_trace_are_kept_end_to_end(
     client: httpx.AsyncClient,
 ) -> None:
@@ -391,6 +459,9 @@ async def test_unknown_paths_and_the_services_operational_endpoints_are_not_publ
     web = await client.get("/")
     assert web.status_code == 200
     assert web.headers["content-type"].startswith("text/html")
+    for name, value in WEB_HEADERS.items():
+        assert web.headers[name] == value, name
+    assert web.headers["x-request-id"]
 
 
 async def test_every_public_route_reaches_the_service_that_owns_it(

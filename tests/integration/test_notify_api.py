@@ -56,8 +56,10 @@ class NotifyHub:
 
 
 @pytest.fixture
-async def notify_hub(demo_data_dir: Path) -> AsyncIterator[NotifyHub]:
-    settings = hub_settings(demo_data_dir, notify_poll_seconds=0.05)
+async def notify_hub(demo_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+                     ) -> AsyncIterator[NotifyHub]:
+    monkeypatch.setenv("MASH_NOTIFY_POLL_SECONDS", "0.05")
+    settings = hub_settings(demo_data_dir)
     hub, client, running = await start_hub(settings, demo=True)
     try:
         yield NotifyHub(hub, client, demo_data_dir)
@@ -129,9 +131,10 @@ async def test_secret_is_shown_once_and_rotation_signs_with_old_and_new(
 
 
 async def test_webhook_url_inside_the_network_is_refused_when_loopback_is_not_allowed(
-    demo_data_dir: Path,
+    demo_data_dir: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = hub_settings(demo_data_dir, notify_allow_loopback_webhooks=False)
+    monkeypatch.setenv("MASH_NOTIFY_ALLOW_LOOPBACK_WEBHOOKS", "false")
+    settings = hub_settings(demo_data_dir)
     _hub, client, running = await start_hub(settings, demo=True)
     try:
         for url in ("http://127.0.0.1:9000/hooks", "https://127.0.0.1/hooks",

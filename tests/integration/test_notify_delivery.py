@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import col, select
 from standardwebhooks.webhooks import Webhook
@@ -24,6 +25,7 @@ from services.notify.models import Delivery, DeliveryAttempt, Subscription
 from services.notify.retries import RetryPolicy
 from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery, replay
+from services.notify.settings import NotifySettings
 from services.notify.signing import new_webhook_secret
 from services.notify.ssrf import Resolver, WebhookUrlGuard, resolve
 from shared.db import Database
@@ -71,14 +73,16 @@ class Notify:
     """Notify's database, its dispatcher and a clock the test moves."""
 
     def __init__(self, database: Database, *, policy: RetryPolicy = NO_JITTER,
-                 settings: Settings | None = None, timeout: float = 5.0,
-                 resolver: Resolver = resolve, clock: FakeClock | None = None) -> None:
+                 settings: NotifySettings | None = None, timeout: float = 5.0,
+                 resolver: Resolver = resolve, clock: FakeClock | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.database = database
-        self.settings = settings or Settings()
+        self.settings = settings or NotifySettings()
         self.clock = clock or FakeClock()
-        self.secrets = SecretBox(self.settings)
+        self.secrets = SecretBox(Settings())
         guard = WebhookUrlGuard(allow_loopback=True, resolver=resolver)
-        webhook = WebhookChannel(guard, self.secrets, timeout=timeout, clock=self.clock)
+        webhook = WebhookChannel(guard, self.secrets, timeout=timeout, clock=self.clock,
+                                 transport=transport)
         self.dispatcher = Dispatcher(
             database, {"webhook": webhook, "email": EmailChannel(self.settings)}, policy,
             clock=self.clock, poll_seconds=0.05, lease=timedelta(seconds=60))
@@ -275,7 +279,7 @@ async def test_gone_endpoint_disables_the_subscription_and_its_agency_is_emailed
     mailbox = Mailbox()
     mailbox.start()
     try:
-        notify = Notify(notify_db, settings=Settings(smtp_host="127.0.0.1",
+        notify = Notify(notify_db, settings=NotifySettings(smtp_host="127.0.0.1",
                                                      smtp_port=mailbox.port))
         webhook, _ = await notify.subscribe(POLICE, url=receiver.url)
         await notify.subscribe(POLICE, address="safeguarding@police.example",
@@ -303,7 +307,7 @@ async def test_gone_endpoint_disables_the_subscription_and_its_agency_is_emailed
 async def test_endpoint_failing_for_days_is_dead_lettered_disabled_then_replayable(
     notify_db: Database, receiver: Receiver,
 ) -> None:
-    notify = Notify(notify_db, policy=RetryPolicy.from_settings(Settings()))
+    notify = Notify(notify_db, policy=RetryPolicy.from_settings(NotifySettings()))
     webhook, _ = await notify.subscribe(POLICE, url=receiver.url)
     await notify.publish(referral_event())
     delivery = await notify.only_delivery()
@@ -466,7 +470,7 @@ async def test_email_subscriber_gets_plain_text_with_the_reference_and_no_names(
     mailbox = Mailbox()
     mailbox.start()
     try:
-        notify = Notify(notify_db, settings=Settings(smtp_host="127.0.0.1",
+        notify = Notify(notify_db, settings=NotifySettings(smtp_host="127.0.0.1",
                                                      smtp_port=mailbox.port,
                                                      smtp_from="mash@hub.example"))
         await notify.subscribe(POLICE, address="referrals@police.example")
@@ -502,3 +506,160 @@ async def test_url_that_now_resolves_to_a_private_address_is_not_called(
 
     assert receiver.received == []
     assert (await notify.only_delivery()).last_error == "address not allowed"
+
+
+async def test_partner_hears_received_first_even_when_decided_reaches_notify_first(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    await notify.subscribe(POLICE, url=receiver.url)
+    received_at = notify.clock()
+    decided = referral_event(events.REFERRAL_DECIDED, status="decided", outcome="early_help",
+                             sequence=3, time=received_at + timedelta(minutes=30))
+    received = referral_event(time=received_at)
+
+    await notify.publish(decided)  # e.g. two relays, or `received` redelivered later
+    assert await notify.run_due() == 0  # held: the referral's `received` has not come
+    await notify.publish(received)
+    await notify.run_due()
+
+    assert [r.json["type"] for r in receiver.received] == [
+        "mash.referral.received", "mash.referral.decided"]
+    assert {d.status for d in await notify.deliveries()} == {"delivered"}
+
+
+async def test_later_decision_waits_for_the_earlier_one_by_sequence_not_arrival(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    await notify.subscribe(POLICE, url=receiver.url)
+    now = notify.clock()
+    await notify.publish(referral_event(time=now))
+    await notify.run_due()
+    receiver.answer(Reply(500))  # the first decision fails once and waits for its retry
+    # Reopened and decided again: the second decision reaches notify first.
+    second = referral_event(events.REFERRAL_DECIDED, outcome="cin_assessment", sequence=6,
+                            time=now)
+    first = referral_event(events.REFERRAL_DECIDED, outcome="early_help", sequence=3,
+                           time=now)
+    await notify.publish(second)
+    await notify.publish(first)
+
+    await notify.run_due()
+    notify.clock.advance(5)
+    await notify.run_due()
+
+    outcomes = [r.json["data"].get("outcome") for r in receiver.received]
+    assert outcomes == [None, "early_help", "early_help", "cin_assessment"]
+
+
+async def test_an_event_whose_received_never_comes_is_held_only_for_a_while(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    notify.dispatcher.order_hold = timedelta(hours=1)
+    await notify.subscribe(POLICE, url=receiver.url)
+    await notify.publish(referral_event(events.REFERRAL_DECIDED, outcome="early_help",
+                                        sequence=3))
+    assert await notify.run_due() == 0
+    notify.clock.advance(3601)
+    assert await notify.run_due() == 1
+    assert [r.json["type"] for r in receiver.received] == ["mash.referral.decided"]
+
+
+async def test_name_rebound_to_loopback_after_the_check_is_never_connected_to(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    lookups: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        lookups.append(host)  # public for the check, this machine for any later look-up
+        return ["93.184.215.14"] if len(lookups) == 1 else ["127.0.0.1"]
+
+    sent: list[httpx.Request] = []
+
+    async def endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    notify = Notify(notify_db, resolver=rebinding, transport=httpx.MockTransport(endpoint))
+    await notify.subscribe(POLICE, url=f"https://hooks.partner.example:{receiver.port}/mash")
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+
+    (request,) = sent
+    assert lookups == ["hooks.partner.example"]  # resolved once, for the check
+    assert request.url.host == "93.184.215.14"  # connected to the address checked
+    assert request.url.port == receiver.port and request.url.path == "/mash"
+    assert request.headers["host"] == f"hooks.partner.example:{receiver.port}"
+    assert request.extensions["sni_hostname"] == "hooks.partner.example"
+    assert receiver.received == []
+    assert (await notify.only_delivery()).status == "delivered"
+
+
+async def test_webhook_over_loopback_still_reaches_the_receiver_by_its_checked_address(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    async def localhost(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    notify = Notify(notify_db, resolver=localhost)
+    await notify.subscribe(POLICE, url=f"http://receiver.localtest:{receiver.port}/hooks")
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+
+    (request,) = receiver.received
+    assert request.headers["host"] == f"receiver.localtest:{receiver.port}"
+
+
+async def test_an_address_that_refuses_is_passed_over_for_the_next_one_checked(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    async def two(host: str, port: int) -> list[str]:
+        return ["127.0.0.2", "127.0.0.1"]  # nothing listens on the first
+
+    notify = Notify(notify_db, resolver=two)
+    await notify.subscribe(POLICE, url=f"http://receiver.localtest:{receiver.port}/hooks")
+    await notify.publish(referral_event())
+
+    await notify.run_due()
+
+    assert len(receiver.received) == 1
+    assert (await notify.only_delivery()).status == "delivered"
+
+
+@pytest.mark.parametrize(("refusal", "status", "attempts"), [
+    ("550 5.1.1 Mailbox unavailable", "dead", 1),
+    ("451 4.3.0 Try again later", "delivered", 2),
+])
+async def test_permanent_smtp_refusal_is_dead_lettered_at_once_and_transient_is_retried(
+    notify_db: Database, refusal: str, status: str, attempts: int,
+) -> None:
+    mailbox = Mailbox()
+    mailbox.start()
+    try:
+        notify = Notify(notify_db, settings=NotifySettings(smtp_host="127.0.0.1",
+                                                           smtp_port=mailbox.port))
+        await notify.subscribe(POLICE, address="referrals@police.example")
+        mailbox.refuse(refusal)
+        await notify.publish(referral_event())
+
+        await notify.run_due()
+        notify.clock.advance(5)
+        await notify.run_due()
+
+        delivery = await notify.only_delivery()
+        assert (delivery.status, delivery.attempt_count) == (status, attempts)
+        first = (await notify.attempts(delivery.id))[0]
+        code = int(refusal[:3])
+        assert first.status_code == code and first.error == f"SMTP {refusal}"
+        if status == "dead":
+            assert delivery.dead_reason == "permanently_rejected"
+            assert delivery.last_error == "SMTP 550 5.1.1 Mailbox unavailable"
+            assert mailbox.messages == []
+        else:
+            assert len(mailbox.messages) == 1
+    finally:
+        mailbox.stop()

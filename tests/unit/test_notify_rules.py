@@ -11,10 +11,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from services.notify.channels.webhook import parse_retry_after
 from services.notify.events import shareable_data
 from services.notify.retries import RetryPolicy
+from services.notify.settings import NotifySettings
 from services.notify.signing import new_webhook_secret, signature_header
-from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard
+from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard, host_header, pinned_url
 from services.notify.templates import render
-from shared.settings import Settings
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -53,7 +53,7 @@ def test_during_rotation_both_old_and_new_secrets_verify() -> None:
 
 
 def test_retries_follow_the_schedule_for_about_three_days_then_stop() -> None:
-    policy = RetryPolicy.from_settings(Settings())
+    policy = RetryPolicy.from_settings(NotifySettings())
     waits = [policy.delay_after(n) for n in range(1, 20)]
     schedule = [w for w in waits if w is not None]
 
@@ -133,10 +133,24 @@ async def test_loopback_allowance_never_opens_private_addresses() -> None:
 
 
 def test_loopback_webhooks_are_allowed_by_default_only_in_development() -> None:
-    assert Settings(environment="development").allows_loopback_webhooks
-    assert not Settings(environment="production", secret_key="s" * 32).allows_loopback_webhooks
-    assert Settings(environment="test", secret_key="s" * 32,
-                    notify_allow_loopback_webhooks=True).allows_loopback_webhooks
+    assert NotifySettings().allows_loopback_webhooks("development")
+    assert not NotifySettings().allows_loopback_webhooks("production")
+    assert NotifySettings(notify_allow_loopback_webhooks=True).allows_loopback_webhooks("test")
+
+
+def test_notify_settings_are_read_from_the_same_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MASH_SMTP_HOST", "smtp.hub.example")
+    monkeypatch.setenv("MASH_SMTP_PORT", "2525")
+    monkeypatch.setenv("MASH_NOTIFY_RETRY_SCHEDULE_SECONDS", "[1, 2]")
+    monkeypatch.setenv("MASH_NOTIFY_ALLOW_LOOPBACK_WEBHOOKS", "false")
+
+    settings = NotifySettings()
+
+    assert (settings.smtp_host, settings.smtp_port) == ("smtp.hub.example", 2525)
+    assert settings.notify_retry_schedule_seconds == [1.0, 2.0]
+    assert not settings.allows_loopback_webhooks("development")
 
 
 def test_partner_is_sent_identifiers_status_outcome_and_links_only() -> None:
@@ -161,3 +175,21 @@ def test_outcome_email_names_the_reference_outcome_and_link() -> None:
     assert "Outcome: early_help" in body
     assert "https://hub.example/api/v1/referrals/r7" in body
     assert "$" not in body
+
+
+def test_webhook_is_sent_to_the_checked_address_under_the_endpoints_own_name() -> None:
+    url = "https://hooks.partner.example:8443/mash?tenant=7"
+    assert pinned_url(url, "93.184.215.14") == "https://93.184.215.14:8443/mash?tenant=7"
+    assert pinned_url("https://hooks.partner.example/x", "2001:db8::1") == \
+        "https://[2001:db8::1]/x"
+    assert host_header(url) == "hooks.partner.example:8443"
+    assert host_header("https://hooks.partner.example/x") == "hooks.partner.example"
+
+
+async def test_the_guard_returns_every_address_it_allowed() -> None:
+    async def two(host: str, port: int) -> list[str]:
+        return ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
+
+    guard = WebhookUrlGuard(allow_loopback=False, resolver=two)
+    assert await guard.check("https://hooks.partner.example/") == [
+        "93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]

@@ -17,6 +17,7 @@ class Outcome:
     error: str | None = None
     retry_after: float | None = None  # seconds the endpoint asked us to wait
     gone: bool = False  # the endpoint says it no longer exists: stop sending to it
+    permanent: bool = False  # refused for good (an SMTP 5xx): trying again cannot help
 
 
 class DeliveryChannel(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -12,7 +13,7 @@ from services.notify.channels import Outcome
 from services.notify.models import Delivery, Subscription
 from services.notify.secret_box import SecretBox
 from services.notify.signing import signature_header
-from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard
+from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard, host_header, pinned_url
 from shared.events import utcnow
 
 USER_AGENT = "mash-notify/0.1 (Standard Webhooks)"
@@ -39,7 +40,7 @@ class WebhookChannel:
         if not subscription.url or delivery.payload is None:
             return Outcome(False, error="no url")
         try:
-            await self.guard.check(subscription.url)
+            addresses = await self.guard.check(subscription.url)
         except UnsafeWebhookUrl:
             return Outcome(False, error="address not allowed")
         now = self.clock()
@@ -52,16 +53,27 @@ class WebhookChannel:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature_header(
                 self.secrets.signing_secrets(subscription, now), delivery.id, timestamp, body),
+            "host": host_header(subscription.url),
         }
-        try:
-            async with self.client.stream("POST", subscription.url, content=body,
-                                          headers=headers) as response:
-                code = response.status_code
-                retry_after = response.headers.get("retry-after")
-        except httpx.TimeoutException:
-            return Outcome(False, error="timeout")
-        except httpx.HTTPError as exc:
-            return Outcome(False, error=type(exc).__name__)
+        # Connect to an address just checked (the next one if it refuses), naming the host
+        # in Host and in TLS (SNI and the certificate check): the name is resolved once, so
+        # it cannot be rebound between the check and the connection.
+        hostname = urlsplit(subscription.url).hostname or ""
+        for n, address in enumerate(addresses, start=1):
+            try:
+                async with self.client.stream(
+                        "POST", pinned_url(subscription.url, address), content=body,
+                        headers=headers, extensions={"sni_hostname": hostname}) as response:
+                    code = response.status_code
+                    retry_after = response.headers.get("retry-after")
+                break
+            except httpx.ConnectError as exc:
+                if n == len(addresses):
+                    return Outcome(False, error=type(exc).__name__)
+            except httpx.TimeoutException:
+                return Outcome(False, error="timeout")
+            except httpx.HTTPError as exc:
+                return Outcome(False, error=type(exc).__name__)
         if 200 <= code < 300:
             return Outcome(True, status_code=code)
         wait = parse_retry_after(retry_after, now) if code in (429, 503) else None

@@ -1,0 +1,73 @@
+"""Two people on one referral, and a session that ends mid-task: explained, never lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.browser import check_page, no_problems, open_session, sign_in
+from tests.e2e.conftest import Hub
+
+
+def test_a_stale_change_is_explained_and_the_typed_text_kept(
+    browser: Any, hub: Hub, artifacts: Path
+) -> None:
+    referral = hub.submit(source="5D", external_reference="conflict")
+    practitioner = open_session(browser, hub, "mash.practitioner")
+    manager = open_session(browser, hub, "mash.manager")
+    for session in (practitioner, manager):
+        session.page.goto(f"/#/referrals/{referral['id']}")
+        session.page.wait_for_selector("#triage-form")
+
+    manager.page.check("#triage-form label:has-text('Red')")
+    manager.page.fill("#t-rationale", "Manager: sibling already on a child protection plan.")
+    manager.page.click("button:has-text('Save triage')")
+    manager.page.wait_for_selector("text=Triage saved: Red.")
+
+    page = practitioner.page
+    page.check("#triage-form label:has-text('Amber')")
+    typed = "Practitioner: child present at the incident, no injuries."
+    page.fill("#t-rationale", typed)
+    page.click("button:has-text('Save triage')")
+    conflict = page.wait_for_selector(".conflict")
+    text = conflict.inner_text()
+    assert "Someone else changed this referral" in text
+    assert "Rating: now Red (was not rated)" in text
+    assert "Morgan Hale" in text and "sibling already on a child protection plan" in text
+    assert page.input_value("#t-rationale") == typed
+    assert page.is_checked("#triage-form input[value='amber']")
+    assert page.evaluate("document.activeElement.classList.contains('conflict')")
+    check_page(page, artifacts, "referral-conflict")
+
+    page.click("button:has-text('Save the new rating')")
+    page.wait_for_selector("text=Triage saved: Amber.")
+    for session in (practitioner, manager):
+        no_problems(session)
+        session.close()
+
+
+def test_an_ended_session_asks_to_sign_in_again_on_the_same_page(
+    browser: Any, hub: Hub, artifacts: Path
+) -> None:
+    referral = hub.submit(source="5D", external_reference="expiry")
+    practitioner = open_session(browser, hub, "mash.practitioner")
+    page = practitioner.page
+    page.goto(f"/#/referrals/{referral['id']}")
+    page.wait_for_selector("#triage-form")
+    where = page.evaluate("location.hash")
+    page.check("#triage-form label:has-text('Green')")
+    page.fill("#t-rationale", "Typed before the session ended.")
+    practitioner.context.clear_cookies()  # as if the session had run out
+
+    page.click("button:has-text('Save triage')")
+    dialog = page.wait_for_selector("dialog[open]")
+    assert "Your session has ended" in dialog.inner_text()
+    check_page(page, artifacts, "session-ended")
+    sign_in(page, hub, "mash.practitioner", prefix="s")
+
+    page.wait_for_selector("text=Triage saved: Green.")
+    assert page.locator("dialog[open]").count() == 0
+    assert page.evaluate("location.hash") == where
+    assert "Typed before the session ended." in page.locator("main").inner_text()
+    no_problems(practitioner)
+    practitioner.close()

@@ -1,0 +1,57 @@
+"""A possible match in the browser: the two records side by side, decided "same child",
+and the referral then shows the child's earlier referral."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.browser import check_page, no_problems, open_session
+from tests.e2e.conftest import Hub
+
+HOME = {"line1": "3 Willow Close", "town": "Northshire", "postcode": "S62 4CC"}
+
+
+def child(**details: Any) -> dict[str, Any]:
+    return {"role": "child", "given_name": "Amelia", "family_name": "Reviewcase",
+            "date_of_birth": "2012-04-02", "sex": "F", "nhs_number": "9990000042",
+            "address": HOME, **details}
+
+
+def test_a_match_review_side_by_side_decided_same_child(
+    browser: Any, hub: Hub, artifacts: Path
+) -> None:
+    first = hub.submit("northshire-health-system", source="3E", subjects=[child()],
+                       external_reference="review-first")
+    second = hub.submit(source="6", external_reference="review-second",
+                        subjects=[child(given_name="Amanda", date_of_birth="2013-09-30")])
+    staff = open_session(browser, hub, "mash.practitioner")
+    page = staff.page
+    page.goto(f"/#/referrals/{second['id']}")
+    page.wait_for_selector("a:has-text('Review the match')")
+    assert "Earlier referrals show once the possible match has been reviewed" in \
+        page.locator("main").inner_text()
+
+    page.click("nav >> text=Match reviews")
+    page.wait_for_selector("#reviews a:has-text('Amanda Reviewcase and Amelia Reviewcase')")
+    check_page(page, artifacts, "match-reviews")
+    page.click("#reviews a:has-text('Amanda Reviewcase')")
+    table = page.wait_for_selector("#comparison")
+    rows = {r.split("\t")[0]: r for r in page.locator("#comparison tbody tr").all_inner_texts()}
+    assert "Agrees" in rows["NHS number"] and "999 000 0042" in rows["NHS number"]
+    assert "Disagrees" in rows["Date of birth"]
+    assert "Amanda" in rows["First name"] and "Amelia" in rows["First name"]
+    assert "Total weight" in table.inner_text()
+    check_page(page, artifacts, "match-review")
+
+    page.click("button:has-text('Same child')")
+    page.wait_for_selector("text=Recorded: the same child.")
+    assert "Same child" in page.locator("main").inner_text()
+
+    page.goto(f"/#/referrals/{second['id']}")
+    earlier = page.wait_for_selector("section[aria-labelledby='earlier-title'] table")
+    assert first["reference"] in earlier.inner_text()
+    assert "Northshire Hospitals" in earlier.inner_text()
+    check_page(page, artifacts, "referral-earlier-referrals")
+    no_problems(staff)
+    staff.close()

@@ -1,0 +1,297 @@
+// The thin web client of the MASH referral hub: a router over the public API.
+
+import { api, ApiError, onSessionEnded } from "./api.js";
+import { h, clear, announce, tickCountdowns } from "./dom.js";
+import { field, button, showErrors, apiErrors, valueOf } from "./forms.js";
+import { queuePage } from "./pages/queue.js";
+import { referralPage } from "./pages/referral.js";
+import { referralFormPage, ourReferralsPage, ourReferralPage, requestsPage } from "./pages/partner.js";
+import { timelinessPage } from "./pages/reports.js";
+import { matchReviewsPage, matchReviewPage } from "./pages/reviews.js";
+
+const MASH_STAFF = ["mash_practitioner", "mash_manager"];
+const PARTNERS = ["partner_practitioner"];
+
+export const session = { me: null, agencies: null, staff: null };
+
+export function hasRole(...roles) {
+  return Boolean(session.me && session.me.roles.some((r) => roles.flat().includes(r)));
+}
+
+export const isMashStaff = () => hasRole(MASH_STAFF);
+export const isManager = () => hasRole("mash_manager");
+
+/** Agency names by id (the directory any signed-in user may read). */
+export async function agencies() {
+  if (!session.agencies) {
+    const { data } = await api("/api/v1/agencies/directory");
+    session.agencies = new Map(data.map((a) => [a.id, a]));
+  }
+  return session.agencies;
+}
+
+export async function agencyName(id) {
+  const found = (await agencies()).get(id);
+  return found ? found.name : "an agency no longer in the directory";
+}
+
+/** Staff names by user id, for MASH staff (chronologies name who did what). */
+export async function staffNames() {
+  if (!session.staff) {
+    try {
+      const { data } = await api("/api/v1/users/directory");
+      session.staff = new Map(data.map((u) => [u.id, u.display_name]));
+    } catch {
+      session.staff = new Map();
+    }
+  }
+  return session.staff;
+}
+
+// --- routes -------------------------------------------------------------------------------
+
+const ROUTES = [
+  { path: /^\/sign-in$/, page: signInPage, open: true },
+  { path: /^\/queue$/, page: queuePage, roles: MASH_STAFF },
+  { path: /^\/referrals\/([\w-]+)$/, page: referralPage, roles: MASH_STAFF },
+  { path: /^\/match-reviews$/, page: matchReviewsPage, roles: MASH_STAFF },
+  { path: /^\/match-reviews\/([\w-]+)$/, page: matchReviewPage, roles: MASH_STAFF },
+  { path: /^\/reports\/timeliness$/, page: timelinessPage, roles: MASH_STAFF },
+  { path: /^\/refer$/, page: referralFormPage, roles: PARTNERS },
+  { path: /^\/our-referrals$/, page: ourReferralsPage, roles: PARTNERS },
+  { path: /^\/our-referrals\/([\w-]+)$/, page: ourReferralPage, roles: PARTNERS },
+  { path: /^\/information-requests$/, page: requestsPage, roles: PARTNERS },
+  { path: /^\/$/, page: homePage },
+];
+
+export function currentRoute() {
+  const hash = window.location.hash.replace(/^#/, "") || "/";
+  const [path, search = ""] = hash.split("?");
+  return { path: path || "/", query: new URLSearchParams(search), hash: hash };
+}
+
+export function go(hash) {
+  if (window.location.hash === `#${hash}`) render();
+  else window.location.hash = hash;
+}
+
+let cleanup = null;
+let firstRender = true;
+
+async function render() {
+  const { path, query, hash } = currentRoute();
+  if (typeof cleanup === "function") cleanup();
+  cleanup = null;
+  const main = document.getElementById("main");
+  const route = ROUTES.find((r) => r.path.test(path));
+  if (!route) {
+    show(main, h("h1.heading-l", { tabindex: "-1" }, "Page not found"), h("p.body", "There is nothing at this address. ", h("a", { href: "#/" }, "Go to the start")));
+    return;
+  }
+  if (!route.open && !session.me) {
+    if (!(await loadSession())) {
+      go(`/sign-in?next=${encodeURIComponent(hash)}`);
+      return;
+    }
+  }
+  renderHeader();
+  if (route.roles && !hasRole(route.roles)) {
+    show(main, h("h1.heading-l", { tabindex: "-1" }, "You cannot see this page"),
+      h("p.body", "Your role does not include this page. ", h("a", { href: "#/" }, "Go to your start page")));
+    return;
+  }
+  const params = path.match(route.path).slice(1);
+  main.setAttribute("aria-busy", "true");
+  try {
+    const result = await route.page({ main, params, query, hash });
+    if (typeof result === "function") cleanup = result;
+  } catch (error) {
+    show(main, h("h1.heading-l", { tabindex: "-1" }, error.status === 404 ? "Not found" : "Sorry, there is a problem"),
+      h("p.body", error instanceof ApiError ? error.message : "Something went wrong showing this page. Try again."),
+      h("p.body", h("a", { href: "#/" }, "Go to your start page")));
+    if (!(error instanceof ApiError)) console.error(error);
+  } finally {
+    main.removeAttribute("aria-busy");
+  }
+  const heading = main.querySelector("h1");
+  if (heading) {
+    document.title = `${heading.textContent} – MASH referral hub`;
+    if (!firstRender) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus();
+    }
+  }
+  firstRender = false;
+}
+
+export function show(main, ...children) {
+  clear(main, ...children);
+}
+
+async function loadSession() {
+  try {
+    const { data } = await api("/api/v1/me", { retry: false });
+    session.me = data.kind === "user" ? data : null;
+  } catch {
+    session.me = null;
+  }
+  return Boolean(session.me);
+}
+
+function homePage() {
+  if (isMashStaff()) go("/queue");
+  else if (hasRole(PARTNERS)) go("/our-referrals");
+  else {
+    show(document.getElementById("main"), h("h1.heading-l", "MASH referral hub"),
+      h("p.body", "This web client is for MASH staff and partner practitioners. Administrators and auditors use the API: see the API reference at /docs."));
+  }
+}
+
+// --- header ---------------------------------------------------------------------------------
+
+function navItems() {
+  if (isMashStaff()) {
+    return [["#/queue", "Queue"], ["#/match-reviews", "Match reviews"], ["#/reports/timeliness", "Timeliness"]];
+  }
+  if (hasRole(PARTNERS)) {
+    return [["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"], ["#/information-requests", "Information requests"]];
+  }
+  return [];
+}
+
+function renderHeader() {
+  const nav = document.getElementById("nav");
+  const account = document.getElementById("account");
+  if (!session.me) {
+    clear(nav);
+    clear(account);
+    return;
+  }
+  const { path } = currentRoute();
+  clear(nav, h("ul.nav__list", navItems().map(([href, text]) => {
+    const current = path === href.slice(1) || path.startsWith(`${href.slice(1)}/`);
+    return h(`li.nav__item${current ? ".nav__item--active" : ""}`,
+      h("a.nav__link", { href, "aria-current": current ? "page" : undefined }, text));
+  })));
+  clear(account,
+    h("span.account__name", session.me.display_name || session.me.username),
+    h("button.link-button", { type: "button", onclick: signOut }, "Sign out"));
+}
+
+async function signOut() {
+  try {
+    await api("/api/v1/sessions/current", { method: "DELETE", retry: false });
+  } catch {
+    // Already ended: signed out all the same.
+  }
+  session.me = null;
+  session.agencies = null;
+  session.staff = null;
+  renderHeader();
+  go("/sign-in?signed_out=1");
+}
+
+// --- signing in ---------------------------------------------------------------------------
+
+function signInForm(prefix, onSignedIn) {
+  const ids = { username: `${prefix}-username`, password: `${prefix}-password`, otp: `${prefix}-otp` };
+  const labels = { [ids.username]: "Username", [ids.password]: "Password", [ids.otp]: "Security code" };
+  const form = h("form.form", { novalidate: true, "aria-label": "Sign in" },
+    field({ id: ids.username, label: "Username", autocomplete: "username", spellcheck: false, width: "20" }),
+    field({ id: ids.password, label: "Password", type: "password", autocomplete: "current-password", width: "20" }),
+    field({ id: ids.otp, label: "Security code", hint: "The 6-digit code from your authenticator app", inputmode: "numeric", autocomplete: "one-time-code", width: "5", spellcheck: false }),
+    button("Sign in"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { username: valueOf(form, ids.username) || "", password: form.querySelector(`#${ids.password}`).value, otp: (valueOf(form, ids.otp) || "").replace(/\s/g, "") };
+    const missing = Object.entries(body).filter(([, v]) => !v).map(([k]) => ({ id: ids[k], text: `Enter your ${labels[ids[k]].toLowerCase()}` }));
+    if (missing.length) {
+      showErrors(form, missing);
+      return;
+    }
+    try {
+      const { data } = await api("/api/v1/sessions", { method: "POST", body, retry: false });
+      await onSignedIn(data);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      const errors = error.status === 422
+        ? apiErrors(form, error, { prefix, labelOf: (id) => labels[id] })
+        : [{ id: ids.username, text: error.message }];
+      form.querySelector(`#${ids.password}`).value = "";
+      form.querySelector(`#${ids.otp}`).value = "";
+      showErrors(form, errors);
+    }
+  });
+  return form;
+}
+
+function signInPage({ main, query }) {
+  const next = query.get("next") || "/";
+  const notice = query.get("signed_out") ? h("div.notification", { role: "status" }, h("p.body", "You have signed out.")) : null;
+  show(main, h("div.grid-row", h("div.column-two-thirds",
+    notice,
+    h("h1.heading-l", "Sign in"),
+    h("p.body", "Sign in with your username, password and the security code from your authenticator app."),
+    signInForm("f", async (me) => {
+      session.me = me;
+      scheduleExpiry(me);
+      go(next.startsWith("/") && !next.startsWith("/sign-in") ? next : "/");
+    }))));
+}
+
+// A session that ends while a page is open: say so, and sign in again over the page, so
+// nothing typed is lost and the page stays where it was.
+let signingInAgain = null;
+
+function askToSignInAgain(reason) {
+  if (signingInAgain) return signingInAgain;
+  signingInAgain = new Promise((resolve) => {
+    const before = session.me ? session.me.subject : null;
+    const dialog = h("dialog.dialog", { "aria-labelledby": "session-ended-title" });
+    const form = signInForm("s", async (me) => {
+      session.me = me;
+      session.agencies = null;
+      scheduleExpiry(me);
+      dialog.close();
+      dialog.remove();
+      signingInAgain = null;
+      renderHeader();
+      announce("You are signed in again.");
+      if (before && me.subject !== before) render();
+      resolve();
+    });
+    clear(dialog,
+      h("h2.heading-m#session-ended-title", "Your session has ended"),
+      h("p.body", reason || "You have been signed out, so the hub did not accept that. Sign in again to carry on: you stay on this page and what you typed is kept."),
+      form);
+    dialog.addEventListener("cancel", (event) => event.preventDefault());
+    document.body.appendChild(dialog);
+    dialog.showModal();
+    dialog.querySelector("input").focus();
+  });
+  return signingInAgain;
+}
+
+let expiryTimer = null;
+function scheduleExpiry(me) {
+  clearTimeout(expiryTimer);
+  if (!me.session_expires_at) return;
+  const left = new Date(me.session_expires_at).getTime() - Date.now();
+  if (left > 0 && left < 2 ** 31) {
+    expiryTimer = setTimeout(() => askToSignInAgain("Your session has reached its time limit. Sign in again to carry on: you stay on this page and what you typed is kept."), left);
+  }
+}
+
+onSessionEnded(() => askToSignInAgain());
+
+// --- start ------------------------------------------------------------------------------------
+
+document.getElementById("skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  const main = document.getElementById("main");
+  main.setAttribute("tabindex", "-1");
+  main.focus();
+});
+window.addEventListener("hashchange", render);
+setInterval(() => tickCountdowns(), 1000);
+render();
