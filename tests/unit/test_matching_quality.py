@@ -38,14 +38,11 @@ def test_siblings_and_twins_are_rarely_linked(automatic: Quality) -> None:
 
 
 def test_most_records_of_one_child_are_linked_without_a_human(automatic: Quality) -> None:
-    # The target for automatic links is 0.95; the packaged model reaches about 0.94-0.95
-    # on automatic links alone (reviews left undecided split a child in two), so this
-    # guards against regressions and the target is asserted with reviews decided below.
-    assert automatic.recall >= 0.93
+    assert automatic.recall >= 0.95
     assert automatic.review_share <= 0.06
 
 
-def test_with_reviews_decided_recall_meets_the_target(labelled: list[LabelledRecord]) -> None:
+def test_deciding_the_reviews_finds_nearly_every_child(labelled: list[LabelledRecord]) -> None:
     decided = simulate(MatchModel.load_default(), labelled, reviews_decided=True)
-    assert decided.recall >= 0.95
+    assert decided.recall >= 0.97
     assert decided.precision >= 0.995

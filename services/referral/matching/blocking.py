@@ -5,7 +5,9 @@ children) and together they catch almost every true match (pair completeness is
 measured by ``bench/matching_quality.py``):
 
 - ``n:`` / ``u:`` the NHS number / UPN;
-- ``d:`` the date of birth with day and month in sorted order (so transposed dates meet);
+- ``d:`` the date of birth with day and month in sorted order (so transposed dates meet)
+  and the initial of the given name or of a family-name part (one key each, so swapped
+  names and one changed name still meet);
 - ``np:`` the phonetic codes of the given name and one family-name part, in sorted order
   (so swapped names meet; any age, so a wrong date of birth still meets);
 - ``p:`` the postcode with the birth year (a changed name or a nickname still meets);
@@ -17,8 +19,16 @@ measured by ``bench/matching_quality.py``):
 
 from __future__ import annotations
 
+from datetime import date
+
 from services.referral.matching.normalise import phonetic, prepare
 from services.referral.matching.records import PersonRecord
+
+
+def birthday_key(born: date) -> str:
+    """The date of birth with day and month in sorted order (transposed dates agree)."""
+    low, high = sorted((born.day, born.month))
+    return f"{born.year:04d}-{low:02d}-{high:02d}"
 
 
 def blocking_keys(record: PersonRecord) -> frozenset[str]:
@@ -31,8 +41,8 @@ def blocking_keys(record: PersonRecord) -> frozenset[str]:
         keys.add(f"u:{prepared.upn}")
     born = prepared.date_of_birth
     if born is not None:
-        low, high = sorted((born.day, born.month))
-        keys.add(f"d:{born.year:04d}-{low:02d}-{high:02d}")
+        for initial in {part[0] for part in (*prepared.given[:1], *prepared.family)}:
+            keys.add(f"d:{birthday_key(born)}:{initial}")
     if prepared.given:
         given_code = phonetic(prepared.given[0])
         for part in prepared.family:
