@@ -35,9 +35,15 @@ import asyncpg
 from sqlmodel import col, select
 
 from services.referral.app import MIGRATIONS
-from services.referral.matching import PersonRecord, best_match, blocking_keys, synthetic
+from services.referral.matching import (
+    MatchModel,
+    PersonRecord,
+    best_match,
+    blocking_keys,
+    synthetic,
+)
 from services.referral.people.index import MAX_CANDIDATES
-from services.referral.people.intake import find_match, match_model
+from services.referral.people.intake import find_match
 from services.referral.people.models import BlockingKey, Person
 from shared.db import Database
 from shared.migrations import upgrade_to_head
@@ -304,7 +310,7 @@ class Timing:
 async def measure(url: str, data: Population, warm_up: int = 20) -> Timing:
     """Match each held-out record (interleaved with a primary-key look-up) and time it."""
     database = Database(url)
-    model = match_model()
+    model = MatchModel.load_default()
     timing = Timing()
     people = [row[0] for row in data.people]
     rng = random.Random(11)

@@ -161,9 +161,15 @@ async def _rotate_keys(settings: Settings, lead_seconds: int | None) -> None:
           "older keys stay published until the tokens they signed have expired", flush=True)
 
 
-def _keys(args: argparse.Namespace) -> None:
+def _settings_of(args: argparse.Namespace) -> Settings:
+    """Settings for a command taking ``--data-dir``, with logging configured."""
     settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
     configure_logging(settings.log_level)
+    return settings
+
+
+def _keys(args: argparse.Namespace) -> None:
+    settings = _settings_of(args)
     asyncio.run(_rotate_keys(settings, args.lead_seconds))
 
 
@@ -186,8 +192,7 @@ async def _verify_audit(settings: Settings) -> int:
 
 
 def _audit(args: argparse.Namespace) -> None:
-    settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
-    configure_logging(settings.log_level)
+    settings = _settings_of(args)
     sys.exit(asyncio.run(_verify_audit(settings)))
 
 
@@ -212,8 +217,7 @@ async def _index_existing(settings: Settings) -> int:
 
 
 def _people(args: argparse.Namespace) -> None:
-    settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
-    configure_logging(settings.log_level)
+    settings = _settings_of(args)
     sys.exit(asyncio.run(_index_existing(settings)))
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 
 from services.referral import encompass
-from services.referral.codes import CONCERNS
 from services.referral.encompass import EncompassView, PupilView
 from services.referral.schemas import ConcernView, ReferralLinks
 from shared.auth import Principal
@@ -35,6 +34,6 @@ async def read_encompass_notice(
         id=referral.id, reference=referral.reference, kind=referral.kind,
         received_at=referral.received_at, immediate_risk=referral.immediate_risk,
         external_reference=referral.external_reference,
-        concerns=[ConcernView(code=c, description=CONCERNS.get(c, "")) for c in referral.concerns],
+        concerns=ConcernView.of(referral.concerns),
         pupils=[PupilView.model_validate(p.model_dump()) for p in notice.pupils],
         links=ReferralLinks(self=encompass.encompass_path(referral.id)))

@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 
 from services.referral import audit
-from services.referral.codes import CONCERNS, REFERRAL_SOURCES
+from services.referral.codes import REFERRAL_SOURCES
 from services.referral.models import InformationRequest, Referral
 from services.referral.permissions import MashWorker
 from services.referral.schemas import ConcernView, PageLinks, ReferralLinks, ReferralListItem
@@ -30,8 +30,10 @@ from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["queue"])
 
-RAG_RANK = case((col(Referral.rag) == "red", 0), (col(Referral.rag) == "amber", 1),
-                (col(Referral.rag) == "green", 2), else_=3)
+RAG_ORDER = {"red": 0, "amber": 1, "green": 2}  # then not yet rated
+UNRATED = len(RAG_ORDER)
+RAG_RANK = case(*((col(Referral.rag) == rag, rank) for rag, rank in RAG_ORDER.items()),
+                else_=UNRATED)
 RISK_RANK = case((col(Referral.immediate_risk).is_(True), 0), else_=1)
 OPEN_REQUEST = ("open", "overdue")
 
@@ -73,7 +75,7 @@ SortKey = tuple[int, int, datetime, str]
 
 
 def _sort_key(referral: Referral) -> SortKey:
-    rank = {"red": 0, "amber": 1, "green": 2}.get(referral.rag or "", 3)
+    rank = RAG_ORDER.get(referral.rag or "", UNRATED)
     assert referral.decision_due_at is not None
     return (0 if referral.immediate_risk else 1, rank, referral.decision_due_at, referral.id)
 
@@ -125,7 +127,7 @@ def _item(referral: Referral, requests: tuple[int, datetime] | None, now: dateti
         kind=referral.kind, source=referral.source,
         source_description=REFERRAL_SOURCES.get(referral.source, ""),
         immediate_risk=referral.immediate_risk, rag=referral.rag,
-        concerns=[ConcernView(code=c, description=CONCERNS.get(c, "")) for c in referral.concerns],
+        concerns=ConcernView.of(referral.concerns),
         referring_agency_id=referral.referring_agency_id, received_at=referral.received_at,
         decision_due_at=due, decision_overdue=due is not None and due <= now,
         response_due_at=referral.response_due_at, open_information_requests=count,

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.referral import idempotency, service, workflow
-from services.referral.codes import CONCERNS, REFERRAL_SOURCES
+from services.referral.codes import REFERRAL_SOURCES
 from services.referral.models import Referral, ReferralSubject
 from services.referral.people import index as people_index
 from services.referral.people.models import SubjectDetails
@@ -134,7 +134,7 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
         kind=referral.kind, source=referral.source,
         source_description=REFERRAL_SOURCES.get(referral.source, ""),
         immediate_risk=referral.immediate_risk, rag=referral.rag,
-        concerns=[ConcernView(code=c, description=CONCERNS.get(c, "")) for c in referral.concerns],
+        concerns=ConcernView.of(referral.concerns),
         referrer=referral.referrer, referring_agency_id=referral.referring_agency_id,
         consent={"status": referral.consent_status, "reason": referral.consent_reason},
         summary=referral.summary, external_reference=referral.external_reference,

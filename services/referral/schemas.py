@@ -255,6 +255,11 @@ class ConcernView(BaseModel):
     code: str
     description: str
 
+    @classmethod
+    def of(cls, codes: list[str]) -> list[ConcernView]:
+        """The views of CIN factor codes, each with its meaning ('' if unknown)."""
+        return [cls(code=code, description=CONCERNS.get(code, "")) for code in codes]
+
 
 class ReferralFullView(BaseModel):
     """Everything about a referral, for MASH staff."""

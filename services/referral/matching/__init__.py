@@ -4,7 +4,7 @@ Pure Python (no database, no HTTP). The person index calls only the names below.
 """
 
 from services.referral.matching.blocking import blocking_keys
-from services.referral.matching.decide import best_match, identifier_decision
+from services.referral.matching.decide import best_match, identifier_decision, shares_identifier
 from services.referral.matching.model import Decision, MatchModel
 from services.referral.matching.records import FieldComparison, MatchScore, PersonRecord
 
@@ -17,4 +17,5 @@ __all__ = [
     "best_match",
     "blocking_keys",
     "identifier_decision",
+    "shares_identifier",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any
 
 from sqlmodel import col, select
@@ -17,6 +16,7 @@ from services.referral.matching import (
     PersonRecord,
     best_match,
     blocking_keys,
+    shares_identifier,
 )
 from services.referral.models import Referral, ReferralSubject
 from services.referral.people import flags, index
@@ -29,23 +29,11 @@ from shared.outbox import add_to_outbox
 SYSTEM = "mash.person-index"
 
 
-@lru_cache(maxsize=1)
-def match_model() -> MatchModel:
-    """The packaged match model (weights estimated from data)."""
-    return MatchModel.load_default()
-
-
 def explanation(score: MatchScore, model: MatchModel) -> dict[str, Any]:
     """Which fields agreed, which disagreed, and each field's weight."""
     return {"total_weight": score.total_weight,
             "thresholds": {"lower": model.lower, "upper": model.upper},
             "comparisons": [asdict(c) for c in score.comparisons]}
-
-
-def shares_identifier(record: PersonRecord, other: PersonRecord) -> bool:
-    """Same NHS number or same UPN."""
-    return bool((record.nhs_number and record.nhs_number == other.nhs_number)
-                or (record.upn and record.upn == other.upn))
 
 
 def link(uow: UnitOfWork, details: SubjectDetails, person_id: str, method: str,
@@ -133,7 +121,7 @@ async def index_referral(uow: UnitOfWork, referral: Referral,
                          calendar: WorkingCalendar) -> None:
     """Link every subject of a new referral to a person, then set the referral's
     same-day and re-referral flags by its children's people."""
-    model = match_model()
+    model = MatchModel.load_default()
     known_children: list[str] = []
     for subject in subjects:
         details = index.details_of(subject, referral.referring_agency_id, referral.received_at)
@@ -154,7 +142,7 @@ async def index_earlier_subjects(uow: UnitOfWork, batch: int = 500) -> int:
         .where(col(SubjectDetails.subject_id).is_(None))
         .order_by(col(Referral.received_at), col(ReferralSubject.position))
         .limit(batch))).all()
-    model = match_model()
+    model = MatchModel.load_default()
     for subject, referral in rows:
         details = index.details_of(subject, referral.referring_agency_id, referral.received_at)
         await match_subject(uow, subject, details, model)
