@@ -250,8 +250,11 @@ def deployment(
             "RATE_BURST": str(RATE_BURST),
             **{f"{name.upper()}_UPSTREAM": f"127.0.0.1:{port}" for name, port in ports.items()},
         }))
+        # Started as root, nginx's workers would run as nobody and could not read web/ in
+        # a checkout under a private directory (a mktemp -d clone, pytest's own tmp dirs).
+        directives = "daemon off; user root;" if os.geteuid() == 0 else "daemon off;"
         nginx = start("nginx", [nginx_binary, "-p", f"{workdir}/", "-e", "stderr",
-                                "-c", str(config), "-g", "daemon off;"], workdir, None)
+                                "-c", str(config), "-g", directives], workdir, None)
         processes.append(nginx)
         wait_until_ready(nginx, f"{gateway}/healthz")
         assert relay.popen.poll() is None, f"mash relay exited:\n{relay.output()}"
