@@ -12,12 +12,13 @@ This file is also a small command line, run as a process of its own:
         sends N POST /api/v1/referrals over them (each connection sends its next request
         as soon as its previous answer is in), each with the full synthetic body of
         tests/bodies.py and its own ``external_reference`` (``X-000001``...). Bodies are
-        serialised before the clock starts. With --distinct-children, each referral's
-        child also gets an NHS number of its own (999 test range), so that no two
-        referrals are of the same child. It prints one JSON object: requests/s,
-        latency percentiles, status counts, its own CPU time. Requests/s counts 201s only;
-        a connection the server resets counts as status 0 and the load goes on over a
-        new one (the request is not sent again). Latencies are of every answer.
+        serialised before the clock starts. --children distinct|identical gives each
+        referral a child of its own (see ``referral_bodies``); --idempotency-keys sends
+        an Idempotency-Key with each request, as a partner's system should. It prints
+        one JSON object: requests/s, latency percentiles, status counts, its own CPU
+        time. Requests/s counts 201s only; a connection the server resets counts as
+        status 0 and the load goes on over a new one (the request is not sent again).
+        Latencies are of every answer.
 
 The load generator speaks HTTP/1.1 over asyncio streams itself rather than through
 httpx: on a 2-core machine the client's own cost per request would otherwise be of the
@@ -170,29 +171,65 @@ def test_nhs_numbers(start: int) -> Iterator[str]:
         n += 1
 
 
-def referral_bodies(count: int, prefix: str, distinct_children: bool = False) -> list[bytes]:
-    """``count`` copies of the synthetic referral, each with its own external_reference
-    and, if ``distinct_children``, its own child (NHS number)."""
+CHILDREN = ("one", "distinct", "identical")
+
+
+def referral_bodies(count: int, prefix: str, children: str = "one") -> list[bytes]:
+    """``count`` copies of the synthetic referral, each with its own external_reference.
+
+    ``children``: "one", every referral of tests/bodies.py's one child; "distinct", each
+    of a child of its own from the person index's synthetic population (names, date of
+    birth, address and NHS number as varied as a real area's, some siblings), with a
+    parent of the same surname as the related adult; "identical", each child with an NHS
+    number of its own but the same name, date of birth and address as every other (the
+    person index's worst case: every referral's subjects are candidates of all others).
+    """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from tests.bodies import REFERRAL
 
     bodies = []
     numbers = test_nhs_numbers(random.randrange(1_000_000))
+    people = _population(count) if children == "distinct" else []
     for i in range(count):
         body = {**REFERRAL, "external_reference": f"{prefix}-{i:06d}"}
-        if distinct_children:
-            child, *others = REFERRAL["subjects"]
-            body["subjects"] = [{**child, "nhs_number": next(numbers)}, *others]
+        child, adult = REFERRAL["subjects"]
+        if children == "identical":
+            body["subjects"] = [{**child, "nhs_number": next(numbers)}, adult]
+        elif children == "distinct":
+            body["subjects"] = _subjects_of(people[i], adult)
         bodies.append(json.dumps(body, separators=(",", ":")).encode())
     return bodies
 
 
-def http_request(port: int, body: bytes, token: str | None) -> bytes:
+def _population(count: int) -> list[Any]:
+    from services.referral.matching.synthetic import population
+
+    return population(count, seed=random.randrange(1_000_000))
+
+
+def _subjects_of(child: Any, adult: dict[str, Any]) -> list[dict[str, Any]]:
+    home = child.addresses[0]
+    parent_name = "Sam" if child.given_name != "Sam" else "Alex"
+    return [
+        {"role": "child", "given_name": child.given_name, "family_name": child.family_name,
+         "other_names": list(child.other_names),
+         "date_of_birth": child.date_of_birth.isoformat(), "sex": child.sex,
+         **({"nhs_number": child.nhs_number} if child.nhs_number else {}),
+         "address": {"line1": home.line1, "postcode": home.postcode}},
+        {**adult, "given_name": parent_name, "family_name": child.family_name,
+         "address": {"line1": home.line1, "postcode": home.postcode}},
+    ]
+
+
+def http_request(port: int, body: bytes, token: str | None,
+                 idempotency_key: str | None = None) -> bytes:
     head = [f"POST {PATH} HTTP/1.1", f"Host: {HOST}:{port}", "Accept: application/json",
             "Content-Type: application/json", f"Content-Length: {len(body)}"]
     if token:
         head.append(f"Authorization: Bearer {token}")
+    if idempotency_key:
+        head.append(f"Idempotency-Key: {idempotency_key}")
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
@@ -277,14 +314,16 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 def run_load(port: int, count: int, concurrency: int, prefix: str, token: str | None,
-             workdir: Path, *, distinct_children: bool = False) -> dict[str, Any]:
+             workdir: Path, *, children: str = "one",
+             idempotency_keys: bool = False) -> dict[str, Any]:
     """Run the load generator as a process of its own; its JSON result."""
     argv = [sys.executable, str(COMMON), "load", "--port", str(port), "--count", str(count),
             "--concurrency", str(concurrency), "--prefix", prefix]
     if token:
         argv += ["--token", token]
-    if distinct_children:
-        argv.append("--distinct-children")
+    argv += ["--children", children]
+    if idempotency_keys:
+        argv.append("--idempotency-keys")
     done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600,
                           env=clean_environment())
     if done.returncode != 0:
@@ -349,14 +388,18 @@ def main() -> None:
     gen.add_argument("--concurrency", type=int, default=16)
     gen.add_argument("--prefix", required=True)
     gen.add_argument("--token", default=None)
-    gen.add_argument("--distinct-children", action="store_true",
-                     help="a child with an NHS number of its own in every referral")
+    gen.add_argument("--children", choices=CHILDREN, default="one",
+                     help="whose referrals: see referral_bodies")
+    gen.add_argument("--idempotency-keys", action="store_true",
+                     help="an Idempotency-Key of its own on every request")
     args = parser.parse_args()
     if args.command == "baseline":
         serve_baseline(args.port)
         return
-    requests = [http_request(args.port, body, args.token)
-                for body in referral_bodies(args.count, args.prefix, args.distinct_children)]
+    bodies = referral_bodies(args.count, args.prefix, args.children)
+    requests = [http_request(args.port, body, args.token,
+                             f"{args.prefix}-{i:06d}" if args.idempotency_keys else None)
+                for i, body in enumerate(bodies)]
     print(json.dumps(asyncio.run(load(args.port, requests, args.concurrency))))
 
 

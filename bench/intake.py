@@ -3,7 +3,8 @@ FastAPI app that validates the same body with the same model and writes nothing.
 
 Run: .venv/bin/python bench/intake.py [--mode both|a|b] [--rounds 3] [--concurrency 16]
          [--hub-requests 200] [--deployment-requests 200] [--baseline-requests 2000]
-         [--distinct-children] [--profile SECONDS [--profile-output FILE]]
+         [--children one|distinct|identical] [--idempotency-keys]
+         [--profile SECONDS [--profile-output FILE]]
 
 Every request is the full synthetic body of tests/bodies.py with its own
 external_reference, sent by a load generator in a process of its own (bench/_common.py
@@ -36,8 +37,13 @@ Answers other than 201 are counted and shown, not fatal (unless none is a 201).
 
 Every body of tests/bodies.py is of the same child (one NHS number), so each referral
 is a re-referral of all the ones before it, and a hub whose intake looks earlier
-referrals of the child up gets slower round after round. --distinct-children gives each
-referral a child of its own (an NHS number of the 999 test range) for a steady state.
+referrals of the child up gets slower round after round. --children distinct (or
+--distinct-children) gives each referral a child of its own from the person index's
+synthetic population (bench/_common.py `referral_bodies`), as varied as a real area's
+children, for a steady state. --children identical gives each child its own NHS number
+but one name, date of birth and address for all: the person index's worst case, as every
+subject is a candidate of every other. --idempotency-keys sends an Idempotency-Key with
+each request, as a partner's system should.
 
 --profile S: after mode (a), attach py-spy (`py-spy record --gil --nonblocking`) to
 `mash up` for S seconds of load and print where its Python CPU time goes, by category
@@ -71,6 +77,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from _common import (
+    CHILDREN,
     HOST,
     ROOT,
     Process,
@@ -130,7 +137,8 @@ def settle(target: Target) -> int:
 
 
 def measure(target: Target, workdir: Path, concurrency: int, count: int | None = None,
-            record: bool = True, distinct_children: bool = False) -> dict[str, Any]:
+            record: bool = True, children: str = "one",
+            idempotency_keys: bool = False) -> dict[str, Any]:
     for process in target.processes:
         if not process.alive():
             raise RuntimeError(f"{process.name} exited:\n{process.output()}")
@@ -138,7 +146,8 @@ def measure(target: Target, workdir: Path, concurrency: int, count: int | None =
     cpu = {p.name: p.cpu_seconds() for p in target.processes}
     try:
         result = run_load(target.port, count, concurrency, unique_prefix(target.label[:12]),
-                          target.token, workdir, distinct_children=distinct_children)
+                          target.token, workdir, children=children,
+                          idempotency_keys=idempotency_keys)
     except RuntimeError as exc:
         logs = "\n".join(f"--- {p.name} (exit {p.popen.poll()}) ---\n{p.output(1500)}"
                          for p in target.processes)
@@ -156,14 +165,14 @@ def measure(target: Target, workdir: Path, concurrency: int, count: int | None =
 
 
 def run_rounds(mode: str, pair: tuple[Target, Target], workdir: Path, rounds: int,
-               concurrency: int, distinct_children: bool) -> None:
+               concurrency: int, load: dict[str, Any]) -> None:
     baseline, hub = pair
     for target in pair:  # warm up code paths, connection pools, caches: not timed
         measure(target, workdir, concurrency, count=WARMUP, record=False,
-                distinct_children=distinct_children)
+                **load)
     for r in range(rounds):
         for target in pair:
-            measure(target, workdir, concurrency, distinct_children=distinct_children)
+            measure(target, workdir, concurrency, **load)
         b, h = baseline.rounds[-1], hub.rounds[-1]
         print(f"  {mode} round {r + 1}/{rounds}: baseline {b['rate']:,.0f}/s "
               f"(p50 {b['p50_ms']:.1f} ms, p99 {b['p99_ms']:.1f} ms{failed(b)}), "
@@ -465,7 +474,7 @@ def categorise(stack: str) -> str:
 
 
 def profile(hub: Target, workdir: Path, seconds: float, concurrency: int,
-            distinct_children: bool, output: Path | None) -> None:
+            load: dict[str, Any], output: Path | None) -> None:
     """Attach py-spy to `mash up` while it takes load; print CPU time by category."""
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(pyspy).exists():
@@ -486,7 +495,7 @@ def profile(hub: Target, workdir: Path, seconds: float, concurrency: int,
     deadline = time.monotonic() + seconds - 2.0
     while time.monotonic() < deadline:  # bounded by the duration
         sent += measure(hub, workdir, concurrency, count=100, record=False,
-                        distinct_children=distinct_children)["requests"]
+                        **load)["requests"]
     cpu = cpu_of(hub.processes) - cpu
     _, err = spy.communicate(timeout=seconds + 60)
     if spy.returncode != 0 or not raw.exists():
@@ -549,10 +558,16 @@ def main() -> int:
                         help="per round, mode (b)")
     parser.add_argument("--baseline-requests", type=int, default=2000,
                         help="per round, each baseline")
-    parser.add_argument("--distinct-children", action="store_true",
-                        help="give each referral's child an NHS number of its own (by "
-                             "default every referral is of the same child, as in "
-                             "tests/bodies.py)")
+    parser.add_argument("--children", choices=CHILDREN, default="one",
+                        help="one: every referral of the same child, as in tests/bodies.py "
+                             "(default); distinct: each of a child of its own from a "
+                             "realistic synthetic population; identical: each child with "
+                             "its own NHS number but the same name, date of birth and "
+                             "address (the person index's worst case)")
+    parser.add_argument("--distinct-children", dest="children", action="store_const",
+                        const="distinct", help="the same as --children distinct")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send an Idempotency-Key with every request")
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                         help="after mode (a), profile `mash up` under load with py-spy")
     parser.add_argument("--profile-output", type=Path, default=None, metavar="FILE",
@@ -561,6 +576,7 @@ def main() -> int:
     if args.concurrency < 1 or args.rounds < 1:
         parser.error("--rounds and --concurrency must be at least 1")
 
+    load = {"children": args.children, "idempotency_keys": args.idempotency_keys}
     started = time.monotonic()
     rows: list[tuple[str, Target, Target | None]] = []
     status = 0
@@ -581,12 +597,12 @@ def main() -> int:
                 direct = Target("baseline (a)", baseline_port, args.baseline_requests,
                                 [baseline])
                 run_rounds("(a)", (direct, hub), workdir, args.rounds, args.concurrency,
-                           args.distinct_children)
+                           load)
                 rows += [("(a) baseline: FastAPI validate only, direct", direct, None),
                          ("(a) hub: mash up, direct", hub, direct)]
                 if args.profile > 0:
                     profile(hub, workdir, args.profile, args.concurrency,
-                            args.distinct_children, args.profile_output)
+                            load, args.profile_output)
 
         if args.mode in ("both", "b"):
             why = deployment_unavailable()
@@ -600,14 +616,16 @@ def main() -> int:
                     pair = deployment(mode, workdir, baseline, baseline_port,
                                       args.deployment_requests, args.baseline_requests)
                     run_rounds("(b)", pair, workdir, args.rounds, args.concurrency,
-                               args.distinct_children)
+                               load)
                     rows += [("(b) baseline: same app, through nginx", pair[0], None),
                              ("(b) hub: 3x mash serve + relay, nginx", pair[1], pair[0])]
 
     if not rows:
         return status
     print()
-    print(f"POST /api/v1/referrals, full synthetic body; {args.concurrency} keep-alive "
+    print(f"POST /api/v1/referrals, full synthetic body, children: {args.children}"
+          f"{', with Idempotency-Keys' if args.idempotency_keys else ''}; "
+          f"{args.concurrency} keep-alive "
           f"connections from a separate process; median of {args.rounds} rounds")
     table(rows, args.concurrency)
     print()

@@ -92,7 +92,7 @@ def main() -> None:
             wait_ready(hub, f"{base}/readyz", timeout=90)
             credentials = json.loads((workdir / "data" / "demo" / "credentials.json").read_text())
             loaded = run_load(port, args.referrals, 4, "WEBQ", partner_token(base, credentials),
-                              workdir, distinct_children=True)
+                              workdir, children="distinct")
             assert loaded["statuses"].get("201") == args.referrals, loaded["statuses"]
             user = next(u for u in credentials["users"] if u["username"] == "mash.practitioner")
             with sync_playwright() as playwright:

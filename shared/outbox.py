@@ -23,6 +23,7 @@ from sqlmodel import Field, SQLModel, col, select
 from shared.broker import Broker, BrokerUnavailable
 from shared.db import Database, UnitOfWork, UTCDateTime
 from shared.events import CloudEvent, utcnow
+from shared.rows import Rows
 from shared.tracing import TraceContext, trace_var
 from shared.workers import PollingWorker
 
@@ -64,6 +65,12 @@ def add_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
             created_at=utcnow(),
         )
     )
+
+
+def outbox_row(rows: Rows, event: CloudEvent) -> None:
+    """Stage ``event`` for publication as a row written with the others in ``rows``."""
+    rows.add(OutboxMessage, event_id=event.id, event_type=event.type,
+             payload=event.to_json().decode(), created_at=utcnow())
 
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]

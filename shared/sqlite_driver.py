@@ -123,6 +123,8 @@ class Cursor(sqlite3.Cursor):
         return self._run(super().execute, operation, parameters)
 
     def executemany(self, operation: str, seq_of_parameters: Any, /) -> Cursor:
+        if in_greenlet():
+            await_(_done())  # as in execute
         return self._run(super().executemany, operation, seq_of_parameters)
 
     def _run(self, method: Callable[[str, Any], Cursor], operation: str, params: Any) -> Cursor:

@@ -59,12 +59,20 @@ class AuditHead(SQLModel, table=True):
     hash: str = Field(default=GENESIS, max_length=64)
 
 
+_HASHED = ("prev_hash", "seq", "at", "actor", "actor_kind", "agency_id", "action",
+           "record_type", "record_id", "purpose", "request_id")
+
+
+def _hash_of(values: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and every field of an entry."""
+    fields = [values[name] for name in _HASHED]
+    fields[2] = values["at"].isoformat()
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+
+
 def entry_hash(entry: AuditEntry) -> str:
     """SHA-256 over the previous hash and every field of the entry."""
-    fields = [entry.prev_hash, entry.seq, entry.at.isoformat(), entry.actor, entry.actor_kind,
-              entry.agency_id, entry.action, entry.record_type, entry.record_id,
-              entry.purpose, entry.request_id]
-    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+    return _hash_of({name: getattr(entry, name) for name in _HASHED})
 
 
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
@@ -72,39 +80,62 @@ _ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=2)
-def _claim_next(sqlite: bool) -> Any:
-    """Take the head row (its lock, on PostgreSQL) and the next sequence number.
+def _claim(sqlite: bool) -> Any:
+    """Take the head row (its lock, on PostgreSQL) and the next ``n`` sequence numbers;
+    returns the last of them and the hash of the entry before the first.
 
     Core statements on the tables, built once: no ORM bulk path, no cache-key walk.
     """
     insert = sqlite_insert if sqlite else postgresql_insert
-    return (insert(_HEAD).values(id=1, seq=1, hash=GENESIS)
-            .on_conflict_do_update(index_elements=["id"], set_={"seq": _HEAD.c.seq + 1})
-            .returning(_HEAD.c.seq, _HEAD.c.hash))
+    statement = insert(_HEAD).values(id=1, seq=bindparam("n"), hash=GENESIS)
+    return (statement.on_conflict_do_update(
+        index_elements=["id"], set_={"seq": _HEAD.c.seq + statement.excluded.seq})
+        .returning(_HEAD.c.seq, _HEAD.c.hash))
 
 
 _APPEND = insert(_ENTRIES)
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
 
 
+class AuditBatch:
+    """Entries made during a unit of work, appended to the chain together at its end:
+    the head (and on PostgreSQL its lock) is taken once, just before the commit."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, who: Principal, action: str, record_type: str, record_id: str,
+            purpose: str) -> None:
+        """An entry to append (its time and request id are taken now)."""
+        self.entries.append({
+            "at": utcnow(), "actor": who.subject, "actor_kind": who.kind,
+            "agency_id": who.agency_id, "action": action, "record_type": record_type,
+            "record_id": record_id, "purpose": purpose[:100],
+            "request_id": request_id_var.get()})
+
+    async def append(self, uow: UnitOfWork) -> list[dict[str, Any]]:
+        """Chain the entries after the head, in the caller's transaction; the rows."""
+        entries, self.entries = self.entries, []
+        if not entries:
+            return []
+        connection = await uow.session.connection()
+        claimed = await connection.execute(_claim(uow.database.is_sqlite), {"n": len(entries)})
+        last, prev_hash = claimed.one()
+        for seq, entry in enumerate(entries, start=last - len(entries) + 1):
+            entry["seq"], entry["prev_hash"] = seq, prev_hash
+            entry["hash"] = prev_hash = _hash_of(entry)
+        await connection.execute(_APPEND, entries)
+        await connection.execute(_MOVE_HEAD, {"new_hash": prev_hash})
+        return entries
+
+
 async def record(uow: UnitOfWork, who: Principal, action: str, record_type: str,
                  record_id: str, purpose: str) -> AuditEntry:
     """Append an entry to the chain, in the caller's transaction."""
-    claimed = await uow.session.exec(_claim_next(uow.database.is_sqlite))
-    seq, prev_hash = claimed.one()
-    entry = AuditEntry(
-        seq=seq, at=utcnow(), actor=who.subject, actor_kind=who.kind, agency_id=who.agency_id,
-        action=action, record_type=record_type, record_id=record_id, purpose=purpose[:100],
-        request_id=request_id_var.get(), prev_hash=prev_hash, hash="",
-    )
-    entry.hash = entry_hash(entry)
-    await uow.session.exec(_APPEND, params={
-        "seq": seq, "at": entry.at, "actor": entry.actor, "actor_kind": entry.actor_kind,
-        "agency_id": entry.agency_id, "action": action, "record_type": record_type,
-        "record_id": record_id, "purpose": entry.purpose, "request_id": entry.request_id,
-        "prev_hash": prev_hash, "hash": entry.hash})
-    await uow.session.exec(_MOVE_HEAD, params={"new_hash": entry.hash})
-    return entry
+    batch = AuditBatch()
+    batch.add(who, action, record_type, record_id, purpose)
+    (entry,) = await batch.append(uow)
+    return AuditEntry(**entry)
 
 
 @dataclass(frozen=True)

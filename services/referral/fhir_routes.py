@@ -11,8 +11,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.referral import fhir, service
+from services.referral import intake as intake_writer
 from services.referral.permissions import ReferralSubmitter
-from shared.service import ServiceDep, UnitOfWorkDep
+from shared.service import ServiceDep
+from shared.tracing import request_id_var
 
 router = APIRouter(prefix="/fhir/r4", tags=["fhir"])
 
@@ -54,7 +56,7 @@ async def metadata(running: ServiceDep) -> JSONResponse:
 @router.post("/ServiceRequest", status_code=201, summary="Refer a child (FHIR ServiceRequest)",
              openapi_extra=_CREATE_DOCS, response_class=Response)
 async def create_service_request(request: Request, caller: ReferralSubmitter,
-                                 uow: UnitOfWorkDep) -> Response:
+                                 running: ServiceDep) -> Response:
     """Create a referral from a FHIR R4 ServiceRequest (or a Bundle holding one)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ACCEPTED_MEDIA_TYPES:
@@ -65,8 +67,11 @@ async def create_service_request(request: Request, caller: ReferralSubmitter,
         body = fhir.to_referral(intake)
     except fhir.FhirError as exc:
         return fhir_json(fhir.operation_outcome(exc.issues), exc.status)
-    referral = await service.submit_referral(uow, body, caller)
-    await uow.commit()
+    outcome = await intake_writer.writer_for(running.database).submit(
+        intake_writer.Submission(body, caller, request_id=request_id_var.get()))
+    if not isinstance(outcome, intake_writer.Created):  # only a key has other outcomes
+        raise RuntimeError(f"unexpected intake outcome {outcome!r}")
+    referral = outcome.referral
     location = service.referral_path(referral.id)
     headers = {"Location": location}
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()

@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlmodel import col, delete, update
+from sqlalchemy import bindparam
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, delete, select, update
 
 from services.referral.models import IdempotencyKey
 from shared.db import Database, UnitOfWork
@@ -22,6 +26,7 @@ from shared.events import utcnow
 
 KEY_LIFETIME = timedelta(hours=24)
 STALE_AFTER = timedelta(seconds=60)
+PURGE_EVERY = timedelta(seconds=60)
 
 
 def fingerprint(payload: Any) -> str:
@@ -58,53 +63,86 @@ Claim = Claimed | Replay | InFlight | Mismatch
 
 async def claim(database: Database, client: str, key: str, print_: str) -> Claim:
     """Try to take ``key`` for this request, in a transaction of its own."""
-    now = utcnow()
     async with database.unit_of_work() as uow:
-        await uow.session.exec(delete(IdempotencyKey).where(
-            col(IdempotencyKey.expires_at) < now))
-        inserted = await uow.session.exec(
-            uow.insert(IdempotencyKey).values(
-                client=client, key=key, fingerprint=print_, state="in_flight",
-                started_at=now, expires_at=now + KEY_LIFETIME,
-            ).on_conflict_do_nothing()
-        )
-        if inserted.rowcount:
+        outcome = await claim_in(uow, client, key, print_)
+        if isinstance(outcome, Claimed):
             await uow.commit()
-            return Claimed()
-        existing = await uow.session.get(IdempotencyKey, (client, key))
-        if existing is None:  # expired and purged between the two statements
-            return InFlight()
-        if existing.fingerprint != print_:
-            return Mismatch()
-        if existing.state == "done" and existing.response_status and existing.response_body:
-            return Replay(existing.response_status, existing.response_body)
-        if existing.started_at < now - STALE_AFTER:
-            taken = await uow.session.exec(
-                update(IdempotencyKey)
-                .where(col(IdempotencyKey.client) == client, col(IdempotencyKey.key) == key,
-                       col(IdempotencyKey.state) == "in_flight",
-                       col(IdempotencyKey.started_at) == existing.started_at)
-                .values(started_at=now))
-            if taken.rowcount:
-                await uow.commit()
-                return Claimed()
+        return outcome
+
+
+async def claim_in(uow: UnitOfWork, client: str, key: str, print_: str) -> Claim:
+    """Try to take ``key`` in the caller's transaction, which then does the work and
+    ``complete``s the key: if it rolls back, the key is free again. A concurrent first
+    request with the same key in another transaction makes this one wait (PostgreSQL)
+    until that one has committed or rolled back."""
+    now = utcnow()
+    await _purge_expired(uow, now)
+    connection = await uow.session.connection()
+    inserted = await connection.execute(_take(uow.database.is_sqlite), {
+        "client": client, "key": key, "fingerprint": print_, "state": "in_flight",
+        "started_at": now, "expires_at": now + KEY_LIFETIME})
+    if inserted.rowcount:
+        return Claimed()
+    existing = (await uow.session.exec(select(IdempotencyKey).where(
+        col(IdempotencyKey.client) == client, col(IdempotencyKey.key) == key)
+        .execution_options(populate_existing=True))).first()
+    if existing is None:  # expired and purged between the two statements
         return InFlight()
+    if existing.expires_at <= now:  # not purged yet: the key is free again
+        renewed = await uow.session.exec(
+            update(IdempotencyKey)
+            .where(col(IdempotencyKey.client) == client, col(IdempotencyKey.key) == key,
+                   col(IdempotencyKey.expires_at) == existing.expires_at)
+            .values(fingerprint=print_, state="in_flight", started_at=now,
+                    expires_at=now + KEY_LIFETIME, response_status=None, response_body=None,
+                    referral_id=None))
+        return Claimed() if renewed.rowcount else InFlight()
+    if existing.fingerprint != print_:
+        return Mismatch()
+    if existing.state == "done" and existing.response_status and existing.response_body:
+        return Replay(existing.response_status, existing.response_body)
+    if existing.started_at < now - STALE_AFTER:
+        taken = await uow.session.exec(
+            update(IdempotencyKey)
+            .where(col(IdempotencyKey.client) == client, col(IdempotencyKey.key) == key,
+                   col(IdempotencyKey.state) == "in_flight",
+                   col(IdempotencyKey.started_at) == existing.started_at)
+            .values(started_at=now))
+        if taken.rowcount:
+            return Claimed()
+    return InFlight()
+
+
+_purged_at: dict[str, datetime] = {}
+
+
+async def _purge_expired(uow: UnitOfWork, now: datetime) -> None:
+    """Delete expired keys, at most once a minute per database."""
+    url = uow.database.url
+    if _purged_at.get(url, datetime.min.replace(tzinfo=UTC)) > now - PURGE_EVERY:
+        return
+    _purged_at[url] = now
+    await uow.session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.expires_at) < now))
+
+
+_KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]
+
+
+@cache
+def _take(sqlite: bool) -> Any:
+    insert = sqlite_insert if sqlite else postgresql_insert
+    return insert(_KEYS).on_conflict_do_nothing()
+
+
+_COMPLETE = (update(_KEYS)
+             .where(_KEYS.c.client == bindparam("b_client"), _KEYS.c.key == bindparam("b_key"))
+             .values(state="done", response_status=bindparam("b_status"),
+                     response_body=bindparam("b_body"), referral_id=bindparam("b_referral")))
 
 
 async def complete(uow: UnitOfWork, client: str, key: str, status: int, body: str,
                    referral_id: str) -> None:
     """Store the answer, in the same transaction as the work it answers for."""
-    await uow.session.exec(
-        update(IdempotencyKey)
-        .where(col(IdempotencyKey.client) == client, col(IdempotencyKey.key) == key)
-        .values(state="done", response_status=status, response_body=body,
-                referral_id=referral_id))
-
-
-async def release(database: Database, client: str, key: str) -> None:
-    """Give the key up after the request failed, so a retry can use it."""
-    async with database.unit_of_work() as uow:
-        await uow.session.exec(delete(IdempotencyKey).where(
-            col(IdempotencyKey.client) == client, col(IdempotencyKey.key) == key,
-            col(IdempotencyKey.state) == "in_flight"))
-        await uow.commit()
+    connection = await uow.session.connection()
+    await connection.execute(_COMPLETE, {"b_client": client, "b_key": key, "b_status": status,
+                                         "b_body": body, "b_referral": referral_id})

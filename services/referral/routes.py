@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from services.referral import idempotency, service, workflow
+from services.referral import idempotency, intake, service, workflow
 from services.referral.codes import REFERRAL_SOURCES
-from services.referral.models import Referral, ReferralSubject
+from services.referral.models import ReferralSubject
 from services.referral.people import index as people_index
 from services.referral.people.models import SubjectDetails
 from services.referral.permissions import (
@@ -38,6 +38,7 @@ from services.referral.schemas import (
 from shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.problems import Problem
 from shared.service import ServiceDep, UnitOfWorkDep
+from shared.tracing import request_id_var
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
 audit_router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -53,49 +54,30 @@ PurposeHeader = Annotated[str | None, Header(
                 "'triage'; partners to 'referrer_follow_up'.")]
 
 
-def _receipt(referral: Referral) -> ReferralReceipt:
-    link = service.referral_path(referral.id)
-    return ReferralReceipt(id=referral.id, reference=referral.reference, status=referral.status,
-                           received_at=referral.received_at, links=ReferralLinks(self=link))
-
-
 @router.post("", status_code=201, response_model=ReferralReceipt, responses={
     409: {"description": "The first request with this Idempotency-Key is still in flight"},
     422: {"description": "Invalid body, or an Idempotency-Key reused with another body"}})
-async def submit_referral(body: ReferralCreate, caller: ReferralSubmitter, uow: UnitOfWorkDep,
-                          svc: ServiceDep, request: Request,
+async def submit_referral(body: ReferralCreate, caller: ReferralSubmitter, svc: ServiceDep,
+                          request: Request,
                           idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Submit a referral (or an information-only notification); the hub acknowledges it
     with a reference. Send an Idempotency-Key to retry safely after a timeout."""
-    if idempotency_key is None:
-        referral = await service.submit_referral(uow, body, caller)
-        await uow.commit()
-        return _created(_receipt(referral).model_dump_json())
-
-    print_ = idempotency.fingerprint(await request.json())
-    claim = await idempotency.claim(svc.database, caller.subject, idempotency_key, print_)
-    if isinstance(claim, idempotency.Replay):
-        return _created(claim.body, replayed=True)
-    if isinstance(claim, idempotency.InFlight):
+    fingerprint = None
+    if idempotency_key is not None:
+        fingerprint = idempotency.fingerprint(await request.json())
+    outcome = await intake.writer_for(svc.database).submit(intake.Submission(
+        body, caller, idempotency_key, fingerprint, request_id_var.get()))
+    if isinstance(outcome, intake.Created):
+        return _created(outcome.answer)
+    if isinstance(outcome, idempotency.Replay):
+        return _created(outcome.body, replayed=True)
+    if isinstance(outcome, idempotency.InFlight):
         raise Problem(409, "A request with this Idempotency-Key is still being handled; "
                            "retry shortly.", title="Request in flight")
-    if isinstance(claim, idempotency.Mismatch):
-        raise Problem(422, "This Idempotency-Key was used for a different request body.",
-                      title="Idempotency-Key reused",
-                      errors=[{"loc": ["header", "Idempotency-Key"],
-                               "msg": "already used with another body"}])
-    try:
-        referral = await service.submit_referral(uow, body, caller)
-        answer = _receipt(referral).model_dump_json()
-        await idempotency.complete(uow, caller.subject, idempotency_key, 201, answer,
-                                   referral.id)
-        await uow.commit()
-    except BaseException:
-        # Roll back first: the key's row (and SQLite's write lock) may be ours until then.
-        await uow.rollback()
-        await idempotency.release(svc.database, caller.subject, idempotency_key)
-        raise
-    return _created(answer)
+    raise Problem(422, "This Idempotency-Key was used for a different request body.",
+                  title="Idempotency-Key reused",
+                  errors=[{"loc": ["header", "Idempotency-Key"],
+                           "msg": "already used with another body"}])
 
 
 def _created(body: str, *, replayed: bool = False) -> Response:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, select
 
 from services.referral import audit, events, workflow
@@ -21,7 +22,8 @@ from services.referral.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import utcnow
-from shared.outbox import add_to_outbox
+from shared.outbox import outbox_row
+from shared.rows import Rows
 
 
 def referral_path(referral_id: str) -> str:
@@ -44,24 +46,33 @@ async def next_reference(uow: UnitOfWork, year: int) -> str:
 
     One upsert: concurrent first referrals of a year cannot both insert the counter.
     """
-    result = await uow.session.exec(_claim_number(uow.database.is_sqlite),
-                                    params={"year": year})
+    connection = await uow.session.connection()
+    result = await connection.execute(_claim_number(uow.database.is_sqlite), {"year": year})
     number = result.scalar_one()
     return f"MASH-{year}-{number:06d}"
 
 
 async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal,
-                          calendar: WorkingCalendar | None = None) -> Referral:
-    """Store a new referral and its subjects, and stage `mash.referral.received`, in one
-    transaction. The referring agency is the caller's, whatever the body says.
+                          calendar: WorkingCalendar | None = None, *,
+                          audit_batch: audit.AuditBatch | None = None) -> Referral:
+    """Store a new referral and its subjects, link them to people, and stage
+    `mash.referral.received`, in the caller's transaction. The referring agency is the
+    caller's, whatever the body says. The audit entry goes to ``audit_batch`` if given
+    (appended by its owner before the commit), else to the chain at once.
 
     The decision is due within one working day of receipt; a referral saying the child is
     at immediate risk is red at once, on the clock.
+
+    The rows are written with Core INSERTs (shared.rows), not through the ORM: this runs
+    for every referral. The returned referral is attached to the session, so a caller may
+    still change it through the ORM.
     """
     calendar = calendar or workflow.default_calendar()
     received_at = utcnow()
     rag = "red" if body.immediate_risk else None
-    referral = Referral(
+    rows = Rows()
+    referral = rows.add(
+        Referral,
         source=body.source,
         kind=body.kind,
         immediate_risk=body.immediate_risk,
@@ -80,24 +91,32 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         response_due_at=calendar.response_due(received_at, rag) if rag else None,
         decision_due_at=calendar.decision_due(received_at, rag),
     )
-    uow.session.add(referral)
-    subjects = [ReferralSubject(
-        referral_id=referral.id, position=position, **subject.model_dump(exclude={"address"}),
+    subjects = [rows.add(
+        ReferralSubject, referral_id=referral["id"], position=position,
+        **subject.model_dump(exclude={"address"}),
         address=subject.address.model_dump(exclude_none=True) if subject.address else None,
         postcode=subject.address.postcode if subject.address else None,
     ) for position, subject in enumerate(body.subjects)]
-    uow.session.add_all(subjects)
     # Each subject linked to a person; the re-referral and same-day flags by person.
-    await people_intake.index_referral(uow, referral, subjects, calendar)
-    add_to_outbox(uow, events.referral_received(
-        referral.id, referral.reference, referral.status, referral.kind,
-        received_at.isoformat(), referral_path(referral.id), referral.referring_agency_id,
-        source=referral.source,
+    referral["same_day_as"], referral["is_re_referral"] = await people_intake.index_referral(
+        uow, rows, referral, subjects, calendar)
+    outbox_row(rows, events.referral_received(
+        referral["id"], referral["reference"], referral["status"], referral["kind"],
+        received_at.isoformat(), referral_path(referral["id"]), submitter.agency_id,
+        source=body.source,
         school_urns=[s.school_urn for s in body.subjects if s.role == "child" and s.school_urn],
     ))
-    workflow.record_received(uow, referral, submitter)
-    await audit.record(uow, submitter, "create", "referral", referral.id, "referral_submission")
-    return referral
+    workflow.record_received(rows, referral, submitter)
+    await rows.write(uow)
+    entry = (submitter, "create", "referral", referral["id"], "referral_submission")
+    if audit_batch is None:
+        await audit.record(uow, *entry)
+    else:
+        audit_batch.add(*entry)
+    stored = Referral(**referral)
+    make_transient_to_detached(stored)
+    uow.session.add(stored)
+    return stored
 
 
 def default_purpose(reader: Principal) -> str:

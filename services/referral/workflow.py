@@ -7,6 +7,7 @@ ETag: 412 when stale), and writes the chronology, the audit and an event togethe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -24,6 +25,7 @@ from shared.events import utcnow
 from shared.outbox import add_to_outbox
 from shared.problems import Problem
 from shared.roles import Role
+from shared.rows import Rows
 
 OPEN_STATUSES = ("received", "triaged", "awaiting_information")
 OUTCOMES = ("no_further_action", "advice_signposting", "early_help", "cin_assessment",
@@ -83,18 +85,23 @@ async def _bump_version(uow: UnitOfWork, referral: Referral) -> None:
     referral.version += 1
 
 
+def _timeline_values(referral_id: str, what: str, who: Principal | None,
+                     **detail: Any) -> dict[str, Any]:
+    return {"referral_id": referral_id, "at": utcnow(), "what": what,
+            "actor": who.subject if who else None, "agency_id": who.agency_id if who else None,
+            "detail": {k: v for k, v in detail.items() if v is not None}}
+
+
 def _timeline(uow: UnitOfWork, referral_id: str, what: str, who: Principal | None,
               **detail: Any) -> None:
-    uow.session.add(TimelineEntry(
-        referral_id=referral_id, at=utcnow(), what=what,
-        actor=who.subject if who else None, agency_id=who.agency_id if who else None,
-        detail={k: v for k, v in detail.items() if v is not None}))
+    uow.session.add(TimelineEntry(**_timeline_values(referral_id, what, who, **detail)))
 
 
-def record_received(uow: UnitOfWork, referral: Referral, submitter: Principal) -> None:
-    """The first line of a referral's chronology."""
-    _timeline(uow, referral.id, "received", submitter, kind=referral.kind,
-              immediate_risk=referral.immediate_risk or None, rag=referral.rag)
+def record_received(rows: Rows, referral: Mapping[str, Any], submitter: Principal) -> None:
+    """The first line of a referral's chronology (a row of a referral being written)."""
+    rows.add(TimelineEntry, **_timeline_values(
+        referral["id"], "received", submitter, kind=referral["kind"],
+        immediate_risk=referral["immediate_risk"] or None, rag=referral["rag"]))
 
 
 async def triage(uow: UnitOfWork, referral: Referral, who: Principal, rag: str,

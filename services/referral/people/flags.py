@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import bindparam, select
+from sqlmodel import col
+from sqlmodel import select as orm_select
 
 from services.referral.models import Referral
 from services.referral.people import index
@@ -20,34 +24,51 @@ from shared.db import UnitOfWork
 RE_REFERRAL_WINDOW = timedelta(days=365)
 
 
+_REFERRALS = Referral.__table__  # type: ignore[attr-defined]
+_DETAILS = SubjectDetails.__table__  # type: ignore[attr-defined]
+
+
+@cache
+def _earlier() -> tuple[Any, Any]:
+    """The first earlier referral of the people since a time, with its flags; any earlier
+    referral of theirs since a time. Core statements, built once."""
+    same_child = select(_DETAILS.c.referral_id).where(
+        _DETAILS.c.person_id.in_(bindparam("people", expanding=True)),
+        _DETAILS.c.role == "child", _DETAILS.c.referral_id != bindparam("referral"))
+    earlier = (_REFERRALS.c.id.in_(same_child),
+               _REFERRALS.c.received_at < bindparam("received_at"),
+               _REFERRALS.c.received_at >= bindparam("since"))
+    first = (select(_REFERRALS.c.id, _REFERRALS.c.same_day_as, _REFERRALS.c.is_re_referral)
+             .where(*earlier).order_by(_REFERRALS.c.received_at).limit(1))
+    return first, select(_REFERRALS.c.id).where(*earlier).limit(1)
+
+
+async def flags_for(uow: UnitOfWork, referral_id: str, received_at: datetime,
+                    child_person_ids: Iterable[str], calendar: WorkingCalendar
+                    ) -> tuple[str | None, bool]:
+    """(same day as, is a re-referral) of a referral, from the earlier referrals of its
+    children's people."""
+    people = sorted(set(child_person_ids))
+    if not people:
+        return None, False
+    first_today, any_within = _earlier()
+    params = {"people": people, "referral": referral_id, "received_at": received_at,
+              "since": start_of(received_at, calendar)}
+    connection = await uow.session.connection()
+    # Two indexed look-ups of one row each, however many referrals the child has had.
+    first = (await connection.execute(first_today, params)).first()
+    if first is not None:
+        first_id, its_first, its_flag = first
+        return its_first or first_id, bool(its_flag)
+    params["since"] = received_at - RE_REFERRAL_WINDOW
+    return None, (await connection.execute(any_within, params)).first() is not None
+
+
 async def derive(uow: UnitOfWork, referral: Referral, child_person_ids: Iterable[str],
                  calendar: WorkingCalendar) -> None:
     """Set the referral's flags from the earlier referrals of its children's people."""
-    people = sorted(set(child_person_ids))
-    referral.same_day_as, referral.is_re_referral = None, False
-    if not people:
-        return
-    same_child = (select(SubjectDetails.referral_id)
-                  .where(col(SubjectDetails.person_id).in_(people),
-                         SubjectDetails.role == "child",
-                         SubjectDetails.referral_id != referral.id))
-    earlier = (col(Referral.id).in_(same_child),
-               col(Referral.received_at) < referral.received_at)
-    start_of_day = start_of(referral.received_at, calendar)
-    # Two indexed look-ups of one row each, however many referrals the child has had.
-    first_today = (await uow.session.exec(
-        select(Referral.id, Referral.same_day_as, Referral.is_re_referral)
-        .where(*earlier, col(Referral.received_at) >= start_of_day)
-        .order_by(col(Referral.received_at)).limit(1))).first()
-    if first_today is not None:
-        first_id, its_first, its_flag = first_today
-        referral.same_day_as = its_first or first_id
-        referral.is_re_referral = its_flag
-        return
-    within = (await uow.session.exec(
-        select(Referral.id).where(*earlier, col(Referral.received_at) >=
-                                  referral.received_at - RE_REFERRAL_WINDOW).limit(1))).first()
-    referral.is_re_referral = within is not None
+    referral.same_day_as, referral.is_re_referral = await flags_for(
+        uow, referral.id, referral.received_at, child_person_ids, calendar)
 
 
 async def rederive(uow: UnitOfWork, referral_id: str, person_ids: Iterable[str],
@@ -65,7 +86,7 @@ async def rederive(uow: UnitOfWork, referral_id: str, person_ids: Iterable[str],
 
 
 async def _child_people(uow: UnitOfWork, referral_id: str) -> list[str]:
-    rows = await uow.session.exec(select(SubjectDetails.person_id).where(
+    rows = await uow.session.exec(orm_select(SubjectDetails.person_id).where(
         SubjectDetails.referral_id == referral_id, SubjectDetails.role == "child",
         col(SubjectDetails.person_id).is_not(None)))
     return [p for p in rows.all() if p]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, union, update
-from sqlmodel import col, select
+from sqlalchemy import and_, bindparam, func, or_, select, union, update
+from sqlmodel import col
+from sqlmodel import select as orm_select
 
 from services.referral.matching import PersonRecord
-from services.referral.models import Referral, ReferralSubject
+from services.referral.models import Referral
 from services.referral.people.models import (
     BlockingKey,
     MatchReview,
@@ -22,6 +24,7 @@ from services.referral.people.models import (
 )
 from shared.db import UnitOfWork
 from shared.events import utcnow
+from shared.rows import Rows
 
 # Candidates scored per subject at most: the records sharing the most blocking keys.
 MAX_CANDIDATES = 200
@@ -36,26 +39,32 @@ def _clean(value: str | None) -> str | None:
     return cleaned or None
 
 
-def details_of(subject: ReferralSubject, agency_id: str, seen_at: datetime) -> SubjectDetails:
-    """What a referral subject says about the person, normalised, not yet linked."""
-    address = subject.address or {}
-    return SubjectDetails(
-        subject_id=subject.id, referral_id=subject.referral_id, role=subject.role,
-        agency_id=agency_id, seen_at=seen_at, match_status="new",
-        given_name=_clean(subject.given_name), family_name=_clean(subject.family_name),
-        other_names=[n for n in (_clean(o) for o in subject.other_names) if n],
-        date_of_birth=subject.date_of_birth, sex=subject.sex, postcode=subject.postcode,
-        address_line1=_clean(address.get("line1")), nhs_number=subject.nhs_number,
-        upn=subject.upn)
+def details_of(subject: Mapping[str, Any], agency_id: str, seen_at: datetime
+               ) -> dict[str, Any]:
+    """What a referral subject (a row of referral_subjects) says about the person,
+    normalised, not yet linked: a row of person_records."""
+    address = subject["address"] or {}
+    return {
+        "subject_id": subject["id"], "referral_id": subject["referral_id"],
+        "person_id": None, "role": subject["role"], "agency_id": agency_id,
+        "seen_at": seen_at, "match_status": "new", "review_id": None,
+        "given_name": _clean(subject["given_name"]),
+        "family_name": _clean(subject["family_name"]),
+        "other_names": [n for n in (_clean(o) for o in subject["other_names"]) if n],
+        "date_of_birth": subject["date_of_birth"], "sex": subject["sex"],
+        "postcode": subject["postcode"], "address_line1": _clean(address.get("line1")),
+        "nhs_number": subject["nhs_number"], "upn": subject["upn"]}
 
 
-def record_of(details: SubjectDetails) -> PersonRecord:
-    """The engine's view of stored details."""
+def record_of(details: SubjectDetails | Mapping[str, Any]) -> PersonRecord:
+    """The engine's view of stored details (an ORM row or a plain one)."""
+    values = details if isinstance(details, Mapping) else details.model_dump()
     return PersonRecord(
-        given_name=details.given_name, family_name=details.family_name,
-        other_names=tuple(details.other_names), date_of_birth=details.date_of_birth,
-        sex=details.sex, postcode=details.postcode, address_line1=details.address_line1,
-        nhs_number=details.nhs_number, upn=details.upn)
+        given_name=values["given_name"], family_name=values["family_name"],
+        other_names=tuple(values["other_names"]), date_of_birth=values["date_of_birth"],
+        sex=values["sex"], postcode=values["postcode"],
+        address_line1=values["address_line1"], nhs_number=values["nhs_number"],
+        upn=values["upn"])
 
 
 def record_json(record: PersonRecord) -> dict[str, Any]:
@@ -67,45 +76,48 @@ def record_json(record: PersonRecord) -> dict[str, Any]:
     return values
 
 
+_DETAILS = SubjectDetails.__table__  # type: ignore[attr-defined]
+_KEYS = BlockingKey.__table__  # type: ignore[attr-defined]
+_IDENTIFIERS = PersonIdentifier.__table__  # type: ignore[attr-defined]
+_SCORED = ("person_id", "given_name", "family_name", "other_names", "date_of_birth", "sex",
+           "postcode", "address_line1", "nhs_number", "upn")
+
+
+@cache
+def _candidates_query() -> Any:
+    """Linked records sharing an identifier or a blocking key, those sharing the most keys
+    first: one Core statement, built once (the key list is an expanding parameter)."""
+    by_key = (select(_KEYS.c.subject_id)
+              .where(_KEYS.c.key.in_(bindparam("keys", expanding=True)))
+              .group_by(_KEYS.c.subject_id).order_by(func.count().desc())
+              .limit(MAX_CANDIDATES))
+    by_identifier = select(_IDENTIFIERS.c.subject_id).where(or_(
+        and_(_IDENTIFIERS.c.type == "nhs_number", _IDENTIFIERS.c.value == bindparam("nhs")),
+        and_(_IDENTIFIERS.c.type == "upn", _IDENTIFIERS.c.value == bindparam("upn"))))
+    wanted = union(by_key.subquery().select(), by_identifier)
+    return select(*(_DETAILS.c[name] for name in _SCORED)).where(
+        _DETAILS.c.subject_id.in_(wanted), _DETAILS.c.person_id.is_not(None),
+        _DETAILS.c.referral_id != bindparam("referral"))
+
+
 async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
                      exclude_referral: str) -> list[tuple[str, PersonRecord]]:
     """Linked records sharing the subject's NHS number or UPN, or a blocking key (those
     sharing the most keys first, at most MAX_CANDIDATES): one statement."""
     keys = list(keys)
-    wanted: list[Any] = []
-    if keys:
-        wanted.append(select(BlockingKey.subject_id).where(col(BlockingKey.key).in_(keys))
-                      .group_by(col(BlockingKey.subject_id))
-                      .order_by(func.count().desc()).limit(MAX_CANDIDATES))
-    identifiers = [(kind, value) for kind, value in (("nhs_number", record.nhs_number),
-                                                    ("upn", record.upn)) if value]
-    if identifiers:
-        wanted.append(select(PersonIdentifier.subject_id).where(or_(*(
-            and_(col(PersonIdentifier.type) == kind, col(PersonIdentifier.value) == value)
-            for kind, value in identifiers))))
-    if not wanted:
+    if not keys and not record.nhs_number and not record.upn:
         return []
-    ids: Any = wanted[0]
-    if len(wanted) > 1:
-        parts: list[Any] = [w.subquery().select() for w in wanted]
-        ids = union(*parts)
-    # Plain rows, not ORM objects: this runs for every subject of every referral.
-    query = select(*(col(getattr(SubjectDetails, c)) for c in _SCORED)).where(
-        col(SubjectDetails.subject_id).in_(ids), col(SubjectDetails.person_id).is_not(None),
-        SubjectDetails.referral_id != exclude_referral)
-    rows = (await uow.session.exec(query)).all()
-    return [_scored(row) for row in rows]
+    connection = await uow.session.connection()
+    rows = await connection.execute(_candidates_query(), {
+        "keys": keys, "nhs": record.nhs_number, "upn": record.upn,
+        "referral": exclude_referral})
+    return [_scored(row) for row in rows.all()]
 
 
 def _scored(row: Any) -> tuple[str, PersonRecord]:
-    values = dict(zip(_SCORED, row, strict=True))
-    person_id = values.pop("person_id")
-    values["other_names"] = tuple(values["other_names"] or ())
-    return person_id, PersonRecord(**values)
-
-
-_SCORED = ("person_id", "given_name", "family_name", "other_names", "date_of_birth", "sex",
-           "postcode", "address_line1", "nhs_number", "upn")
+    person_id, given, family, others, born, sex, postcode, line1, nhs, upn = row
+    return person_id, PersonRecord(given, family, tuple(others or ()), born, sex, postcode,
+                                   line1, nhs, upn)
 
 
 def new_person(uow: UnitOfWork) -> Person:
@@ -115,19 +127,19 @@ def new_person(uow: UnitOfWork) -> Person:
     return person
 
 
-def add_to_index(uow: UnitOfWork, details: SubjectDetails, subject: ReferralSubject,
+def add_to_index(rows: Rows, details: dict[str, Any], subject: Mapping[str, Any],
                  keys: Iterable[str]) -> None:
     """Store a subject's details, identifiers and blocking keys."""
-    uow.session.add(details)
+    rows.add(SubjectDetails, **details)
     for kind in IDENTIFIER_TYPES:
-        value = getattr(subject, kind)
+        value = subject[kind]
         if value:
-            uow.session.add(PersonIdentifier(
-                person_id=details.person_id, subject_id=details.subject_id, type=kind,
-                value=value, source_agency_id=details.agency_id,
-                referral_id=details.referral_id, first_seen_at=details.seen_at))
+            rows.add(PersonIdentifier, person_id=details["person_id"],
+                     subject_id=details["subject_id"], type=kind, value=value,
+                     source_agency_id=details["agency_id"],
+                     referral_id=details["referral_id"], first_seen_at=details["seen_at"])
     for key in keys:
-        uow.session.add(BlockingKey(key=key, subject_id=details.subject_id))
+        rows.add(BlockingKey, key=key, subject_id=details["subject_id"])
 
 
 async def move_subject(uow: UnitOfWork, details: SubjectDetails, person_id: str | None,
@@ -144,14 +156,14 @@ async def move_subject(uow: UnitOfWork, details: SubjectDetails, person_id: str 
 async def active_link(uow: UnitOfWork, subject_id: str) -> PersonLink | None:
     """The decision the subject's current person rests on."""
     return (await uow.session.exec(
-        select(PersonLink).where(PersonLink.subject_id == subject_id,
+        orm_select(PersonLink).where(PersonLink.subject_id == subject_id,
                                  col(PersonLink.undone_at).is_(None))
         .order_by(col(PersonLink.decided_at).desc()).limit(1))).first()
 
 
 async def matches_of(uow: UnitOfWork, referral_id: str) -> dict[str, SubjectDetails]:
     """Each subject's index entry for one referral, by subject id."""
-    rows = await uow.session.exec(select(SubjectDetails)
+    rows = await uow.session.exec(orm_select(SubjectDetails)
                                   .where(SubjectDetails.referral_id == referral_id))
     return {row.subject_id: row for row in rows.all()}
 
@@ -160,7 +172,7 @@ async def person_records(uow: UnitOfWork, person_id: str
                          ) -> list[tuple[SubjectDetails, Referral]]:
     """Every subject linked to the person now, with its referral, oldest first."""
     rows = await uow.session.exec(
-        select(SubjectDetails, Referral)
+        orm_select(SubjectDetails, Referral)
         .join(Referral, col(Referral.id) == col(SubjectDetails.referral_id))
         .where(SubjectDetails.person_id == person_id)
         .order_by(col(Referral.received_at), col(Referral.id)))
@@ -169,7 +181,7 @@ async def person_records(uow: UnitOfWork, person_id: str
 
 async def person_identifiers(uow: UnitOfWork, person_id: str) -> list[PersonIdentifier]:
     """The person's identifiers, earliest sighting first."""
-    rows = await uow.session.exec(select(PersonIdentifier)
+    rows = await uow.session.exec(orm_select(PersonIdentifier)
                                   .where(PersonIdentifier.person_id == person_id)
                                   .order_by(col(PersonIdentifier.first_seen_at),
                                             col(PersonIdentifier.id)))
@@ -178,7 +190,7 @@ async def person_identifiers(uow: UnitOfWork, person_id: str) -> list[PersonIden
 
 async def person_links(uow: UnitOfWork, person_id: str) -> list[PersonLink]:
     """Every decision that tied a subject to the person, undone ones included."""
-    rows = await uow.session.exec(select(PersonLink).where(PersonLink.person_id == person_id)
+    rows = await uow.session.exec(orm_select(PersonLink).where(PersonLink.person_id == person_id)
                                   .order_by(col(PersonLink.decided_at), col(PersonLink.id)))
     return list(rows.all())
 
@@ -190,8 +202,8 @@ async def referrals_of(uow: UnitOfWork, person_ids: Iterable[str], after: dateti
     if not ids:
         return []
     rows = await uow.session.exec(
-        select(Referral).where(col(Referral.id).in_(
-            select(SubjectDetails.referral_id).where(col(SubjectDetails.person_id).in_(ids),
+        orm_select(Referral).where(col(Referral.id).in_(
+            orm_select(SubjectDetails.referral_id).where(col(SubjectDetails.person_id).in_(ids),
                                                      SubjectDetails.role == "child")),
             col(Referral.received_at) > after)
         .order_by(col(Referral.received_at)).limit(limit))
@@ -202,7 +214,7 @@ async def match_reviews(uow: UnitOfWork, status: str | None,
                         after: tuple[datetime, str] | None, limit: int
                         ) -> list[tuple[MatchReview, SubjectDetails]]:
     """Match reviews newest first, with the details of the subject each is about."""
-    query = select(MatchReview, SubjectDetails).join(
+    query = orm_select(MatchReview, SubjectDetails).join(
         SubjectDetails, col(SubjectDetails.subject_id) == col(MatchReview.subject_id))
     if status:
         query = query.where(MatchReview.status == status)

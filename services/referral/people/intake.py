@@ -3,7 +3,7 @@ referral's own transaction, with a bounded number of statements per subject."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,11 +20,12 @@ from services.referral.matching import (
 )
 from services.referral.models import Referral, ReferralSubject
 from services.referral.people import flags, index
-from services.referral.people.models import MatchReview, PersonLink, SubjectDetails
+from services.referral.people.models import MatchReview, Person, PersonLink, SubjectDetails
 from services.referral.working_time import WorkingCalendar
 from shared.db import UnitOfWork
 from shared.events import utcnow
-from shared.outbox import add_to_outbox
+from shared.outbox import outbox_row
+from shared.rows import Rows
 
 SYSTEM = "mash.person-index"
 
@@ -36,17 +37,30 @@ def explanation(score: MatchScore, model: MatchModel) -> dict[str, Any]:
             "comparisons": [asdict(c) for c in score.comparisons]}
 
 
+def _link_values(subject_id: str, referral_id: str, person_id: str, method: str,
+                 decided_by: str, reason: str, score: MatchScore | None,
+                 model: MatchModel | None, review_id: str | None) -> dict[str, Any]:
+    return {"subject_id": subject_id, "referral_id": referral_id, "person_id": person_id,
+            "method": method, "weight": score.total_weight if score else None,
+            "explanation": explanation(score, model) if score and model else None,
+            "review_id": review_id, "decided_by": decided_by, "decided_at": utcnow(),
+            "reason": reason}
+
+
 def link(uow: UnitOfWork, details: SubjectDetails, person_id: str, method: str,
          decided_by: str, reason: str, score: MatchScore | None = None,
          model: MatchModel | None = None, review_id: str | None = None) -> PersonLink:
-    """Record the decision that the subject is ``person_id``."""
-    decision = PersonLink(
-        subject_id=details.subject_id, referral_id=details.referral_id, person_id=person_id,
-        method=method, weight=score.total_weight if score else None,
-        explanation=explanation(score, model) if score and model else None,
-        review_id=review_id, decided_by=decided_by, decided_at=utcnow(), reason=reason)
+    """Record the decision that the subject is ``person_id`` (through the ORM)."""
+    decision = PersonLink(**_link_values(details.subject_id, details.referral_id, person_id,
+                                         method, decided_by, reason, score, model, review_id))
     uow.session.add(decision)
     return decision
+
+
+def _record_link(rows: Rows, details: dict[str, Any], person_id: str, method: str,
+                 reason: str, score: MatchScore | None, model: MatchModel) -> None:
+    rows.add(PersonLink, **_link_values(details["subject_id"], details["referral_id"],
+                                        person_id, method, SYSTEM, reason, score, model, None))
 
 
 @dataclass(frozen=True)
@@ -69,72 +83,76 @@ async def find_match(uow: UnitOfWork, record: PersonRecord, referral_id: str,
     return Match(keys, pairs, decision, person_id, score)
 
 
-async def match_subject(uow: UnitOfWork, subject: ReferralSubject, details: SubjectDetails,
-                        model: MatchModel) -> None:
-    """Link one subject: to the person it matches, to a review, or to a new person."""
+async def match_subject(uow: UnitOfWork, rows: Rows, subject: Mapping[str, Any],
+                        details: dict[str, Any], model: MatchModel) -> None:
+    """Link one subject (a row of referral_subjects, whose person_records row is
+    ``details``): to the person it matches, to a review, or to a new person. The rows go
+    to ``rows``."""
     record = index.record_of(details)
-    match = await find_match(uow, record, details.referral_id, model)
+    match = await find_match(uow, record, details["referral_id"], model)
     keys, pairs = match.keys, match.candidates
     decision, person_id, score = match.decision, match.person_id, match.score
     if decision == "link" and person_id is not None:
         same = [r for p, r in pairs if p == person_id]
         method = "identifier" if any(shares_identifier(record, r) for r in same) \
             else "probabilistic"
-        details.person_id, details.match_status = person_id, "linked"
-        index.add_to_index(uow, details, subject, keys)
-        link(uow, details, person_id, method, SYSTEM,
-             "same NHS number or UPN" if method == "identifier"
-             else "match weight above the upper threshold", score, model)
+        details.update(person_id=person_id, match_status="linked")
+        index.add_to_index(rows, details, subject, keys)
+        _record_link(rows, details, person_id, method,
+                     "same NHS number or UPN" if method == "identifier"
+                     else "match weight above the upper threshold", score, model)
         return
     if decision == "review" and person_id is not None and score is not None:
-        review = open_review(uow, details, person_id, score, model,
+        review = open_review(rows, details, person_id, score, model,
                              [r for p, r in pairs if p == person_id])
-        details.match_status, details.review_id = "review", review.id
-        index.add_to_index(uow, details, subject, keys)
+        details.update(match_status="review", review_id=review["id"])
+        index.add_to_index(rows, details, subject, keys)
         return
-    person = index.new_person(uow)
-    details.person_id, details.match_status = person.id, "new"
-    index.add_to_index(uow, details, subject, keys)
-    link(uow, details, person.id, "new", SYSTEM,
-         "no candidate above the lower threshold" if score else "no candidate", score, model)
+    person = rows.add(Person, created_at=utcnow())
+    details.update(person_id=person["id"], match_status="new")
+    index.add_to_index(rows, details, subject, keys)
+    _record_link(rows, details, person["id"], "new",
+                 "no candidate above the lower threshold" if score else "no candidate",
+                 score, model)
 
 
-def open_review(uow: UnitOfWork, details: SubjectDetails, person_id: str, score: MatchScore,
-                model: MatchModel, records: Sequence[PersonRecord]) -> MatchReview:
+def open_review(rows: Rows, details: dict[str, Any], person_id: str, score: MatchScore,
+                model: MatchModel, records: Sequence[PersonRecord]) -> dict[str, Any]:
     """A possible match for a human, announced through the outbox (ids and links only)."""
     subject = index.record_of(details)
     best = max(records, key=lambda r: model.score(subject, r).total_weight) if records else None
-    review = MatchReview(
-        created_at=utcnow(), referral_id=details.referral_id, subject_id=details.subject_id,
-        candidate_person_id=person_id,
+    review = rows.add(
+        MatchReview, created_at=utcnow(), referral_id=details["referral_id"],
+        subject_id=details["subject_id"], candidate_person_id=person_id,
         candidate=index.record_json(best) if best else {},
         total_weight=score.total_weight,
         thresholds={"lower": model.lower, "upper": model.upper},
         comparisons=[asdict(c) for c in score.comparisons])
-    uow.session.add(review)
-    add_to_outbox(uow, events.match_review_needed(review.id, review.referral_id))
+    outbox_row(rows, events.match_review_needed(review["id"], review["referral_id"]))
     return review
 
 
-async def index_referral(uow: UnitOfWork, referral: Referral,
-                         subjects: Sequence[ReferralSubject],
-                         calendar: WorkingCalendar) -> None:
-    """Link every subject of a new referral to a person, then set the referral's
-    same-day and re-referral flags by its children's people."""
+async def index_referral(uow: UnitOfWork, rows: Rows, referral: Mapping[str, Any],
+                         subjects: Sequence[Mapping[str, Any]],
+                         calendar: WorkingCalendar) -> tuple[str | None, bool]:
+    """Link every subject of a new referral (rows, not yet written) to a person; the
+    referral's same-day and re-referral flags by its children's people."""
     model = MatchModel.load_default()
     known_children: list[str] = []
     for subject in subjects:
-        details = index.details_of(subject, referral.referring_agency_id, referral.received_at)
-        await match_subject(uow, subject, details, model)
-        if subject.role == "child" and details.match_status == "linked" and details.person_id:
-            known_children.append(details.person_id)
-    await flags.derive(uow, referral, known_children, calendar)
+        details = index.details_of(subject, referral["referring_agency_id"],
+                                   referral["received_at"])
+        await match_subject(uow, rows, subject, details, model)
+        if subject["role"] == "child" and details["match_status"] == "linked":
+            known_children.append(details["person_id"])
+    return await flags.flags_for(uow, referral["id"], referral["received_at"],
+                                 known_children, calendar)
 
 
 async def index_earlier_subjects(uow: UnitOfWork, batch: int = 500) -> int:
     """Link subjects stored before the person index existed, oldest referral first (their
     referrals keep the flags they were given); how many were linked in this batch."""
-    rows = (await uow.session.exec(
+    found = (await uow.session.exec(
         select(ReferralSubject, Referral)
         .join(Referral, col(Referral.id) == col(ReferralSubject.referral_id))
         .outerjoin(SubjectDetails,
@@ -143,8 +161,10 @@ async def index_earlier_subjects(uow: UnitOfWork, batch: int = 500) -> int:
         .order_by(col(Referral.received_at), col(ReferralSubject.position))
         .limit(batch))).all()
     model = MatchModel.load_default()
-    for subject, referral in rows:
-        details = index.details_of(subject, referral.referring_agency_id, referral.received_at)
-        await match_subject(uow, subject, details, model)
-        await uow.session.flush()  # the next subject may match this one
-    return len(rows)
+    rows = Rows()
+    for subject, referral in found:
+        values = subject.model_dump()
+        details = index.details_of(values, referral.referring_agency_id, referral.received_at)
+        await match_subject(uow, rows, values, details, model)
+        await rows.write(uow)  # the next subject may match this one
+    return len(found)
