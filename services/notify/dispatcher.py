@@ -14,8 +14,9 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -54,21 +55,15 @@ class Dispatcher(PollingWorker):
         self.disable_after = disable_after
         self.order_hold = order_hold
         self.clock = clock
+        self._due: Any = None
         database.on_commit(self.wake)
 
     async def claim_due(self) -> list[str]:
         """Lease up to a batch of due deliveries whose turn it is (see ``_not_its_turn``)."""
         now = self.clock()
-        query = (select(Delivery.id)
-                 .where(col(Delivery.status) == DeliveryStatus.PENDING,
-                        col(Delivery.next_attempt_at) <= now,
-                        ~self._not_its_turn(now))
-                 .order_by(col(Delivery.next_attempt_at))
-                 .limit(self.batch_size))
-        if not self.database.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=Delivery)
         async with self.database.unit_of_work() as uow:
-            ids = list((await uow.session.exec(query)).all())
+            ids = list((await uow.session.exec(self._due_query(), params={
+                "now": now, "hold_since": now - self.order_hold})).all())
             if ids:
                 await uow.session.exec(update(Delivery)
                                        .where(col(Delivery.id).in_(ids))
@@ -77,7 +72,21 @@ class Dispatcher(PollingWorker):
             await uow.session.commit()
         return ids
 
-    def _not_its_turn(self, now: datetime) -> ColumnElement[bool]:
+    def _due_query(self) -> Any:
+        """The claim's SELECT, built once (it runs after every commit of the service)."""
+        if self._due is None:
+            query = (select(Delivery.id)
+                     .where(col(Delivery.status) == DeliveryStatus.PENDING,
+                            col(Delivery.next_attempt_at) <= bindparam("now"),
+                            ~self._not_its_turn())
+                     .order_by(col(Delivery.next_attempt_at))
+                     .limit(self.batch_size))
+            if not self.database.is_sqlite:
+                query = query.with_for_update(skip_locked=True, of=Delivery)
+            self._due = query
+        return self._due
+
+    def _not_its_turn(self) -> ColumnElement[bool]:
         """A partner must not hear of a referral out of order. A delivery waits while an
         earlier one (by the referral's sequence, else by event time) for the same
         subscription and referral is unfinished; and a later event of a referral (sequence
@@ -99,7 +108,7 @@ class Dispatcher(PollingWorker):
         received_not_seen = and_(
             col(Delivery.referral_id).is_not(None),
             func.coalesce(col(Delivery.sequence), 0) > 1,
-            col(Delivery.created_at) > now - self.order_hold,
+            col(Delivery.created_at) > bindparam("hold_since"),
             ~exists().where(col(seen.referral_id) == col(Delivery.referral_id),
                             col(seen.sequence) == 1))
         return or_(waits_behind, received_not_seen)

@@ -44,6 +44,12 @@ class FieldComparison:
     subject_value: str | None
     candidate_value: str | None
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every field as it is (``dataclasses.asdict`` without its deep copy)."""
+        return {"field": self.field, "level": self.level, "agrees": self.agrees,
+                "weight": self.weight, "subject_value": self.subject_value,
+                "candidate_value": self.candidate_value}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "field": self.field,

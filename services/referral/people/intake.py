@@ -4,7 +4,7 @@ referral's own transaction, with a bounded number of statements per subject."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import col, select
@@ -34,7 +34,7 @@ def explanation(score: MatchScore, model: MatchModel) -> dict[str, Any]:
     """Which fields agreed, which disagreed, and each field's weight."""
     return {"total_weight": score.total_weight,
             "thresholds": {"lower": model.lower, "upper": model.upper},
-            "comparisons": [asdict(c) for c in score.comparisons]}
+            "comparisons": [c.as_dict() for c in score.comparisons]}
 
 
 def _link_values(subject_id: str, referral_id: str, person_id: str, method: str,
@@ -127,7 +127,7 @@ def open_review(rows: Rows, details: dict[str, Any], person_id: str, score: Matc
         candidate=index.record_json(best) if best else {},
         total_weight=score.total_weight,
         thresholds={"lower": model.lower, "upper": model.upper},
-        comparisons=[asdict(c) for c in score.comparisons])
+        comparisons=[c.as_dict() for c in score.comparisons])
     outbox_row(rows, events.match_review_needed(review["id"], review["referral_id"]))
     return review
 
