@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select, update
@@ -113,6 +114,29 @@ async def claim_in(uow: UnitOfWork, client: str, key: str, print_: str) -> Claim
     return InFlight()
 
 
+async def known_keys(uow: UnitOfWork, wanted: list[tuple[str, str]]
+                     ) -> set[tuple[str, str]]:
+    """Which of these (client, key) pairs are held (expired or not): one statement. The
+    rest are new, and may be kept with their answer by ``kept_row``."""
+    if not wanted:
+        return set()
+    await _purge_expired(uow, utcnow())
+    connection = await uow.session.connection()
+    found = await connection.execute(_HELD, {"keys": sorted({key for _, key in wanted})})
+    return {(client, key) for client, key in found.all()} & set(wanted)
+
+
+def kept_row(client: str, key: str, print_: str, status: int, body: str,
+             referral_id: str) -> dict[str, Any]:
+    """A new key with its answer, to be inserted in the transaction of the work it
+    answers for. If another transaction took the key meanwhile, the INSERT fails and
+    the work with it, so the key's first answer stands."""
+    now = utcnow()
+    return {"client": client, "key": key, "fingerprint": print_, "state": "done",
+            "started_at": now, "expires_at": now + KEY_LIFETIME, "response_status": status,
+            "response_body": body, "referral_id": referral_id}
+
+
 _purged_at: dict[str, datetime] = {}
 
 
@@ -134,6 +158,8 @@ def _take(sqlite: bool) -> Any:
     return insert(_KEYS).on_conflict_do_nothing()
 
 
+_HELD = (sa_select(_KEYS.c.client, _KEYS.c.key)
+         .where(_KEYS.c.key.in_(bindparam("keys", expanding=True))))
 _COMPLETE = (update(_KEYS)
              .where(_KEYS.c.client == bindparam("b_client"), _KEYS.c.key == bindparam("b_key"))
              .values(state="done", response_status=bindparam("b_status"),

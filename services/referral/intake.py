@@ -21,8 +21,8 @@ import logging
 import weakref
 from dataclasses import dataclass
 
-from services.referral import audit, idempotency, service
-from services.referral.models import Referral
+from services.referral import idempotency, service
+from services.referral.models import IdempotencyKey, Referral
 from services.referral.schemas import ReferralCreate, ReferralLinks, ReferralReceipt
 from shared.auth import Principal
 from shared.db import Database, UnitOfWork
@@ -64,25 +64,55 @@ def receipt(referral: Referral) -> ReferralReceipt:
                            received_at=referral.received_at, links=ReferralLinks(self=link))
 
 
-async def write(uow: UnitOfWork, submission: Submission,
-                audit_batch: audit.AuditBatch) -> Outcome:
-    """One submission in the caller's transaction: claim its key, store the referral,
-    keep the answer with the key. Its audit entry goes to ``audit_batch``."""
+async def write(uow: UnitOfWork, submission: Submission, batch: service.IntakeBatch,
+                held: set[tuple[str, str]], answered: dict[tuple[str, str], tuple[str, str]]
+                ) -> Outcome:
+    """One submission of a batch: its key checked, the referral staged in ``batch``, and
+    a new key kept with its answer.
+
+    ``held``: the batch's keys already in the database (those go through
+    ``idempotency.claim_in``); ``answered``: the keys used earlier in this batch, with
+    their fingerprint and answer.
+    """
     token = request_id_var.set(submission.request_id)
     try:
-        caller, key = submission.caller, submission.key
-        if key is not None and submission.fingerprint is not None:
-            claim = await idempotency.claim_in(uow, caller.subject, key, submission.fingerprint)
-            if not isinstance(claim, idempotency.Claimed):
-                return claim
-        referral = await service.submit_referral(uow, submission.body, caller,
-                                                 audit_batch=audit_batch)
+        caller, key, print_ = submission.caller, submission.key, submission.fingerprint
+        taken = (caller.subject, key) if key is not None and print_ is not None else None
+        if taken is not None and print_ is not None:
+            if taken in answered:
+                first_print, first_answer = answered[taken]
+                if first_print != print_:
+                    return idempotency.Mismatch()
+                return idempotency.Replay(201, first_answer)
+            if taken in held:
+                claim = await idempotency.claim_in(uow, caller.subject, taken[1], print_)
+                if not isinstance(claim, idempotency.Claimed):
+                    return claim
+        referral = await service.submit_referral(uow, submission.body, caller, batch=batch)
         answer = receipt(referral).model_dump_json()
-        if key is not None:
-            await idempotency.complete(uow, caller.subject, key, 201, answer, referral.id)
+        if taken is not None and print_ is not None:
+            answered[taken] = (print_, answer)
+            if taken in held:
+                await idempotency.complete(uow, caller.subject, taken[1], 201, answer,
+                                           referral.id)
+            else:
+                batch.rows.add(IdempotencyKey, **idempotency.kept_row(
+                    caller.subject, taken[1], print_, 201, answer, referral.id))
         return Created(referral, answer)
     finally:
         request_id_var.reset(token)
+
+
+async def write_all(uow: UnitOfWork, submissions: list[Submission]) -> list[Outcome]:
+    """The submissions, one after the other, in the caller's transaction."""
+    batch = service.IntakeBatch()
+    held = await idempotency.known_keys(uow, [(s.caller.subject, s.key) for s in submissions
+                                              if s.key is not None])
+    answered: dict[tuple[str, str], tuple[str, str]] = {}
+    outcomes = [await write(uow, submission, batch, held, answered)
+                for submission in submissions]
+    await batch.write(uow)
+    return outcomes
 
 
 Pending = tuple[Submission, "asyncio.Future[Outcome]"]
@@ -127,10 +157,7 @@ class IntakeWriter:
     async def _write(self, batch: list[Pending]) -> None:
         try:
             async with self.database.unit_of_work() as uow:
-                audit_batch = audit.AuditBatch()
-                outcomes = [await write(uow, submission, audit_batch)
-                            for submission, _ in batch]
-                await audit_batch.append(uow)
+                outcomes = await write_all(uow, [submission for submission, _ in batch])
                 await uow.commit()
         except Exception:
             if len(batch) > 1:
@@ -147,9 +174,7 @@ class IntakeWriter:
         submission, done = pending
         try:
             async with self.database.unit_of_work() as uow:
-                audit_batch = audit.AuditBatch()
-                outcome = await write(uow, submission, audit_batch)
-                await audit_batch.append(uow)
+                (outcome,) = await write_all(uow, [submission])
                 await uow.commit()
         except Exception as exc:  # the caller gets it, as if it had written alone
             _fail(done, exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from services.referral import audit, events, workflow
 from services.referral.models import ReferenceCounter, Referral, ReferralSubject
+from services.referral.people import index as people_index
 from services.referral.people import intake as people_intake
 from services.referral.permissions import is_mash_staff
 from services.referral.schemas import ReferralCreate
@@ -52,25 +53,43 @@ async def next_reference(uow: UnitOfWork, year: int) -> str:
     return f"MASH-{year}-{number:06d}"
 
 
+@dataclass
+class IntakeBatch:
+    """What the referrals of one transaction write, kept until its end: their rows, their
+    audit entries, and the person index's view of them (for the next one to match)."""
+
+    rows: Rows = field(default_factory=Rows)
+    audit: audit.AuditBatch = field(default_factory=audit.AuditBatch)
+    index: people_index.BatchIndex = field(default_factory=people_index.BatchIndex)
+
+    async def write(self, uow: UnitOfWork) -> None:
+        """Write it all in the caller's transaction (the audit chain last)."""
+        await self.rows.write(uow)
+        await self.audit.append(uow)
+        self.index = people_index.BatchIndex()
+
+
 async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal,
                           calendar: WorkingCalendar | None = None, *,
-                          audit_batch: audit.AuditBatch | None = None) -> Referral:
+                          batch: IntakeBatch | None = None) -> Referral:
     """Store a new referral and its subjects, link them to people, and stage
     `mash.referral.received`, in the caller's transaction. The referring agency is the
-    caller's, whatever the body says. The audit entry goes to ``audit_batch`` if given
-    (appended by its owner before the commit), else to the chain at once.
+    caller's, whatever the body says. With a ``batch``, the rows wait in it for its owner
+    to write them before the commit; without, they are written now.
 
     The decision is due within one working day of receipt; a referral saying the child is
     at immediate risk is red at once, on the clock.
 
     The rows are written with Core INSERTs (shared.rows), not through the ORM: this runs
-    for every referral. The returned referral is attached to the session, so a caller may
-    still change it through the ORM.
+    for every referral. Without a batch, the returned referral is attached to the
+    session, so the caller may still change it through the ORM.
     """
     calendar = calendar or workflow.default_calendar()
     received_at = utcnow()
     rag = "red" if body.immediate_risk else None
-    rows = Rows()
+    own = batch is None
+    batch = batch or IntakeBatch()
+    rows = batch.rows
     referral = rows.add(
         Referral,
         source=body.source,
@@ -99,7 +118,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     ) for position, subject in enumerate(body.subjects)]
     # Each subject linked to a person; the re-referral and same-day flags by person.
     referral["same_day_as"], referral["is_re_referral"] = await people_intake.index_referral(
-        uow, rows, referral, subjects, calendar)
+        uow, rows, referral, subjects, calendar, batch.index)
     outbox_row(rows, events.referral_received(
         referral["id"], referral["reference"], referral["status"], referral["kind"],
         received_at.isoformat(), referral_path(referral["id"]), submitter.agency_id,
@@ -107,15 +126,13 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         school_urns=[s.school_urn for s in body.subjects if s.role == "child" and s.school_urn],
     ))
     workflow.record_received(rows, referral, submitter)
-    await rows.write(uow)
-    entry = (submitter, "create", "referral", referral["id"], "referral_submission")
-    if audit_batch is None:
-        await audit.record(uow, *entry)
-    else:
-        audit_batch.add(*entry)
+    batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")
+    if own:
+        await batch.write(uow)
     stored = Referral(**referral)
-    make_transient_to_detached(stored)
-    uow.session.add(stored)
+    if own:  # written: the caller may change it through the session
+        make_transient_to_detached(stored)
+        uow.session.add(stored)
     return stored
 
 

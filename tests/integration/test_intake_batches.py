@@ -149,3 +149,22 @@ async def test_a_submission_whose_caller_has_gone_is_still_written(
     assert await count(referral_service.database, Referral) == 1
     again = await writer.submit(submission(1, key="gone"))
     assert isinstance(again, idempotency.Replay), "the retry gets the first answer"
+
+
+async def test_one_key_at_two_replicas_at_once_gives_one_referral(
+    referral_service: Service,
+) -> None:
+    """Two referral service replicas (two writers) get the same retry at the same moment:
+    both see the key as new, the second's INSERT of it fails, and its batch, written again
+    alone, replays the first answer."""
+    database = referral_service.database
+    replicas = [intake.IntakeWriter(database), intake.IntakeWriter(database)]
+    outcomes = await asyncio.gather(*(w.submit(submission(1, key="both")) for w in replicas))
+    created = [o for o in outcomes if isinstance(o, intake.Created)]
+    replayed = [o for o in outcomes if isinstance(o, idempotency.Replay)]
+    assert len(created) == 1 and len(replayed) == 1
+    assert replayed[0].body == created[0].answer
+    assert await count(database, Referral) == 1
+    async with database.unit_of_work() as uow:
+        audited, problems = await verify_chain(uow)
+    assert audited == 1 and problems == []

@@ -38,29 +38,42 @@ def _earlier() -> tuple[Any, Any]:
     earlier = (_REFERRALS.c.id.in_(same_child),
                _REFERRALS.c.received_at < bindparam("received_at"),
                _REFERRALS.c.received_at >= bindparam("since"))
-    first = (select(_REFERRALS.c.id, _REFERRALS.c.same_day_as, _REFERRALS.c.is_re_referral)
+    first = (select(_REFERRALS.c.id, _REFERRALS.c.same_day_as, _REFERRALS.c.is_re_referral,
+                    _REFERRALS.c.received_at)
              .where(*earlier).order_by(_REFERRALS.c.received_at).limit(1))
     return first, select(_REFERRALS.c.id).where(*earlier).limit(1)
 
 
 async def flags_for(uow: UnitOfWork, referral_id: str, received_at: datetime,
-                    child_person_ids: Iterable[str], calendar: WorkingCalendar
-                    ) -> tuple[str | None, bool]:
+                    child_person_ids: Iterable[str], calendar: WorkingCalendar,
+                    batch: index.BatchIndex | None = None) -> tuple[str | None, bool]:
     """(same day as, is a re-referral) of a referral, from the earlier referrals of its
-    children's people."""
+    children's people (in the database, and in ``batch`` not written yet)."""
     people = sorted(set(child_person_ids))
     if not people:
         return None, False
     first_today, any_within = _earlier()
+    start_of_day = start_of(received_at, calendar)
     params = {"people": people, "referral": referral_id, "received_at": received_at,
-              "since": start_of(received_at, calendar)}
+              "since": start_of_day}
+    earlier = [r for r in (batch.referrals if batch else [])
+               if r.child_people.intersection(people) and r.received_at <= received_at
+               and r.referral_id != referral_id]
     connection = await uow.session.connection()
     # Two indexed look-ups of one row each, however many referrals the child has had.
     first = (await connection.execute(first_today, params)).first()
+    today = [(r.received_at, r.referral_id, r.same_day_as, r.is_re_referral)
+             for r in earlier if r.received_at >= start_of_day]
     if first is not None:
-        first_id, its_first, its_flag = first
-        return its_first or first_id, bool(its_flag)
-    params["since"] = received_at - RE_REFERRAL_WINDOW
+        first_id, its_first, its_flag, its_time = first
+        today.append((its_time, first_id, its_first, bool(its_flag)))
+    if today:
+        _, first_id, its_first, its_flag = min(today, key=lambda r: r[0])
+        return its_first or first_id, its_flag
+    since = received_at - RE_REFERRAL_WINDOW
+    if any(r.received_at >= since for r in earlier):
+        return None, True
+    params["since"] = since
     return None, (await connection.execute(any_within, params)).first() is not None
 
 

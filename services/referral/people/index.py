@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -100,18 +100,64 @@ def _candidates_query() -> Any:
         _DETAILS.c.referral_id != bindparam("referral"))
 
 
+@dataclass(frozen=True)
+class Unwritten:
+    """A subject indexed in this batch whose rows are not written yet."""
+
+    referral_id: str
+    person_id: str | None
+    role: str
+    keys: frozenset[str]
+    record: PersonRecord
+
+
+@dataclass(frozen=True)
+class UnwrittenReferral:
+    """A referral of this batch, not written yet: what later ones' flags need."""
+
+    referral_id: str
+    received_at: datetime
+    same_day_as: str | None
+    is_re_referral: bool
+    child_people: frozenset[str]
+
+
+@dataclass
+class BatchIndex:
+    """What the referrals of one intake batch have added to the index so far, before
+    their rows are written at the end of the batch: a later referral of the batch is
+    matched (and flagged) against the earlier ones as if they were in the database."""
+
+    subjects: list[Unwritten] = field(default_factory=list)
+    referrals: list[UnwrittenReferral] = field(default_factory=list)
+
+    def candidates(self, record: PersonRecord, keys: frozenset[str],
+                   exclude_referral: str) -> list[tuple[str, PersonRecord]]:
+        """Linked subjects of the batch sharing a blocking key or an identifier."""
+        return [(s.person_id, s.record) for s in self.subjects
+                if s.person_id is not None and s.referral_id != exclude_referral
+                and (s.keys & keys
+                     or (record.nhs_number and s.record.nhs_number == record.nhs_number)
+                     or (record.upn and s.record.upn == record.upn))]
+
+
 async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
-                     exclude_referral: str) -> list[tuple[str, PersonRecord]]:
+                     exclude_referral: str, batch: BatchIndex | None = None
+                     ) -> list[tuple[str, PersonRecord]]:
     """Linked records sharing the subject's NHS number or UPN, or a blocking key (those
-    sharing the most keys first, at most MAX_CANDIDATES): one statement."""
-    keys = list(keys)
+    sharing the most keys first, at most MAX_CANDIDATES): one statement; with those of
+    ``batch`` not written yet."""
+    keys = frozenset(keys)
     if not keys and not record.nhs_number and not record.upn:
         return []
     connection = await uow.session.connection()
     rows = await connection.execute(_candidates_query(), {
-        "keys": keys, "nhs": record.nhs_number, "upn": record.upn,
+        "keys": list(keys), "nhs": record.nhs_number, "upn": record.upn,
         "referral": exclude_referral})
-    return [_scored(row) for row in rows.all()]
+    found = [_scored(row) for row in rows.all()]
+    if batch is not None:
+        found += batch.candidates(record, keys, exclude_referral)
+    return found
 
 
 def _scored(row: Any) -> tuple[str, PersonRecord]:

@@ -75,21 +75,32 @@ class Match:
 
 
 async def find_match(uow: UnitOfWork, record: PersonRecord, referral_id: str,
-                     model: MatchModel) -> Match:
-    """Candidates by identifier and blocking keys (one statement), scored by the model."""
+                     model: MatchModel, batch: index.BatchIndex | None = None) -> Match:
+    """Candidates by identifier and blocking keys (one statement, and the batch's subjects
+    not written yet), scored by the model."""
     keys = blocking_keys(record)
-    pairs = await index.candidates(uow, record, keys, exclude_referral=referral_id)
+    pairs = await index.candidates(uow, record, keys, exclude_referral=referral_id,
+                                   batch=batch)
     decision, person_id, score = best_match(model, record, pairs)
     return Match(keys, pairs, decision, person_id, score)
 
 
 async def match_subject(uow: UnitOfWork, rows: Rows, subject: Mapping[str, Any],
-                        details: dict[str, Any], model: MatchModel) -> None:
+                        details: dict[str, Any], model: MatchModel,
+                        batch: index.BatchIndex | None = None) -> None:
     """Link one subject (a row of referral_subjects, whose person_records row is
     ``details``): to the person it matches, to a review, or to a new person. The rows go
-    to ``rows``."""
+    to ``rows``; with a ``batch``, the subject joins it for the next ones to match."""
     record = index.record_of(details)
-    match = await find_match(uow, record, details["referral_id"], model)
+    match = await find_match(uow, record, details["referral_id"], model, batch)
+    _decide(rows, subject, details, model, record, match)
+    if batch is not None:
+        batch.subjects.append(index.Unwritten(details["referral_id"], details["person_id"],
+                                              details["role"], match.keys, record))
+
+
+def _decide(rows: Rows, subject: Mapping[str, Any], details: dict[str, Any],
+            model: MatchModel, record: PersonRecord, match: Match) -> None:
     keys, pairs = match.keys, match.candidates
     decision, person_id, score = match.decision, match.person_id, match.score
     if decision == "link" and person_id is not None:
@@ -133,20 +144,29 @@ def open_review(rows: Rows, details: dict[str, Any], person_id: str, score: Matc
 
 
 async def index_referral(uow: UnitOfWork, rows: Rows, referral: Mapping[str, Any],
-                         subjects: Sequence[Mapping[str, Any]],
-                         calendar: WorkingCalendar) -> tuple[str | None, bool]:
+                         subjects: Sequence[Mapping[str, Any]], calendar: WorkingCalendar,
+                         batch: index.BatchIndex | None = None) -> tuple[str | None, bool]:
     """Link every subject of a new referral (rows, not yet written) to a person; the
-    referral's same-day and re-referral flags by its children's people."""
+    referral's same-day and re-referral flags by its children's people. With a ``batch``,
+    the referrals before it in the batch count as written."""
     model = MatchModel.load_default()
     known_children: list[str] = []
+    child_people: set[str] = set()
     for subject in subjects:
         details = index.details_of(subject, referral["referring_agency_id"],
                                    referral["received_at"])
-        await match_subject(uow, rows, subject, details, model)
-        if subject["role"] == "child" and details["match_status"] == "linked":
-            known_children.append(details["person_id"])
-    return await flags.flags_for(uow, referral["id"], referral["received_at"],
-                                 known_children, calendar)
+        await match_subject(uow, rows, subject, details, model, batch)
+        if subject["role"] == "child" and details["person_id"]:
+            child_people.add(details["person_id"])
+            if details["match_status"] == "linked":
+                known_children.append(details["person_id"])
+    same_day_as, is_re_referral = await flags.flags_for(
+        uow, referral["id"], referral["received_at"], known_children, calendar, batch)
+    if batch is not None:
+        batch.referrals.append(index.UnwrittenReferral(
+            referral["id"], referral["received_at"], same_day_as, is_re_referral,
+            frozenset(child_people)))
+    return same_day_as, is_re_referral
 
 
 async def index_earlier_subjects(uow: UnitOfWork, batch: int = 500) -> int:
