@@ -248,8 +248,9 @@ def _principal(claims: dict[str, Any]) -> Principal:
     )
 
 
-def get_authenticator(request: Request) -> Authenticator:
-    """The authenticator of the service handling this request."""
+async def get_authenticator(request: Request) -> Authenticator:
+    """The authenticator of the service handling this request (async: FastAPI runs a
+    plain function dependency in its thread pool, a thread hop on every request)."""
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator
 

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert
 from sqlmodel import SQLModel
 
 from shared.db import UnitOfWork
@@ -98,3 +98,21 @@ class Rows:
 @cache
 def _insert(table: Table) -> Any:
     return insert(table)
+
+
+def in_slots(column: Any, name: str, slots: int | None) -> Any:
+    """``column IN (...)`` over ``slots`` fixed parameters (``name_0``...), or over one
+    expanding parameter when ``slots`` is None. Fixed slots keep a statement's compiled
+    form cached whole: an expanding list is rendered again at every execution."""
+    if slots is None:
+        return column.in_(bindparam(name, expanding=True))
+    return column.in_([bindparam(f"{name}_{i}") for i in range(slots)])
+
+
+def slot_params(name: str, values: list[Any], slots: int) -> tuple[int | None, dict[str, Any]]:
+    """The slots to use for ``values`` (None: too many, expand) and their parameters;
+    unused slots are NULL, which matches nothing."""
+    if len(values) > slots:
+        return None, {name: values}
+    padded = values + [None] * (slots - len(values))
+    return slots, {f"{name}_{i}": value for i, value in enumerate(padded)}

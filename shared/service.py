@@ -157,8 +157,8 @@ class Service:
             await self.broker.close()
 
 
-def get_service(request: Request) -> Service:
-    """The service that is handling this request."""
+async def get_service(request: Request) -> Service:
+    """The service that is handling this request (async: no thread-pool hop)."""
     service: Service = request.app.state.service
     return service
 

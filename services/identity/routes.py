@@ -51,7 +51,7 @@ class IdentityParts:
     grant: ClientCredentialsGrant
 
 
-def get_parts(request: Request) -> IdentityParts:
+async def get_parts(request: Request) -> IdentityParts:
     """Identity's key store and token grant."""
     parts: IdentityParts = request.app.state.identity
     return parts

@@ -24,7 +24,7 @@ class NotifyParts:
     clock: Callable[[], datetime] = field(default=utcnow)
 
 
-def get_parts(request: Request) -> NotifyParts:
+async def get_parts(request: Request) -> NotifyParts:
     """The notify parts of the app handling this request."""
     parts: NotifyParts = request.app.state.notify
     return parts

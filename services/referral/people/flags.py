@@ -20,6 +20,7 @@ from services.referral.people import index
 from services.referral.people.models import SubjectDetails
 from services.referral.working_time import WorkingCalendar
 from shared.db import UnitOfWork
+from shared.rows import in_slots, slot_params
 
 RE_REFERRAL_WINDOW = timedelta(days=365)
 
@@ -28,12 +29,15 @@ _REFERRALS = Referral.__table__  # type: ignore[attr-defined]
 _DETAILS = SubjectDetails.__table__  # type: ignore[attr-defined]
 
 
+PEOPLE_SLOTS = 4  # children of one referral: usually 1-3
+
+
 @cache
-def _earlier() -> tuple[Any, Any]:
+def _earlier(slots: int | None) -> tuple[Any, Any]:
     """The first earlier referral of the people since a time, with its flags; any earlier
     referral of theirs since a time. Core statements, built once."""
     same_child = select(_DETAILS.c.referral_id).where(
-        _DETAILS.c.person_id.in_(bindparam("people", expanding=True)),
+        in_slots(_DETAILS.c.person_id, "people", slots),
         _DETAILS.c.role == "child", _DETAILS.c.referral_id != bindparam("referral"))
     earlier = (_REFERRALS.c.id.in_(same_child),
                _REFERRALS.c.received_at < bindparam("received_at"),
@@ -52,10 +56,10 @@ async def flags_for(uow: UnitOfWork, referral_id: str, received_at: datetime,
     people = sorted(set(child_person_ids))
     if not people:
         return None, False
-    first_today, any_within = _earlier()
+    slots, params = slot_params("people", people, PEOPLE_SLOTS)
+    first_today, any_within = _earlier(slots)
     start_of_day = start_of(received_at, calendar)
-    params = {"people": people, "referral": referral_id, "received_at": received_at,
-              "since": start_of_day}
+    params.update(referral=referral_id, received_at=received_at, since=start_of_day)
     earlier = [r for r in (batch.referrals if batch else [])
                if r.child_people.intersection(people) and r.received_at <= received_at
                and r.referral_id != referral_id]

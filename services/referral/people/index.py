@@ -24,7 +24,7 @@ from services.referral.people.models import (
 )
 from shared.db import UnitOfWork
 from shared.events import utcnow
-from shared.rows import Rows
+from shared.rows import Rows, in_slots, slot_params
 
 # Candidates scored per subject at most: the records sharing the most blocking keys.
 MAX_CANDIDATES = 200
@@ -83,12 +83,15 @@ _SCORED = ("person_id", "given_name", "family_name", "other_names", "date_of_bir
            "postcode", "address_line1", "nhs_number", "upn")
 
 
+KEY_SLOTS = 16  # blocking keys of a record: usually 6-10
+
+
 @cache
-def _candidates_query() -> Any:
+def _candidates_query(slots: int | None) -> Any:
     """Linked records sharing an identifier or a blocking key, those sharing the most keys
-    first: one Core statement, built once (the key list is an expanding parameter)."""
+    first: one Core statement, built once (see shared.rows.in_slots)."""
     by_key = (select(_KEYS.c.subject_id)
-              .where(_KEYS.c.key.in_(bindparam("keys", expanding=True)))
+              .where(in_slots(_KEYS.c.key, "keys", slots))
               .group_by(_KEYS.c.subject_id).order_by(func.count().desc())
               .limit(MAX_CANDIDATES))
     by_identifier = select(_IDENTIFIERS.c.subject_id).where(or_(
@@ -150,10 +153,10 @@ async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
     keys = frozenset(keys)
     if not keys and not record.nhs_number and not record.upn:
         return []
+    slots, params = slot_params("keys", sorted(keys), KEY_SLOTS)
     connection = await uow.session.connection()
-    rows = await connection.execute(_candidates_query(), {
-        "keys": list(keys), "nhs": record.nhs_number, "upn": record.upn,
-        "referral": exclude_referral})
+    rows = await connection.execute(_candidates_query(slots), {
+        **params, "nhs": record.nhs_number, "upn": record.upn, "referral": exclude_referral})
     found = [_scored(row) for row in rows.all()]
     if batch is not None:
         found += batch.candidates(record, keys, exclude_referral)
