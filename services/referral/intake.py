@@ -2,16 +2,20 @@
 
 Each POST validates its body, then hands it to its database's ``IntakeWriter`` and waits.
 The writer takes every submission waiting at that moment (at most ``MAX_BATCH``) and
-writes them one after the other in one transaction: one BEGIN, one COMMIT and one turn
-at SQLite's write lock for the lot, instead of one each. Each submission is still done
-in full (referral, subjects, person index, chronology, audit entry, outbox event,
-Idempotency-Key), in arrival order, and sees the ones before it: a child referred twice
-in one batch is matched to itself. Nobody is answered before the commit.
+writes them one after the other in one transaction: one BEGIN, one COMMIT, one turn at
+SQLite's write lock, one claim of the audit chain's head, one INSERT per table and one
+read of the Idempotency-Keys for the lot, instead of one each. Each submission is still
+done in full (referral, subjects, person index, chronology, audit entry, outbox event,
+Idempotency-Key), in arrival order; a later one is matched and flagged against the
+earlier ones of its batch (``service.IntakeBatch``) as if they were written, so a child
+referred twice in one batch is one person. Nobody is answered before the commit.
 
 If the batch fails, every submission in it is written again alone, in a transaction of
-its own, so one that cannot be written fails alone and the others are not lost. A
-submission whose caller has gone away (a client timeout) is still written: its
-Idempotency-Key then replays the answer to the retry.
+its own, so one that cannot be written fails alone and the others are not lost. A key
+first used at the same moment in another replica makes this batch's INSERT of it fail;
+written again alone, the submission then replays that replica's answer. A submission
+whose caller has gone away (a client timeout) is still written: its Idempotency-Key then
+replays the answer to the retry.
 """
 
 from __future__ import annotations
