@@ -48,6 +48,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    # asyncpg prepares every statement, and after five executions PostgreSQL may keep a
+    # generic plan, made without the parameters' values: one made while the person index
+    # was nearly empty scanned every blocking key for each new subject, and intake slowed
+    # down with every referral (bench/intake.py mode (b): 167, 96, 65 req/s over three
+    # rounds; 190 each with this). A custom plan costs a little planning per statement.
+    kwargs.setdefault("connect_args",
+                      {"server_settings": {"plan_cache_mode": "force_custom_plan"}})
     return create_async_engine(url, **kwargs)
 
 

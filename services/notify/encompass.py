@@ -24,6 +24,7 @@ from services.notify.subscriptions import event_types_of
 from shared.agencies import SCHOOL_URN_PATTERN, school_for_urn
 from shared.db import UnitOfWork
 from shared.events import CloudEvent
+from shared.rows import Rows
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,10 @@ def notice_payload(event: CloudEvent, base_url: str) -> str:
                        "timestamp": event.time.isoformat(), "data": notice})
 
 
-async def school_deliveries(uow: UnitOfWork, event: CloudEvent, *, base_url: str,
+async def school_deliveries(uow: UnitOfWork, rows: Rows, event: CloudEvent, *, base_url: str,
                             common: dict[str, Any], now: datetime) -> None:
-    """Stage one notice per school named (per webhook, or one email to its DSL)."""
+    """Stage one notice per school named (per webhook, or one email to its DSL) in
+    ``rows``."""
     urns = schools_named(event)
     if not urns:
         return
@@ -69,22 +71,22 @@ async def school_deliveries(uow: UnitOfWork, event: CloudEvent, *, base_url: str
         if school is None or school.kind != "school":
             log.warning("police referral names a school not in the directory",
                         extra={"school_urn": urn, "event_id": event.id})
-            uow.session.add(Delivery(**notice, status=DeliveryStatus.NO_SUBSCRIPTION))
+            rows.add(Delivery, **notice, status=DeliveryStatus.NO_SUBSCRIPTION)
             continue
         webhooks = await _school_webhooks(uow, school.agency_id)
         for subscription in webhooks:
-            uow.session.add(Delivery(
-                **notice, subscription_id=subscription.id, agency_id=school.agency_id,
-                channel=Channel.WEBHOOK, payload=payload, next_attempt_at=now))
+            rows.add(Delivery, **notice, subscription_id=subscription.id,
+                     agency_id=school.agency_id, channel=Channel.WEBHOOK, payload=payload,
+                     next_attempt_at=now)
         if webhooks:
             continue
         if school.safeguarding_lead_email:
-            uow.session.add(Delivery(
-                **notice, agency_id=school.agency_id, channel=Channel.EMAIL,
-                address=school.safeguarding_lead_email, payload=payload, next_attempt_at=now))
+            rows.add(Delivery, **notice, agency_id=school.agency_id, channel=Channel.EMAIL,
+                     address=school.safeguarding_lead_email, payload=payload,
+                     next_attempt_at=now)
         else:
-            uow.session.add(Delivery(**notice, agency_id=school.agency_id,
-                                     status=DeliveryStatus.NO_SUBSCRIPTION))
+            rows.add(Delivery, **notice, agency_id=school.agency_id,
+                     status=DeliveryStatus.NO_SUBSCRIPTION)
 
 
 async def _school_webhooks(uow: UnitOfWork, agency_id: str) -> list[Subscription]:

@@ -18,6 +18,7 @@ from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, utcnow
 from shared.problems import Problem
+from shared.rows import Rows
 
 
 async def record_delivery(uow: UnitOfWork, event: CloudEvent, *, base_url: str = "",
@@ -33,14 +34,15 @@ async def record_delivery(uow: UnitOfWork, event: CloudEvent, *, base_url: str =
               "referral_id": str(referral_id) if referral_id else None,
               "event_time": event.time, "sequence": _sequence(event)}
     recipients = await recipients_of(uow, event.type, agency_id)
+    rows = Rows()  # Core INSERTs: this runs for every event the hub publishes
     for subscription in recipients:
-        uow.session.add(Delivery(
-            **common, subscription_id=subscription.id, agency_id=subscription.agency_id,
-            channel=subscription.channel, payload=payload, next_attempt_at=now))
+        rows.add(Delivery, **common, subscription_id=subscription.id,
+                 agency_id=subscription.agency_id, channel=subscription.channel,
+                 payload=payload, next_attempt_at=now)
     if not recipients:
-        uow.session.add(Delivery(**common, agency_id=agency_id,
-                                 status=DeliveryStatus.NO_SUBSCRIPTION))
-    await school_deliveries(uow, event, base_url=base_url, common=common, now=now)
+        rows.add(Delivery, **common, agency_id=agency_id, status=DeliveryStatus.NO_SUBSCRIPTION)
+    await school_deliveries(uow, rows, event, base_url=base_url, common=common, now=now)
+    await rows.write(uow)
 
 
 def _sequence(event: CloudEvent) -> int | None:

@@ -652,3 +652,32 @@ async def test_unauthenticated_caller_of_a_permission_route_gets_401_not_403(
     auth_app: AuthApp,
 ) -> None:
     assert_problem(await auth_app.client.get("/admin"), 401)
+
+
+# Tokens already verified ------------------------------------------------------------------
+
+async def test_a_verified_token_is_not_checked_again_but_still_expires(
+    jwks: CountingJwks, es_key: Key, monotonic: FakeMonotonic,
+) -> None:
+    now = [time.time()]
+    verifier = verifier_for(jwks, clock=lambda: now[0])
+    token = sign(es_key, claims_for(exp=int(now[0]) + 60))
+    first = await verifier.verify(token, token_type=ACCESS_TOKEN_TYPE)
+    assert await verifier.verify(token, token_type=ACCESS_TOKEN_TYPE) == first
+    assert await refused(verifier, token, SESSION_TOKEN_TYPE), "kept per token type"
+    now[0] += 120  # past its expiry (and the leeway)
+    error = await refused(verifier, token)
+    assert "ExpiredSignatureError" in str(error)
+
+
+async def test_a_verified_token_whose_key_has_left_the_jwks_is_refused(
+    jwks: CountingJwks, es_key: Key, rs_key: Key, monotonic: FakeMonotonic,
+    verifier: TokenVerifier,
+) -> None:
+    token = sign(es_key)
+    await verifier.verify(token, token_type=ACCESS_TOKEN_TYPE)
+    jwks.keys = [rs_key]  # the ES256 key is withdrawn
+    monotonic.advance(INTERVAL + 1)
+    await verifier._refresh()  # as the next token with an unknown kid would
+    error = await refused(verifier, token)
+    assert "unknown kid" in str(error)

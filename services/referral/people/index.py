@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, union, update
+from sqlalchemy import and_, bindparam, func, or_, select, true, union, update
 from sqlmodel import col
 from sqlmodel import select as orm_select
 
@@ -87,9 +87,16 @@ KEY_SLOTS = 16  # blocking keys of a record: usually 6-10
 
 
 @cache
-def _candidates_query(slots: int | None) -> Any:
+def _candidates_query(slots: int | None, lateral: bool) -> Any:
     """Linked records sharing an identifier or a blocking key, those sharing the most keys
-    first: one Core statement, built once (see shared.rows.in_slots)."""
+    first: one Core statement, built once (see shared.rows.in_slots).
+
+    ``lateral`` (PostgreSQL): each candidate's record is read by its primary key in a
+    LATERAL subquery, a plan that cannot turn into a scan of every record. Without it,
+    while a growing index has not been analysed yet, PostgreSQL estimated the candidates
+    at the LIMIT (200) and hash-joined them with a full scan of person_records, once per
+    subject: intake then slowed down with every referral until autovacuum came round.
+    """
     by_key = (select(_KEYS.c.subject_id)
               .where(in_slots(_KEYS.c.key, "keys", slots))
               .group_by(_KEYS.c.subject_id).order_by(func.count().desc())
@@ -98,9 +105,18 @@ def _candidates_query(slots: int | None) -> Any:
         and_(_IDENTIFIERS.c.type == "nhs_number", _IDENTIFIERS.c.value == bindparam("nhs")),
         and_(_IDENTIFIERS.c.type == "upn", _IDENTIFIERS.c.value == bindparam("upn"))))
     wanted = union(by_key.subquery().select(), by_identifier)
-    return select(*(_DETAILS.c[name] for name in _SCORED)).where(
-        _DETAILS.c.subject_id.in_(wanted), _DETAILS.c.person_id.is_not(None),
-        _DETAILS.c.referral_id != bindparam("referral"))
+    linked = (_DETAILS.c.person_id.is_not(None),
+              _DETAILS.c.referral_id != bindparam("referral"))
+    scored = [_DETAILS.c[name] for name in _SCORED]
+    if not lateral:
+        return select(*scored).where(_DETAILS.c.subject_id.in_(wanted), *linked)
+    ids = wanted.subquery("candidate")
+    # LIMIT 1 (it is the primary key): PostgreSQL would otherwise flatten the subquery
+    # into a plain join and be free to choose the scan again.
+    record = (select(*scored).where(_DETAILS.c.subject_id == ids.c.subject_id, *linked)
+              .limit(1).lateral("record"))
+    return select(*(record.c[name] for name in _SCORED)).select_from(
+        ids.join(record, true()))
 
 
 @dataclass(frozen=True)
@@ -155,7 +171,8 @@ async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
         return []
     slots, params = slot_params("keys", sorted(keys), KEY_SLOTS)
     connection = await uow.session.connection()
-    rows = await connection.execute(_candidates_query(slots), {
+    lateral = not uow.database.is_sqlite
+    rows = await connection.execute(_candidates_query(slots, lateral), {
         **params, "nhs": record.nhs_number, "upn": record.upn, "referral": exclude_referral})
     found = [_scored(row) for row in rows.all()]
     if batch is not None:
