@@ -71,3 +71,31 @@ def test_an_ended_session_asks_to_sign_in_again_on_the_same_page(
     assert "Typed before the session ended." in page.locator("main").inner_text()
     no_problems(practitioner)
     practitioner.close()
+
+
+def test_a_page_left_while_it_loads_does_not_draw_over_the_next(
+    browser: Any, hub: Hub
+) -> None:
+    """A busy Monday: the queue is slow to come, the practitioner opens a referral from a
+    link before it does. The queue's late answer must not replace the referral."""
+    referral = hub.submit(source="5D", external_reference="left-while-loading")
+    practitioner = open_session(browser, hub, "mash.practitioner")
+    page = practitioner.page
+    where = f"window.location.hash = '#/referrals/{referral['id']}'"
+    page.evaluate(where)
+    page.wait_for_selector("#triage-form")
+    released: list[Any] = []
+    page.route("**/api/v1/referrals/queue*", lambda route: released.append(route))
+    page.evaluate("window.location.hash = '#/queue'")
+    page.wait_for_selector("#main[aria-busy]", state="attached")  # the queue is loading
+    page.evaluate(where)
+    page.wait_for_selector("#triage-form")
+    assert released, "the queue's request is held"
+    for route in released:
+        route.continue_()
+    page.unroute("**/api/v1/referrals/queue*")
+    page.wait_for_timeout(1000)  # the queue's answer arrives and is drawn, out of sight
+    assert page.locator("#triage-form").is_visible()
+    assert page.locator("[data-queue-ready]").count() == 0
+    no_problems(practitioner)
+    practitioner.close()

@@ -77,8 +77,10 @@ export function go(hash) {
 
 let cleanup = null;
 let firstRender = true;
+let rendering = 0;  // the newest render: an older one still loading must not show
 
 async function render() {
+  const mine = ++rendering;
   const { path, query, hash } = currentRoute();
   if (typeof cleanup === "function") cleanup();
   cleanup = null;
@@ -101,18 +103,26 @@ async function render() {
     return;
   }
   const params = path.match(route.path).slice(1);
-  for (const key of Object.keys(main.dataset)) delete main.dataset[key];  // the last page's marks
+  // Each page draws into a view of its own: a page the user has left while it was still
+  // loading then draws into a view no longer shown, not over the page they went to.
+  const view = h("div.view");
+  show(main, view);
   main.setAttribute("aria-busy", "true");
   try {
-    const result = await route.page({ main, params, query, hash });
+    const result = await route.page({ main: view, params, query, hash });
+    if (mine !== rendering) {
+      if (typeof result === "function") result();  // left while loading: stop its timers
+      return;
+    }
     if (typeof result === "function") cleanup = result;
   } catch (error) {
-    show(main, h("h1.heading-l", { tabindex: "-1" }, error.status === 404 ? "Not found" : "Sorry, there is a problem"),
+    if (mine !== rendering) return;
+    show(view, h("h1.heading-l", { tabindex: "-1" }, error.status === 404 ? "Not found" : "Sorry, there is a problem"),
       h("p.body", error instanceof ApiError ? error.message : "Something went wrong showing this page. Try again."),
       h("p.body", h("a", { href: "#/" }, "Go to your start page")));
     if (!(error instanceof ApiError)) console.error(error);
   } finally {
-    main.removeAttribute("aria-busy");
+    if (mine === rendering) main.removeAttribute("aria-busy");
   }
   const heading = main.querySelector("h1");
   if (heading) {
@@ -139,11 +149,11 @@ async function loadSession() {
   return Boolean(session.me);
 }
 
-function homePage() {
+function homePage({ main }) {
   if (isMashStaff()) go("/queue");
   else if (hasRole(PARTNERS)) go("/our-referrals");
   else {
-    show(document.getElementById("main"), h("h1.heading-l", "MASH referral hub"),
+    show(main, h("h1.heading-l", "MASH referral hub"),
       h("p.body", "This web client is for MASH staff and partner practitioners. Administrators and auditors use the API: see the API reference at /docs."));
   }
 }
