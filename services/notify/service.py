@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, or_, select
 
 from services.notify import events
@@ -53,15 +54,21 @@ def _sequence(event: CloudEvent) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+_ACTIVE = select(Subscription).where(col(Subscription.active).is_(True))
+_ACTIVE_OF_AGENCY = _ACTIVE.where(col(Subscription.agency_id) == bindparam("agency_id"))
+
+
 async def recipients_of(uow: UnitOfWork, event_type: str, agency_id: str | None
                         ) -> list[Subscription]:
-    """Active subscriptions that should hear ``event_type`` (for ``agency_id``'s events)."""
+    """Active subscriptions that should hear ``event_type`` (for ``agency_id``'s events).
+    The two statements are built once: this runs for every event the hub publishes."""
     if event_type in events.PARTNER_EVENTS and agency_id is None:
         return []
-    query = select(Subscription).where(col(Subscription.active).is_(True))
     if event_type in events.PARTNER_EVENTS:
-        query = query.where(col(Subscription.agency_id) == agency_id)
-    found = (await uow.session.exec(query)).all()
+        found = (await uow.session.exec(_ACTIVE_OF_AGENCY,
+                                        params={"agency_id": agency_id})).all()
+    else:
+        found = (await uow.session.exec(_ACTIVE)).all()
     return [s for s in found if event_type in event_types_of(s)]
 
 
