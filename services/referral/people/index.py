@@ -28,6 +28,9 @@ from shared.rows import Rows, in_slots, slot_params
 
 # Candidates scored per subject at most: the records sharing the most blocking keys.
 MAX_CANDIDATES = 200
+# Records sharing the subject's NHS number or UPN, the latest first: a child referred
+# hundreds of times is scored against its latest records, not all of them.
+MAX_IDENTIFIER_CANDIDATES = 50
 IDENTIFIER_TYPES = ("nhs_number", "upn", "police_reference", "local_id")
 
 
@@ -101,10 +104,11 @@ def _candidates_query(slots: int | None, lateral: bool) -> Any:
               .where(in_slots(_KEYS.c.key, "keys", slots))
               .group_by(_KEYS.c.subject_id).order_by(func.count().desc())
               .limit(MAX_CANDIDATES))
-    by_identifier = select(_IDENTIFIERS.c.subject_id).where(or_(
+    by_identifier = (select(_IDENTIFIERS.c.subject_id).where(or_(
         and_(_IDENTIFIERS.c.type == "nhs_number", _IDENTIFIERS.c.value == bindparam("nhs")),
         and_(_IDENTIFIERS.c.type == "upn", _IDENTIFIERS.c.value == bindparam("upn"))))
-    wanted = union(by_key.subquery().select(), by_identifier)
+        .order_by(_IDENTIFIERS.c.id.desc()).limit(MAX_IDENTIFIER_CANDIDATES))
+    wanted = union(by_key.subquery().select(), by_identifier.subquery().select())
     linked = (_DETAILS.c.person_id.is_not(None),
               _DETAILS.c.referral_id != bindparam("referral"))
     scored = [_DETAILS.c[name] for name in _SCORED]
