@@ -15,6 +15,7 @@ from mash.gateway import Hub, create_hub_app
 from mash.topology import SERVICES
 from shared.broker import BrokerUnavailable, broker_from_settings
 from shared.logs import configure_logging
+from shared.runtime import freeze_start_up_objects
 from shared.service import Service
 from shared.settings import Settings
 
@@ -46,7 +47,10 @@ def _up(args: argparse.Namespace) -> None:
         print("  Stop with Ctrl+C; start again with the same command: nothing is lost.\n",
               flush=True)
 
-    hub.startup_hooks.append(announce)
+    async def freeze(_hub: Hub) -> None:
+        freeze_start_up_objects()
+
+    hub.startup_hooks += [announce, freeze]
     app = create_hub_app(settings, hub=hub)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
 
@@ -61,8 +65,8 @@ def _service(name: str, settings: Settings) -> Service:
 def _serve(args: argparse.Namespace) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
-    app = _service(args.service, settings).standalone_app(migrate=args.migrate,
-                                                          relay=not args.no_relay)
+    app = _service(args.service, settings).standalone_app(
+        migrate=args.migrate, relay=not args.no_relay, freeze_start_up=True)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
 
 

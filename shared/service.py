@@ -29,6 +29,7 @@ from shared.middleware import RequestContextMiddleware
 from shared.migrations import upgrade_to_head
 from shared.outbox import InboxHandler, OutboxRelay, idempotent_consumer
 from shared.problems import install_problem_handlers, problem_response
+from shared.runtime import freeze_start_up_objects
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -137,20 +138,25 @@ class Service:
         await self.relay.stop()
         await self.database.dispose()
 
-    def standalone_app(self, *, migrate: bool = False, relay: bool = True) -> FastAPI:
-        """This service's app with a lifespan of its own (deployment mode)."""
-        self.app.router.lifespan_context = lambda _app: self.serving_alone(migrate=migrate,
-                                                                           relay=relay)
+    def standalone_app(self, *, migrate: bool = False, relay: bool = True,
+                       freeze_start_up: bool = False) -> FastAPI:
+        """This service's app with a lifespan of its own (deployment mode). A server
+        process (`mash serve`) freezes its start-up objects (shared.runtime)."""
+        self.app.router.lifespan_context = lambda _app: self.serving_alone(
+            migrate=migrate, relay=relay, freeze_start_up=freeze_start_up)
         return self.app
 
     @asynccontextmanager
-    async def serving_alone(self, *, migrate: bool, relay: bool = True) -> AsyncIterator[None]:
+    async def serving_alone(self, *, migrate: bool, relay: bool = True,
+                            freeze_start_up: bool = False) -> AsyncIterator[None]:
         """Lifespan for a service in its own process: own broker connection, relay, consumers."""
         if migrate:
             await self.migrate()
         await self.broker.connect()
         try:
             await self.start(relay=relay, consumers=True)
+            if freeze_start_up:
+                freeze_start_up_objects()
             yield
         finally:
             await self.stop()

@@ -1,0 +1,19 @@
+"""Process-wide settings applied once a server has started."""
+
+from __future__ import annotations
+
+import gc
+
+
+def freeze_start_up_objects() -> None:
+    """Keep what start-up built (modules, apps, models, compiled statements) out of the
+    garbage collector's full collections.
+
+    A full collection walks every tracked object. With the hub's hundreds of thousands of
+    start-up objects each walk took about 0.1 s on the event loop, and every request
+    waiting at that moment waited for it: intake's p99 was 3-4 times its p90. Frozen
+    objects are never collected (start-up objects live as long as the process anyway);
+    what requests allocate afterwards is collected as before.
+    """
+    gc.collect()
+    gc.freeze()

@@ -1,0 +1,21 @@
+"""Start-up objects are kept out of the garbage collector's full collections."""
+
+from __future__ import annotations
+
+import gc
+
+from shared.runtime import freeze_start_up_objects
+
+
+def test_objects_alive_at_start_up_are_frozen_and_later_ones_are_not() -> None:
+    before = gc.get_freeze_count()
+    start_up = [{"built": "at start-up"} for _ in range(1000)]
+    try:
+        freeze_start_up_objects()
+        frozen = gc.get_freeze_count()
+        assert frozen >= before + len(start_up)
+        later = [{"built": "by a request"} for _ in range(1000)]
+        assert gc.get_freeze_count() == frozen, "a request's objects are collected as before"
+        assert later and gc.is_tracked(later[0])
+    finally:
+        gc.unfreeze()
