@@ -55,22 +55,19 @@ class InboxMessage(SQLModel, table=True):
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
+def _outbox_values(event: CloudEvent) -> dict[str, Any]:
+    return {"event_id": event.id, "event_type": event.type,
+            "payload": event.to_json().decode(), "created_at": utcnow()}
+
+
 def add_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
     """Stage ``event`` for publication in the unit of work's transaction."""
-    uow.session.add(
-        OutboxMessage(
-            event_id=event.id,
-            event_type=event.type,
-            payload=event.to_json().decode(),
-            created_at=utcnow(),
-        )
-    )
+    uow.session.add(OutboxMessage(**_outbox_values(event)))
 
 
 def outbox_row(rows: Rows, event: CloudEvent) -> None:
     """Stage ``event`` for publication as a row written with the others in ``rows``."""
-    rows.add(OutboxMessage, event_id=event.id, event_type=event.type,
-             payload=event.to_json().decode(), created_at=utcnow())
+    rows.add(OutboxMessage, **_outbox_values(event))
 
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]

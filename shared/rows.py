@@ -81,9 +81,6 @@ class Rows:
         self._tables[_table(model)].append(row)
         return row
 
-    def __len__(self) -> int:
-        return sum(len(rows) for rows in self._tables.values())
-
     async def write(self, uow: UnitOfWork) -> None:
         """INSERT everything collected (one statement per table), then forget it."""
         if not self._tables:

@@ -55,15 +55,16 @@ class Dispatcher(PollingWorker):
         self.disable_after = disable_after
         self.order_hold = order_hold
         self.clock = clock
-        self._due: Any = None
+        self._due = self._due_query()
         database.on_commit(self.wake)
 
     async def claim_due(self) -> list[str]:
         """Lease up to a batch of due deliveries whose turn it is (see ``_not_its_turn``)."""
         now = self.clock()
         async with self.database.unit_of_work() as uow:
-            ids = list((await uow.session.exec(self._due_query(), params={
-                "now": now, "hold_since": now - self.order_hold})).all())
+            ids = list((await uow.session.exec(self._due, params={
+                "now": now, "hold_since": now - self.order_hold,
+                "batch_size": self.batch_size})).all())
             if ids:
                 await uow.session.exec(update(Delivery)
                                        .where(col(Delivery.id).in_(ids))
@@ -73,18 +74,17 @@ class Dispatcher(PollingWorker):
         return ids
 
     def _due_query(self) -> Any:
-        """The claim's SELECT, built once (it runs after every commit of the service)."""
-        if self._due is None:
-            query = (select(Delivery.id)
-                     .where(col(Delivery.status) == DeliveryStatus.PENDING,
-                            col(Delivery.next_attempt_at) <= bindparam("now"),
-                            ~self._not_its_turn())
-                     .order_by(col(Delivery.next_attempt_at))
-                     .limit(self.batch_size))
-            if not self.database.is_sqlite:
-                query = query.with_for_update(skip_locked=True, of=Delivery)
-            self._due = query
-        return self._due
+        """The claim's SELECT, built once (it runs after every commit of the service);
+        the time, the hold and the batch size are its parameters."""
+        query = (select(Delivery.id)
+                 .where(col(Delivery.status) == DeliveryStatus.PENDING,
+                        col(Delivery.next_attempt_at) <= bindparam("now"),
+                        ~self._not_its_turn())
+                 .order_by(col(Delivery.next_attempt_at))
+                 .limit(bindparam("batch_size")))
+        if not self.database.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=Delivery)
+        return query
 
     def _not_its_turn(self) -> ColumnElement[bool]:
         """A partner must not hear of a referral out of order. A delivery waits while an

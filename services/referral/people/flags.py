@@ -61,7 +61,7 @@ async def flags_for(uow: UnitOfWork, referral_id: str, received_at: datetime,
     start_of_day = start_of(received_at, calendar)
     params.update(referral=referral_id, received_at=received_at, since=start_of_day)
     earlier = [r for r in (batch.referrals if batch else [])
-               if r.child_people.intersection(people) and r.received_at <= received_at
+               if r.child_people.intersection(people) and r.received_at < received_at
                and r.referral_id != referral_id]
     connection = await uow.session.connection()
     # Two indexed look-ups of one row each, however many referrals the child has had.

@@ -129,7 +129,6 @@ class Unwritten:
 
     referral_id: str
     person_id: str | None
-    role: str
     keys: frozenset[str]
     record: PersonRecord
 

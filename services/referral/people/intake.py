@@ -96,7 +96,7 @@ async def match_subject(uow: UnitOfWork, rows: Rows, subject: Mapping[str, Any],
     _decide(rows, subject, details, model, record, match)
     if batch is not None:
         batch.subjects.append(index.Unwritten(details["referral_id"], details["person_id"],
-                                              details["role"], match.keys, record))
+                                              match.keys, record))
 
 
 def _decide(rows: Rows, subject: Mapping[str, Any], details: dict[str, Any],
