@@ -203,7 +203,7 @@ def referral_bodies(count: int, prefix: str, children: str = "one") -> list[byte
 
 
 def _population(count: int) -> list[Any]:
-    from services.referral.matching.synthetic import population
+    from services.referral.matching.training.synthetic import population
 
     return population(count, seed=random.randrange(1_000_000))
 
@@ -347,7 +347,7 @@ def serve_baseline(port: int) -> None:
     from fastapi import FastAPI
     from fastapi.responses import Response
 
-    from services.referral.schemas import ReferralCreate, ReferralLinks, ReferralReceipt
+    from services.referral.referrals.schemas import ReferralCreate, ReferralLinks, ReferralReceipt
 
     app = FastAPI(title="baseline")
 

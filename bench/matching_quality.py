@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rapidfuzz.distance import JaroWinkler
 
 from services.referral.matching import MatchModel, best_match, blocking_keys
-from services.referral.matching.simulate import simulate
-from services.referral.matching.synthetic import labelled_records
+from services.referral.matching.training.simulate import simulate
+from services.referral.matching.training.synthetic import labelled_records
 
 
 def quality(model: MatchModel, sizes: list[int], seed: int) -> None:

@@ -35,13 +35,8 @@ import asyncpg
 from sqlmodel import col, select
 
 from services.referral.app import MIGRATIONS
-from services.referral.matching import (
-    MatchModel,
-    PersonRecord,
-    best_match,
-    blocking_keys,
-    synthetic,
-)
+from services.referral.matching import MatchModel, PersonRecord, best_match, blocking_keys
+from services.referral.matching.training import synthetic
 from services.referral.people.index import MAX_CANDIDATES
 from services.referral.people.intake import find_match
 from services.referral.people.models import BlockingKey, Person

@@ -178,7 +178,7 @@ def _keys(args: argparse.Namespace) -> None:
 
 
 async def _verify_audit(settings: Settings) -> int:
-    from services.referral.audit import verify_chain
+    from services.referral.audit.service import verify_chain
 
     service = _service("referral", settings)
     try:

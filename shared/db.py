@@ -3,6 +3,7 @@ PostgreSQL (asyncpg), chosen by URL."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -19,6 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared import sqlite_driver
 
 CommitHook = Callable[[], None]
+
+
+def new_id() -> str:
+    """A random UUID as text: the primary key of most rows."""
+    return str(uuid.uuid4())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -6,6 +6,8 @@ import base64
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from shared.problems import Problem
 
 MAX_PAGE_SIZE = 200
@@ -29,3 +31,9 @@ def decode_cursor(cursor: str, length: int) -> list[Any]:
         raise Problem(400, "The cursor is not one this API gave out; start from the first "
                            "page.", title="Bad cursor")
     return values
+
+
+class PageLinks(BaseModel):
+    """Links to the next page, if there is one."""
+
+    next: str | None = None

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
-from shared.db import UTCDateTime
-
-
-def new_id() -> str:
-    """A random UUID as text."""
-    return str(uuid.uuid4())
+from shared.db import UTCDateTime, new_id
 
 
 class Agency(SQLModel, table=True):

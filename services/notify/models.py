@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from shared.db import UTCDateTime
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
+from shared.db import UTCDateTime, new_id
 
 
 class Channel(StrEnum):
@@ -37,7 +32,7 @@ class Subscription(SQLModel, table=True):
 
     __tablename__ = "subscriptions"
 
-    id: str = Field(default_factory=_new_id, primary_key=True, max_length=36)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     agency_id: str = Field(max_length=64, index=True)
     channel: str = Field(max_length=16)
     url: str | None = Field(default=None, max_length=2048)
@@ -72,7 +67,7 @@ class Delivery(SQLModel, table=True):
         Index("ix_deliveries_ordering", "subscription_id", "referral_id", "event_time"),
     )
 
-    id: str = Field(default_factory=_new_id, primary_key=True, max_length=36)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     event_id: str = Field(max_length=64, index=True)
     event_type: str = Field(max_length=128)
     referral_id: str | None = Field(default=None, max_length=36, index=True)

@@ -5,18 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, EmailStr, Field, model_validator
 
 from services.notify.events import EventType
+from shared.pagination import PageLinks
+from shared.schemas import Strict
 
 ChannelName = Literal["webhook", "email"]
 EventTypes = list[EventType]
 
-
-class Strict(BaseModel):
-    """Unknown fields are an error, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class SubscriptionCreate(Strict):
@@ -108,11 +105,6 @@ class DeliveryView(BaseModel):
     completed_at: datetime | None
     attempts: list[AttemptView]
 
-
-class PageLinks(BaseModel):
-    """Links to the next page, if there is one."""
-
-    next: str | None = None
 
 
 class DeliveryPage(BaseModel):

@@ -6,12 +6,17 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from services.referral import encompass_routes, queue, reports, workflow_routes
-from services.referral.deadlines import DeadlineScheduler
-from services.referral.fhir_routes import router as fhir_router
-from services.referral.people import routes as people_routes
-from services.referral.routes import audit_router, router
-from services.referral.workflow import default_calendar
+from services.referral.audit import routes as audit
+from services.referral.encompass import routes as encompass
+from services.referral.fhir import routes as fhir
+from services.referral.intake import routes as intake
+from services.referral.people import routes as people
+from services.referral.queue import routes as queue
+from services.referral.referrals import routes as referrals
+from services.referral.reports import routes as reports
+from services.referral.workflow import routes as workflow
+from services.referral.workflow.deadlines import DeadlineScheduler
+from services.referral.workflow.service import default_calendar
 from shared.agencies import AGENCY_UPDATED, record_agency_updated
 from shared.broker import Broker
 from shared.db import Database
@@ -31,9 +36,9 @@ def create_service(
                                   poll_seconds=default_calendar().settings.deadline_poll_seconds)
     return Service(NAME, settings=settings, broker=broker, database=database,
                    # The queue before `router`: /referrals/queue is not a referral id.
-                   routers=[queue.router, reports.router, router, workflow_routes.referrals,
-                            workflow_routes.requests, audit_router, fhir_router,
-                            people_routes.people, people_routes.reviews, encompass_routes.router],
+                   routers=[queue.router, reports.router, intake.router, referrals.router,
+                            workflow.referrals, workflow.requests, audit.router, fhir.router,
+                            people.people, people.reviews, encompass.router],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated)],
                    workers=[deadlines], migrations=MIGRATIONS, registry=registry,

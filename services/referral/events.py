@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from services.referral.links import information_request_path, match_review_path, referral_path
 from shared.events import CloudEvent
 
 SOURCE = "/services/referral"
@@ -46,7 +47,7 @@ def referral_changed(type_: str, referral_id: str, data: dict[str, Any]) -> Clou
     consumer can put one referral's events back in order (received is 1)."""
     return _event(type_, referral_id, {
         "referral_id": referral_id, **data,
-        "links": {"self": f"/api/v1/referrals/{referral_id}"}})
+        "links": {"self": referral_path(referral_id)}})
 
 
 def information_request(type_: str, request_id: str, agency_id: str,
@@ -55,7 +56,7 @@ def information_request(type_: str, request_id: str, agency_id: str,
     request itself (the partner reads the question through the API)."""
     return _event(type_, request_id, {
         "information_request_id": request_id, "agency_id": agency_id, **data,
-        "links": {"self": f"/api/v1/information-requests/{request_id}"}})
+        "links": {"self": information_request_path(request_id)}})
 
 
 def match_review_needed(review_id: str, referral_id: str) -> CloudEvent:
@@ -63,5 +64,5 @@ def match_review_needed(review_id: str, referral_id: str) -> CloudEvent:
     links only (the details are read through the API)."""
     return _event(MATCH_REVIEW_NEEDED, review_id, {
         "match_review_id": review_id, "referral_id": referral_id,
-        "links": {"self": f"/api/v1/match-reviews/{review_id}",
-                  "referral": f"/api/v1/referrals/{referral_id}"}})
+        "links": {"self": match_review_path(review_id),
+                  "referral": referral_path(referral_id)}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.referral.models import Referral
+from services.referral.referrals.models import Referral
 from tests.bodies import referral_body
 from tests.integration.test_intake import HEALTH, Intake, child
 from tests.integration.test_workflow import agency_of, read

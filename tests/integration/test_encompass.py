@@ -17,8 +17,8 @@ from standardwebhooks.webhooks import Webhook
 from services.notify import events
 from services.notify.models import Delivery
 from services.notify.settings import NotifySettings
-from services.referral.encompass import may_read
-from services.referral.models import Referral, ReferralSubject
+from services.referral.encompass.service import may_read
+from services.referral.referrals.models import Referral, ReferralSubject
 from shared.agencies import (
     AgencyDirectoryEntry,
     agency_updated_event,

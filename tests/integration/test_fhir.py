@@ -23,14 +23,14 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from sqlmodel import func, select
 
 from mash.gateway import Hub
-from services.referral.fhir import (
+from services.referral.fhir.mapping import (
     CIN_FACTOR_SYSTEM,
     CIN_SOURCE_SYSTEM,
     CONSENT_EXTENSION,
     NHS_NUMBER_SYSTEM,
-    REFERENCE_SYSTEM,
 )
-from services.referral.models import Referral, ReferralSubject
+from services.referral.fhir.outcome import REFERENCE_SYSTEM
+from services.referral.referrals.models import Referral, ReferralSubject
 from shared.events import CloudEvent
 from shared.outbox import OutboxMessage
 from tests.auth import client_token, demo_client, load_credentials

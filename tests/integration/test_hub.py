@@ -18,7 +18,7 @@ from mash.gateway import Hub, create_hub_app
 from services.identity.models import ApiClient, User
 from services.identity.passwords import password_hasher
 from services.notify.models import Delivery
-from services.referral.models import Referral
+from services.referral.referrals.models import Referral
 from shared.events import CloudEvent
 from shared.outbox import OutboxMessage
 from shared.settings import Settings

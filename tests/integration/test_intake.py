@@ -18,9 +18,11 @@ import pytest
 from sqlmodel import func, select
 
 from mash.gateway import Hub
-from services.referral import idempotency
-from services.referral.audit import AuditEntry, verify_chain
-from services.referral.models import IdempotencyKey, Referral, ReferralSubject
+from services.referral.audit.models import AuditEntry
+from services.referral.audit.service import verify_chain
+from services.referral.intake import idempotency
+from services.referral.intake.models import IdempotencyKey
+from services.referral.referrals.models import Referral, ReferralSubject
 from shared.auth import CSRF_HEADER, SESSION_COOKIE
 from shared.outbox import OutboxMessage
 from tests.auth import client_token, current_otp, demo_user, load_credentials
@@ -258,7 +260,7 @@ async def test_concurrent_retries_create_one_referral(intake: Intake) -> None:
 
 async def test_a_failed_request_releases_its_key(intake: Intake,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.referral import service
+    from services.referral.intake import service
 
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("database went away")

@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from services.referral import idempotency, intake, service
 from services.referral.app import create_service
-from services.referral.audit import AuditEntry, verify_chain
-from services.referral.models import Referral, ReferralSubject
+from services.referral.audit.models import AuditEntry
+from services.referral.audit.service import verify_chain
+from services.referral.intake import idempotency, service
+from services.referral.intake import writer as intake
 from services.referral.people.models import SubjectDetails
-from services.referral.schemas import ReferralCreate
+from services.referral.referrals.models import Referral, ReferralSubject
+from services.referral.referrals.schemas import ReferralCreate
 from shared.auth import Principal
 from shared.broker.memory import InProcessBroker
 from shared.db import Database

@@ -19,8 +19,11 @@ import services.identity.models
 import services.notify.app
 import services.notify.models
 import services.referral.app
-import services.referral.models
+import services.referral.audit.models
+import services.referral.intake.models
 import services.referral.people.models
+import services.referral.referrals.models
+import services.referral.workflow.models
 import shared.outbox
 from shared.broker.memory import InProcessBroker
 from shared.migrations import alembic_config
@@ -42,10 +45,11 @@ class ServiceSchema:
 SERVICES = [
     ServiceSchema("identity", services.identity.app, services.identity.models,
                   frozenset({"agencies", "users", "api_clients", *MESSAGING_TABLES})),
-    ServiceSchema("referral", services.referral.app, services.referral.models,
+    ServiceSchema("referral", services.referral.app, services.referral.referrals.models,
                   frozenset({"referrals", "reference_counters", "people", "person_records",
                              "person_links", "match_reviews", *MESSAGING_TABLES}),
-                  (services.referral.people.models,)),
+                  (services.referral.people.models, services.referral.workflow.models,
+                   services.referral.intake.models, services.referral.audit.models)),
     ServiceSchema("notify", services.notify.app, services.notify.models,
                   frozenset({"deliveries", *MESSAGING_TABLES})),
 ]

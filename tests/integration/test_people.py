@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from sqlmodel import delete, select
 
-from services.referral.audit import verify_chain
+from services.referral.audit.service import verify_chain
 from services.referral.matching import MatchModel, PersonRecord, best_match
-from services.referral.models import Referral
 from services.referral.people.intake import index_earlier_subjects
 from services.referral.people.models import (
     BlockingKey,
@@ -24,6 +23,7 @@ from services.referral.people.models import (
     PersonLink,
     SubjectDetails,
 )
+from services.referral.referrals.models import Referral
 from shared.outbox import OutboxMessage
 from tests.auth import load_credentials
 from tests.bodies import referral_body

@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 from services.referral.app import create_service
-from services.referral.audit import verify_chain
-from services.referral.schemas import ReferralCreate
-from services.referral.service import submit_referral
+from services.referral.audit.service import verify_chain
+from services.referral.intake.service import submit_referral
+from services.referral.referrals.schemas import ReferralCreate
 from shared.auth import Principal
 from shared.broker.memory import InProcessBroker
 from shared.settings import Settings

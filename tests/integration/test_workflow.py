@@ -13,10 +13,11 @@ import pytest
 from sqlmodel import select
 
 from services.referral.app import create_service
-from services.referral.deadlines import DeadlineScheduler
-from services.referral.models import InformationRequest, Referral
-from services.referral.schemas import ReferralCreate
-from services.referral.service import submit_referral
+from services.referral.intake.service import submit_referral
+from services.referral.referrals.models import Referral
+from services.referral.referrals.schemas import ReferralCreate
+from services.referral.workflow.deadlines import DeadlineScheduler
+from services.referral.workflow.models import InformationRequest
 from shared.auth import Principal
 from shared.broker.memory import InProcessBroker
 from shared.outbox import OutboxMessage

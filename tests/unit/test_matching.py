@@ -16,9 +16,9 @@ from services.referral.matching import (
     blocking_keys,
     identifier_decision,
 )
-from services.referral.matching.estimate import expectation_maximisation
 from services.referral.matching.records import FIELDS
-from services.referral.matching.synthetic import labelled_records, population
+from services.referral.matching.training.estimate import expectation_maximisation
+from services.referral.matching.training.synthetic import labelled_records, population
 
 MODEL = MatchModel.load_default()
 

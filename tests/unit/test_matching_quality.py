@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from services.referral.matching import MatchModel
-from services.referral.matching.simulate import Quality, simulate
-from services.referral.matching.synthetic import LabelledRecord, labelled_records
+from services.referral.matching.training.simulate import Quality, simulate
+from services.referral.matching.training.synthetic import LabelledRecord, labelled_records
 
 CHILDREN = 4000
 SEED = 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.referral.settings import HubSettings
-from services.referral.working_time import WorkingCalendar
+from services.referral.workflow.working_time import WorkingCalendar
 
 # Times are UTC; in winter London is on GMT (= UTC), which keeps expectations readable.
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sqlmodel import col, update
 
-from services.referral import audit
+from services.referral.audit import service as audit
 from services.referral.people import flags, index
 from services.referral.people.intake import link
 from services.referral.people.models import MatchReview, Person, PersonLink, SubjectDetails
-from services.referral.working_time import WorkingCalendar
+from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import utcnow

@@ -15,10 +15,10 @@ from sqlalchemy import bindparam, select
 from sqlmodel import col
 from sqlmodel import select as orm_select
 
-from services.referral.models import Referral
 from services.referral.people import index
 from services.referral.people.models import SubjectDetails
-from services.referral.working_time import WorkingCalendar
+from services.referral.referrals.models import Referral
+from services.referral.workflow.working_time import WorkingCalendar
 from shared.db import UnitOfWork
 from shared.rows import in_slots, slot_params
 

@@ -13,7 +13,6 @@ from sqlmodel import col
 from sqlmodel import select as orm_select
 
 from services.referral.matching import PersonRecord
-from services.referral.models import Referral
 from services.referral.people.models import (
     BlockingKey,
     MatchReview,
@@ -22,6 +21,7 @@ from services.referral.people.models import (
     PersonLink,
     SubjectDetails,
 )
+from services.referral.referrals.models import Referral
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.rows import Rows, in_slots, slot_params

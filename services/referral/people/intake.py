@@ -18,10 +18,10 @@ from services.referral.matching import (
     blocking_keys,
     shares_identifier,
 )
-from services.referral.models import Referral, ReferralSubject
 from services.referral.people import flags, index
 from services.referral.people.models import MatchReview, Person, PersonLink, SubjectDetails
-from services.referral.working_time import WorkingCalendar
+from services.referral.referrals.models import Referral, ReferralSubject
+from services.referral.workflow.working_time import WorkingCalendar
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.outbox import outbox_row

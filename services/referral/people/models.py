@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from services.referral.models import new_id
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, new_id
 
 
 class Person(SQLModel, table=True):

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from services.referral import workflow
+from services.referral.deps import PurposeHeader
 from services.referral.people import decisions, service
 from services.referral.people.schemas import (
     MatchReviewPage,
@@ -23,9 +23,14 @@ from services.referral.people.schemas import (
     review_view,
 )
 from services.referral.permissions import ReferralReader
-from services.referral.routes import PurposeHeader
-from services.referral.schemas import PageLinks
-from shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from services.referral.workflow import service as workflow
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PageLinks,
+    decode_cursor,
+    encode_cursor,
+)
 from shared.service import UnitOfWorkDep
 
 people = APIRouter(prefix="/api/v1/people", tags=["people"])

@@ -8,9 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.referral.links import match_review_path, person_path, referral_path
 from services.referral.people.models import MatchReview, SubjectDetails
 from services.referral.people.service import PersonFile
-from services.referral.schemas import PageLinks, Strict
+from shared.pagination import PageLinks
+from shared.schemas import StrictStripped
 
 
 class IdentifierView(BaseModel):
@@ -113,7 +115,7 @@ def person_view(found: PersonFile) -> PersonView:
         first_seen.setdefault((identifier.type, identifier.value),
                               IdentifierView.model_validate(identifier.model_dump()))
     sexes = Counter(d.sex for d in records if d.sex)
-    base = f"/api/v1/people/{found.person.id}/links"
+    base = f"{person_path(found.person.id)}/links"
     return PersonView(
         id=found.person.id, created_at=found.person.created_at,
         identifiers=list(first_seen.values()),
@@ -130,7 +132,7 @@ def person_view(found: PersonFile) -> PersonView:
             outcome=r.outcome, rag=r.rag, source=r.source, kind=r.kind,
             referring_agency_id=r.referring_agency_id, role=d.role,
             is_re_referral=r.is_re_referral, same_day_as=r.same_day_as,
-            link=f"/api/v1/referrals/{r.id}") for d, r in found.records],
+            link=referral_path(r.id)) for d, r in found.records],
         links=[LinkView(
             **link.model_dump(exclude={"explanation", "person_id"}),
             comparisons=[Comparison.model_validate(c)
@@ -209,9 +211,9 @@ def review_view(review: MatchReview, details: SubjectDetails) -> MatchReviewView
         comparisons=[Comparison.model_validate(c) for c in review.comparisons],
         decision=review.decision, decided_by=review.decided_by,
         decided_at=review.decided_at, reason=review.reason,
-        links=ReviewLinks(self=f"/api/v1/match-reviews/{review.id}",
-                          referral=f"/api/v1/referrals/{review.referral_id}",
-                          candidate_person=f"/api/v1/people/{review.candidate_person_id}"))
+        links=ReviewLinks(self=match_review_path(review.id),
+                          referral=referral_path(review.referral_id),
+                          candidate_person=person_path(review.candidate_person_id)))
 
 
 class MatchReviewPage(BaseModel):
@@ -222,7 +224,7 @@ class MatchReviewPage(BaseModel):
     links: PageLinks
 
 
-class ReviewDecision(Strict):
+class ReviewDecision(StrictStripped):
     """Whether the subject is the candidate person."""
 
     decision: Literal["same", "different"] = Field(
@@ -231,7 +233,7 @@ class ReviewDecision(Strict):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class UndoLink(Strict):
+class UndoLink(StrictStripped):
     """Why a link was wrong."""
 
     reason: str = Field(min_length=1, max_length=2000)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.referral import audit
-from services.referral.models import Referral
+from services.referral.audit import service as audit
 from services.referral.people import index
 from services.referral.people.models import (
     MatchReview,
@@ -16,6 +15,7 @@ from services.referral.people.models import (
     SubjectDetails,
 )
 from services.referral.permissions import is_mash_staff
+from services.referral.referrals.models import Referral
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.problems import Problem

@@ -1,0 +1,44 @@
+"""GET /api/v1/audit: who read or changed what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from services.referral.audit import service
+from services.referral.audit.schemas import AuditEntryView, AuditPage
+from services.referral.permissions import (
+    AuditReader,
+)
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PageLinks,
+    decode_cursor,
+    encode_cursor,
+)
+from shared.service import UnitOfWorkDep
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=AuditPage)
+async def read_audit_log(
+    _: AuditReader, uow: UnitOfWorkDep, request: Request,
+    record_id: str | None = None, actor: str | None = None, action: str | None = None,
+    at_from: datetime | None = None, at_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> AuditPage:
+    """Who read or changed which record, when and why; newest first."""
+    before = int(decode_cursor(cursor, 1)[0]) if cursor else None
+    filters = service.AuditFilters(record_id=record_id, actor=actor, action=action,
+                                   at_from=at_from, at_to=at_to)
+    entries = await service.audit_entries(uow, filters, before, limit + 1)
+    page, more = entries[:limit], len(entries) > limit
+    next_link = str(request.url.include_query_params(cursor=encode_cursor(page[-1].seq))) \
+        if more else None
+    return AuditPage(items=[AuditEntryView.model_validate(e.model_dump()) for e in page],
+                     links=PageLinks(next=next_link))

@@ -1,0 +1,178 @@
+"""The audit log: who read or changed which record, when and why, chained by hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from services.referral.audit.models import GENESIS, AuditEntry, AuditHead
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.events import utcnow
+from shared.tracing import request_id_var
+
+_HASHED = ("prev_hash", "seq", "at", "actor", "actor_kind", "agency_id", "action",
+           "record_type", "record_id", "purpose", "request_id")
+
+
+def _hash_of(values: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and every field of an entry."""
+    fields = [values[name] for name in _HASHED]
+    fields[2] = values["at"].isoformat()
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over the previous hash and every field of the entry."""
+    return _hash_of({name: getattr(entry, name) for name in _HASHED})
+
+
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+
+
+_ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=2)
+def _claim(sqlite: bool) -> Any:
+    """Take the head row (its lock, on PostgreSQL) and the next ``n`` sequence numbers;
+    returns the last of them and the hash of the entry before the first.
+
+    Core statements on the tables, built once: no ORM bulk path, no cache-key walk.
+    """
+    insert = sqlite_insert if sqlite else postgresql_insert
+    statement = insert(_HEAD).values(id=1, seq=bindparam("n"), hash=GENESIS)
+    return (statement.on_conflict_do_update(
+        index_elements=["id"], set_={"seq": _HEAD.c.seq + statement.excluded.seq})
+        .returning(_HEAD.c.seq, _HEAD.c.hash))
+
+
+_APPEND = insert(_ENTRIES)
+
+
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
+
+
+class AuditBatch:
+    """Entries made during a unit of work, appended to the chain together at its end:
+    the head (and on PostgreSQL its lock) is taken once, just before the commit."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, who: Principal, action: str, record_type: str, record_id: str,
+            purpose: str) -> None:
+        """An entry to append (its time and request id are taken now)."""
+        self.entries.append({
+            "at": utcnow(), "actor": who.subject, "actor_kind": who.kind,
+            "agency_id": who.agency_id, "action": action, "record_type": record_type,
+            "record_id": record_id, "purpose": purpose[:100],
+            "request_id": request_id_var.get()})
+
+    async def append(self, uow: UnitOfWork) -> list[dict[str, Any]]:
+        """Chain the entries after the head, in the caller's transaction; the rows."""
+        entries, self.entries = self.entries, []
+        if not entries:
+            return []
+        connection = await uow.session.connection()
+        claimed = await connection.execute(_claim(uow.database.is_sqlite), {"n": len(entries)})
+        last, prev_hash = claimed.one()
+        for seq, entry in enumerate(entries, start=last - len(entries) + 1):
+            entry["seq"], entry["prev_hash"] = seq, prev_hash
+            entry["hash"] = prev_hash = _hash_of(entry)
+        await connection.execute(_APPEND, entries)
+        await connection.execute(_MOVE_HEAD, {"new_hash": prev_hash})
+        return entries
+
+
+async def record(uow: UnitOfWork, who: Principal, action: str, record_type: str,
+                 record_id: str, purpose: str) -> AuditEntry:
+    """Append an entry to the chain, in the caller's transaction."""
+    batch = AuditBatch()
+    batch.add(who, action, record_type, record_id, purpose)
+    (entry,) = await batch.append(uow)
+    return AuditEntry(**entry)
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """Where the chain does not hold, and how."""
+
+    seq: int
+    problem: str
+
+
+async def _entries(uow: UnitOfWork, batch: int = 1000) -> AsyncIterator[AuditEntry]:
+    last = 0
+    while True:
+        result = await uow.session.exec(select(AuditEntry).where(col(AuditEntry.seq) > last)
+                                        .order_by(col(AuditEntry.seq)).limit(batch))
+        rows = list(result.all())
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last = rows[-1].seq
+
+
+async def verify_chain(uow: UnitOfWork) -> tuple[int, list[ChainProblem]]:
+    """Check every entry against its predecessor and the head; (entries, problems)."""
+    problems: list[ChainProblem] = []
+    expected_prev, expected_seq, count = GENESIS, 1, 0
+    async for entry in _entries(uow):
+        count += 1
+        if entry.seq != expected_seq:
+            problems.append(ChainProblem(entry.seq, f"entries {expected_seq}.."
+                                         f"{entry.seq - 1} are missing"))
+        if entry.prev_hash != expected_prev:
+            problems.append(ChainProblem(entry.seq, "does not follow the entry before it"))
+        if entry_hash(entry) != entry.hash:
+            problems.append(ChainProblem(entry.seq, "has been changed since it was written"))
+        expected_prev, expected_seq = entry.hash, entry.seq + 1
+    head = await uow.session.get(AuditHead, 1)
+    if head is not None and (head.seq != expected_seq - 1 or head.hash != expected_prev):
+        problems.append(ChainProblem(head.seq, "the newest entries have been removed "
+                                     f"(head is at {head.seq}, entries end at "
+                                     f"{expected_seq - 1})"))
+    return count, problems
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What GET /api/v1/audit may filter by."""
+
+    record_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    at_from: datetime | None = None
+    at_to: datetime | None = None
+
+
+async def audit_entries(uow: UnitOfWork, filters: AuditFilters, before_seq: int | None,
+                        limit: int) -> list[AuditEntry]:
+    """Audit entries, newest first."""
+    entry = AuditEntry
+    query = select(entry)
+    if filters.record_id:
+        query = query.where(entry.record_id == filters.record_id)
+    if filters.actor:
+        query = query.where(entry.actor == filters.actor)
+    if filters.action:
+        query = query.where(entry.action == filters.action)
+    if filters.at_from:
+        query = query.where(col(entry.at) >= filters.at_from)
+    if filters.at_to:
+        query = query.where(col(entry.at) < filters.at_to)
+    if before_seq is not None:
+        query = query.where(col(entry.seq) < before_seq)
+    query = query.order_by(col(entry.seq).desc()).limit(limit)
+    return list((await uow.session.exec(query)).all())

@@ -1,0 +1,35 @@
+"""What a school reads of an Operation Encompass notification."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from services.referral.referrals.schemas import ConcernView, ReferralLinks
+
+
+class PupilView(BaseModel):
+    """A pupil the notification is about: who they are and the police's reference."""
+
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    upn: str | None
+    police_reference: str | None
+
+
+class EncompassView(BaseModel):
+    """What a school's designated safeguarding lead reads of a police notification."""
+
+    id: str
+    reference: str
+    kind: str
+    received_at: datetime
+    concerns: list[ConcernView]
+    immediate_risk: bool
+    external_reference: str | None
+    pupils: list[PupilView]
+    view: Literal["encompass"] = "encompass"
+    links: ReferralLinks

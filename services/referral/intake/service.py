@@ -1,0 +1,131 @@
+"""Intake: a referral stored, indexed, announced and audited in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
+
+from services.referral import events
+from services.referral.audit import service as audit
+from services.referral.links import referral_path
+from services.referral.people import index as people_index
+from services.referral.people import intake as people_intake
+from services.referral.referrals.models import ReferenceCounter, Referral, ReferralSubject
+from services.referral.referrals.schemas import ReferralCreate
+from services.referral.workflow import service as workflow
+from services.referral.workflow.working_time import WorkingCalendar
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.events import utcnow
+from shared.outbox import outbox_row
+from shared.rows import Rows
+
+
+@lru_cache(maxsize=2)
+def _claim_number(sqlite: bool) -> Any:
+    counters = ReferenceCounter.__table__  # type: ignore[attr-defined]
+    insert = sqlite_insert if sqlite else postgresql_insert
+    return (insert(counters).values(year=bindparam("year"), last_number=1)
+            .on_conflict_do_update(index_elements=["year"],
+                                   set_={"last_number": counters.c.last_number + 1})
+            .returning(counters.c.last_number))
+
+
+async def next_reference(uow: UnitOfWork, year: int) -> str:
+    """The next human-readable reference of ``year``, e.g. ``MASH-2026-000123``.
+
+    One upsert: concurrent first referrals of a year cannot both insert the counter.
+    """
+    connection = await uow.session.connection()
+    result = await connection.execute(_claim_number(uow.database.is_sqlite), {"year": year})
+    number = result.scalar_one()
+    return f"MASH-{year}-{number:06d}"
+
+
+@dataclass
+class IntakeBatch:
+    """What the referrals of one transaction write, kept until its end: their rows, their
+    audit entries, and the person index's view of them (for the next one to match)."""
+
+    rows: Rows = field(default_factory=Rows)
+    audit: audit.AuditBatch = field(default_factory=audit.AuditBatch)
+    index: people_index.BatchIndex = field(default_factory=people_index.BatchIndex)
+
+    async def write(self, uow: UnitOfWork) -> None:
+        """Write it all in the caller's transaction (the audit chain last)."""
+        await self.rows.write(uow)
+        await self.audit.append(uow)
+        self.index = people_index.BatchIndex()
+
+
+async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal,
+                          calendar: WorkingCalendar | None = None, *,
+                          batch: IntakeBatch | None = None) -> Referral:
+    """Store a new referral and its subjects, link them to people, and stage
+    `mash.referral.received`, in the caller's transaction. The referring agency is the
+    caller's, whatever the body says. With a ``batch``, the rows wait in it for its owner
+    to write them before the commit; without, they are written now.
+
+    The decision is due within one working day of receipt; a referral saying the child is
+    at immediate risk is red at once, on the clock.
+
+    The rows are written with Core INSERTs (shared.rows), not through the ORM: this runs
+    for every referral. Without a batch, the returned referral is attached to the
+    session, so the caller may still change it through the ORM.
+    """
+    calendar = calendar or workflow.default_calendar()
+    received_at = utcnow()
+    rag = "red" if body.immediate_risk else None
+    own = batch is None
+    batch = batch or IntakeBatch()
+    rows = batch.rows
+    referral = rows.add(
+        Referral,
+        source=body.source,
+        kind=body.kind,
+        immediate_risk=body.immediate_risk,
+        concerns=list(body.concerns),
+        referrer=body.referrer.model_dump(mode="json", exclude={"agency_id"},
+                                          exclude_none=True),
+        consent_status=body.consent.status,
+        consent_reason=body.consent.reason,
+        summary=body.summary,
+        external_reference=body.external_reference,
+        referring_agency_id=submitter.agency_id,
+        submitted_by=submitter.subject,
+        reference=await next_reference(uow, received_at.year),
+        received_at=received_at,
+        rag=rag,
+        response_due_at=calendar.response_due(received_at, rag) if rag else None,
+        decision_due_at=calendar.decision_due(received_at, rag),
+    )
+    subjects = [rows.add(
+        ReferralSubject, referral_id=referral["id"], position=position,
+        **subject.model_dump(exclude={"address"}),
+        address=subject.address.model_dump(exclude_none=True) if subject.address else None,
+        postcode=subject.address.postcode if subject.address else None,
+    ) for position, subject in enumerate(body.subjects)]
+    # Each subject linked to a person; the re-referral and same-day flags by person.
+    referral["same_day_as"], referral["is_re_referral"] = await people_intake.index_referral(
+        uow, rows, referral, subjects, calendar, batch.index)
+    outbox_row(rows, events.referral_received(
+        referral["id"], referral["reference"], referral["status"], referral["kind"],
+        received_at.isoformat(), referral_path(referral["id"]), submitter.agency_id,
+        source=body.source,
+        school_urns=[s.school_urn for s in body.subjects if s.role == "child" and s.school_urn],
+    ))
+    workflow.record_received(rows, referral, submitter)
+    batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")
+    if own:
+        await batch.write(uow)
+    stored = Referral(**referral)
+    if own:  # written: the caller may change it through the session
+        make_transient_to_detached(stored)
+        uow.session.add(stored)
+    return stored

@@ -1,0 +1,34 @@
+"""The queue as MASH staff see it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from services.referral.referrals.schemas import ConcernView, ReferralListItem
+from shared.pagination import PageLinks
+
+
+class QueueItem(ReferralListItem):
+    """A referral in the queue: what it is about in codes and words, and when it is due.
+    No names or narrative (open the referral for those: that read is audited)."""
+
+    source_description: str
+    concerns: list[ConcernView]
+    decision_due_at: datetime | None
+    decision_overdue: bool
+    response_due_at: datetime | None
+    open_information_requests: int
+    next_information_due_at: datetime | None
+    information_overdue: bool
+    is_re_referral: bool
+    same_day_as: str | None
+
+
+class QueuePage(BaseModel):
+    """One page of the queue, most urgent first; ``as_of`` is the hub's clock."""
+
+    items: list[QueueItem]
+    as_of: datetime
+    links: PageLinks

@@ -1,0 +1,136 @@
+"""Reading referrals: one in full or limited, and the list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.referral.codes import REFERRAL_SOURCES
+from services.referral.deps import PurposeHeader
+from services.referral.links import referral_path
+from services.referral.people import index as people_index
+from services.referral.people.models import SubjectDetails
+from services.referral.permissions import (
+    ReferralReader,
+    is_mash_staff,
+)
+from services.referral.referrals import service
+from services.referral.referrals.models import ReferralSubject
+from services.referral.referrals.schemas import (
+    ConcernView,
+    ReferralFullView,
+    ReferralLimitedView,
+    ReferralLinks,
+    ReferralListItem,
+    ReferralPage,
+    SubjectMatch,
+    SubjectView,
+    TimelineView,
+)
+from services.referral.workflow import service as workflow
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PageLinks,
+    decode_cursor,
+    encode_cursor,
+)
+from shared.problems import Problem
+from shared.service import UnitOfWorkDep
+
+router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
+
+
+@router.get("/{referral_id}", response_model=ReferralFullView | ReferralLimitedView,
+            responses={404: {"description": "No such referral, or not yours to see"}})
+async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWorkDep,
+                        response: Response, purpose: PurposeHeader = None,
+                        ) -> ReferralFullView | ReferralLimitedView:
+    """One referral: MASH staff see it all, with its chronology and an ETag to send back
+    as If-Match with a change; the referring agency sees where it stands."""
+    found = await service.read_referral(uow, referral_id, caller,
+                                        purpose or service.default_purpose(caller))
+    if found is None:
+        raise Problem(404, "No such referral.")
+    referral, subjects = found
+    chronology = await workflow.timeline(uow, referral.id) if is_mash_staff(caller) else []
+    matches = await people_index.matches_of(uow, referral.id) if is_mash_staff(caller) else {}
+    await uow.commit()  # the audit entry of this read
+    links = ReferralLinks(self=referral_path(referral.id))
+    if not is_mash_staff(caller):
+        return ReferralLimitedView(
+            id=referral.id, reference=referral.reference, status=referral.status,
+            kind=referral.kind, external_reference=referral.external_reference,
+            received_at=referral.received_at, outcome=referral.outcome,
+            decided_at=referral.decided_at, links=links)
+    response.headers["ETag"] = workflow.etag(referral)
+    return ReferralFullView(
+        id=referral.id, reference=referral.reference, status=referral.status,
+        kind=referral.kind, source=referral.source,
+        source_description=REFERRAL_SOURCES.get(referral.source, ""),
+        immediate_risk=referral.immediate_risk, rag=referral.rag,
+        concerns=ConcernView.of(referral.concerns),
+        referrer=referral.referrer, referring_agency_id=referral.referring_agency_id,
+        consent={"status": referral.consent_status, "reason": referral.consent_reason},
+        summary=referral.summary, external_reference=referral.external_reference,
+        subjects=[_subject_view(s, matches.get(s.id)) for s in subjects],
+        received_at=referral.received_at,
+        outcome=referral.outcome, decided_at=referral.decided_at,
+        decided_by=referral.decided_by, decision_rationale=referral.decision_rationale,
+        signed_off_by=referral.signed_off_by, rag_rationale=referral.rag_rationale,
+        response_due_at=referral.response_due_at, decision_due_at=referral.decision_due_at,
+        decision_overdue=referral.decision_overdue_at is not None,
+        same_day_as=referral.same_day_as, is_re_referral=referral.is_re_referral,
+        version=referral.version, links=links,
+        timeline=[TimelineView.model_validate(t.model_dump()) for t in chronology])
+
+
+def _subject_view(subject: ReferralSubject, indexed: SubjectDetails | None) -> SubjectView:
+    view = SubjectView.model_validate(subject.model_dump())
+    if indexed is not None:
+        view.person_id = indexed.person_id
+        view.match = SubjectMatch(status=indexed.match_status,
+                                  review_id=indexed.review_id)
+    return view
+
+
+@router.get("", response_model=ReferralPage)
+async def list_referrals(
+    caller: ReferralReader, uow: UnitOfWorkDep, request: Request,
+    status: str | None = None,
+    rag: Literal["red", "amber", "green"] | None = None,
+    source: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=100, description=(
+        "a reference, your own reference, or (MASH staff) a name, NHS number or UPN"))] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    purpose: PurposeHeader = None,
+) -> ReferralPage:
+    """Referrals newest first: all of them for MASH staff, your agency's for partners."""
+    after = None
+    if cursor:
+        at, last_id = decode_cursor(cursor, 2)
+        after = (datetime.fromisoformat(at), str(last_id))
+    filters = service.ReferralFilters(status=status, rag=rag, source=source,
+                                      received_from=received_from, received_to=received_to,
+                                      q=q)
+    referrals = await service.list_referrals(uow, caller, filters, after, limit + 1,
+                                             purpose or service.default_purpose(caller))
+    await uow.commit()
+    page, more = referrals[:limit], len(referrals) > limit
+    next_link = None
+    if more:
+        last = page[-1]
+        next_link = str(request.url.include_query_params(
+            cursor=encode_cursor(last.received_at.isoformat(), last.id)))
+    items = [ReferralListItem(
+        id=r.id, reference=r.reference, status=r.status, kind=r.kind, source=r.source,
+        immediate_risk=r.immediate_risk, rag=r.rag, external_reference=r.external_reference,
+        referring_agency_id=r.referring_agency_id, received_at=r.received_at,
+        outcome=r.outcome, links=ReferralLinks(self=referral_path(r.id)),
+    ) for r in page]
+    return ReferralPage(items=items, links=PageLinks(next=next_link))

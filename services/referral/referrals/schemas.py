@@ -1,0 +1,346 @@
+"""A referral as partners send it and as readers see it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    EmailStr,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from services.referral.codes import CONCERNS, REFERRAL_SOURCES
+from services.referral.identifiers import (
+    normalise_nhs_number,
+    normalise_postcode,
+    normalise_upn,
+)
+from shared.agencies import SCHOOL_URN_PATTERN
+from shared.pagination import PageLinks
+from shared.schemas import StrictStripped
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+SubjectRole = Literal["child", "adult_of_concern", "parent_carer", "sibling", "other_adult"]
+
+
+Sex = Literal["F", "M", "U"]
+
+
+MAX_PREGNANCY = timedelta(days=300)
+
+
+SOURCE_CODES: list[JsonValue] = [*sorted(REFERRAL_SOURCES)]
+
+
+CONCERN_CODES: list[JsonValue] = [*sorted(CONCERNS)]
+
+
+def _known_source(value: str) -> str:
+    if value not in REFERRAL_SOURCES:
+        raise ValueError("not a CIN census referral source code (see the API description)")
+    return value
+
+
+def _known_concern(value: str) -> str:
+    if value not in CONCERNS:
+        raise ValueError("not a CIN census assessment factor code")
+    return value
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+class Address(StrictStripped):
+    """A postal address; the postcode is normalised (``S60 1AA``)."""
+
+    line1: str | None = Field(default=None, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    town: str | None = Field(default=None, max_length=100)
+    postcode: Annotated[str, AfterValidator(normalise_postcode)] | None = Field(
+        default=None, max_length=10, examples=["S60 1AA"])
+
+
+class Subject(StrictStripped):
+    """A person the referral is about: a child, or an adult around them."""
+
+    role: SubjectRole
+    given_name: Name | None = None
+    family_name: Name | None = None
+    other_names: list[Name] = Field(default_factory=list, max_length=10,
+                                    description="known-as names, former names")
+    date_of_birth: date | None = None
+    expected_date_of_birth: date | None = Field(
+        default=None, description="for an unborn child: the expected date of delivery")
+    sex: Sex | None = None
+    nhs_number: Annotated[str, AfterValidator(normalise_nhs_number)] | None = Field(
+        default=None, max_length=13, description="10 digits; spaces allowed",
+        examples=["943 476 5919"])
+    upn: Annotated[str, AfterValidator(normalise_upn)] | None = Field(
+        default=None, max_length=13, description="unique pupil number (13 characters)")
+    police_reference: str | None = Field(default=None, max_length=50)
+    local_id: str | None = Field(default=None, max_length=50,
+                                 description="the sender's own id for this person")
+    address: Address | None = None
+    school: str | None = Field(default=None, max_length=200)
+    school_urn: str | None = Field(
+        default=None, pattern=SCHOOL_URN_PATTERN, examples=["999001"],
+        description="a child's school, by DfE unique reference number: the school's "
+                    "designated safeguarding lead is told of a police notification "
+                    "(Operation Encompass)")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born_already(cls, value: date | None) -> date | None:
+        if value is not None and value > _today():
+            raise ValueError("is in the future; for an unborn child give "
+                             "expected_date_of_birth instead")
+        return value
+
+    @field_validator("expected_date_of_birth")
+    @classmethod
+    def _unborn_child(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is None:
+            return value
+        if info.data.get("role") != "child":
+            raise ValueError("is only for an unborn child")
+        if info.data.get("date_of_birth") is not None:
+            raise ValueError("give date_of_birth or expected_date_of_birth, not both")
+        if not _today() <= value <= _today() + MAX_PREGNANCY:
+            raise ValueError("must be within the next 300 days")
+        return value
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> Subject:
+        if not (self.given_name or self.family_name or self.nhs_number or self.upn
+                or self.expected_date_of_birth):
+            raise ValueError("a subject needs a name, an NHS number or a UPN "
+                             "(or, unborn, an expected date of birth)")
+        return self
+
+
+class Referrer(StrictStripped):
+    """Who is making the referral, so the hub can call them back."""
+
+    name: ShortText
+    role: ShortText
+    agency_id: str | None = Field(default=None, max_length=36,
+                                  description="ignored: the caller's own agency is used")
+    phone: str | None = Field(default=None, max_length=30, pattern=r"^[0-9 +()-]{6,30}$")
+    email: EmailStr | None = None
+
+
+class Consent(StrictStripped):
+    """Whether the family consented to the referral, and why not when they did not."""
+
+    status: Literal["given", "not_given", "not_sought"]
+    reason: str | None = Field(default=None, max_length=2000, validate_default=True,
+                               description="required unless consent was given")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_when_no_consent(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("status", "given") != "given" and not value:
+            raise ValueError("say why consent was not given or not sought")
+        return value
+
+
+class ReferralCreate(StrictStripped):
+    """A referral, or a notification for information only (``kind``)."""
+
+    source: Annotated[str, AfterValidator(_known_source)] = Field(
+        description="CIN census referral source code, e.g. '6' for police, '2A' for schools",
+        json_schema_extra={"enum": SOURCE_CODES})
+    referrer: Referrer
+    kind: Literal["referral", "notification"] = "referral"
+    subjects: list[Subject] = Field(min_length=1, max_length=20)
+    concerns: list[Annotated[str, AfterValidator(_known_concern)]] = Field(
+        min_length=1, max_length=30, description="CIN census assessment factor codes",
+        json_schema_extra={"items": {"enum": CONCERN_CODES}})
+    immediate_risk: bool = False
+    summary: str = Field(min_length=1, max_length=20_000,
+                         description="the referrer's account, in their words")
+    consent: Consent
+    external_reference: str | None = Field(default=None, max_length=100,
+                                           description="the sender's own id for the referral")
+
+    @field_validator("subjects")
+    @classmethod
+    def _at_least_one_child(cls, value: list[Subject]) -> list[Subject]:
+        if not any(s.role == "child" for s in value):
+            raise ValueError("must include at least one child")
+        return value
+
+    @field_validator("concerns")
+    @classmethod
+    def _each_concern_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("has a code twice")
+        return value
+
+
+class ReferralLinks(BaseModel):
+    """Where to find the referral."""
+
+    self: str
+
+
+class ReferralReceipt(BaseModel):
+    """What a referrer gets back: enough to track the referral."""
+
+    id: str
+    reference: str
+    status: str
+    received_at: datetime
+    links: ReferralLinks
+
+
+class SubjectView(BaseModel):
+    """A subject as MASH staff see it."""
+
+    role: str
+    given_name: str | None
+    family_name: str | None
+    other_names: list[str]
+    date_of_birth: date | None
+    expected_date_of_birth: date | None
+    sex: str | None
+    nhs_number: str | None
+    upn: str | None
+    police_reference: str | None
+    local_id: str | None
+    address: dict[str, str] | None
+    school: str | None
+    school_urn: str | None = None
+    id: str | None = None
+    person_id: str | None = Field(
+        default=None, description="the person this subject is linked to (GET "
+                                  "/api/v1/people/{person_id}); null while a match review "
+                                  "is open")
+    match: SubjectMatch | None = None
+
+
+class SubjectMatch(BaseModel):
+    """How a referral subject was matched to a person."""
+
+    status: Literal["linked", "review", "new"] = Field(
+        description="linked to a known person, waiting for a match review "
+                    "(GET /api/v1/match-reviews/{review_id}), or a new person")
+    review_id: str | None = None
+
+
+class ReferralLimitedView(BaseModel):
+    """What the referring agency sees of its own referral: where it stands, not the file."""
+
+    id: str
+    reference: str
+    status: str
+    kind: str
+    external_reference: str | None
+    received_at: datetime
+    outcome: str | None = None
+    decided_at: datetime | None = None
+    view: Literal["limited"] = "limited"
+    links: ReferralLinks
+
+
+class ConcernView(BaseModel):
+    """A concern code with its meaning."""
+
+    code: str
+    description: str
+
+    @classmethod
+    def of(cls, codes: list[str]) -> list[ConcernView]:
+        """The views of CIN factor codes, each with its meaning ('' if unknown)."""
+        return [cls(code=code, description=CONCERNS.get(code, "")) for code in codes]
+
+
+class TimelineView(BaseModel):
+    """One line of the chronology."""
+
+    at: datetime
+    what: str
+    actor: str | None
+    agency_id: str | None
+    detail: dict[str, object]
+
+
+class ReferralFullView(BaseModel):
+    """Everything about a referral, for MASH staff."""
+
+    id: str
+    reference: str
+    status: str
+    kind: str
+    source: str
+    source_description: str
+    immediate_risk: bool
+    rag: str | None
+    concerns: list[ConcernView]
+    referrer: dict[str, str]
+    referring_agency_id: str
+    consent: dict[str, str | None]
+    summary: str | None
+    external_reference: str | None
+    subjects: list[SubjectView]
+    received_at: datetime
+    outcome: str | None
+    decided_at: datetime | None
+    decided_by: str | None = None
+    decision_rationale: str | None = None
+    signed_off_by: str | None = None
+    rag_rationale: str | None = None
+    response_due_at: datetime | None = None
+    decision_due_at: datetime | None = None
+    decision_overdue: bool = False
+    same_day_as: str | None = Field(
+        default=None, description="the first referral of the same child that day: the CIN "
+                                  "census counts the two once")
+    is_re_referral: bool = Field(
+        default=False, description="within 12 months of an earlier referral of the child")
+    version: int = 1
+    timeline: list[TimelineView] = Field(default_factory=list)
+    view: Literal["full"] = "full"
+    links: ReferralLinks
+
+
+class ReferralListItem(BaseModel):
+    """A referral in a list: no names, no narrative (open the referral for those)."""
+
+    id: str
+    reference: str
+    status: str
+    kind: str
+    source: str
+    immediate_risk: bool
+    rag: str | None
+    external_reference: str | None
+    referring_agency_id: str
+    received_at: datetime
+    outcome: str | None
+    links: ReferralLinks
+
+
+class ReferralPage(BaseModel):
+    """One page of referrals, newest first."""
+
+    items: list[ReferralListItem]
+    links: PageLinks
+
+
+SubjectView.model_rebuild()
+ReferralFullView.model_rebuild()
+

@@ -1,0 +1,24 @@
+"""GET /api/v1/reports/timeliness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.referral.audit import service as audit
+from services.referral.permissions import MashWorker
+from services.referral.reports.schemas import TimelinessReport
+from services.referral.reports.service import timeliness
+from shared.events import utcnow
+from shared.service import UnitOfWorkDep
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+
+@router.get("/timeliness", response_model=TimelinessReport)
+async def read_timeliness(caller: MashWorker, uow: UnitOfWorkDep) -> TimelinessReport:
+    """Referrals received today and this week, decisions within one working day as a
+    percentage, and overdue decisions and partner answers by agency (MASH staff)."""
+    report = await timeliness(uow, utcnow())
+    await audit.record(uow, caller, "report", "referral", "*", "timeliness")
+    await uow.commit()
+    return report

@@ -1,0 +1,191 @@
+"""HTTP layer of the workflow: triage, information requests, decisions, reopen, close."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from services.referral.links import information_request_path, referral_path
+from services.referral.permissions import (
+    InformationRequestAnswerer,
+    InformationRequestReader,
+    MashWorker,
+    is_mash_staff,
+)
+from services.referral.referrals.models import Referral
+from services.referral.referrals.schemas import ReferralLinks
+from services.referral.workflow import service as workflow
+from services.referral.workflow.models import InformationRequest
+from services.referral.workflow.schemas import (
+    DecisionBody,
+    InformationRequestCreate,
+    InformationRequestPage,
+    InformationRequestView,
+    InformationResponse,
+    ReferralState,
+    ReopenBody,
+    TriageBody,
+)
+from services.referral.workflow.working_time import WorkingCalendar
+from shared.auth import Principal
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PageLinks,
+    decode_cursor,
+    encode_cursor,
+)
+from shared.problems import Problem
+from shared.service import UnitOfWorkDep
+
+referrals = APIRouter(prefix="/api/v1/referrals", tags=["workflow"])
+requests = APIRouter(prefix="/api/v1/information-requests", tags=["information requests"])
+
+IfMatch = Annotated[str | None, Header(
+    alias="If-Match", description="the ETag of the referral as you last read it")]
+CHANGE_RESPONSES: dict[int | str, dict[str, str]] = {
+    409: {"description": "Not possible in the referral's status"},
+    412: {"description": "Someone changed the referral since you read it"},
+    428: {"description": "If-Match is missing"},
+}
+
+
+def calendar() -> WorkingCalendar:
+    """The hub's working calendar."""
+    return workflow.default_calendar()
+
+
+def _state(referral: Referral, response: Response) -> ReferralState:
+    response.headers["ETag"] = workflow.etag(referral)
+    return ReferralState(
+        id=referral.id, reference=referral.reference, status=referral.status, rag=referral.rag,
+        response_due_at=referral.response_due_at, decision_due_at=referral.decision_due_at,
+        outcome=referral.outcome, decided_at=referral.decided_at, version=referral.version,
+        links=ReferralLinks(self=referral_path(referral.id)))
+
+
+def _request_view(request: InformationRequest, reader: Principal) -> InformationRequestView:
+    return InformationRequestView(
+        id=request.id, agency_id=request.agency_id, question=request.question,
+        status=request.status, due_at=request.due_at, created_at=request.created_at,
+        answer=request.answer, answered_at=request.answered_at,
+        referral_id=request.referral_id if is_mash_staff(reader) else None,
+        links=ReferralLinks(self=information_request_path(request.id)))
+
+
+@referrals.post("/{referral_id}/triage", response_model=ReferralState,
+                responses=CHANGE_RESPONSES)
+async def triage(referral_id: str, body: TriageBody, caller: MashWorker, uow: UnitOfWorkDep,
+                 response: Response, if_match: IfMatch = None) -> ReferralState:
+    """Rate the referral red, amber or green; this sets its deadlines."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.triage(uow, referral, caller, body.rag, body.rationale, calendar())
+    await uow.commit()
+    return _state(referral, response)
+
+
+@referrals.post("/{referral_id}/information-requests", status_code=201,
+                response_model=InformationRequestView, responses=CHANGE_RESPONSES)
+async def request_information(referral_id: str, body: InformationRequestCreate,
+                              caller: MashWorker, uow: UnitOfWorkDep, response: Response,
+                              if_match: IfMatch = None) -> InformationRequestView:
+    """Ask a partner agency a question; it is told, and sees only the question."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match, required=False)
+    request = await workflow.request_information(uow, referral, caller, body.agency_id,
+                                                 body.question, body.due_at, calendar())
+    await uow.commit()
+    response.headers["Location"] = information_request_path(request.id)
+    response.headers["ETag"] = workflow.etag(referral)
+    return _request_view(request, caller)
+
+
+@referrals.post("/{referral_id}/decision", response_model=ReferralState,
+                responses=CHANGE_RESPONSES)
+async def decide(referral_id: str, body: DecisionBody, caller: MashWorker, uow: UnitOfWorkDep,
+                 response: Response, if_match: IfMatch = None) -> ReferralState:
+    """Record the outcome; the referrer is told."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.decide(uow, referral, caller, body.outcome, body.rationale,
+                          body.signed_off_by)
+    await uow.commit()
+    return _state(referral, response)
+
+
+@referrals.post("/{referral_id}/reopen", response_model=ReferralState,
+                responses=CHANGE_RESPONSES)
+async def reopen(referral_id: str, body: ReopenBody, caller: MashWorker, uow: UnitOfWorkDep,
+                 response: Response, if_match: IfMatch = None) -> ReferralState:
+    """Take a decided referral back to triage, recording why."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.reopen(uow, referral, caller, body.reason, calendar())
+    await uow.commit()
+    return _state(referral, response)
+
+
+@referrals.post("/{referral_id}/close", response_model=ReferralState,
+                responses=CHANGE_RESPONSES)
+async def close(referral_id: str, caller: MashWorker, uow: UnitOfWorkDep, response: Response,
+                if_match: IfMatch = None) -> ReferralState:
+    """Close a decided referral."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.close(uow, referral, caller)
+    await uow.commit()
+    return _state(referral, response)
+
+
+@requests.get("", response_model=InformationRequestPage)
+async def list_information_requests(
+    caller: InformationRequestReader, uow: UnitOfWorkDep, request: Request,
+    status: str | None = None, cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> InformationRequestPage:
+    """Requests addressed to your agency (partners), or all of them (MASH staff)."""
+    after = None
+    if cursor:
+        at, last_id = decode_cursor(cursor, 2)
+        after = (datetime.fromisoformat(at), str(last_id))
+    found = await workflow.information_requests(uow, caller, status, after, limit + 1)
+    page, more = found[:limit], len(found) > limit
+    next_link = str(request.url.include_query_params(cursor=encode_cursor(
+        page[-1].created_at.isoformat(), page[-1].id))) if more else None
+    return InformationRequestPage(items=[_request_view(r, caller) for r in page],
+                                  links=PageLinks(next=next_link))
+
+
+async def _visible_request(uow: UnitOfWorkDep, request_id: str,
+                           caller: Principal) -> InformationRequest:
+    found = await workflow.information_request_for(uow, request_id, caller)
+    if found is None:
+        raise Problem(404, "No such information request.")
+    return found
+
+
+@requests.get("/{request_id}", response_model=InformationRequestView)
+async def read_information_request(request_id: str, caller: InformationRequestReader,
+                                   uow: UnitOfWorkDep) -> InformationRequestView:
+    """One request, if it is addressed to your agency (or you are MASH staff)."""
+    return _request_view(await _visible_request(uow, request_id, caller), caller)
+
+
+@requests.post("/{request_id}/response", response_model=InformationRequestView,
+               responses={409: {"description": "Already answered or withdrawn"}})
+async def answer(request_id: str, body: InformationResponse, caller: InformationRequestAnswerer,
+                 uow: UnitOfWorkDep) -> InformationRequestView:
+    """Answer a request addressed to your agency."""
+    found = await _visible_request(uow, request_id, caller)
+    await workflow.answer(uow, found, caller, body.text)
+    await uow.commit()
+    return _request_view(found, caller)
+
+
+@requests.post("/{request_id}/withdraw", response_model=InformationRequestView)
+async def withdraw(request_id: str, caller: MashWorker,
+                   uow: UnitOfWorkDep) -> InformationRequestView:
+    """Withdraw a question that is no longer needed."""
+    found = await _visible_request(uow, request_id, caller)
+    await workflow.withdraw(uow, found, caller)
+    await uow.commit()
+    return _request_view(found, caller)
+
