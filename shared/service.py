@@ -173,12 +173,18 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 
 
 async def get_unit_of_work(service: ServiceDep) -> AsyncIterator[UnitOfWork]:
-    """One unit of work per request; nothing is kept unless the handler commits it."""
+    """One unit of work per request: committed when the handler returns, rolled back when
+    it raises (a refusal, a stale version, a bug). Route handlers do not commit.
+
+    Its scope is the handler's ("function"), so the commit runs after the reply is built
+    and before a byte of it is sent: a client never gets a 2xx for a change that was not
+    committed; a failed commit is answered as the error it is."""
     async with service.database.unit_of_work() as uow:
         yield uow
+        await uow.commit()
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
 def health_router() -> APIRouter:

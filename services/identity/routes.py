@@ -113,13 +113,13 @@ async def token(request: Request, uow: UnitOfWorkDep, parts: PartsDep) -> JSONRe
     try:
         issued = await parts.grant.issue(uow, token_request)
     except OAuthError as error:
-        await uow.commit()  # keep the replay record of a used assertion even on refusal
+        # Answered, not raised: the replay record of a used assertion is kept (the request's
+        # unit of work commits) even though the token is refused.
         headers = dict(NO_STORE)
         if error.basic_challenge:
             headers["WWW-Authenticate"] = 'Basic realm="mash"'
         return JSONResponse({"error": error.error, "error_description": error.description},
                             status_code=error.status, headers=headers)
-    await uow.commit()
     return JSONResponse({"access_token": issued.access_token, "token_type": "Bearer",
                          "expires_in": issued.expires_in, "scope": issued.scope},
                         headers=NO_STORE)
@@ -137,7 +137,7 @@ async def sign_in(body: SessionCreate, uow: UnitOfWorkDep, svc: ServiceDep, part
     """Sign in with username, password and TOTP code; sets the session cookie."""
     signed_in = await service.sign_in(uow, parts.keys, svc.settings, username=body.username,
                                       password=body.password, otp=body.otp)
-    await uow.commit()
+    await uow.commit()  # a failed attempt counts even though the request is refused
     if signed_in is None:
         raise Problem(401, "The username, password or code was not accepted. After several "
                            "failed attempts, sign-in is paused for 15 minutes.",
@@ -159,7 +159,6 @@ async def sign_out(caller: CurrentPrincipal, uow: UnitOfWorkDep, svc: ServiceDep
     if caller.session_id is None:
         raise Problem(400, "Only a signed-in member of staff has a session to end.")
     await service.end_session(uow, caller.session_id)
-    await uow.commit()
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True,
                            secure=_cookie_is_secure(svc.settings), samesite="strict")
@@ -212,7 +211,6 @@ async def create_agency(body: AgencyCreate, _: AdminDep, uow: UnitOfWorkDep) -> 
         uow, body.name, body.kind, school_urn=body.school_urn,
         safeguarding_lead_email=str(body.safeguarding_lead_email)
         if body.safeguarding_lead_email else None)
-    await uow.commit()
     return agency
 
 
@@ -224,7 +222,6 @@ async def update_agency(agency_id: str, body: AgencyUpdate, _: AdminDep,
     if agency is None:
         raise Problem(404, "No such agency.")
     await service.update_agency(uow, agency, body.model_dump(exclude_unset=True, mode="json"))
-    await uow.commit()
     return agency
 
 
@@ -245,7 +242,6 @@ async def create_user(body: UserCreate, _: AdminDep, uow: UnitOfWorkDep) -> Any:
                                      display_name=body.display_name,
                                      agency_id=body.agency_id, roles=body.roles,
                                      password=password)
-    await uow.commit()
     return _public(UserCreated, user, initial_password=password, totp_secret=user.totp_secret,
                    otpauth_uri=totp_uri(user.totp_secret, user.username))
 
@@ -264,7 +260,6 @@ async def update_user(user_id: str, body: UserUpdate, _: AdminDep, uow: UnitOfWo
     if changes.get("active") is False:
         await service.end_sessions_of(uow, user.id, "user_disabled")
     uow.session.add(user)
-    await uow.commit()
     return user
 
 
@@ -286,7 +281,6 @@ async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep) -> 
         roles=body.roles, jwks=body.jwks, jwks_uri=str(body.jwks_uri) if body.jwks_uri else None,
         client_secret=secret, assertion_algorithms=list(body.assertion_algorithms),
     )
-    await uow.commit()
     return _client_public(client, client_secret=secret)
 
 
@@ -303,7 +297,6 @@ async def update_client(client_id: str, body: ClientUpdate, _: AdminDep,
     for name, value in changes.items():
         setattr(client, name, value)
     uow.session.add(client)
-    await uow.commit()
     return _client_public(client)
 
 

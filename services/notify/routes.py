@@ -35,7 +35,6 @@ async def create_subscription(body: SubscriptionCreate, caller: SubscriptionMana
     """Subscribe a webhook endpoint or a mailbox; a webhook's secret is shown only here."""
     created, secret = await subscriptions.create(uow, body, caller, parts.guard, parts.secrets,
                                                  parts.clock())
-    await uow.commit()
     return SubscriptionCreated(**subscriptions.view(created).model_dump(), secret=secret)
 
 
@@ -60,7 +59,6 @@ async def update_subscription(subscription_id: str, body: SubscriptionUpdate,
     """Change the endpoint, mailbox or event types; switch it off or on again."""
     found = await subscriptions.get(uow, subscription_id, caller)
     changed = await subscriptions.update(uow, found, body, caller, parts.guard, parts.clock())
-    await uow.commit()
     return subscriptions.view(changed)
 
 
@@ -71,7 +69,6 @@ async def rotate_secret(subscription_id: str, caller: SubscriptionManager, uow: 
     found = await subscriptions.get(uow, subscription_id, caller)
     secret = subscriptions.rotate_secret(found, parts.secrets, parts.clock(), parts.secret_grace)
     uow.session.add(found)
-    await uow.commit()
     assert found.previous_secret_expires_at is not None
     return SecretRotated(secret=secret,
                          previous_secret_valid_until=found.previous_secret_expires_at)
@@ -103,7 +100,6 @@ async def retry_delivery(delivery_id: str, caller: DeliveryReplayer, uow: UnitOf
                          parts: NotifyDep) -> DeliveryView:
     """Replay a dead-lettered delivery (same webhook-id, a fresh retry schedule)."""
     delivery = await service.replay(uow, delivery_id, parts.clock())
-    await uow.commit()
     return _delivery_view(delivery, [])
 
 

@@ -29,7 +29,6 @@ async def read_encompass_notice(
     notice = await encompass.read_notice(uow, referral_id, caller, purpose or encompass.PURPOSE)
     if notice is None:
         raise Problem(404, "No such notification about your pupils.")
-    await uow.commit()  # the audit entry of this read
     referral = notice.referral
     return EncompassView(
         id=referral.id, reference=referral.reference, kind=referral.kind,

@@ -49,7 +49,6 @@ async def read_person(person_id: str, caller: ReferralReader, uow: UnitOfWorkDep
     and same-day flags), and the link decisions behind it, each with its explanation and
     an `undo` link."""
     found = await service.read_person(uow, person_id, caller, purpose or "triage")
-    await uow.commit()  # the audit entry of this read
     return person_view(found)
 
 
@@ -63,7 +62,6 @@ async def undo_link(person_id: str, link_id: str, body: UndoLink, caller: Referr
     await decisions.undo_link(uow, person_id, link_id, caller, body.reason,
                               workflow.default_calendar())
     found = await service.person_file(uow, person_id)
-    await uow.commit()
     return person_view(found)
 
 
@@ -83,7 +81,6 @@ async def list_match_reviews(
         after = (datetime.fromisoformat(at), str(last_id))
     found = await service.list_reviews(uow, caller, status, after, limit + 1,
                                        purpose or "triage")
-    await uow.commit()
     page, more = found[:limit], len(found) > limit
     next_link = str(request.url.include_query_params(cursor=encode_cursor(
         page[-1][0].created_at.isoformat(), page[-1][0].id))) if more else None
@@ -96,7 +93,6 @@ async def read_match_review(review_id: str, caller: ReferralReader, uow: UnitOfW
                             purpose: PurposeHeader = None) -> MatchReviewView:
     """One match review."""
     review, details = await service.read_review(uow, review_id, caller, purpose or "triage")
-    await uow.commit()
     return review_view(review, details)
 
 
@@ -109,5 +105,4 @@ async def decide_match_review(review_id: str, body: ReviewDecision, caller: Refe
     service.require_mash_staff(caller, "match review")
     review, details = await decisions.decide_review(uow, review_id, caller, body.decision,
                                                     body.reason, workflow.default_calendar())
-    await uow.commit()
     return review_view(review, details)

@@ -72,7 +72,6 @@ async def read_queue(
     not yet rated, then the nearest decision deadline (MASH staff)."""
     filters = QueueFilters(status=status, rag=rag, source=source)
     found = await open_referrals(uow, caller, filters, _after(cursor), limit + 1)
-    await uow.commit()
     page, more = found[:limit], len(found) > limit
     requests = await open_requests_of(uow, [r.id for r in page])
     now = utcnow()

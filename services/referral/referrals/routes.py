@@ -57,7 +57,6 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
     referral, subjects = found
     chronology = await workflow.timeline(uow, referral.id) if is_mash_staff(caller) else []
     matches = await people_index.matches_of(uow, referral.id) if is_mash_staff(caller) else {}
-    await uow.commit()  # the audit entry of this read
     links = ReferralLinks(self=referral_path(referral.id))
     if not is_mash_staff(caller):
         return ReferralLimitedView(
@@ -120,7 +119,6 @@ async def list_referrals(
                                       q=q)
     referrals = await service.list_referrals(uow, caller, filters, after, limit + 1,
                                              purpose or service.default_purpose(caller))
-    await uow.commit()
     page, more = referrals[:limit], len(referrals) > limit
     next_link = None
     if more:

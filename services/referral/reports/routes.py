@@ -20,5 +20,4 @@ async def read_timeliness(caller: MashWorker, uow: UnitOfWorkDep) -> TimelinessR
     percentage, and overdue decisions and partner answers by agency (MASH staff)."""
     report = await timeliness(uow, utcnow())
     await audit.record(uow, caller, "report", "referral", "*", "timeliness")
-    await uow.commit()
     return report

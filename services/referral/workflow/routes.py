@@ -82,7 +82,6 @@ async def triage(referral_id: str, body: TriageBody, caller: MashWorker, uow: Un
     """Rate the referral red, amber or green; this sets its deadlines."""
     referral = await workflow.load_for_change(uow, referral_id, if_match)
     await workflow.triage(uow, referral, caller, body.rag, body.rationale, calendar())
-    await uow.commit()
     return _state(referral, response)
 
 
@@ -95,7 +94,6 @@ async def request_information(referral_id: str, body: InformationRequestCreate,
     referral = await workflow.load_for_change(uow, referral_id, if_match, required=False)
     request = await workflow.request_information(uow, referral, caller, body.agency_id,
                                                  body.question, body.due_at, calendar())
-    await uow.commit()
     response.headers["Location"] = information_request_path(request.id)
     response.headers["ETag"] = workflow.etag(referral)
     return _request_view(request, caller)
@@ -109,7 +107,6 @@ async def decide(referral_id: str, body: DecisionBody, caller: MashWorker, uow: 
     referral = await workflow.load_for_change(uow, referral_id, if_match)
     await workflow.decide(uow, referral, caller, body.outcome, body.rationale,
                           body.signed_off_by)
-    await uow.commit()
     return _state(referral, response)
 
 
@@ -120,7 +117,6 @@ async def reopen(referral_id: str, body: ReopenBody, caller: MashWorker, uow: Un
     """Take a decided referral back to triage, recording why."""
     referral = await workflow.load_for_change(uow, referral_id, if_match)
     await workflow.reopen(uow, referral, caller, body.reason, calendar())
-    await uow.commit()
     return _state(referral, response)
 
 
@@ -131,7 +127,6 @@ async def close(referral_id: str, caller: MashWorker, uow: UnitOfWorkDep, respon
     """Close a decided referral."""
     referral = await workflow.load_for_change(uow, referral_id, if_match)
     await workflow.close(uow, referral, caller)
-    await uow.commit()
     return _state(referral, response)
 
 
@@ -176,7 +171,6 @@ async def answer(request_id: str, body: InformationResponse, caller: Information
     """Answer a request addressed to your agency."""
     found = await _visible_request(uow, request_id, caller)
     await workflow.answer(uow, found, caller, body.text)
-    await uow.commit()
     return _request_view(found, caller)
 
 
@@ -186,6 +180,5 @@ async def withdraw(request_id: str, caller: MashWorker,
     """Withdraw a question that is no longer needed."""
     found = await _visible_request(uow, request_id, caller)
     await workflow.withdraw(uow, found, caller)
-    await uow.commit()
     return _request_view(found, caller)
 
