@@ -11,6 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.errors import (
+    AlreadyDecided,
+    DomainError,
+    InvalidTransition,
+    InvalidValue,
+    NotAllowed,
+    NotFound,
+    StaleVersion,
+    VersionRequired,
+)
 from shared.tracing import REQUEST_ID_SCOPE_KEY, request_id_var
 
 PROBLEM_JSON = "application/problem+json"
@@ -39,6 +49,27 @@ class Problem(Exception):
         self.title = title
         self.errors = errors
         self.headers = headers
+
+
+# How each domain refusal is answered: status, title and type (None: the status's own).
+DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str | None, str | None]] = {
+    NotFound: (404, None, None),
+    NotAllowed: (403, "Forbidden", None),
+    InvalidTransition: (409, "Not possible in this status", PROBLEM_BASE + "invalid-transition"),
+    AlreadyDecided: (409, "Already decided", PROBLEM_BASE + "already-decided"),
+    StaleVersion: (412, "Changed by someone else", PROBLEM_BASE + "stale-version"),
+    VersionRequired: (428, "If-Match required", None),
+    InvalidValue: (422, "Validation failed", None),
+}
+
+
+def problem_of(error: DomainError) -> Problem:
+    """The problem document that answers a domain refusal."""
+    for kind in type(error).__mro__:
+        if kind in DOMAIN_PROBLEMS:
+            status, title, type_ = DOMAIN_PROBLEMS[kind]
+            return Problem(status, error.detail, title=title, type_=type_, errors=error.errors)
+    return Problem(400, error.detail, errors=error.errors)
 
 
 def _slug(status: int) -> str:
@@ -101,6 +132,10 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 errors=exc.errors, headers=exc.headers,
                                 instance=request.url.path)
 
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        return await on_problem(request, problem_of(exc))
+
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
@@ -134,6 +169,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             request_id_var.reset(token)
 
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(Exception, on_unhandled)

@@ -10,13 +10,16 @@ from services.referral.audit import routes as audit
 from services.referral.encompass import routes as encompass
 from services.referral.fhir import routes as fhir
 from services.referral.intake import routes as intake
+from services.referral.intake.writer import IntakeWriter
 from services.referral.people import routes as people
 from services.referral.queue import routes as queue
 from services.referral.referrals import routes as referrals
 from services.referral.reports import routes as reports
+from services.referral.runtime import ReferralRuntime
+from services.referral.settings import HubSettings
 from services.referral.workflow import routes as workflow
 from services.referral.workflow.deadlines import DeadlineScheduler
-from services.referral.workflow.service import default_calendar
+from services.referral.workflow.working_time import WorkingCalendar
 from shared.agencies import AGENCY_UPDATED, record_agency_updated
 from shared.broker import Broker
 from shared.db import Database
@@ -32,9 +35,9 @@ def create_service(
 ) -> Service:
     """The referral service's parts, for `mash up` or for serving alone."""
     database = Database(settings.database_url(NAME))
-    deadlines = DeadlineScheduler(database,
-                                  poll_seconds=default_calendar().settings.deadline_poll_seconds)
-    return Service(NAME, settings=settings, broker=broker, database=database,
+    calendar = WorkingCalendar(HubSettings())
+    deadlines = DeadlineScheduler(database, poll_seconds=calendar.settings.deadline_poll_seconds)
+    service = Service(NAME, settings=settings, broker=broker, database=database,
                    # The queue before `router`: /referrals/queue is not a referral id.
                    routers=[queue.router, reports.router, intake.router, referrals.router,
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
@@ -43,4 +46,6 @@ def create_service(
                                                record_agency_updated)],
                    workers=[deadlines], migrations=MIGRATIONS, registry=registry,
                    title="MASH referral service")
+    service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar))
+    return service
 

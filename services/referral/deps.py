@@ -11,9 +11,9 @@ IdempotencyKeyHeader = Annotated[str | None, Header(
     description="Retry safely: the same key and body within 24 hours returns the first "
                 "answer; the same key with another body is 422; while the first request "
                 "is still being handled, 409.")]
-
-
 PurposeHeader = Annotated[str | None, Header(
     alias="X-Purpose", max_length=100,
     description="Why you are reading (recorded in the audit log). MASH staff default to "
                 "'triage'; partners to 'referrer_follow_up'.")]
+IfMatch = Annotated[str | None, Header(
+    alias="If-Match", description="the ETag of the referral as you last read it")]

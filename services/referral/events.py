@@ -1,68 +1,183 @@
-"""Events the referral service publishes: identifiers, status and links, never narrative."""
+"""Events the referral service publishes, one class for each CloudEvents type of
+CONTRACT.md: identifiers, status and links, never narrative."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from services.referral.links import information_request_path, match_review_path, referral_path
 from shared.events import CloudEvent
 
 SOURCE = "/services/referral"
-REFERRAL_RECEIVED = "mash.referral.received"
-REFERRAL_TRIAGED = "mash.referral.triaged"
-REFERRAL_DECIDED = "mash.referral.decided"
-DECISION_OVERDUE = "mash.referral.decision_overdue"
-REQUEST_CREATED = "mash.information_request.created"
-REQUEST_ANSWERED = "mash.information_request.answered"
-REQUEST_OVERDUE = "mash.information_request.overdue"
-MATCH_REVIEW_NEEDED = "mash.person.match_review_needed"
-
-
-def _event(type_: str, subject: str, data: dict[str, Any]) -> CloudEvent:
-    return CloudEvent(source=SOURCE, type=type_, subject=subject, data=data)
-
-
 POLICE_SOURCE = "6"  # CIN census referral source: police
 
 
-def referral_received(referral_id: str, reference: str, status: str, kind: str,
-                      received_at: str, link: str, referring_agency_id: str, *,
-                      source: str = "", school_urns: Sequence[str] = ()) -> CloudEvent:
+@dataclass(frozen=True, kw_only=True)
+class ReferralServiceEvent:
+    """What every event of this service has: a type, a subject and links."""
+
+    type: ClassVar[str]
+
+    @property
+    def subject(self) -> str:
+        """The id of the record the event is about."""
+        raise NotImplementedError
+
+    def links(self) -> dict[str, str]:
+        """Where the record is read through the API."""
+        raise NotImplementedError
+
+    def data(self) -> dict[str, Any]:
+        """The event's data: its fields, then its links."""
+        return {**dataclasses.asdict(self), "links": self.links()}
+
+    def cloud_event(self) -> CloudEvent:
+        """The event as published."""
+        return CloudEvent(source=SOURCE, type=self.type, subject=self.subject, data=self.data())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferralEvent(ReferralServiceEvent):
+    """An event about one referral."""
+
+    referral_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.referral_id
+
+    def links(self) -> dict[str, str]:
+        return {"self": referral_path(self.referral_id)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferralReceived(ReferralEvent):
     """`mash.referral.received`: the referrer's acknowledgement; from the police, also the
     children's schools by URN (identifiers only), for Operation Encompass."""
-    data: dict[str, Any] = {
-        "referral_id": referral_id, "reference": reference, "status": status, "kind": kind,
-        "received_at": received_at, "referring_agency_id": referring_agency_id,
-        "source": source, "sequence": 1, "links": {"self": link}}
-    if source == POLICE_SOURCE and school_urns:
-        data["school_urns"] = sorted(set(school_urns))
-    return _event(REFERRAL_RECEIVED, referral_id, data)
+
+    type: ClassVar[str] = "mash.referral.received"
+    reference: str
+    status: str
+    kind: str
+    received_at: str
+    referring_agency_id: str
+    source: str = ""
+    sequence: int = 1  # a referral's events are numbered by its version; receipt is 1
+    school_urns: Sequence[str] = ()
+
+    def data(self) -> dict[str, Any]:
+        data = super().data()
+        urns = data.pop("school_urns")
+        if self.source == POLICE_SOURCE and urns:
+            data["school_urns"] = sorted(set(urns))
+        return data
 
 
-def referral_changed(type_: str, referral_id: str, data: dict[str, Any]) -> CloudEvent:
-    """`mash.referral.triaged`, `.decided`, `.decision_overdue`: what changed, by id.
+@dataclass(frozen=True, kw_only=True)
+class ReferralTriaged(ReferralEvent):
+    """`mash.referral.triaged`: rated red, amber or green, with the deadlines that sets.
+    ``sequence`` is the referral's version after the change, so a consumer can put one
+    referral's events back in order."""
 
-    ``data["sequence"]``, where given, is the referral's version after the change, so a
-    consumer can put one referral's events back in order (received is 1)."""
-    return _event(type_, referral_id, {
-        "referral_id": referral_id, **data,
-        "links": {"self": referral_path(referral_id)}})
-
-
-def information_request(type_: str, request_id: str, agency_id: str,
-                        data: dict[str, Any]) -> CloudEvent:
-    """`mash.information_request.*`: addressed to ``agency_id``; says no more than the
-    request itself (the partner reads the question through the API)."""
-    return _event(type_, request_id, {
-        "information_request_id": request_id, "agency_id": agency_id, **data,
-        "links": {"self": information_request_path(request_id)}})
+    type: ClassVar[str] = "mash.referral.triaged"
+    reference: str
+    status: str
+    rag: str
+    sequence: int
+    response_due_at: str
+    decision_due_at: str
 
 
-def match_review_needed(review_id: str, referral_id: str) -> CloudEvent:
+@dataclass(frozen=True, kw_only=True)
+class ReferralDecided(ReferralEvent):
+    """`mash.referral.decided`: the outcome, for the referrer."""
+
+    type: ClassVar[str] = "mash.referral.decided"
+    reference: str
+    status: str
+    outcome: str
+    decided_at: str
+    referring_agency_id: str
+    sequence: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionOverdue(ReferralEvent):
+    """`mash.referral.decision_overdue`: no decision by the deadline."""
+
+    type: ClassVar[str] = "mash.referral.decision_overdue"
+    reference: str
+    status: str
+    decision_due_at: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InformationRequestEvent(ReferralServiceEvent):
+    """An event about a question to a partner: addressed to ``agency_id``; says no more than
+    the request itself (the partner reads the question through the API)."""
+
+    information_request_id: str
+    agency_id: str
+    status: str
+
+    @property
+    def subject(self) -> str:
+        return self.information_request_id
+
+    def links(self) -> dict[str, str]:
+        return {"self": information_request_path(self.information_request_id)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class InformationRequestCreated(InformationRequestEvent):
+    """`mash.information_request.created`: a partner is asked a question."""
+
+    type: ClassVar[str] = "mash.information_request.created"
+    due_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InformationRequestAnswered(InformationRequestEvent):
+    """`mash.information_request.answered`: MASH staff are told the partner answered."""
+
+    type: ClassVar[str] = "mash.information_request.answered"
+    referral_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InformationRequestOverdue(InformationRequestEvent):
+    """`mash.information_request.overdue`: no answer by the deadline."""
+
+    type: ClassVar[str] = "mash.information_request.overdue"
+    due_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchReviewNeeded(ReferralServiceEvent):
     """`mash.person.match_review_needed`: a possible match waits for MASH staff; ids and
     links only (the details are read through the API)."""
-    return _event(MATCH_REVIEW_NEEDED, review_id, {
-        "match_review_id": review_id, "referral_id": referral_id,
-        "links": {"self": match_review_path(review_id),
-                  "referral": referral_path(referral_id)}})
+
+    type: ClassVar[str] = "mash.person.match_review_needed"
+    match_review_id: str
+    referral_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.match_review_id
+
+    def links(self) -> dict[str, str]:
+        return {"self": match_review_path(self.match_review_id),
+                "referral": referral_path(self.referral_id)}
+
+
+REFERRAL_RECEIVED = ReferralReceived.type
+REFERRAL_TRIAGED = ReferralTriaged.type
+REFERRAL_DECIDED = ReferralDecided.type
+DECISION_OVERDUE = DecisionOverdue.type
+REQUEST_CREATED = InformationRequestCreated.type
+REQUEST_ANSWERED = InformationRequestAnswered.type
+REQUEST_OVERDUE = InformationRequestOverdue.type
+MATCH_REVIEW_NEEDED = MatchReviewNeeded.type

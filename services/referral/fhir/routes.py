@@ -23,6 +23,7 @@ from services.referral.fhir.outcome import created_service_request, received_out
 from services.referral.intake import writer as intake_writer
 from services.referral.links import referral_path
 from services.referral.permissions import ReferralSubmitter
+from services.referral.runtime import RuntimeDep
 from shared.service import ServiceDep
 from shared.tracing import request_id_var
 
@@ -66,7 +67,7 @@ async def metadata(running: ServiceDep) -> JSONResponse:
 @router.post("/ServiceRequest", status_code=201, summary="Refer a child (FHIR ServiceRequest)",
              openapi_extra=_CREATE_DOCS, response_class=Response)
 async def create_service_request(request: Request, caller: ReferralSubmitter,
-                                 running: ServiceDep) -> Response:
+                                 runtime: RuntimeDep) -> Response:
     """Create a referral from a FHIR R4 ServiceRequest (or a Bundle holding one)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ACCEPTED_MEDIA_TYPES:
@@ -77,7 +78,7 @@ async def create_service_request(request: Request, caller: ReferralSubmitter,
         body = to_referral(intake)
     except FhirError as exc:
         return fhir_json(operation_outcome(exc.issues), exc.status)
-    outcome = await intake_writer.writer_for(running.database).submit(
+    outcome = await runtime.intake.submit(
         intake_writer.Submission(body, caller, request_id=request_id_var.get()))
     if not isinstance(outcome, intake_writer.Created):  # only a key has other outcomes
         raise RuntimeError(f"unexpected intake outcome {outcome!r}")

@@ -62,22 +62,24 @@ class Mismatch:
 Claim = Claimed | Replay | InFlight | Mismatch
 
 
-async def claim(database: Database, client: str, key: str, print_: str) -> Claim:
+async def claim(database: Database, client: str, key: str, print_: str,
+                expired: ExpiredKeys | None = None) -> Claim:
     """Try to take ``key`` for this request, in a transaction of its own."""
     async with database.unit_of_work() as uow:
-        outcome = await claim_in(uow, client, key, print_)
+        outcome = await claim_in(uow, client, key, print_, expired)
         if isinstance(outcome, Claimed):
             await uow.commit()
         return outcome
 
 
-async def claim_in(uow: UnitOfWork, client: str, key: str, print_: str) -> Claim:
+async def claim_in(uow: UnitOfWork, client: str, key: str, print_: str,
+                   expired: ExpiredKeys | None = None) -> Claim:
     """Try to take ``key`` in the caller's transaction, which then does the work and
     ``complete``s the key: if it rolls back, the key is free again. A concurrent first
     request with the same key in another transaction makes this one wait (PostgreSQL)
     until that one has committed or rolled back."""
     now = utcnow()
-    await _purge_expired(uow, now)
+    await (expired or ExpiredKeys()).purge(uow, now)
     connection = await uow.session.connection()
     inserted = await connection.execute(_take(uow.database.is_sqlite), {
         "client": client, "key": key, "fingerprint": print_, "state": "in_flight",
@@ -114,13 +116,13 @@ async def claim_in(uow: UnitOfWork, client: str, key: str, print_: str) -> Claim
     return InFlight()
 
 
-async def known_keys(uow: UnitOfWork, wanted: list[tuple[str, str]]
-                     ) -> set[tuple[str, str]]:
+async def known_keys(uow: UnitOfWork, wanted: list[tuple[str, str]],
+                     expired: ExpiredKeys | None = None) -> set[tuple[str, str]]:
     """Which of these (client, key) pairs are held (expired or not): one statement. The
     rest are new, and may be kept with their answer by ``kept_row``."""
     if not wanted:
         return set()
-    await _purge_expired(uow, utcnow())
+    await (expired or ExpiredKeys()).purge(uow, utcnow())
     connection = await uow.session.connection()
     found = await connection.execute(_HELD, {"keys": sorted({key for _, key in wanted})})
     return {(client, key) for client, key in found.all()} & set(wanted)
@@ -137,16 +139,20 @@ def kept_row(client: str, key: str, print_: str, status: int, body: str,
             "response_body": body, "referral_id": referral_id}
 
 
-_purged_at: dict[str, datetime] = {}
+class ExpiredKeys:
+    """Deletes expired keys, at most once a ``PURGE_EVERY`` (one for each intake writer)."""
 
+    def __init__(self) -> None:
+        self.purged_at = datetime.min.replace(tzinfo=UTC)
 
-async def _purge_expired(uow: UnitOfWork, now: datetime) -> None:
-    """Delete expired keys, at most once a minute per database."""
-    url = uow.database.url
-    if _purged_at.get(url, datetime.min.replace(tzinfo=UTC)) > now - PURGE_EVERY:
-        return
-    _purged_at[url] = now
-    await uow.session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.expires_at) < now))
+    async def purge(self, uow: UnitOfWork, now: datetime) -> None:
+        """Delete the keys expired by ``now``, unless that was done less than a minute ago."""
+        if self.purged_at > now - PURGE_EVERY:
+            return
+        self.purged_at = now
+        await uow.session.exec(delete(IdempotencyKey)
+                               .where(col(IdempotencyKey.expires_at) < now))
+
 
 
 _KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]

@@ -16,8 +16,8 @@ from services.referral.referrals.schemas import (
     ReferralCreate,
     ReferralReceipt,
 )
+from services.referral.runtime import RuntimeDep
 from shared.problems import Problem
-from shared.service import ServiceDep
 from shared.tracing import request_id_var
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
 @router.post("", status_code=201, response_model=ReferralReceipt, responses={
     409: {"description": "The first request with this Idempotency-Key is still in flight"},
     422: {"description": "Invalid body, or an Idempotency-Key reused with another body"}})
-async def submit_referral(body: ReferralCreate, caller: ReferralSubmitter, svc: ServiceDep,
+async def submit_referral(body: ReferralCreate, caller: ReferralSubmitter, runtime: RuntimeDep,
                           request: Request,
                           idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Submit a referral (or an information-only notification); the hub acknowledges it
@@ -34,7 +34,7 @@ async def submit_referral(body: ReferralCreate, caller: ReferralSubmitter, svc: 
     fingerprint = None
     if idempotency_key is not None:
         fingerprint = idempotency.fingerprint(await request.json())
-    outcome = await intake.writer_for(svc.database).submit(intake.Submission(
+    outcome = await runtime.intake.submit(intake.Submission(
         body, caller, idempotency_key, fingerprint, request_id_var.get()))
     if isinstance(outcome, intake.Created):
         return _created(outcome.answer)

@@ -11,13 +11,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 
-from services.referral import events
 from services.referral.audit import service as audit
-from services.referral.links import referral_path
+from services.referral.events import ReferralReceived
 from services.referral.people import index as people_index
 from services.referral.people import intake as people_intake
 from services.referral.referrals.models import ReferenceCounter, Referral, ReferralSubject
 from services.referral.referrals.schemas import ReferralCreate
+from services.referral.settings import HubSettings
 from services.referral.workflow import service as workflow
 from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
@@ -79,7 +79,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     for every referral. Without a batch, the returned referral is attached to the
     session, so the caller may still change it through the ORM.
     """
-    calendar = calendar or workflow.default_calendar()
+    calendar = calendar or WorkingCalendar(HubSettings())
     received_at = utcnow()
     rag = "red" if body.immediate_risk else None
     own = batch is None
@@ -114,12 +114,12 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     # Each subject linked to a person; the re-referral and same-day flags by person.
     referral["same_day_as"], referral["is_re_referral"] = await people_intake.index_referral(
         uow, rows, referral, subjects, calendar, batch.index)
-    outbox_row(rows, events.referral_received(
-        referral["id"], referral["reference"], referral["status"], referral["kind"],
-        received_at.isoformat(), referral_path(referral["id"]), submitter.agency_id,
-        source=body.source,
+    outbox_row(rows, ReferralReceived(
+        referral_id=referral["id"], reference=referral["reference"], status=referral["status"],
+        kind=referral["kind"], received_at=received_at.isoformat(),
+        referring_agency_id=submitter.agency_id, source=body.source,
         school_urns=[s.school_urn for s in body.subjects if s.role == "child" and s.school_urn],
-    ))
+    ).cloud_event())
     workflow.record_received(rows, referral, submitter)
     batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")
     if own:

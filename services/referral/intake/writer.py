@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass
 
 from services.referral.intake import idempotency, service
@@ -30,6 +29,8 @@ from services.referral.intake.models import IdempotencyKey
 from services.referral.links import referral_path
 from services.referral.referrals.models import Referral
 from services.referral.referrals.schemas import ReferralCreate, ReferralLinks, ReferralReceipt
+from services.referral.settings import HubSettings
+from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.db import Database, UnitOfWork
 from shared.tracing import request_id_var
@@ -70,9 +71,18 @@ def receipt(referral: Referral) -> ReferralReceipt:
                            received_at=referral.received_at, links=ReferralLinks(self=link))
 
 
+@dataclass(frozen=True)
+class IntakeRules:
+    """What every submission is written with: the hub's calendar (its deadlines) and the
+    purge of expired Idempotency-Keys."""
+
+    calendar: WorkingCalendar
+    expired_keys: idempotency.ExpiredKeys
+
+
 async def write(uow: UnitOfWork, submission: Submission, batch: service.IntakeBatch,
-                held: set[tuple[str, str]], answered: dict[tuple[str, str], tuple[str, str]]
-                ) -> Outcome:
+                held: set[tuple[str, str]], answered: dict[tuple[str, str], tuple[str, str]],
+                rules: IntakeRules) -> Outcome:
     """One submission of a batch: its key checked, the referral staged in ``batch``, and
     a new key kept with its answer.
 
@@ -91,10 +101,12 @@ async def write(uow: UnitOfWork, submission: Submission, batch: service.IntakeBa
                     return idempotency.Mismatch()
                 return idempotency.Replay(201, first_answer)
             if taken in held:
-                claim = await idempotency.claim_in(uow, caller.subject, taken[1], print_)
+                claim = await idempotency.claim_in(uow, caller.subject, taken[1], print_,
+                                                   rules.expired_keys)
                 if not isinstance(claim, idempotency.Claimed):
                     return claim
-        referral = await service.submit_referral(uow, submission.body, caller, batch=batch)
+        referral = await service.submit_referral(uow, submission.body, caller,
+                                                 rules.calendar, batch=batch)
         answer = receipt(referral).model_dump_json()
         if taken is not None and print_ is not None:
             answered[taken] = (print_, answer)
@@ -109,13 +121,14 @@ async def write(uow: UnitOfWork, submission: Submission, batch: service.IntakeBa
         request_id_var.reset(token)
 
 
-async def write_all(uow: UnitOfWork, submissions: list[Submission]) -> list[Outcome]:
+async def write_all(uow: UnitOfWork, submissions: list[Submission],
+                    rules: IntakeRules) -> list[Outcome]:
     """The submissions, one after the other, in the caller's transaction."""
     batch = service.IntakeBatch()
     held = await idempotency.known_keys(uow, [(s.caller.subject, s.key) for s in submissions
-                                              if s.key is not None])
+                                              if s.key is not None], rules.expired_keys)
     answered: dict[tuple[str, str], tuple[str, str]] = {}
-    outcomes = [await write(uow, submission, batch, held, answered)
+    outcomes = [await write(uow, submission, batch, held, answered, rules)
                 for submission in submissions]
     await batch.write(uow)
     return outcomes
@@ -127,8 +140,11 @@ Pending = tuple[Submission, "asyncio.Future[Outcome]"]
 class IntakeWriter:
     """Writes its database's submissions in batches, one batch at a time."""
 
-    def __init__(self, database: Database, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, database: Database, calendar: WorkingCalendar | None = None,
+                 max_batch: int = MAX_BATCH) -> None:
         self.database = database
+        self.rules = IntakeRules(calendar or WorkingCalendar(HubSettings()),
+                                 idempotency.ExpiredKeys())
         self.max_batch = max_batch
         self._waiting: list[Pending] = []
         self._draining: asyncio.Task[None] | None = None
@@ -163,7 +179,8 @@ class IntakeWriter:
     async def _write(self, batch: list[Pending]) -> None:
         try:
             async with self.database.unit_of_work() as uow:
-                outcomes = await write_all(uow, [submission for submission, _ in batch])
+                outcomes = await write_all(uow, [submission for submission, _ in batch],
+                                           self.rules)
                 await uow.commit()
         except Exception:
             if len(batch) > 1:
@@ -180,7 +197,7 @@ class IntakeWriter:
         submission, done = pending
         try:
             async with self.database.unit_of_work() as uow:
-                (outcome,) = await write_all(uow, [submission])
+                (outcome,) = await write_all(uow, [submission], self.rules)
                 await uow.commit()
         except Exception as exc:  # the caller gets it, as if it had written alone
             _fail(done, exc)
@@ -197,14 +214,3 @@ def _resolve(done: asyncio.Future[Outcome], outcome: Outcome) -> None:
 def _fail(done: asyncio.Future[Outcome], exc: BaseException) -> None:
     if not done.done():
         done.set_exception(exc)
-
-
-_writers: weakref.WeakKeyDictionary[Database, IntakeWriter] = weakref.WeakKeyDictionary()
-
-
-def writer_for(database: Database) -> IntakeWriter:
-    """The database's one writer (created on first use)."""
-    writer = _writers.get(database)
-    if writer is None:
-        writer = _writers[database] = IntakeWriter(database)
-    return writer

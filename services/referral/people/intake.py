@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from services.referral import events
+from services.referral.events import MatchReviewNeeded
 from services.referral.matching import (
     MatchModel,
     MatchScore,
@@ -139,7 +139,8 @@ def open_review(rows: Rows, details: dict[str, Any], person_id: str, score: Matc
         total_weight=score.total_weight,
         thresholds={"lower": model.lower, "upper": model.upper},
         comparisons=[c.as_dict() for c in score.comparisons])
-    outbox_row(rows, events.match_review_needed(review["id"], review["referral_id"]))
+    outbox_row(rows, MatchReviewNeeded(match_review_id=review["id"],
+                                       referral_id=review["referral_id"]).cloud_event())
     return review
 
 

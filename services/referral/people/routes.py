@@ -23,7 +23,7 @@ from services.referral.people.schemas import (
     review_view,
 )
 from services.referral.permissions import ReferralReader
-from services.referral.workflow import service as workflow
+from services.referral.runtime import RuntimeDep
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -54,13 +54,13 @@ async def read_person(person_id: str, caller: ReferralReader, uow: UnitOfWorkDep
 
 @people.post("/{person_id}/links/{link_id}/undo", response_model=PersonView, responses=DECIDED)
 async def undo_link(person_id: str, link_id: str, body: UndoLink, caller: ReferralReader,
-                    uow: UnitOfWorkDep) -> PersonView:
+                    uow: UnitOfWorkDep, runtime: RuntimeDep) -> PersonView:
     """Undo a wrong link: the subject gets a person of its own again, its referral's and
     this person's later referrals' flags are worked out again, and the undone decision
     stays on record (who, when, why). Answers with this person as it is now."""
     service.require_mash_staff(caller, "person")
     await decisions.undo_link(uow, person_id, link_id, caller, body.reason,
-                              workflow.default_calendar())
+                              runtime.calendar)
     found = await service.person_file(uow, person_id)
     return person_view(found)
 
@@ -98,11 +98,11 @@ async def read_match_review(review_id: str, caller: ReferralReader, uow: UnitOfW
 
 @reviews.post("/{review_id}", response_model=MatchReviewView, responses=DECIDED)
 async def decide_match_review(review_id: str, body: ReviewDecision, caller: ReferralReader,
-                              uow: UnitOfWorkDep) -> MatchReviewView:
+                              uow: UnitOfWorkDep, runtime: RuntimeDep) -> MatchReviewView:
     """Decide a review: "same" links the subject to the candidate person (a link with
     method "review", undoable on the person); "different" gives the subject a person of
     its own. 409 if the review is already decided."""
     service.require_mash_staff(caller, "match review")
     review, details = await decisions.decide_review(uow, review_id, caller, body.decision,
-                                                    body.reason, workflow.default_calendar())
+                                                    body.reason, runtime.calendar)
     return review_view(review, details)

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from services.referral.audit import service as audit
 from services.referral.referrals.models import Referral
-from services.referral.workflow.lifecycle import OPEN_STATUSES
+from services.referral.workflow.lifecycle import AWAITING_ANSWER, OPEN_STATUSES
 from services.referral.workflow.models import InformationRequest
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -32,7 +32,7 @@ RAG_RANK = case(*((col(Referral.rag) == rag, rank) for rag, rank in RAG_ORDER.it
 RISK_RANK = case((col(Referral.immediate_risk).is_(True), 0), else_=1)
 
 
-OPEN_REQUEST = ("open", "overdue")
+
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,6 @@ async def open_requests_of(uow: UnitOfWork,
     rows = (await uow.session.exec(
         select(InformationRequest.referral_id, func.count(), func.min(InformationRequest.due_at))
         .where(col(InformationRequest.referral_id).in_(referral_ids),
-               col(InformationRequest.status).in_(OPEN_REQUEST))
+               col(InformationRequest.status).in_(AWAITING_ANSWER))
         .group_by(col(InformationRequest.referral_id)))).all()
     return {referral_id: (count, due) for referral_id, count, due in rows}

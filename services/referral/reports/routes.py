@@ -8,6 +8,7 @@ from services.referral.audit import service as audit
 from services.referral.permissions import MashWorker
 from services.referral.reports.schemas import TimelinessReport
 from services.referral.reports.service import timeliness
+from services.referral.runtime import RuntimeDep
 from shared.events import utcnow
 from shared.service import UnitOfWorkDep
 
@@ -15,9 +16,10 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
 @router.get("/timeliness", response_model=TimelinessReport)
-async def read_timeliness(caller: MashWorker, uow: UnitOfWorkDep) -> TimelinessReport:
+async def read_timeliness(caller: MashWorker, uow: UnitOfWorkDep,
+                          runtime: RuntimeDep) -> TimelinessReport:
     """Referrals received today and this week, decisions within one working day as a
     percentage, and overdue decisions and partner answers by agency (MASH staff)."""
-    report = await timeliness(uow, utcnow())
+    report = await timeliness(uow, utcnow(), runtime.calendar.zone)
     await audit.record(uow, caller, "report", "referral", "*", "timeliness")
     return report

@@ -4,14 +4,14 @@ decided within the one working day, and what is overdue at which agency."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from services.referral.referrals.models import Referral
 from services.referral.reports.schemas import AgencyOverdue, PeriodFigures, TimelinessReport
-from services.referral.workflow import service as workflow
-from services.referral.workflow.lifecycle import OPEN_STATUSES
+from services.referral.workflow.lifecycle import AWAITING_ANSWER, OPEN_STATUSES
 from services.referral.workflow.models import InformationRequest
 from shared.db import UnitOfWork
 
@@ -30,9 +30,8 @@ async def _period(uow: UnitOfWork, starts_at: datetime) -> PeriodFigures:
                          decided_in_time_percent=percent)
 
 
-async def timeliness(uow: UnitOfWork, now: datetime) -> TimelinessReport:
+async def timeliness(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> TimelinessReport:
     """Today's and this week's figures, and what is overdue now, by agency."""
-    zone = workflow.default_calendar().zone
     local = now.astimezone(zone)
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
@@ -45,7 +44,7 @@ async def timeliness(uow: UnitOfWork, now: datetime) -> TimelinessReport:
         .group_by(col(Referral.referring_agency_id)))).all())
     late_answers = dict((await uow.session.exec(
         select(InformationRequest.agency_id, func.count())
-        .where(col(InformationRequest.status).in_(("open", "overdue")),
+        .where(col(InformationRequest.status).in_(AWAITING_ANSWER),
                col(InformationRequest.due_at) <= now)
         .group_by(col(InformationRequest.agency_id)))).all())
     agencies = sorted(set(late_decisions) | set(late_answers),

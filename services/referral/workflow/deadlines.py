@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlmodel import col, select, update
 
-from services.referral import events
+from services.referral.events import DecisionOverdue, InformationRequestOverdue
 from services.referral.referrals.models import Referral
-from services.referral.workflow.lifecycle import OPEN_STATUSES
+from services.referral.workflow.lifecycle import OPEN_STATUSES, InformationRequestStatus
 from services.referral.workflow.models import InformationRequest, TimelineEntry
 from shared.db import Database
 from shared.events import utcnow
@@ -62,10 +62,9 @@ class DeadlineScheduler(PollingWorker):
                 due = referral.decision_due_at.isoformat() if referral.decision_due_at else None
                 uow.session.add(TimelineEntry(referral_id=referral.id, at=now,
                                               what="decision_overdue", detail={"due_at": due}))
-                add_to_outbox(uow, events.referral_changed(
-                    events.DECISION_OVERDUE, referral.id,
-                    {"reference": referral.reference, "status": referral.status,
-                     "decision_due_at": due}))
+                add_to_outbox(uow, DecisionOverdue(
+                    referral_id=referral.id, reference=referral.reference,
+                    status=referral.status, decision_due_at=due).cloud_event())
                 announced += 1
             await uow.commit()
         return announced
@@ -77,7 +76,7 @@ class DeadlineScheduler(PollingWorker):
             query = (select(InformationRequest)
                      .where(col(InformationRequest.due_at) < now,
                             col(InformationRequest.overdue_at).is_(None),
-                            col(InformationRequest.status) == "open")
+                            col(InformationRequest.status) == InformationRequestStatus.OPEN)
                      .order_by(col(InformationRequest.due_at)).limit(self.batch_size))
             if not self.database.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
@@ -86,8 +85,8 @@ class DeadlineScheduler(PollingWorker):
                     update(InformationRequest)
                     .where(col(InformationRequest.id) == request.id,
                            col(InformationRequest.overdue_at).is_(None),
-                           col(InformationRequest.status) == "open")
-                    .values(overdue_at=now, status="overdue"))
+                           col(InformationRequest.status) == InformationRequestStatus.OPEN)
+                    .values(overdue_at=now, status=InformationRequestStatus.OVERDUE))
                 if claimed.rowcount != 1:
                     continue
                 uow.session.add(TimelineEntry(
@@ -95,9 +94,10 @@ class DeadlineScheduler(PollingWorker):
                     agency_id=request.agency_id,
                     detail={"information_request_id": request.id,
                             "due_at": request.due_at.isoformat()}))
-                add_to_outbox(uow, events.information_request(
-                    events.REQUEST_OVERDUE, request.id, request.agency_id,
-                    {"status": "overdue", "due_at": request.due_at.isoformat()}))
+                add_to_outbox(uow, InformationRequestOverdue(
+                    information_request_id=request.id, agency_id=request.agency_id,
+                    status=InformationRequestStatus.OVERDUE,
+                    due_at=request.due_at.isoformat()).cloud_event())
                 announced += 1
             await uow.commit()
         return announced

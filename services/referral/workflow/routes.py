@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from services.referral.deps import IfMatch
 from services.referral.links import information_request_path, referral_path
 from services.referral.permissions import (
     InformationRequestAnswerer,
@@ -16,6 +17,7 @@ from services.referral.permissions import (
 )
 from services.referral.referrals.models import Referral
 from services.referral.referrals.schemas import ReferralLinks
+from services.referral.runtime import RuntimeDep
 from services.referral.workflow import service as workflow
 from services.referral.workflow.models import InformationRequest
 from services.referral.workflow.schemas import (
@@ -28,7 +30,6 @@ from services.referral.workflow.schemas import (
     ReopenBody,
     TriageBody,
 )
-from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -43,18 +44,12 @@ from shared.service import UnitOfWorkDep
 referrals = APIRouter(prefix="/api/v1/referrals", tags=["workflow"])
 requests = APIRouter(prefix="/api/v1/information-requests", tags=["information requests"])
 
-IfMatch = Annotated[str | None, Header(
-    alias="If-Match", description="the ETag of the referral as you last read it")]
 CHANGE_RESPONSES: dict[int | str, dict[str, str]] = {
     409: {"description": "Not possible in the referral's status"},
     412: {"description": "Someone changed the referral since you read it"},
     428: {"description": "If-Match is missing"},
 }
 
-
-def calendar() -> WorkingCalendar:
-    """The hub's working calendar."""
-    return workflow.default_calendar()
 
 
 def _state(referral: Referral, response: Response) -> ReferralState:
@@ -78,22 +73,24 @@ def _request_view(request: InformationRequest, reader: Principal) -> Information
 @referrals.post("/{referral_id}/triage", response_model=ReferralState,
                 responses=CHANGE_RESPONSES)
 async def triage(referral_id: str, body: TriageBody, caller: MashWorker, uow: UnitOfWorkDep,
-                 response: Response, if_match: IfMatch = None) -> ReferralState:
+                 runtime: RuntimeDep, response: Response,
+                 if_match: IfMatch = None) -> ReferralState:
     """Rate the referral red, amber or green; this sets its deadlines."""
     referral = await workflow.load_for_change(uow, referral_id, if_match)
-    await workflow.triage(uow, referral, caller, body.rag, body.rationale, calendar())
+    await workflow.triage(uow, referral, caller, body.rag, body.rationale, runtime.calendar)
     return _state(referral, response)
 
 
 @referrals.post("/{referral_id}/information-requests", status_code=201,
                 response_model=InformationRequestView, responses=CHANGE_RESPONSES)
 async def request_information(referral_id: str, body: InformationRequestCreate,
-                              caller: MashWorker, uow: UnitOfWorkDep, response: Response,
+                              caller: MashWorker, uow: UnitOfWorkDep, runtime: RuntimeDep,
+                              response: Response,
                               if_match: IfMatch = None) -> InformationRequestView:
     """Ask a partner agency a question; it is told, and sees only the question."""
     referral = await workflow.load_for_change(uow, referral_id, if_match, required=False)
     request = await workflow.request_information(uow, referral, caller, body.agency_id,
-                                                 body.question, body.due_at, calendar())
+                                                 body.question, body.due_at, runtime.calendar)
     response.headers["Location"] = information_request_path(request.id)
     response.headers["ETag"] = workflow.etag(referral)
     return _request_view(request, caller)
@@ -113,10 +110,11 @@ async def decide(referral_id: str, body: DecisionBody, caller: MashWorker, uow: 
 @referrals.post("/{referral_id}/reopen", response_model=ReferralState,
                 responses=CHANGE_RESPONSES)
 async def reopen(referral_id: str, body: ReopenBody, caller: MashWorker, uow: UnitOfWorkDep,
-                 response: Response, if_match: IfMatch = None) -> ReferralState:
+                 runtime: RuntimeDep, response: Response,
+                 if_match: IfMatch = None) -> ReferralState:
     """Take a decided referral back to triage, recording why."""
     referral = await workflow.load_for_change(uow, referral_id, if_match)
-    await workflow.reopen(uow, referral, caller, body.reason, calendar())
+    await workflow.reopen(uow, referral, caller, body.reason, runtime.calendar)
     return _state(referral, response)
 
 

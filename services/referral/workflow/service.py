@@ -1,39 +1,45 @@
 """The MASH workflow: triage, information requests, decisions, reopening, closing.
 
-Statuses: received -> triaged -> awaiting_information -> decided -> closed. Every change
-checks the status it starts from (409 otherwise), the version the caller last saw (the
-ETag: 412 when stale), and writes the chronology, the audit and an event together."""
+Every change to a referral goes through ``transition``: the lifecycle's table says whether
+the action may start from the referral's status (InvalidTransition otherwise), the version
+the caller last saw must still be the current one (StaleVersion: the ETag), and the
+chronology, the audit entry and the event are written with the change, in the caller's
+unit of work. Refusals are domain errors; the HTTP edge answers them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlmodel import col, select, update
 
-from services.referral import events
 from services.referral.audit import service as audit
+from services.referral.events import (
+    InformationRequestAnswered,
+    InformationRequestCreated,
+    ReferralDecided,
+    ReferralServiceEvent,
+    ReferralTriaged,
+)
 from services.referral.permissions import is_mash_staff
 from services.referral.referrals.models import Referral
-from services.referral.settings import HubSettings
-from services.referral.workflow.lifecycle import MANAGER_OUTCOMES, OPEN_STATUSES
+from services.referral.workflow.lifecycle import (
+    MANAGER_OUTCOMES,
+    InformationRequestAction,
+    ReferralAction,
+    next_request_status,
+    next_status,
+)
 from services.referral.workflow.models import InformationRequest, TimelineEntry
 from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.db import UnitOfWork
+from shared.errors import InvalidValue, NotAllowed, NotFound, StaleVersion, VersionRequired
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
-from shared.problems import Problem
 from shared.roles import Role
 from shared.rows import Rows
-
-
-@lru_cache(maxsize=1)
-def default_calendar() -> WorkingCalendar:
-    """The hub's calendar from the environment (MASH_ settings)."""
-    return WorkingCalendar(HubSettings())
 
 
 def etag(referral: Referral) -> str:
@@ -41,15 +47,9 @@ def etag(referral: Referral) -> str:
     return f'"{referral.version}"'
 
 
-def _conflict(detail: str) -> Problem:
-    return Problem(409, detail, title="Not possible in this status",
-                   type_="https://mash.example/problems/invalid-transition")
-
-
-def _stale() -> Problem:
-    return Problem(412, "The referral has changed since you read it. Reload it, check what "
-                        "changed, and make your change again.", title="Changed by someone else",
-                   type_="https://mash.example/problems/stale-version")
+def _stale() -> StaleVersion:
+    return StaleVersion("The referral has changed since you read it. Reload it, check what "
+                        "changed, and make your change again.")
 
 
 async def load_for_change(uow: UnitOfWork, referral_id: str, if_match: str | None, *,
@@ -57,12 +57,11 @@ async def load_for_change(uow: UnitOfWork, referral_id: str, if_match: str | Non
     """The referral to change, if the caller saw its current version (If-Match)."""
     referral = await uow.session.get(Referral, referral_id)
     if referral is None:
-        raise Problem(404, "No such referral.")
+        raise NotFound("No such referral.")
     if if_match is None:
         if required:
-            raise Problem(428, "Send If-Match with the ETag of the referral you read, so "
-                               "nobody's change is overwritten unseen.",
-                          title="If-Match required")
+            raise VersionRequired("Send If-Match with the ETag of the referral you read, so "
+                                  "nobody's change is overwritten unseen.")
         return referral
     tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if "*" not in tags and etag(referral) not in tags:
@@ -71,7 +70,7 @@ async def load_for_change(uow: UnitOfWork, referral_id: str, if_match: str | Non
 
 
 async def _bump_version(uow: UnitOfWork, referral: Referral) -> None:
-    """Claim the next version; someone else's change committed in between is a 412."""
+    """Claim the next version; someone else's change committed in between is stale."""
     result = await uow.session.exec(
         update(Referral).where(col(Referral.id) == referral.id,
                                col(Referral.version) == referral.version)
@@ -101,29 +100,46 @@ def record_received(rows: Rows, referral: Mapping[str, Any], submitter: Principa
         immediate_risk=referral["immediate_risk"] or None, rag=referral["rag"]))
 
 
+async def transition(uow: UnitOfWork, referral: Referral, who: Principal,
+                     action: ReferralAction, *, what: str, purpose: str,
+                     change: Callable[[datetime], Mapping[str, Any]],
+                     event: Callable[[], ReferralServiceEvent] | None = None) -> None:
+    """Make one change to a referral: its next status from the lifecycle, a new version,
+    ``change(now)`` applied (it returns the chronology's detail), then the chronology line
+    ``what``, the audit entry (with ``purpose``) and ``event`` for the outbox."""
+    status = next_status(action, referral.status)
+    await _bump_version(uow, referral)
+    detail = change(utcnow())
+    referral.status = status
+    uow.session.add(referral)
+    _timeline(uow, referral.id, what, who, **detail)
+    await audit.record(uow, who, action, "referral", referral.id, purpose)
+    if event is not None:
+        add_to_outbox(uow, event().cloud_event())
+
+
 async def triage(uow: UnitOfWork, referral: Referral, who: Principal, rag: str,
                  rationale: str, calendar: WorkingCalendar) -> Referral:
     """Rate a referral red, amber or green; this sets the partner and decision deadlines."""
-    if referral.status not in OPEN_STATUSES:
-        raise _conflict(f"A {referral.status} referral cannot be triaged; reopen it first.")
-    await _bump_version(uow, referral)
-    now = utcnow()
-    referral.rag, referral.rag_rationale = rag, rationale
-    referral.triaged_at, referral.triaged_by = now, who.subject
-    referral.response_due_at = calendar.response_due(now, rag)
-    referral.decision_due_at = calendar.decision_due(referral.received_at, rag)
-    if referral.decision_due_at > now:
-        referral.decision_overdue_at = None  # a deadline still ahead gets its own notice
-    if referral.status == "received":
-        referral.status = "triaged"
-    uow.session.add(referral)
-    _timeline(uow, referral.id, "triaged", who, rag=rag, rationale=rationale)
-    await audit.record(uow, who, "triage", "referral", referral.id, "triage")
-    add_to_outbox(uow, events.referral_changed(events.REFERRAL_TRIAGED, referral.id, {
-        "reference": referral.reference, "status": referral.status, "rag": rag,
-        "sequence": referral.version,
-        "response_due_at": referral.response_due_at.isoformat(),
-        "decision_due_at": referral.decision_due_at.isoformat()}))
+    def rate(now: datetime) -> Mapping[str, Any]:
+        referral.rag, referral.rag_rationale = rag, rationale
+        referral.triaged_at, referral.triaged_by = now, who.subject
+        referral.response_due_at = calendar.response_due(now, rag)
+        referral.decision_due_at = calendar.decision_due(referral.received_at, rag)
+        if referral.decision_due_at > now:
+            referral.decision_overdue_at = None  # a deadline still ahead gets its own notice
+        return {"rag": rag, "rationale": rationale}
+
+    def triaged() -> ReferralTriaged:
+        assert referral.response_due_at and referral.decision_due_at
+        return ReferralTriaged(
+            referral_id=referral.id, reference=referral.reference, status=referral.status,
+            rag=rag, sequence=referral.version,
+            response_due_at=referral.response_due_at.isoformat(),
+            decision_due_at=referral.decision_due_at.isoformat())
+
+    await transition(uow, referral, who, ReferralAction.TRIAGE, what="triaged",
+                     purpose="triage", change=rate, event=triaged)
     return referral
 
 
@@ -131,28 +147,28 @@ async def request_information(uow: UnitOfWork, referral: Referral, who: Principa
                               agency_id: str, question: str, due_at: datetime | None,
                               calendar: WorkingCalendar) -> InformationRequest:
     """Ask a partner agency a question; it is due by the referral's RAG response time."""
-    if referral.status not in ("triaged", "awaiting_information"):
-        raise _conflict("Triage the referral before asking partners for information."
-                        if referral.status == "received"
-                        else f"A {referral.status} referral takes no new requests.")
+    next_status(ReferralAction.REQUEST_INFORMATION, referral.status)  # refused before checks
     now = utcnow()
     if due_at is not None and due_at <= now:
-        raise Problem(422, "due_at must be in the future.", title="Validation failed",
-                      errors=[{"loc": ["body", "due_at"], "msg": "must be in the future"}])
-    await _bump_version(uow, referral)
+        raise InvalidValue("due_at must be in the future.",
+                           errors=[{"loc": ["body", "due_at"], "msg": "must be in the future"}])
     request = InformationRequest(
         referral_id=referral.id, agency_id=agency_id, question=question,
         due_at=due_at or calendar.response_due(now, referral.rag or "green"),
         created_by=who.subject, created_at=now)
-    uow.session.add(request)
-    referral.status = "awaiting_information"
-    uow.session.add(referral)
-    _timeline(uow, referral.id, "information_requested", who, agency_id=agency_id,
-              information_request_id=request.id, due_at=request.due_at.isoformat())
-    await audit.record(uow, who, "request_information", "referral", referral.id, "triage")
-    add_to_outbox(uow, events.information_request(
-        events.REQUEST_CREATED, request.id, agency_id,
-        {"status": request.status, "due_at": request.due_at.isoformat()}))
+
+    def ask(_now: datetime) -> Mapping[str, Any]:
+        uow.session.add(request)
+        return {"agency_id": agency_id, "information_request_id": request.id,
+                "due_at": request.due_at.isoformat()}
+
+    def created() -> InformationRequestCreated:
+        return InformationRequestCreated(
+            information_request_id=request.id, agency_id=agency_id, status=request.status,
+            due_at=request.due_at.isoformat())
+
+    await transition(uow, referral, who, ReferralAction.REQUEST_INFORMATION,
+                     what="information_requested", purpose="triage", change=ask, event=created)
     return request
 
 
@@ -188,28 +204,26 @@ async def answer(uow: UnitOfWork, request: InformationRequest, who: Principal,
                  text: str) -> InformationRequest:
     """The addressed agency answers; MASH staff are told."""
     if request.agency_id != who.agency_id:
-        raise Problem(404, "No such information request.")
-    if request.status not in ("open", "overdue"):
-        raise _conflict(f"This request is {request.status}; it takes no answer.")
-    request.status, request.answer = "answered", text
+        raise NotFound("No such information request.")
+    request.status = next_request_status(InformationRequestAction.ANSWER, request.status)
+    request.answer = text
     request.answered_by, request.answered_at = who.subject, utcnow()
     uow.session.add(request)
     _timeline(uow, request.referral_id, "information_answered", who,
               information_request_id=request.id)
     await audit.record(uow, who, "answer_information_request", "referral",
                        request.referral_id, "information_sharing")
-    add_to_outbox(uow, events.information_request(
-        events.REQUEST_ANSWERED, request.id, request.agency_id,
-        {"status": request.status, "referral_id": request.referral_id}))
+    add_to_outbox(uow, InformationRequestAnswered(
+        information_request_id=request.id, agency_id=request.agency_id, status=request.status,
+        referral_id=request.referral_id).cloud_event())
     return request
 
 
 async def withdraw(uow: UnitOfWork, request: InformationRequest,
                    who: Principal) -> InformationRequest:
     """MASH staff withdraw a question that is no longer needed."""
-    if request.status not in ("open", "overdue"):
-        raise _conflict(f"This request is {request.status}; it cannot be withdrawn.")
-    request.status, request.withdrawn_at = "withdrawn", utcnow()
+    request.status = next_request_status(InformationRequestAction.WITHDRAW, request.status)
+    request.withdrawn_at = utcnow()
     uow.session.add(request)
     _timeline(uow, request.referral_id, "information_withdrawn", who,
               information_request_id=request.id)
@@ -221,59 +235,52 @@ async def withdraw(uow: UnitOfWork, request: InformationRequest,
 async def decide(uow: UnitOfWork, referral: Referral, who: Principal, outcome: str,
                  rationale: str, signed_off_by: str | None) -> Referral:
     """Record the decision; strategy discussions and immediate protection need a manager."""
-    if referral.status not in ("triaged", "awaiting_information"):
-        raise _conflict("Triage the referral before deciding." if referral.status == "received"
-                        else f"A {referral.status} referral is already decided; reopen it "
-                             "to decide again.")
+    next_status(ReferralAction.DECIDE, referral.status)  # refused before the sign-off check
     is_manager = who.has_any_role([Role.MASH_MANAGER])
     if outcome in MANAGER_OUTCOMES and not is_manager and not signed_off_by:
-        raise Problem(403, f"A {outcome.replace('_', ' ')} needs a MASH manager's decision "
-                           "or their recorded sign-off (signed_off_by).", title="Forbidden")
-    await _bump_version(uow, referral)
-    now = utcnow()
-    referral.status, referral.outcome, referral.decision_rationale = "decided", outcome, rationale
-    referral.decided_at, referral.decided_by = now, who.subject
-    referral.signed_off_by = None if is_manager else signed_off_by
-    uow.session.add(referral)
-    _timeline(uow, referral.id, "decided", who, outcome=outcome, rationale=rationale,
-              signed_off_by=referral.signed_off_by)
-    await audit.record(uow, who, "decide", "referral", referral.id, "decision")
-    add_to_outbox(uow, events.referral_changed(events.REFERRAL_DECIDED, referral.id, {
-        "reference": referral.reference, "status": referral.status, "outcome": outcome,
-        "decided_at": now.isoformat(), "referring_agency_id": referral.referring_agency_id,
-        "sequence": referral.version}))
+        raise NotAllowed(f"A {outcome.replace('_', ' ')} needs a MASH manager's decision "
+                         "or their recorded sign-off (signed_off_by).")
+
+    def record(now: datetime) -> Mapping[str, Any]:
+        referral.outcome, referral.decision_rationale = outcome, rationale
+        referral.decided_at, referral.decided_by = now, who.subject
+        referral.signed_off_by = None if is_manager else signed_off_by
+        return {"outcome": outcome, "rationale": rationale,
+                "signed_off_by": referral.signed_off_by}
+
+    def decided() -> ReferralDecided:
+        assert referral.decided_at is not None
+        return ReferralDecided(
+            referral_id=referral.id, reference=referral.reference, status=referral.status,
+            outcome=outcome, decided_at=referral.decided_at.isoformat(),
+            referring_agency_id=referral.referring_agency_id, sequence=referral.version)
+
+    await transition(uow, referral, who, ReferralAction.DECIDE, what="decided",
+                     purpose="decision", change=record, event=decided)
     return referral
 
 
 async def reopen(uow: UnitOfWork, referral: Referral, who: Principal, reason: str,
                  calendar: WorkingCalendar) -> Referral:
     """Take a decided or closed referral back to triage, with the reason on record."""
-    if referral.status not in ("decided", "closed"):
-        raise _conflict(f"A {referral.status} referral is open already.")
-    await _bump_version(uow, referral)
-    now = utcnow()
-    previous = referral.outcome
-    referral.status, referral.outcome = "triaged", None
-    referral.decided_at = referral.decided_by = referral.decision_rationale = None
-    referral.signed_off_by = None
-    referral.decision_due_at = calendar.decision_due(now, referral.rag)
-    referral.decision_overdue_at = None
-    uow.session.add(referral)
-    _timeline(uow, referral.id, "reopened", who, reason=reason, previous_outcome=previous)
-    await audit.record(uow, who, "reopen", "referral", referral.id, reason[:100])
+    def undecide(now: datetime) -> Mapping[str, Any]:
+        previous = referral.outcome
+        referral.outcome = None
+        referral.decided_at = referral.decided_by = referral.decision_rationale = None
+        referral.signed_off_by = None
+        referral.decision_due_at = calendar.decision_due(now, referral.rag)
+        referral.decision_overdue_at = None
+        return {"reason": reason, "previous_outcome": previous}
+
+    await transition(uow, referral, who, ReferralAction.REOPEN, what="reopened",
+                     purpose=reason[:100], change=undecide)
     return referral
 
 
 async def close(uow: UnitOfWork, referral: Referral, who: Principal) -> Referral:
     """Close a decided referral."""
-    if referral.status != "decided":
-        raise _conflict(f"Only a decided referral can be closed; this one is "
-                        f"{referral.status}.")
-    await _bump_version(uow, referral)
-    referral.status = "closed"
-    uow.session.add(referral)
-    _timeline(uow, referral.id, "closed", who)
-    await audit.record(uow, who, "close", "referral", referral.id, "decision")
+    await transition(uow, referral, who, ReferralAction.CLOSE, what="closed",
+                     purpose="decision", change=lambda _now: {})
     return referral
 
 
