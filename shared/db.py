@@ -64,6 +64,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+def dialect_insert(table: Any, *, sqlite: bool) -> Any:
+    """An INSERT with the dialect's ``on_conflict_do_*`` (SQLite's or PostgreSQL's)."""
+    return sqlite_insert(table) if sqlite else postgresql_insert(table)
+
+
 class Database:
     """One service's database: the engine, its sessions, and hooks run after commits."""
 
@@ -119,9 +124,7 @@ class UnitOfWork:
 
     def insert(self, table: Any) -> Any:
         """An INSERT with this database's ``on_conflict_do_*`` (PostgreSQL or SQLite)."""
-        if self.database.is_sqlite:
-            return sqlite_insert(table)
-        return postgresql_insert(table)
+        return dialect_insert(table, sqlite=self.database.is_sqlite)
 
     async def __aenter__(self) -> UnitOfWork:
         return self

@@ -16,12 +16,10 @@ from typing import Any
 
 from sqlalchemy import Column, Index, Text, bindparam, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel, col, select
 
 from shared.broker import Broker, BrokerUnavailable
-from shared.db import Database, UnitOfWork, UTCDateTime
+from shared.db import Database, UnitOfWork, UTCDateTime, dialect_insert
 from shared.events import CloudEvent, utcnow
 from shared.rows import Rows
 from shared.tracing import TraceContext, trace_var
@@ -76,8 +74,7 @@ _INBOX = InboxMessage.__table__  # type: ignore[attr-defined]
 
 @lru_cache(maxsize=2)
 def _first_delivery(sqlite: bool) -> Any:
-    insert = sqlite_insert if sqlite else postgresql_insert
-    return insert(_INBOX).on_conflict_do_nothing()
+    return dialect_insert(_INBOX, sqlite=sqlite).on_conflict_do_nothing()
 
 
 async def record_first_delivery(uow: UnitOfWork, message_id: str, consumer: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -15,14 +14,19 @@ from services.notify.schemas import (
     AttemptView,
     DeliveryPage,
     DeliveryView,
-    PageLinks,
     SecretRotated,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionUpdate,
     SubscriptionView,
 )
-from shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    aware_datetime,
+    page_of,
+    read_cursor,
+)
 from shared.service import UnitOfWorkDep
 
 subscription_router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"])
@@ -82,17 +86,11 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> DeliveryPage:
     """The delivery log, newest first: every attempt with its time, status code and latency."""
-    after = None
-    if cursor:
-        at, last_id = decode_cursor(cursor, 2)
-        after = (datetime.fromisoformat(str(at)), str(last_id))
+    after = read_cursor(cursor, aware_datetime, str)
     filters = service.DeliveryFilters(referral_id=referral_id, status=status)
     rows = await service.delivery_log(uow, caller, filters, after, limit + 1)
-    page, more = rows[:limit], len(rows) > limit
-    next_link = str(request.url.include_query_params(cursor=encode_cursor(
-        page[-1][0].created_at.isoformat(), page[-1][0].id))) if more else None
-    return DeliveryPage(items=[_delivery_view(d, a) for d, a in page],
-                        links=PageLinks(next=next_link))
+    page, links = page_of(rows, limit, request.url, lambda row: (row[0].created_at, row[0].id))
+    return DeliveryPage(items=[_delivery_view(d, a) for d, a in page], links=links)
 
 
 @delivery_router.post("/{delivery_id}/retry", response_model=DeliveryView)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from services.notify import events
 from services.notify.encompass import school_deliveries
@@ -18,6 +18,7 @@ from services.notify.subscriptions import event_types_of
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import CloudEvent, utcnow
+from shared.pagination import after as keyset_after
 from shared.problems import Problem
 from shared.rows import Rows
 
@@ -92,9 +93,8 @@ async def delivery_log(uow: UnitOfWork, caller: Principal, filters: DeliveryFilt
     if filters.status:
         query = query.where(col(Delivery.status) == filters.status)
     if after is not None:
-        at, last_id = after
-        query = query.where(or_(col(Delivery.created_at) < at,
-                                (col(Delivery.created_at) == at) & (col(Delivery.id) < last_id)))
+        query = query.where(keyset_after([col(Delivery.created_at), col(Delivery.id)], after,
+                                         descending=True))
     deliveries = list((await uow.session.exec(query.limit(limit))).all())
     attempts = await _attempts_of(uow, [d.id for d in deliveries])
     return [(d, attempts.get(d.id, [])) for d in deliveries]

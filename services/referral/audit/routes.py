@@ -15,9 +15,8 @@ from services.referral.permissions import (
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    PageLinks,
-    decode_cursor,
-    encode_cursor,
+    page_of,
+    read_cursor,
 )
 from shared.service import UnitOfWorkDep
 
@@ -33,12 +32,10 @@ async def read_audit_log(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> AuditPage:
     """Who read or changed which record, when and why; newest first."""
-    before = int(decode_cursor(cursor, 1)[0]) if cursor else None
+    before = read_cursor(cursor, int)
     filters = service.AuditFilters(record_id=record_id, actor=actor, action=action,
                                    at_from=at_from, at_to=at_to)
     entries = await service.audit_entries(uow, filters, before, limit + 1)
-    page, more = entries[:limit], len(entries) > limit
-    next_link = str(request.url.include_query_params(cursor=encode_cursor(page[-1].seq))) \
-        if more else None
+    page, links = page_of(entries, limit, request.url, lambda entry: (entry.seq,))
     return AuditPage(items=[AuditEntryView.model_validate(e.model_dump()) for e in page],
-                     links=PageLinks(next=next_link))
+                     links=links)

@@ -11,14 +11,13 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from services.referral.audit.models import GENESIS, AuditEntry, AuditHead
 from shared.auth import Principal
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, dialect_insert
 from shared.events import utcnow
+from shared.pagination import after as keyset_after
 from shared.tracing import request_id_var
 
 _HASHED = ("prev_hash", "seq", "at", "actor", "actor_kind", "agency_id", "action",
@@ -50,8 +49,7 @@ def _claim(sqlite: bool) -> Any:
 
     Core statements on the tables, built once: no ORM bulk path, no cache-key walk.
     """
-    insert = sqlite_insert if sqlite else postgresql_insert
-    statement = insert(_HEAD).values(id=1, seq=bindparam("n"), hash=GENESIS)
+    statement = dialect_insert(_HEAD, sqlite=sqlite).values(id=1, seq=bindparam("n"), hash=GENESIS)
     return (statement.on_conflict_do_update(
         index_elements=["id"], set_={"seq": _HEAD.c.seq + statement.excluded.seq})
         .returning(_HEAD.c.seq, _HEAD.c.hash))
@@ -157,7 +155,7 @@ class AuditFilters:
     at_to: datetime | None = None
 
 
-async def audit_entries(uow: UnitOfWork, filters: AuditFilters, before_seq: int | None,
+async def audit_entries(uow: UnitOfWork, filters: AuditFilters, before: tuple[int] | None,
                         limit: int) -> list[AuditEntry]:
     """Audit entries, newest first."""
     entry = AuditEntry
@@ -172,7 +170,7 @@ async def audit_entries(uow: UnitOfWork, filters: AuditFilters, before_seq: int 
         query = query.where(col(entry.at) >= filters.at_from)
     if filters.at_to:
         query = query.where(col(entry.at) < filters.at_to)
-    if before_seq is not None:
-        query = query.where(col(entry.seq) < before_seq)
+    if before is not None:
+        query = query.where(keyset_after([col(entry.seq)], before, descending=True))
     query = query.order_by(col(entry.seq).desc()).limit(limit)
     return list((await uow.session.exec(query)).all())

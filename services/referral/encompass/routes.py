@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header
 from services.referral.encompass import service as encompass
 from services.referral.encompass.schemas import EncompassView, PupilView
 from services.referral.links import encompass_path
-from services.referral.referrals.schemas import ConcernView, ReferralLinks
+from services.referral.referrals.schemas import ReferralLinks
 from shared.auth import Principal
 from shared.problems import Problem
 from shared.service import UnitOfWorkDep
@@ -30,10 +30,6 @@ async def read_encompass_notice(
     if notice is None:
         raise Problem(404, "No such notification about your pupils.")
     referral = notice.referral
-    return EncompassView(
-        id=referral.id, reference=referral.reference, kind=referral.kind,
-        received_at=referral.received_at, immediate_risk=referral.immediate_risk,
-        external_reference=referral.external_reference,
-        concerns=ConcernView.of(referral.concerns),
-        pupils=[PupilView.model_validate(p.model_dump()) for p in notice.pupils],
+    return EncompassView.of(
+        referral, pupils=[PupilView.model_validate(p.model_dump()) for p in notice.pupils],
         links=ReferralLinks(self=encompass_path(referral.id)))

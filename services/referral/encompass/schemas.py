@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from services.referral.referrals.schemas import ConcernView, ReferralLinks
+from services.referral.referrals.schemas import ConcernView, ReferralLinks, ReferralView
 
 
 class PupilView(BaseModel):
@@ -20,7 +20,7 @@ class PupilView(BaseModel):
     police_reference: str | None
 
 
-class EncompassView(BaseModel):
+class EncompassView(ReferralView):
     """What a school's designated safeguarding lead reads of a police notification."""
 
     id: str

@@ -17,12 +17,10 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select, update
 
 from services.referral.intake.models import IdempotencyKey
-from shared.db import Database, UnitOfWork
+from shared.db import Database, UnitOfWork, dialect_insert
 from shared.events import utcnow
 
 KEY_LIFETIME = timedelta(hours=24)
@@ -160,8 +158,7 @@ _KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]
 
 @cache
 def _take(sqlite: bool) -> Any:
-    insert = sqlite_insert if sqlite else postgresql_insert
-    return insert(_KEYS).on_conflict_do_nothing()
+    return dialect_insert(_KEYS, sqlite=sqlite).on_conflict_do_nothing()
 
 
 _HELD = (sa_select(_KEYS.c.client, _KEYS.c.key)

@@ -7,8 +7,6 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 
 from services.referral.audit import service as audit
@@ -21,7 +19,7 @@ from services.referral.settings import HubSettings
 from services.referral.workflow import service as workflow
 from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, dialect_insert
 from shared.events import utcnow
 from shared.outbox import outbox_row
 from shared.rows import Rows
@@ -30,8 +28,7 @@ from shared.rows import Rows
 @lru_cache(maxsize=2)
 def _claim_number(sqlite: bool) -> Any:
     counters = ReferenceCounter.__table__  # type: ignore[attr-defined]
-    insert = sqlite_insert if sqlite else postgresql_insert
-    return (insert(counters).values(year=bindparam("year"), last_number=1)
+    return (dialect_insert(counters, sqlite=sqlite).values(year=bindparam("year"), last_number=1)
             .on_conflict_do_update(index_elements=["year"],
                                    set_={"last_number": counters.c.last_number + 1})
             .returning(counters.c.last_number))

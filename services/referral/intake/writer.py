@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 from services.referral.intake import idempotency, service
 from services.referral.intake.models import IdempotencyKey
-from services.referral.links import referral_path
 from services.referral.referrals.models import Referral
-from services.referral.referrals.schemas import ReferralCreate, ReferralLinks, ReferralReceipt
+from services.referral.referrals.schemas import ReferralCreate, ReferralReceipt
 from services.referral.settings import HubSettings
 from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
@@ -66,9 +65,7 @@ Outcome = Created | idempotency.Replay | idempotency.InFlight | idempotency.Mism
 
 def receipt(referral: Referral) -> ReferralReceipt:
     """What the sender is told: id, reference, status, time of receipt, link."""
-    link = referral_path(referral.id)
-    return ReferralReceipt(id=referral.id, reference=referral.reference, status=referral.status,
-                           received_at=referral.received_at, links=ReferralLinks(self=link))
+    return ReferralReceipt.of(referral)
 
 
 @dataclass(frozen=True)

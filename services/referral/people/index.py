@@ -24,6 +24,7 @@ from services.referral.people.models import (
 from services.referral.referrals.models import Referral
 from shared.db import UnitOfWork
 from shared.events import utcnow
+from shared.pagination import after as keyset_after
 from shared.rows import Rows, in_slots, slot_params
 
 # Candidates scored per subject at most: the records sharing the most blocking keys.
@@ -288,10 +289,8 @@ async def match_reviews(uow: UnitOfWork, status: str | None,
     if status:
         query = query.where(MatchReview.status == status)
     if after is not None:
-        at, last_id = after
-        query = query.where(or_(col(MatchReview.created_at) < at,
-                                and_(col(MatchReview.created_at) == at,
-                                     col(MatchReview.id) < last_id)))
+        query = query.where(keyset_after([col(MatchReview.created_at), col(MatchReview.id)],
+                                         after, descending=True))
     query = query.order_by(col(MatchReview.created_at).desc(),
                            col(MatchReview.id).desc()).limit(limit)
     return [(review, details) for review, details in (await uow.session.exec(query)).all()]

@@ -6,7 +6,6 @@ person or review exists.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -27,9 +26,9 @@ from services.referral.runtime import RuntimeDep
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    PageLinks,
-    decode_cursor,
-    encode_cursor,
+    aware_datetime,
+    page_of,
+    read_cursor,
 )
 from shared.service import UnitOfWorkDep
 
@@ -75,17 +74,12 @@ async def list_match_reviews(
     """Possible matches newest first (`status=open` for the work queue), each with the
     subject, the candidate person, every field's agreement and weight, and the
     thresholds. Follow `next` for the next page."""
-    after = None
-    if cursor:
-        at, last_id = decode_cursor(cursor, 2)
-        after = (datetime.fromisoformat(at), str(last_id))
+    after = read_cursor(cursor, aware_datetime, str)
     found = await service.list_reviews(uow, caller, status, after, limit + 1,
                                        purpose or "triage")
-    page, more = found[:limit], len(found) > limit
-    next_link = str(request.url.include_query_params(cursor=encode_cursor(
-        page[-1][0].created_at.isoformat(), page[-1][0].id))) if more else None
-    return MatchReviewPage(items=[review_view(r, d) for r, d in page], next=next_link,
-                           links=PageLinks(next=next_link))
+    page, links = page_of(found, limit, request.url, lambda row: (row[0].created_at, row[0].id))
+    return MatchReviewPage(items=[review_view(r, d) for r, d in page], next=links.next,
+                           links=links)
 
 
 @reviews.get("/{review_id}", response_model=MatchReviewView, responses=NOT_FOUND)

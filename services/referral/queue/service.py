@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import case, func
 from sqlmodel import col, select
 
 from services.referral.audit import service as audit
@@ -18,6 +18,7 @@ from services.referral.workflow.lifecycle import AWAITING_ANSWER, OPEN_STATUSES
 from services.referral.workflow.models import InformationRequest
 from shared.auth import Principal
 from shared.db import UnitOfWork
+from shared.pagination import after as keyset_after
 
 RAG_ORDER = {"red": 0, "amber": 1, "green": 2}  # then not yet rated
 
@@ -47,7 +48,8 @@ class QueueFilters:
 SortKey = tuple[int, int, datetime, str]
 
 
-def _sort_key(referral: Referral) -> SortKey:
+def sort_key(referral: Referral) -> SortKey:
+    """Where a referral stands in the queue's order (and in its cursors)."""
     rank = RAG_ORDER.get(referral.rag or "", UNRATED)
     assert referral.decision_due_at is not None
     return (0 if referral.immediate_risk else 1, rank, referral.decision_due_at, referral.id)
@@ -65,13 +67,8 @@ async def open_referrals(uow: UnitOfWork, reader: Principal, filters: QueueFilte
     if filters.source:
         query = query.where(Referral.source == filters.source)
     if after is not None:
-        risk, rank, due, last_id = after
-        query = query.where(or_(
-            RISK_RANK > risk,
-            and_(RISK_RANK == risk, RAG_RANK > rank),
-            and_(RISK_RANK == risk, RAG_RANK == rank, col(Referral.decision_due_at) > due),
-            and_(RISK_RANK == risk, RAG_RANK == rank, col(Referral.decision_due_at) == due,
-                 col(Referral.id) > last_id)))
+        query = query.where(keyset_after(
+            [RISK_RANK, RAG_RANK, col(Referral.decision_due_at), col(Referral.id)], after))
     query = query.order_by(RISK_RANK, RAG_RANK, col(Referral.decision_due_at),
                            col(Referral.id)).limit(limit)
     referrals = list((await uow.session.exec(query)).all())

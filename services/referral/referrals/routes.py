@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.referral.codes import REFERRAL_SOURCES
 from services.referral.deps import PurposeHeader
-from services.referral.links import referral_path
 from services.referral.people import index as people_index
 from services.referral.people.models import SubjectDetails
 from services.referral.permissions import (
@@ -19,10 +17,8 @@ from services.referral.permissions import (
 from services.referral.referrals import service
 from services.referral.referrals.models import ReferralSubject
 from services.referral.referrals.schemas import (
-    ConcernView,
     ReferralFullView,
     ReferralLimitedView,
-    ReferralLinks,
     ReferralListItem,
     ReferralPage,
     SubjectMatch,
@@ -33,9 +29,9 @@ from services.referral.workflow import service as workflow
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    PageLinks,
-    decode_cursor,
-    encode_cursor,
+    aware_datetime,
+    page_of,
+    read_cursor,
 )
 from shared.problems import Problem
 from shared.service import UnitOfWorkDep
@@ -57,32 +53,11 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
     referral, subjects = found
     chronology = await workflow.timeline(uow, referral.id) if is_mash_staff(caller) else []
     matches = await people_index.matches_of(uow, referral.id) if is_mash_staff(caller) else {}
-    links = ReferralLinks(self=referral_path(referral.id))
     if not is_mash_staff(caller):
-        return ReferralLimitedView(
-            id=referral.id, reference=referral.reference, status=referral.status,
-            kind=referral.kind, external_reference=referral.external_reference,
-            received_at=referral.received_at, outcome=referral.outcome,
-            decided_at=referral.decided_at, links=links)
+        return ReferralLimitedView.of(referral)
     response.headers["ETag"] = workflow.etag(referral)
-    return ReferralFullView(
-        id=referral.id, reference=referral.reference, status=referral.status,
-        kind=referral.kind, source=referral.source,
-        source_description=REFERRAL_SOURCES.get(referral.source, ""),
-        immediate_risk=referral.immediate_risk, rag=referral.rag,
-        concerns=ConcernView.of(referral.concerns),
-        referrer=referral.referrer, referring_agency_id=referral.referring_agency_id,
-        consent={"status": referral.consent_status, "reason": referral.consent_reason},
-        summary=referral.summary, external_reference=referral.external_reference,
-        subjects=[_subject_view(s, matches.get(s.id)) for s in subjects],
-        received_at=referral.received_at,
-        outcome=referral.outcome, decided_at=referral.decided_at,
-        decided_by=referral.decided_by, decision_rationale=referral.decision_rationale,
-        signed_off_by=referral.signed_off_by, rag_rationale=referral.rag_rationale,
-        response_due_at=referral.response_due_at, decision_due_at=referral.decision_due_at,
-        decision_overdue=referral.decision_overdue_at is not None,
-        same_day_as=referral.same_day_as, is_re_referral=referral.is_re_referral,
-        version=referral.version, links=links,
+    return ReferralFullView.of(
+        referral, subjects=[_subject_view(s, matches.get(s.id)) for s in subjects],
         timeline=[TimelineView.model_validate(t.model_dump()) for t in chronology])
 
 
@@ -110,25 +85,11 @@ async def list_referrals(
     purpose: PurposeHeader = None,
 ) -> ReferralPage:
     """Referrals newest first: all of them for MASH staff, your agency's for partners."""
-    after = None
-    if cursor:
-        at, last_id = decode_cursor(cursor, 2)
-        after = (datetime.fromisoformat(at), str(last_id))
+    after = read_cursor(cursor, aware_datetime, str)
     filters = service.ReferralFilters(status=status, rag=rag, source=source,
                                       received_from=received_from, received_to=received_to,
                                       q=q)
     referrals = await service.list_referrals(uow, caller, filters, after, limit + 1,
                                              purpose or service.default_purpose(caller))
-    page, more = referrals[:limit], len(referrals) > limit
-    next_link = None
-    if more:
-        last = page[-1]
-        next_link = str(request.url.include_query_params(
-            cursor=encode_cursor(last.received_at.isoformat(), last.id)))
-    items = [ReferralListItem(
-        id=r.id, reference=r.reference, status=r.status, kind=r.kind, source=r.source,
-        immediate_risk=r.immediate_risk, rag=r.rag, external_reference=r.external_reference,
-        referring_agency_id=r.referring_agency_id, received_at=r.received_at,
-        outcome=r.outcome, links=ReferralLinks(self=referral_path(r.id)),
-    ) for r in page]
-    return ReferralPage(items=items, links=PageLinks(next=next_link))
+    page, links = page_of(referrals, limit, request.url, lambda r: (r.received_at, r.id))
+    return ReferralPage(items=[ReferralListItem.of(r) for r in page], links=links)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +23,7 @@ from services.referral.identifiers import (
     normalise_postcode,
     normalise_upn,
 )
+from services.referral.links import referral_path
 from shared.agencies import SCHOOL_URN_PATTERN
 from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
@@ -191,13 +193,32 @@ class ReferralCreate(StrictStripped):
         return value
 
 
+class ReferralView(BaseModel):
+    """The base of every view of a referral: each field is read off the stored referral by
+    its name, or derived from it (its link, its codes' meanings, its consent), unless the
+    caller gives it."""
+
+    @classmethod
+    def of(cls, referral: Any, **given: Any) -> Self:
+        """The view of ``referral`` (a stored Referral), with ``given`` fields as they are."""
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            if name in given:
+                values[name] = given[name]
+            elif name in _DERIVED:
+                values[name] = _DERIVED[name](referral)
+            elif hasattr(referral, name):
+                values[name] = getattr(referral, name)
+        return cls.model_validate(values)
+
+
 class ReferralLinks(BaseModel):
     """Where to find the referral."""
 
     self: str
 
 
-class ReferralReceipt(BaseModel):
+class ReferralReceipt(ReferralView):
     """What a referrer gets back: enough to track the referral."""
 
     id: str
@@ -241,7 +262,7 @@ class SubjectMatch(BaseModel):
     review_id: str | None = None
 
 
-class ReferralLimitedView(BaseModel):
+class ReferralLimitedView(ReferralView):
     """What the referring agency sees of its own referral: where it stands, not the file."""
 
     id: str
@@ -278,7 +299,7 @@ class TimelineView(BaseModel):
     detail: dict[str, object]
 
 
-class ReferralFullView(BaseModel):
+class ReferralFullView(ReferralView):
     """Everything about a referral, for MASH staff."""
 
     id: str
@@ -317,7 +338,7 @@ class ReferralFullView(BaseModel):
     links: ReferralLinks
 
 
-class ReferralListItem(BaseModel):
+class ReferralListItem(ReferralView):
     """A referral in a list: no names, no narrative (open the referral for those)."""
 
     id: str
@@ -344,3 +365,13 @@ class ReferralPage(BaseModel):
 SubjectView.model_rebuild()
 ReferralFullView.model_rebuild()
 
+
+# What a view shows that the stored referral holds in another form.
+_DERIVED: dict[str, Callable[[Any], Any]] = {
+    "links": lambda referral: ReferralLinks(self=referral_path(referral.id)),
+    "source_description": lambda referral: REFERRAL_SOURCES.get(referral.source, ""),
+    "concerns": lambda referral: ConcernView.of(referral.concerns),
+    "consent": lambda referral: {"status": referral.consent_status,
+                                 "reason": referral.consent_reason},
+    "decision_overdue": lambda referral: referral.decision_overdue_at is not None,
+}

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import func, or_, true
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from services.referral.audit import service as audit
@@ -14,6 +15,7 @@ from services.referral.permissions import is_mash_staff
 from services.referral.referrals.models import Referral, ReferralSubject
 from shared.auth import Principal
 from shared.db import UnitOfWork
+from shared.pagination import after as keyset_after
 
 
 def default_purpose(reader: Principal) -> str:
@@ -21,8 +23,16 @@ def default_purpose(reader: Principal) -> str:
     return "triage" if is_mash_staff(reader) else "referrer_follow_up"
 
 
+def readable_by(reader: Principal) -> ColumnElement[bool]:
+    """The referrals ``reader`` may read: every one for MASH staff, a partner's own
+    agency's for a partner."""
+    if is_mash_staff(reader):
+        return true()
+    return col(Referral.referring_agency_id) == reader.agency_id
+
+
 def can_read(reader: Principal, referral: Referral) -> bool:
-    """MASH staff read every referral; a partner only its own agency's."""
+    """Whether ``reader`` may read this referral (the rule of ``readable_by``)."""
     return is_mash_staff(reader) or referral.referring_agency_id == reader.agency_id
 
 
@@ -59,9 +69,7 @@ async def list_referrals(uow: UnitOfWork, reader: Principal, filters: ReferralFi
                          after: tuple[datetime, str] | None, limit: int,
                          purpose: str) -> list[Referral]:
     """Referrals the reader may see, newest first, after a cursor; the search is audited."""
-    query = select(Referral)
-    if not is_mash_staff(reader):
-        query = query.where(Referral.referring_agency_id == reader.agency_id)
+    query = select(Referral).where(readable_by(reader))
     if filters.status:
         query = query.where(Referral.status == filters.status)
     if filters.rag:
@@ -75,9 +83,8 @@ async def list_referrals(uow: UnitOfWork, reader: Principal, filters: ReferralFi
     if filters.q:
         query = query.where(_matches(filters.q, reader))
     if after is not None:
-        at, last_id = after
-        query = query.where(or_(col(Referral.received_at) < at,
-                                and_(col(Referral.received_at) == at, col(Referral.id) < last_id)))
+        query = query.where(keyset_after([col(Referral.received_at), col(Referral.id)], after,
+                                         descending=True))
     query = query.order_by(col(Referral.received_at).desc(), col(Referral.id).desc()).limit(limit)
     referrals = list((await uow.session.exec(query)).all())
     await audit.record(uow, reader, "search", "referral", "*", purpose)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from services.referral.deps import IfMatch
-from services.referral.links import information_request_path, referral_path
+from services.referral.links import information_request_path
 from services.referral.permissions import (
     InformationRequestAnswerer,
     InformationRequestReader,
@@ -34,9 +33,9 @@ from shared.auth import Principal
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    PageLinks,
-    decode_cursor,
-    encode_cursor,
+    aware_datetime,
+    page_of,
+    read_cursor,
 )
 from shared.problems import Problem
 from shared.service import UnitOfWorkDep
@@ -54,11 +53,7 @@ CHANGE_RESPONSES: dict[int | str, dict[str, str]] = {
 
 def _state(referral: Referral, response: Response) -> ReferralState:
     response.headers["ETag"] = workflow.etag(referral)
-    return ReferralState(
-        id=referral.id, reference=referral.reference, status=referral.status, rag=referral.rag,
-        response_due_at=referral.response_due_at, decision_due_at=referral.decision_due_at,
-        outcome=referral.outcome, decided_at=referral.decided_at, version=referral.version,
-        links=ReferralLinks(self=referral_path(referral.id)))
+    return ReferralState.of(referral)
 
 
 def _request_view(request: InformationRequest, reader: Principal) -> InformationRequestView:
@@ -135,16 +130,10 @@ async def list_information_requests(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> InformationRequestPage:
     """Requests addressed to your agency (partners), or all of them (MASH staff)."""
-    after = None
-    if cursor:
-        at, last_id = decode_cursor(cursor, 2)
-        after = (datetime.fromisoformat(at), str(last_id))
+    after = read_cursor(cursor, aware_datetime, str)
     found = await workflow.information_requests(uow, caller, status, after, limit + 1)
-    page, more = found[:limit], len(found) > limit
-    next_link = str(request.url.include_query_params(cursor=encode_cursor(
-        page[-1].created_at.isoformat(), page[-1].id))) if more else None
-    return InformationRequestPage(items=[_request_view(r, caller) for r in page],
-                                  links=PageLinks(next=next_link))
+    page, links = page_of(found, limit, request.url, lambda r: (r.created_at, r.id))
+    return InformationRequestPage(items=[_request_view(r, caller) for r in page], links=links)
 
 
 async def _visible_request(uow: UnitOfWorkDep, request_id: str,

@@ -10,7 +10,7 @@ from pydantic import (
     Field,
 )
 
-from services.referral.referrals.schemas import ReferralLinks
+from services.referral.referrals.schemas import ReferralLinks, ReferralView
 from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
 
@@ -76,7 +76,7 @@ class InformationRequestPage(BaseModel):
     links: PageLinks
 
 
-class ReferralState(BaseModel):
+class ReferralState(ReferralView):
     """Where a referral stands after a change (its ETag is in the response header)."""
 
     id: str

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import true
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select, update
 
 from services.referral.audit import service as audit
@@ -38,6 +40,7 @@ from shared.db import UnitOfWork
 from shared.errors import InvalidValue, NotAllowed, NotFound, StaleVersion, VersionRequired
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
+from shared.pagination import after as keyset_after
 from shared.roles import Role
 from shared.rows import Rows
 
@@ -172,11 +175,24 @@ async def request_information(uow: UnitOfWork, referral: Referral, who: Principa
     return request
 
 
+def addressed_to(reader: Principal) -> ColumnElement[bool]:
+    """The information requests ``reader`` may read: every one for MASH staff, those
+    addressed to a partner's agency for a partner."""
+    if is_mash_staff(reader):
+        return true()
+    return col(InformationRequest.agency_id) == reader.agency_id
+
+
+def may_read_request(reader: Principal, request: InformationRequest) -> bool:
+    """Whether ``reader`` may read this request (the rule of ``addressed_to``)."""
+    return is_mash_staff(reader) or request.agency_id == reader.agency_id
+
+
 async def information_request_for(uow: UnitOfWork, request_id: str,
                                   who: Principal) -> InformationRequest | None:
     """A request the caller may see: MASH staff any, a partner those addressed to it."""
     request = await uow.session.get(InformationRequest, request_id)
-    if request is None or not (is_mash_staff(who) or request.agency_id == who.agency_id):
+    if request is None or not may_read_request(who, request):
         return None
     return request
 
@@ -185,16 +201,13 @@ async def information_requests(uow: UnitOfWork, who: Principal, status: str | No
                                after: tuple[datetime, str] | None,
                                limit: int) -> list[InformationRequest]:
     """Requests the caller may see, newest first."""
-    query = select(InformationRequest)
-    if not is_mash_staff(who):
-        query = query.where(InformationRequest.agency_id == who.agency_id)
+    query = select(InformationRequest).where(addressed_to(who))
     if status:
         query = query.where(InformationRequest.status == status)
     if after is not None:
-        at, last_id = after
-        query = query.where((col(InformationRequest.created_at) < at)
-                            | ((col(InformationRequest.created_at) == at)
-                               & (col(InformationRequest.id) < last_id)))
+        query = query.where(keyset_after(
+            [col(InformationRequest.created_at), col(InformationRequest.id)], after,
+            descending=True))
     query = query.order_by(col(InformationRequest.created_at).desc(),
                            col(InformationRequest.id).desc()).limit(limit)
     return list((await uow.session.exec(query)).all())
