@@ -5,7 +5,7 @@ For each database and size it migrates a fresh database with the referral servic
 Alembic history, bulk-loads the person index tables (COPY on PostgreSQL, executemany on
 SQLite) with the engine's synthetic population (households, twins, one to four corrupted
 agency records per child), then times the intake code path
-(``services.referral.people.intake.find_match``: the one candidate query by identifier
+(``services.referral.people.linking.find_match``: the one candidate query by identifier
 and blocking keys, then the model's scoring) for a few hundred held-out records of
 indexed children, against a baseline measured in the same run: one primary-key look-up
 of a person through the same session. See bench/README.md.
@@ -38,7 +38,7 @@ from services.referral.app import MIGRATIONS
 from services.referral.matching import MatchModel, PersonRecord, best_match, blocking_keys
 from services.referral.matching.training import synthetic
 from services.referral.people.index import MAX_CANDIDATES
-from services.referral.people.intake import find_match
+from services.referral.people.linking import find_match
 from services.referral.people.models import BlockingKey, Person
 from shared.db import Database
 from shared.migrations import upgrade_to_head

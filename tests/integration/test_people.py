@@ -16,7 +16,7 @@ from sqlmodel import delete, select
 
 from services.referral.audit.service import verify_chain
 from services.referral.matching import MatchModel, PersonRecord, best_match
-from services.referral.people.intake import index_earlier_subjects
+from services.referral.people.linking import index_earlier_subjects
 from services.referral.people.models import (
     BlockingKey,
     PersonIdentifier,

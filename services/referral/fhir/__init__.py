@@ -1,4 +1,4 @@
-"""FHIR R4 intake for health systems: a ServiceRequest about a Patient becomes a referral.
+"""FHIR R4 for health systems: a ServiceRequest about a Patient becomes a referral.
 
 This module is the mapping and its errors (no HTTP; see ``fhir_routes``).
 

@@ -109,7 +109,7 @@ class Located:
 
 
 @dataclass(frozen=True)
-class Intake:
+class PostedDocument:
     """A posted document that is valid FHIR: its ServiceRequest and what it can reach."""
 
     service_request: Located
@@ -146,7 +146,7 @@ class Intake:
         return [*tops, *(c for top in tops for c in top.contained())]
 
 
-def read_intake(raw: bytes) -> Intake:
+def read_document(raw: bytes) -> PostedDocument:
     """Parse and validate a posted ServiceRequest or Bundle; FhirError(400) if unusable."""
     try:
         document = json.loads(raw)
@@ -166,11 +166,11 @@ def read_intake(raw: bytes) -> Intake:
     _validate(document, kind)
     root = Located(document, kind)
     if kind == "ServiceRequest":
-        intake = Intake(root)
+        document = PostedDocument(root)
     else:
-        intake = _bundle_intake(root)
-    _check_codes(intake)
-    return intake
+        document = _bundle_document(root)
+    _check_codes(document)
+    return document
 
 
 def _validate(document: JSON, kind: str) -> None:
@@ -249,7 +249,7 @@ def _clean(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _bundle_intake(bundle: Located) -> Intake:
+def _bundle_document(bundle: Located) -> PostedDocument:
     entries: list[tuple[str | None, Located]] = []
     for i, entry in enumerate(bundle.resource.get("entry") or []):
         resource = entry.get("resource")
@@ -264,13 +264,13 @@ def _bundle_intake(bundle: Located) -> Intake:
     if len(requests) > 1:
         raise _invalid(Issue("structure", "Send one ServiceRequest per request; the Bundle "
                              f"holds {len(requests)}.", ("Bundle.entry",)))
-    return Intake(requests[0], tuple(entries))
+    return PostedDocument(requests[0], tuple(entries))
 
 
-def _check_codes(intake: Intake) -> None:
+def _check_codes(document: PostedDocument) -> None:
     """Codes of required bindings that fhir.resources lets through, where we use them."""
     issues: list[Issue] = []
-    request = intake.service_request
+    request = document.service_request
     status = request.resource.get("status")
     if status not in STATUSES:
         issues.append(Issue("value", f"status must be one of {', '.join(STATUSES)}.",
@@ -279,7 +279,7 @@ def _check_codes(intake: Intake) -> None:
     if priority is not None and priority not in PRIORITIES:
         issues.append(Issue("value", f"priority must be one of {', '.join(PRIORITIES)}.",
                             request.expression(".priority")))
-    for located in intake.everything():
+    for located in document.everything():
         gender = located.resource.get("gender")
         if located.type == "Patient" and gender is not None and gender not in SEX_BY_GENDER:
             issues.append(Issue("value", f"gender must be one of {', '.join(SEX_BY_GENDER)}.",

@@ -13,10 +13,10 @@ from services.referral.fhir.document import (
     JSON,
     SEX_BY_GENDER,
     FhirError,
-    Intake,
     Issue,
     Loc,
     Located,
+    PostedDocument,
     _clean,
 )
 from services.referral.referrals.schemas import ReferralCreate, Referrer
@@ -61,10 +61,10 @@ _FULL_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 class _Mapping:
     """Builds the referral body and remembers where in the FHIR each field came from."""
 
-    def __init__(self, intake: Intake) -> None:
-        self.intake = intake
-        self.request = intake.service_request
-        self.sr: JSON = intake.service_request.resource
+    def __init__(self, document: PostedDocument) -> None:
+        self.document = document
+        self.request = document.service_request
+        self.sr: JSON = document.service_request.resource
         self.paths: dict[Loc, tuple[str, ...]] = {(): self.request.expression()}
         self.issues: list[Issue] = []
 
@@ -113,7 +113,7 @@ class _Mapping:
                                      self.request.expression(".doNotPerform")))
 
     def _patient(self) -> Located:
-        subject = self.intake.resolve(self.sr.get("subject"), self.request)
+        subject = self.document.resolve(self.sr.get("subject"), self.request)
         if subject is None or subject.type != "Patient":
             found = "" if subject is None else f"; it is a {subject.type}"
             raise FhirError(422, [*self.issues, Issue(
@@ -213,7 +213,7 @@ class _Mapping:
         self.at(("referrer",), self.request.expression(".requester"))
         if not isinstance(reference, dict):
             return None
-        who = self.intake.resolve(reference, self.request)
+        who = self.document.resolve(reference, self.request)
         name: str | None = None
         role: str | None = None
         telecom: list[JSON] = []
@@ -234,7 +234,7 @@ class _Mapping:
         resource = who.resource
         telecom = list(resource.get("telecom") or [])
         if who.type == "PractitionerRole":
-            practitioner = self.intake.resolve(resource.get("practitioner"), who)
+            practitioner = self.document.resolve(resource.get("practitioner"), who)
             name = None
             if practitioner is not None:
                 name = _first_human_name(practitioner.resource.get("name"))
@@ -243,8 +243,8 @@ class _Mapping:
                 name = resource["practitioner"].get("display")
             return name, _concept_text(resource.get("code")), telecom
         if who.type == "Practitioner":
-            role = next((r for r in self.intake.everything() if r.type == "PractitionerRole"
-                         and self.intake.resolve(r.resource.get("practitioner"), r) == who), None)
+            role = next((r for r in self.document.everything() if r.type == "PractitionerRole"
+                         and self.document.resolve(r.resource.get("practitioner"), r) == who), None)
             role_name = _concept_text(role.resource.get("code")) if role else None
             if role is not None:
                 telecom += role.resource.get("telecom") or []
@@ -280,7 +280,7 @@ class _Mapping:
             parts.append(concept.get("text") or "; ".join(displays))
         for reference in self.sr.get("reasonReference") or []:
             parts.append(reference.get("display")
-                         or _describe_reason(self.intake.resolve(reference, self.request)))
+                         or _describe_reason(self.document.resolve(reference, self.request)))
         parts += [note.get("text") or "" for note in self.sr.get("note") or []]
         self.at(("summary",), (*reason_where, *self.request.expression(".note")))
         self.at(("concerns",), reason_where)
@@ -324,9 +324,9 @@ class _Mapping:
         return issues
 
 
-def to_referral(intake: Intake) -> ReferralCreate:
-    """The referral a valid FHIR intake asks for; FhirError(422) if it breaks our rules."""
-    mapping = _Mapping(intake)
+def to_referral(document: PostedDocument) -> ReferralCreate:
+    """The referral a valid FHIR document asks for; FhirError(422) if it breaks our rules."""
+    mapping = _Mapping(document)
     body = mapping.body()
     issues = list(mapping.issues)
     referral: ReferralCreate | None = None

@@ -16,7 +16,7 @@ from services.referral.fhir.document import (
     FhirError,
     Issue,
     operation_outcome,
-    read_intake,
+    read_document,
 )
 from services.referral.fhir.mapping import to_referral
 from services.referral.fhir.outcome import created_service_request, received_outcome
@@ -74,8 +74,8 @@ async def create_service_request(request: Request, caller: ReferralSubmitter,
         return fhir_json(operation_outcome([Issue(
             "not-supported", "Send application/fhir+json (or application/json).")]), 415)
     try:
-        intake = read_intake(await request.body())
-        body = to_referral(intake)
+        document = read_document(await request.body())
+        body = to_referral(document)
     except FhirError as exc:
         return fhir_json(operation_outcome(exc.issues), exc.status)
     outcome = await runtime.intake.submit(
@@ -90,5 +90,5 @@ async def create_service_request(request: Request, caller: ReferralSubmitter,
         return Response(status_code=201, headers=headers)
     if "return=operationoutcome" in prefer:
         return fhir_json(received_outcome(referral.reference, location), 201, headers)
-    return fhir_json(created_service_request(intake, referral.id, referral.reference,
+    return fhir_json(created_service_request(document, referral.id, referral.reference,
                                                   referral.received_at), 201, headers)

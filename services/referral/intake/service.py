@@ -12,7 +12,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from services.referral.audit import service as audit
 from services.referral.events import ReferralReceived
 from services.referral.people import index as people_index
-from services.referral.people import intake as people_intake
+from services.referral.people import linking
 from services.referral.referrals.models import ReferenceCounter, Referral, ReferralSubject
 from services.referral.referrals.schemas import ReferralCreate
 from services.referral.settings import HubSettings
@@ -109,7 +109,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         postcode=subject.address.postcode if subject.address else None,
     ) for position, subject in enumerate(body.subjects)]
     # Each subject linked to a person; the re-referral and same-day flags by person.
-    referral["same_day_as"], referral["is_re_referral"] = await people_intake.index_referral(
+    referral["same_day_as"], referral["is_re_referral"] = await linking.index_referral(
         uow, rows, referral, subjects, calendar, batch.index)
     outbox_row(rows, ReferralReceived(
         referral_id=referral["id"], reference=referral["reference"], status=referral["status"],

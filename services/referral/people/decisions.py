@@ -7,7 +7,7 @@ from sqlmodel import col, update
 
 from services.referral.audit import service as audit
 from services.referral.people import flags, index
-from services.referral.people.intake import link
+from services.referral.people.linking import link
 from services.referral.people.models import MatchReview, Person, PersonLink, SubjectDetails
 from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
