@@ -1,52 +1,14 @@
 // The thin web client of the MASH referral hub: a router over the public API.
 
 import { api, ApiError, onSessionEnded } from "./api.js";
-import { h, clear, announce, tickCountdowns, clockTime } from "./dom.js";
+import { h, clear, show, announce, tickCountdowns, clockTime } from "./dom.js";
+import { MASH_STAFF, PARTNERS, session, hasRole, isMashStaff } from "./state.js";
 import { field, button, showErrors, apiErrors, valueOf } from "./forms.js";
 import { queuePage } from "./pages/queue.js";
 import { referralPage } from "./pages/referral.js";
 import { referralFormPage, ourReferralsPage, ourReferralPage, requestsPage } from "./pages/partner.js";
 import { timelinessPage } from "./pages/reports.js";
 import { matchReviewsPage, matchReviewPage } from "./pages/reviews.js";
-
-const MASH_STAFF = ["mash_practitioner", "mash_manager"];
-const PARTNERS = ["partner_practitioner"];
-
-export const session = { me: null, agencies: null, staff: null };
-
-export function hasRole(...roles) {
-  return Boolean(session.me && session.me.roles.some((r) => roles.flat().includes(r)));
-}
-
-export const isMashStaff = () => hasRole(MASH_STAFF);
-export const isManager = () => hasRole("mash_manager");
-
-/** Agency names by id (the directory any signed-in user may read). */
-export async function agencies() {
-  if (!session.agencies) {
-    const { data } = await api("/api/v1/agencies/directory");
-    session.agencies = new Map(data.map((a) => [a.id, a]));
-  }
-  return session.agencies;
-}
-
-export async function agencyName(id) {
-  const found = (await agencies()).get(id);
-  return found ? found.name : "an agency no longer in the directory";
-}
-
-/** Staff names by user id, for MASH staff (chronologies name who did what). */
-export async function staffNames() {
-  if (!session.staff) {
-    try {
-      const { data } = await api("/api/v1/users/directory");
-      session.staff = new Map(data.map((u) => [u.id, u.display_name]));
-    } catch {
-      session.staff = new Map();
-    }
-  }
-  return session.staff;
-}
 
 // --- routes -------------------------------------------------------------------------------
 
@@ -133,10 +95,6 @@ async function render() {
     }
   }
   firstRender = false;
-}
-
-export function show(main, ...children) {
-  clear(main, ...children);
 }
 
 async function loadSession() {

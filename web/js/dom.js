@@ -45,6 +45,11 @@ function append(el, children) {
   }
 }
 
+/** Replace what a page's element shows. */
+export function show(main, ...children) {
+  clear(main, ...children);
+}
+
 export function clear(el, ...children) {
   el.replaceChildren();
   append(el, children);

@@ -2,10 +2,10 @@
 // follow their agency's referrals to the outcome, answer questions put to their agency.
 
 import { api, ApiError, pathOf, withQuery, newIdempotencyKey } from "../api.js";
-import { h, clear, countdownElement, dateTime, timeElement, summaryList, backLink, announce, OUTCOMES, STATUSES, SUBJECT_ROLES } from "../dom.js";
+import { h, clear, countdownElement, dateTime, timeElement, summaryList, backLink, announce, OUTCOMES, STATUSES, SUBJECT_ROLES, show } from "../dom.js";
 import { field, textarea, select, choices, button, showErrors, apiErrors, valueOf, clearErrors } from "../forms.js";
 import { codes } from "../codes.js";
-import { show, session, agencies } from "../app.js";
+import { session, agencies } from "../state.js";
 
 const DEFAULTS = {
   police: { source: "6", role: "Police officer" },

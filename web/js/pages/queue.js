@@ -2,10 +2,10 @@
 // losing the practitioner's place (filters in the URL, scroll position, focus).
 
 import { api, pathOf, withQuery } from "../api.js";
-import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, tickCountdowns, live, STATUSES } from "../dom.js";
+import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, tickCountdowns, live, STATUSES, show } from "../dom.js";
 import { select, button } from "../forms.js";
 import { codes } from "../codes.js";
-import { show, session } from "../app.js";
+import { session } from "../state.js";
 
 const REFRESH_SECONDS = 30;
 const PAGE = 50;

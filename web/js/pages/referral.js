@@ -6,10 +6,10 @@ import { api, ApiError, withQuery } from "../api.js";
 import {
   h, clear, ragTag, statusTag, countdownElement, dateTime, dateOnly, timeElement, nhsNumber,
   summaryList, backLink, announce, OUTCOMES, OUTCOME_HINTS, MANAGER_OUTCOMES, RAG, STATUSES,
-  SUBJECT_ROLES, CONSENT,
+  SUBJECT_ROLES, CONSENT, show,
 } from "../dom.js";
 import { textarea, select, choices, field, button, showErrors, apiErrors, valueOf, draftsOf, restoreDrafts, clearErrors } from "../forms.js";
-import { show, agencies, staffNames, isManager, session } from "../app.js";
+import { agencies, staffNames, isManager, session } from "../state.js";
 
 const OPEN = new Set(["received", "triaged", "awaiting_information"]);
 

@@ -2,8 +2,8 @@
 // one working day as a percentage, and what is overdue at which agency.
 
 import { api } from "../api.js";
-import { h, dateTime } from "../dom.js";
-import { show, agencies } from "../app.js";
+import { h, dateTime, show } from "../dom.js";
+import { agencies } from "../state.js";
 
 function stat(value, label, id) {
   return h("div.stat", { id }, h("span.stat__value", value), h("span.stat__label", label));

@@ -2,9 +2,8 @@
 // knows, shown side by side with each field's agreement and weight, for a person to decide.
 
 import { api, ApiError, pathOf, withQuery } from "../api.js";
-import { h, clear, dateTime, dateOnly, nhsNumber, backLink, summaryList } from "../dom.js";
+import { h, clear, dateTime, dateOnly, nhsNumber, backLink, summaryList, show } from "../dom.js";
 import { button, showErrors } from "../forms.js";
-import { show } from "../app.js";
 
 const FIELDS = {
   given_name: "First name", family_name: "Last name", date_of_birth: "Date of birth", sex: "Sex",
