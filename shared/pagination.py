@@ -59,8 +59,16 @@ def aware_datetime(value: Any) -> datetime:
     return parsed
 
 
+def position(value: Any) -> int:
+    """A whole number as cursors hold them (a rank, a sequence number), small enough for any
+    database column."""
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**62:
+        raise ValueError("not a position")
+    return value
+
+
 def read_cursor(cursor: str | None, *kinds: Callable[[Any], Any]) -> tuple[Any, ...] | None:
-    """The sort key a cursor holds, each value made of its kind (``int``, ``str``,
+    """The sort key a cursor holds, each value made of its kind (``position``, ``str``,
     ``aware_datetime``); None without a cursor; 400 problem for one this API did not give
     out, however it was made."""
     if not cursor:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
 
 from services.referral.audit import service
 from services.referral.audit.schemas import AuditEntryView, AuditPage
@@ -16,6 +16,7 @@ from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     page_of,
+    position,
     read_cursor,
 )
 from shared.service import UnitOfWorkDep
@@ -27,12 +28,12 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 async def read_audit_log(
     _: AuditReader, uow: UnitOfWorkDep, request: Request,
     record_id: str | None = None, actor: str | None = None, action: str | None = None,
-    at_from: datetime | None = None, at_to: datetime | None = None,
+    at_from: AwareDatetime | None = None, at_to: AwareDatetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> AuditPage:
     """Who read or changed which record, when and why; newest first."""
-    before = read_cursor(cursor, int)
+    before = read_cursor(cursor, position)
     filters = service.AuditFilters(record_id=record_id, actor=actor, action=action,
                                    at_from=at_from, at_to=at_to)
     entries = await service.audit_entries(uow, filters, before, limit + 1)

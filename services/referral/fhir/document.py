@@ -146,12 +146,37 @@ class PostedDocument:
         return [*tops, *(c for top in tops for c in top.contained())]
 
 
+# Deeper than any ServiceRequest or Bundle we accept (about 12 levels with contained
+# resources), and shallow enough for every check here to walk it without recursing too far.
+MAX_DEPTH = 64
+
+
+def _depth(value: object) -> int:
+    """How deeply a JSON value is nested (counted without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def read_document(raw: bytes) -> PostedDocument:
     """Parse and validate a posted ServiceRequest or Bundle; FhirError(400) if unusable."""
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise _invalid(Issue("structure", "The body is not JSON.")) from None
+    except RecursionError:
+        document = None  # deeper than the parser goes: refused below as too deep
+    if document is None or _depth(document) > MAX_DEPTH:
+        raise _invalid(Issue("structure", f"The document is nested more than {MAX_DEPTH} "
+                                          "levels deep; no FHIR resource we accept is."))
     if not isinstance(document, dict):
         raise _invalid(Issue("structure", "The body must be a FHIR resource (a JSON object)."))
     kind = document.get("resourceType")

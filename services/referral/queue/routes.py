@@ -22,6 +22,7 @@ from shared.pagination import (
     MAX_PAGE_SIZE,
     aware_datetime,
     page_of,
+    position,
     read_cursor,
 )
 from shared.service import UnitOfWorkDep
@@ -50,7 +51,7 @@ async def read_queue(
     """New and open referrals, most urgent first: immediate risk, then red, amber, green,
     not yet rated, then the nearest decision deadline (MASH staff)."""
     filters = QueueFilters(status=status, rag=rag, source=source)
-    after = read_cursor(cursor, int, int, aware_datetime, str)
+    after = read_cursor(cursor, position, position, aware_datetime, str)
     found = await open_referrals(uow, caller, filters, after, limit + 1)
     page, links = page_of(found, limit, request.url, sort_key)
     requests = await open_requests_of(uow, [r.id for r in page])

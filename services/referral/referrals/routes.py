@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
 
 from services.referral.deps import PurposeHeader
 from services.referral.people import index as people_index
@@ -76,8 +76,8 @@ async def list_referrals(
     status: str | None = None,
     rag: Literal["red", "amber", "green"] | None = None,
     source: str | None = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: AwareDatetime | None = None,
+    received_to: AwareDatetime | None = None,
     q: Annotated[str | None, Query(max_length=100, description=(
         "a reference, your own reference, or (MASH staff) a name, NHS number or UPN"))] = None,
     cursor: str | None = None,

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     Field,
 )
@@ -45,7 +46,8 @@ class InformationRequestCreate(StrictStripped):
 
     agency_id: str = Field(min_length=1, max_length=36)
     question: str = Field(min_length=1, max_length=5000)
-    due_at: datetime | None = Field(default=None, description="default: the RAG response time")
+    due_at: AwareDatetime | None = Field(default=None,
+                                         description="default: the RAG response time")
 
 
 class InformationResponse(StrictStripped):
