@@ -25,7 +25,7 @@ from tests.auth import basic
 from tests.bodies import referral_body
 from tests.conftest import unavailable
 from tests.helpers import free_port
-from tests.integration.test_mash_up_command import start, stop
+from tests.mash_up import start, stop
 
 CHROMIUM = os.environ.get("MASH_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -1,6 +1,6 @@
 """Fixtures shared by the integration tests."""
 
-from tests.integration.test_intake import intake
-from tests.integration.test_notify_delivery import notify_db, receiver
+from tests.integration.notify_hub import notify_db, receiver
+from tests.integration.partners import intake
 
 __all__ = ["intake", "notify_db", "receiver"]

@@ -7,7 +7,7 @@ import pytest
 
 from services.referral.referrals.models import Referral
 from shared.pagination import encode_cursor
-from tests.integration.test_intake import HEALTH, Intake
+from tests.integration.partners import HEALTH, Intake
 
 # Cursors a client could make: each decodes, none holds a sort key this API gave out.
 FORGED = [

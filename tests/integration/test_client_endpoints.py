@@ -7,8 +7,7 @@ from typing import Any
 
 from services.referral.referrals.models import Referral
 from tests.bodies import referral_body
-from tests.integration.test_intake import HEALTH, Intake, child
-from tests.integration.test_workflow import agency_of, read
+from tests.integration.partners import HEALTH, Intake, agency_of, child, read
 
 
 async def submit(intake: Intake, number: int, **changes: Any) -> str:

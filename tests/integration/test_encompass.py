@@ -30,9 +30,8 @@ from shared.events import CloudEvent, utcnow
 from tests.auth import basic
 from tests.bodies import referral_body
 from tests.helpers import eventually
-from tests.integration.test_hub import hub_settings, start_hub
-from tests.integration.test_notify_api import NotifyHub
-from tests.integration.test_notify_delivery import Notify, referral_event
+from tests.integration.hub import hub_settings, start_hub
+from tests.integration.notify_hub import Notify, NotifyHub, referral_event
 from tests.webhooks import Mailbox, Receiver
 
 RIVERSIDE, HILLSIDE = "agency-riverside", "agency-hillside"

@@ -34,7 +34,7 @@ from services.referral.referrals.models import Referral, ReferralSubject
 from shared.events import CloudEvent
 from shared.outbox import OutboxMessage
 from tests.auth import client_token, demo_client, load_credentials
-from tests.integration.test_hub import BASE, hub_settings, start_hub
+from tests.integration.hub import BASE, hub_settings, start_hub
 
 HEALTH = "northshire-health-system"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "fhir"

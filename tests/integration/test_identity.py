@@ -39,7 +39,7 @@ from tests.auth import (
 )
 from tests.bodies import referral_body
 from tests.helpers import HUB_BASE_URL, eventually
-from tests.integration.test_hub import hub_settings, start_hub
+from tests.integration.hub import hub_settings, start_hub
 
 TOKEN_URL = f"{HUB_BASE_URL}/oauth2/token"
 POLICE = "northshire-police-system"

@@ -7,89 +7,24 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
-from mash.gateway import Hub
 from services.referral.audit.models import AuditEntry
 from services.referral.audit.service import verify_chain
 from services.referral.intake import idempotency
 from services.referral.intake.models import IdempotencyKey
 from services.referral.referrals.models import Referral, ReferralSubject
-from shared.auth import CSRF_HEADER, SESSION_COOKIE
 from shared.outbox import OutboxMessage
-from tests.auth import client_token, current_otp, demo_user, load_credentials
+from tests.auth import demo_user, load_credentials
 from tests.bodies import REFERRAL, referral_body
-from tests.integration.test_hub import hub_settings, start_hub
-
-POLICE = "northshire-police-system"
-HEALTH = "northshire-health-system"
-
-
-@dataclass
-class Intake:
-    hub: Hub
-    client: httpx.AsyncClient
-    data_dir: Path
-    credentials: dict[str, Any]
-    tokens: dict[str, str]
-    sessions: dict[str, str] = field(default_factory=dict)
-
-    async def as_client(self, client_id: str) -> dict[str, str]:
-        if client_id not in self.tokens:
-            self.tokens[client_id] = await client_token(self.client, self.credentials,
-                                                        self.data_dir, client_id)
-        return {"authorization": f"Bearer {self.tokens[client_id]}"}
-
-    async def as_user(self, username: str) -> dict[str, str]:
-        """Sign a member of staff in (once: a TOTP code works once); their session cookie
-        is on the client afterwards."""
-        self.client.cookies.clear()
-        if username not in self.sessions:
-            user = demo_user(self.credentials, username)
-            response = await self.client.post("/api/v1/sessions", json={
-                "username": username, "password": user["password"],
-                "otp": current_otp(user["totp_secret"])})
-            assert response.status_code == 200, response.text
-            self.sessions[username] = self.client.cookies[SESSION_COOKIE]
-        self.client.cookies.set(SESSION_COOKIE, self.sessions[username])
-        return {CSRF_HEADER: "1"}
-
-    async def submit(self, body: dict[str, Any] | None = None, client_id: str = POLICE,
-                     **headers: str) -> httpx.Response:
-        self.client.cookies.clear()
-        return await self.client.post("/api/v1/referrals", json=body or referral_body(),
-                                      headers={**await self.as_client(client_id), **headers})
-
-    async def count(self, model: type, *where: Any) -> int:
-        async with self.hub.services["referral"].database.unit_of_work() as uow:
-            query = select(func.count()).select_from(model)
-            for clause in where:
-                query = query.where(clause)
-            return int((await uow.session.exec(query)).one())
-
-
-@pytest.fixture
-async def intake(demo_data_dir: Path) -> AsyncIterator[Intake]:
-    hub, client, running = await start_hub(hub_settings(demo_data_dir))
-    try:
-        yield Intake(hub, client, demo_data_dir, load_credentials(demo_data_dir), {})
-    finally:
-        await client.aclose()
-        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
-
-
-def child(**changes: Any) -> dict[str, Any]:
-    subject = dict(REFERRAL["subjects"][0])
-    subject.update(changes)
-    return subject
+from tests.integration.hub import hub_settings, start_hub
+from tests.integration.partners import HEALTH, POLICE, Intake, child
 
 
 def errors_of(response: httpx.Response) -> dict[tuple[Any, ...], str]:

@@ -7,52 +7,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
-from mash.gateway import Hub
 from services.notify.models import Delivery
-from tests.auth import client_token, current_otp, demo_user, load_credentials
 from tests.bodies import referral_body
 from tests.helpers import eventually
-from tests.integration.test_hub import hub_settings, start_hub
+from tests.integration.hub import hub_settings, start_hub
+from tests.integration.notify_hub import RECEIVED, NotifyHub
 from tests.webhooks import Receiver, Reply
-
-RECEIVED = "mash.referral.received"
-
-
-class NotifyHub:
-    def __init__(self, hub: Hub, client: httpx.AsyncClient, data_dir: Path) -> None:
-        self.hub = hub
-        self.client = client  # the demo police system
-        self.data_dir = data_dir
-        self.credentials = load_credentials(data_dir)
-
-    async def staff(self, username: str) -> httpx.AsyncClient:
-        """A client signed in as a demo member of staff."""
-        user = demo_user(self.credentials, username)
-        staff = httpx.AsyncClient(transport=self.client._transport, base_url=self.client.base_url,
-                                  headers={"x-mash-csrf": "1"})
-        signed_in = await staff.post("/api/v1/sessions", json={
-            "username": username, "password": user["password"],
-            "otp": current_otp(user["totp_secret"])})
-        assert signed_in.status_code in (200, 201), signed_in.text
-        return staff
-
-    async def health_system(self) -> httpx.AsyncClient:
-        token = await client_token(self.client, self.credentials, self.data_dir,
-                                   "northshire-health-system")
-        return httpx.AsyncClient(transport=self.client._transport, base_url=self.client.base_url,
-                                 headers={"authorization": f"Bearer {token}"})
-
-    async def subscribe(self, url: str, **extra: Any) -> dict[str, Any]:
-        response = await self.client.post("/api/v1/subscriptions", json={
-            "channel": "webhook", "url": url, "event_types": [RECEIVED], **extra})
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 from mash.gateway import Hub, create_hub_app
 from tests.auth import ASSERTION_TYPE, demo_client, load_credentials
-from tests.integration.test_hub import hub_settings
+from tests.integration.hub import hub_settings
 
 POLICE = "northshire-police-system"
 

@@ -27,8 +27,8 @@ from services.referral.referrals.models import Referral
 from shared.outbox import OutboxMessage
 from tests.auth import load_credentials
 from tests.bodies import referral_body
-from tests.integration.test_hub import hub_settings, start_hub
-from tests.integration.test_intake import HEALTH, POLICE, Intake
+from tests.integration.hub import hub_settings, start_hub
+from tests.integration.partners import HEALTH, POLICE, Intake
 
 DOB = "2012-04-02"
 HOME = {"line1": "1 Test Street", "town": "Northshire", "postcode": "S60 1AA"}

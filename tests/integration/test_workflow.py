@@ -23,20 +23,9 @@ from shared.broker.memory import InProcessBroker
 from shared.outbox import OutboxMessage
 from shared.settings import Settings
 from tests.bodies import REFERRAL, referral_body
-from tests.integration.test_intake import HEALTH, POLICE, Intake, child
+from tests.integration.partners import HEALTH, POLICE, Intake, agency_of, child, read
 
 REPORT = {"rag": "amber", "rationale": "domestic abuse, child present, no injuries"}
-
-
-def agency_of(intake: Intake, client_id: str) -> str:
-    return next(c["agency_id"] for c in intake.credentials["clients"]
-                if c["client_id"] == client_id)
-
-
-async def read(intake: Intake, referral_id: str) -> tuple[dict[str, Any], str]:
-    response = await intake.client.get(f"/api/v1/referrals/{referral_id}")
-    assert response.status_code == 200, response.text
-    return response.json(), response.headers["etag"]
 
 
 async def events_of(intake: Intake, event_type: str) -> list[dict[str, Any]]:

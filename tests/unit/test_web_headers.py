@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mash.web import WEB_DIR, WEB_HEADERS, WebClient
-from tests.unit.test_gateway_config import CONFIG, parse
+from tests.unit.gateway_config import CONFIG, parse
 
 INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
 
