@@ -22,7 +22,7 @@ as soon as its answer is in (closed loop). Two modes, each next to its baseline:
 
 Baseline: bench/_common.py `baseline`, a FastAPI app under uvicorn in a process of its
 own (uvicorn configured as `mash` configures it), whose POST /api/v1/referrals validates
-the body with services.referral.schemas.ReferralCreate and answers 201 with a receipt,
+the body with services.referral.referrals.schemas.ReferralCreate and answers 201 with a receipt,
 writing nothing. In (a) it is called directly; in (b) through a second nginx rendered
 from the same template with the referral upstream pointing at it, so both sides of (b)
 pay the same gateway hop.

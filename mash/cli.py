@@ -201,7 +201,7 @@ def _audit(args: argparse.Namespace) -> None:
 
 
 async def _index_existing(settings: Settings) -> int:
-    from services.referral.people.intake import index_earlier_subjects
+    from services.referral.people.linking import index_earlier_subjects
 
     service = _service("referral", settings)
     total = 0
