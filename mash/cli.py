@@ -8,7 +8,9 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import uvicorn
 
 from mash.gateway import Hub, create_hub_app
@@ -18,6 +20,9 @@ from shared.logs import configure_logging
 from shared.runtime import freeze_start_up_objects
 from shared.service import Service
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from services.referral.audit.seals import Checkpoint
 
 
 def _up(args: argparse.Namespace) -> None:
@@ -177,13 +182,15 @@ def _keys(args: argparse.Namespace) -> None:
     asyncio.run(_rotate_keys(settings, args.lead_seconds))
 
 
-async def _verify_audit(settings: Settings) -> int:
+async def _verify_audit(settings: Settings, checkpoint: Checkpoint | None) -> int:
+    from services.referral.audit.seals import seal_key
     from services.referral.audit.service import verify_chain
 
+    key = seal_key(settings.secret_key.get_secret_value())
     service = _service("referral", settings)
     try:
         async with service.database.unit_of_work() as uow:
-            count, problems = await verify_chain(uow)
+            count, problems = await verify_chain(uow, key, checkpoint)
     finally:
         await service.database.dispose()
     for problem in problems:
@@ -191,13 +198,55 @@ async def _verify_audit(settings: Settings) -> int:
     if problems:
         print(f"audit log NOT intact: {len(problems)} problem(s) in {count} entries", flush=True)
         return 1
-    print(f"audit log intact: {count} entries, each chained to the one before", flush=True)
+    against = f", and matches the checkpoint at entry {checkpoint.seq}" if checkpoint else ""
+    print(f"audit log intact: {count} entries, each chained to the one before and sealed"
+          f"{against}", flush=True)
     return 0
 
 
 def _audit(args: argparse.Namespace) -> None:
+    from services.referral.audit.seals import Checkpoint
+
     settings = _settings_of(args)
-    sys.exit(asyncio.run(_verify_audit(settings)))
+    checkpoint = None
+    if args.checkpoint:
+        try:
+            checkpoint = Checkpoint.from_json(json.loads(Path(args.checkpoint).read_text()))
+        except (OSError, ValueError) as exc:
+            print(f"cannot read the checkpoint {args.checkpoint}: {exc}", flush=True)
+            sys.exit(2)
+    sys.exit(asyncio.run(_verify_audit(settings, checkpoint)))
+
+
+async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
+    from services.referral.audit.seals import checkpoint, seal_key
+
+    service = _service("referral", settings)
+    try:
+        async with service.database.unit_of_work() as uow:
+            taken = await checkpoint(uow, seal_key(settings.secret_key.get_secret_value()))
+            await uow.commit()
+    finally:
+        await service.database.dispose()
+    if taken is None:
+        print("the audit log is empty: nothing to checkpoint", file=sys.stderr, flush=True)
+        return 1
+    document = json.dumps(taken.as_json())
+    print(document, flush=True)
+    if post_to:
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.post(post_to, content=document,
+                                       headers={"content-type": "application/json"})
+        if answer.is_error:
+            print(f"the checkpoint was not accepted: HTTP {answer.status_code}",
+                  file=sys.stderr, flush=True)
+            return 1
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> None:
+    settings = _settings_of(args)
+    sys.exit(asyncio.run(_take_checkpoint(settings, args.post or settings.audit_checkpoint_url)))
 
 
 async def _index_existing(settings: Settings) -> int:
@@ -276,7 +325,17 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="recompute the hash chain; exit 1 if an entry was changed or removed")
     verify.add_argument("--data-dir", default=None,
                         help="for `mash up` data: the data directory (default: MASH_ settings)")
+    verify.add_argument("--checkpoint", default=None, metavar="FILE",
+                        help="a checkpoint from `mash audit checkpoint`, kept away from the "
+                             "hub: also prove nothing up to it was rewritten")
     verify.set_defaults(func=_audit)
+    sealed = audit_commands.add_parser(
+        "checkpoint", help="seal the audit chain's head and print it (JSON) to keep elsewhere")
+    sealed.add_argument("--data-dir", default=None,
+                        help="for `mash up` data: the data directory (default: MASH_ settings)")
+    sealed.add_argument("--post", default=None, metavar="URL",
+                        help="also POST it to URL (default: MASH_AUDIT_CHECKPOINT_URL, if set)")
+    sealed.set_defaults(func=_checkpoint)
 
     people = commands.add_parser("people", help="the person index")
     people_commands = people.add_subparsers(dest="people_command", required=True)

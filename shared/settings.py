@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
 
     log_level: str = "INFO"
+    # Where `mash audit checkpoint` also posts the sealed head of the audit chain (kept
+    # away from the hub: a records system, a WORM bucket's upload URL).
+    audit_checkpoint_url: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Self:

@@ -7,6 +7,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from services.referral.audit import routes as audit
+from services.referral.audit.seals import AuditSealer, seal_key
 from services.referral.encompass import routes as encompass
 from services.referral.fhir import routes as fhir
 from services.referral.intake import routes as intake
@@ -35,8 +36,11 @@ def create_service(
 ) -> Service:
     """The referral service's parts, for `mash up` or for serving alone."""
     database = Database(settings.database_url(NAME))
-    calendar = WorkingCalendar(HubSettings())
-    deadlines = DeadlineScheduler(database, poll_seconds=calendar.settings.deadline_poll_seconds)
+    hub = HubSettings()
+    calendar = WorkingCalendar(hub)
+    deadlines = DeadlineScheduler(database, poll_seconds=hub.deadline_poll_seconds)
+    sealer = AuditSealer(database, seal_key(settings.secret_key.get_secret_value()),
+                         poll_seconds=hub.audit_seal_seconds)
     service = Service(NAME, settings=settings, broker=broker, database=database,
                    # The queue before `router`: /referrals/queue is not a referral id.
                    routers=[queue.router, reports.router, intake.router, referrals.router,
@@ -44,7 +48,7 @@ def create_service(
                             people.people, people.reviews, encompass.router],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated)],
-                   workers=[deadlines], migrations=MIGRATIONS, registry=registry,
+                   workers=[deadlines, sealer], migrations=MIGRATIONS, registry=registry,
                    title="MASH referral service")
     service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar))
     return service

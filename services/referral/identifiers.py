@@ -18,6 +18,8 @@ def normalise_nhs_number(value: str) -> str:
     digits = re.sub(r"[\s-]", "", value)
     if not re.fullmatch(r"[0-9]{10}", digits):
         raise ValueError("an NHS number is 10 digits")
+    if digits == "0" * 10:  # its check digit holds, but no one has it
+        raise ValueError("0000000000 is not an NHS number")
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
     check = 11 - total % 11
     if check == 11:

@@ -32,3 +32,5 @@ class HubSettings(BaseSettings):
     # per day when red runs on the clock).
     decision_working_days: float = 1.0
     deadline_poll_seconds: float = 30.0
+    # How often the audit chain's head is sealed with the key kept out of the database.
+    audit_seal_seconds: float = 5.0

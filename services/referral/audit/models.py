@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
@@ -27,6 +27,8 @@ class AuditEntry(SQLModel, table=True):
     record_id: str = Field(max_length=64, index=True)
     purpose: str = Field(max_length=100)
     request_id: str | None = Field(default=None, max_length=128)
+    # What else identifies the access, as JSON: a search's terms, say. Hashed when present.
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -39,3 +41,15 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(default=GENESIS, max_length=64)
+
+
+class AuditSeal(SQLModel, table=True):
+    """The chain's head at a moment, sealed with a key the database does not hold: an
+    entry up to ``seq`` cannot be changed, nor the chain recomputed, without breaking it."""
+
+    __tablename__ = "audit_seals"
+
+    seq: int = Field(primary_key=True)
+    hash: str = Field(max_length=64)
+    sealed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    mac: str = Field(max_length=64)

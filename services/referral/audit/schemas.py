@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from pydantic import (
     BaseModel,
+    Field,
+    field_validator,
 )
 
 from shared.pagination import PageLinks
@@ -24,7 +28,14 @@ class AuditEntryView(BaseModel):
     record_id: str
     purpose: str
     request_id: str | None
+    detail: dict[str, Any] | None = Field(
+        default=None, description="what else identifies the access: a search's terms")
     hash: str
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _from_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class AuditPage(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, select
 
 from services.referral.audit.models import GENESIS, AuditEntry, AuditHead
+from services.referral.audit.seals import SEAL_GRACE, Checkpoint, check_seal, seals
 from shared.auth import Principal
 from shared.db import UnitOfWork, dialect_insert
 from shared.events import utcnow
@@ -25,15 +26,18 @@ _HASHED = ("prev_hash", "seq", "at", "actor", "actor_kind", "agency_id", "action
 
 
 def _hash_of(values: dict[str, Any]) -> str:
-    """SHA-256 over the previous hash and every field of an entry."""
+    """SHA-256 over the previous hash and every field of an entry (its detail, when it has
+    one: entries written before details existed keep their hashes)."""
     fields = [values[name] for name in _HASHED]
     fields[2] = values["at"].isoformat()
+    if values.get("detail") is not None:
+        fields.append(values["detail"])
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
 
 
 def entry_hash(entry: AuditEntry) -> str:
     """SHA-256 over the previous hash and every field of the entry."""
-    return _hash_of({name: getattr(entry, name) for name in _HASHED})
+    return _hash_of({name: getattr(entry, name) for name in (*_HASHED, "detail")})
 
 
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
@@ -69,13 +73,15 @@ class AuditBatch:
         self.entries: list[dict[str, Any]] = []
 
     def add(self, who: Principal, action: str, record_type: str, record_id: str,
-            purpose: str) -> None:
-        """An entry to append (its time and request id are taken now)."""
+            purpose: str, detail: Mapping[str, Any] | None = None) -> None:
+        """An entry to append (its time and request id are taken now); ``detail`` what else
+        identifies the access (a search's terms), kept as JSON."""
         self.entries.append({
             "at": utcnow(), "actor": who.subject, "actor_kind": who.kind,
             "agency_id": who.agency_id, "action": action, "record_type": record_type,
-            "record_id": record_id, "purpose": purpose[:100],
-            "request_id": request_id_var.get()})
+            "record_id": record_id[:64], "purpose": purpose[:100],
+            "request_id": request_id_var.get(),
+            "detail": _detail_json(detail)})
 
     async def append(self, uow: UnitOfWork) -> list[dict[str, Any]]:
         """Chain the entries after the head, in the caller's transaction; the rows."""
@@ -93,11 +99,28 @@ class AuditBatch:
         return entries
 
 
+async def record_refusal(uow: UnitOfWork, who: Principal, record_type: str, record_id: str,
+                         purpose: str) -> None:
+    """A refused read (no such record, or not the reader's to see), written at once in a
+    transaction of its own: the request's own is rolled back with the refusal."""
+    async with uow.database.unit_of_work() as own:
+        await record(own, who, "refused", record_type, record_id, purpose)
+        await own.commit()
+
+
+def _detail_json(detail: Mapping[str, Any] | None) -> str | None:
+    if not detail:
+        return None
+    given = {name: value for name, value in detail.items() if value is not None}
+    return json.dumps(given, sort_keys=True, separators=(",", ":"), default=str) if given else None
+
+
 async def record(uow: UnitOfWork, who: Principal, action: str, record_type: str,
-                 record_id: str, purpose: str) -> AuditEntry:
+                 record_id: str, purpose: str,
+                 detail: Mapping[str, Any] | None = None) -> AuditEntry:
     """Append an entry to the chain, in the caller's transaction."""
     batch = AuditBatch()
-    batch.add(who, action, record_type, record_id, purpose)
+    batch.add(who, action, record_type, record_id, purpose, detail)
     (entry,) = await batch.append(uow)
     return AuditEntry(**entry)
 
@@ -123,9 +146,18 @@ async def _entries(uow: UnitOfWork, batch: int = 1000) -> AsyncIterator[AuditEnt
         last = rows[-1].seq
 
 
-async def verify_chain(uow: UnitOfWork) -> tuple[int, list[ChainProblem]]:
-    """Check every entry against its predecessor and the head; (entries, problems)."""
+async def verify_chain(uow: UnitOfWork, key: bytes | None = None,
+                       checkpoint: Checkpoint | None = None,
+                       now: datetime | None = None) -> tuple[int, list[ChainProblem]]:
+    """Check every entry against its predecessor and the head; with the seals' ``key``,
+    every seal too, and that no entry older than SEAL_GRACE is unsealed; with a
+    ``checkpoint``, that the chain up to it is the one it sealed. (entries, problems)"""
     problems: list[ChainProblem] = []
+    sealed = await seals(uow) if key is not None else []
+    wanted = {seal.seq for seal in sealed} | ({checkpoint.seq} if checkpoint else set())
+    top = max((seal.seq for seal in sealed), default=0)
+    hashes: dict[int, str] = {}
+    unsealed: dict[int, datetime] = {}
     expected_prev, expected_seq, count = GENESIS, 1, 0
     async for entry in _entries(uow):
         count += 1
@@ -136,13 +168,36 @@ async def verify_chain(uow: UnitOfWork) -> tuple[int, list[ChainProblem]]:
             problems.append(ChainProblem(entry.seq, "does not follow the entry before it"))
         if entry_hash(entry) != entry.hash:
             problems.append(ChainProblem(entry.seq, "has been changed since it was written"))
+        if entry.seq in wanted:
+            hashes[entry.seq] = entry.hash
+        if key is not None and entry.seq > top:
+            unsealed[entry.seq] = entry.at
         expected_prev, expected_seq = entry.hash, entry.seq + 1
     head = await uow.session.get(AuditHead, 1)
     if head is not None and (head.seq != expected_seq - 1 or head.hash != expected_prev):
         problems.append(ChainProblem(head.seq, "the newest entries have been removed "
                                      f"(head is at {head.seq}, entries end at "
                                      f"{expected_seq - 1})"))
+    if key is not None:
+        problems += _seal_problems(key, sealed, checkpoint, hashes, unsealed,
+                                   now or utcnow())
     return count, problems
+
+
+def _seal_problems(key: bytes, sealed: list[Checkpoint], checkpoint: Checkpoint | None,
+                   hashes: dict[int, str], unsealed: dict[int, datetime],
+                   now: datetime) -> list[ChainProblem]:
+    problems = [ChainProblem(seal.seq, why) for seal in sealed
+                if (why := check_seal(key, seal, hashes)) is not None]
+    if checkpoint is not None and (why := check_seal(key, checkpoint, hashes)) is not None:
+        problems.append(ChainProblem(checkpoint.seq, f"checkpoint: {why}"))
+    late = sorted(seq for seq, at in unsealed.items() if at < now - SEAL_GRACE)
+    if late:
+        problems.append(ChainProblem(late[0], f"{len(late)} entries from here on are not "
+                                              "sealed (seals removed, or the hub stopped "
+                                              "before sealing them)"))
+    return problems
+
 
 @dataclass(frozen=True)
 class AuditFilters:

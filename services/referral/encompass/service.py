@@ -55,6 +55,7 @@ async def read_notice(uow: UnitOfWork, referral_id: str, reader: Principal,
     school = await agency_entry(uow, reader.agency_id)
     referral = await uow.session.get(Referral, referral_id)
     if school is None or school.school_urn is None or referral is None:
+        await audit.record_refusal(uow, reader, "referral", referral_id, purpose)
         return None
     pupils = list((await uow.session.exec(
         select(ReferralSubject).where(col(ReferralSubject.referral_id) == referral.id,
@@ -62,6 +63,7 @@ async def read_notice(uow: UnitOfWork, referral_id: str, reader: Principal,
                                       col(ReferralSubject.school_urn) == school.school_urn)
         .order_by(col(ReferralSubject.position)))).all())
     if not may_read(school, referral, pupils):
+        await audit.record_refusal(uow, reader, "referral", referral_id, purpose)
         return None
     await audit.record(uow, reader, "read", "referral", referral.id, purpose)
     return EncompassNotice(referral, pupils)

@@ -18,6 +18,7 @@ from services.referral.permissions import is_mash_staff
 from services.referral.referrals.models import Referral
 from shared.auth import Principal
 from shared.db import UnitOfWork
+from shared.errors import NotFound
 from shared.problems import Problem
 
 
@@ -49,8 +50,10 @@ async def person_file(uow: UnitOfWork, person_id: str) -> PersonFile:
 
 async def read_person(uow: UnitOfWork, person_id: str, reader: Principal,
                       purpose: str) -> PersonFile:
-    """One person, audited."""
-    require_mash_staff(reader, "person")
+    """One person, audited (a refusal too)."""
+    if not is_mash_staff(reader) or await uow.session.get(Person, person_id) is None:
+        await audit.record_refusal(uow, reader, "person", person_id, purpose)
+        raise NotFound("No such person.")
     found = await person_file(uow, person_id)
     await audit.record(uow, reader, "read", "person", person_id, purpose)
     return found
@@ -62,17 +65,18 @@ async def list_reviews(uow: UnitOfWork, reader: Principal, status: str | None,
     """Match reviews newest first; the search is audited."""
     require_mash_staff(reader, "match reviews")
     found = await index.match_reviews(uow, status, after, limit)
-    await audit.record(uow, reader, "search", "match_review", "*", purpose)
+    await audit.record(uow, reader, "search", "match_review", "*", purpose,
+                       detail={"status": status})
     return found
 
 
 async def read_review(uow: UnitOfWork, review_id: str, reader: Principal,
                       purpose: str) -> tuple[MatchReview, SubjectDetails]:
-    """One match review, audited."""
-    require_mash_staff(reader, "match review")
-    review = await uow.session.get(MatchReview, review_id)
+    """One match review, audited (a refusal too)."""
+    review = await uow.session.get(MatchReview, review_id) if is_mash_staff(reader) else None
     details = await uow.session.get(SubjectDetails, review.subject_id) if review else None
     if review is None or details is None:
-        raise Problem(404, "No such match review.")
+        await audit.record_refusal(uow, reader, "match_review", review_id, purpose)
+        raise NotFound("No such match review.")
     await audit.record(uow, reader, "read", "match_review", review_id, purpose)
     return review, details

@@ -6,6 +6,7 @@ arriving while a practitioner pages on neither repeats nor skips a row."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,7 +73,8 @@ async def open_referrals(uow: UnitOfWork, reader: Principal, filters: QueueFilte
     query = query.order_by(RISK_RANK, RAG_RANK, col(Referral.decision_due_at),
                            col(Referral.id)).limit(limit)
     referrals = list((await uow.session.exec(query)).all())
-    await audit.record(uow, reader, "search", "referral", "*", "queue")
+    await audit.record(uow, reader, "search", "referral", "*", "queue",
+                       detail=dataclasses.asdict(filters))
     return referrals
 
 

@@ -41,6 +41,7 @@ Sex = Literal["F", "M", "U"]
 
 
 MAX_PREGNANCY = timedelta(days=300)
+EARLIEST_BIRTH = date(1900, 1, 1)  # an adult subject, say a grandparent, is born after
 
 
 SOURCE_CODES: list[JsonValue] = [*sorted(REFERRAL_SOURCES)]
@@ -109,6 +110,8 @@ class Subject(StrictStripped):
         if value is not None and value > _today():
             raise ValueError("is in the future; for an unborn child give "
                              "expected_date_of_birth instead")
+        if value is not None and value < EARLIEST_BIRTH:
+            raise ValueError("is before 1900: check the date (year first: YYYY-MM-DD)")
         return value
 
     @field_validator("expected_date_of_birth")

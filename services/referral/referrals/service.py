@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,7 @@ async def read_referral(uow: UnitOfWork, referral_id: str, reader: Principal,
     know it exists."""
     referral = await uow.session.get(Referral, referral_id)
     if referral is None or not can_read(reader, referral):
+        await audit.record_refusal(uow, reader, "referral", referral_id, purpose)
         return None
     subjects: list[ReferralSubject] = []
     if is_mash_staff(reader):
@@ -87,7 +89,8 @@ async def list_referrals(uow: UnitOfWork, reader: Principal, filters: ReferralFi
                                          descending=True))
     query = query.order_by(col(Referral.received_at).desc(), col(Referral.id).desc()).limit(limit)
     referrals = list((await uow.session.exec(query)).all())
-    await audit.record(uow, reader, "search", "referral", "*", purpose)
+    await audit.record(uow, reader, "search", "referral", "*", purpose,
+                       detail=dataclasses.asdict(filters))
     return referrals
 
 

@@ -193,6 +193,8 @@ async def information_request_for(uow: UnitOfWork, request_id: str,
     """A request the caller may see: MASH staff any, a partner those addressed to it."""
     request = await uow.session.get(InformationRequest, request_id)
     if request is None or not may_read_request(who, request):
+        await audit.record_refusal(uow, who, "information_request", request_id,
+                                   "information_sharing")
         return None
     return request
 
