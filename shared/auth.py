@@ -56,6 +56,9 @@ class Principal:
     token_id: str
     session_id: str | None = None
     scope: str = ""
+    # What kind of agency the caller speaks for (police, health, school, local_authority,
+    # other), as identity vouched when it issued the token; None in tokens from before.
+    agency_kind: str | None = None
 
     def has_any_role(self, roles: Iterable[str]) -> bool:
         """True if the caller holds at least one of ``roles``."""
@@ -277,6 +280,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         token_id=str(claims["jti"]),
         session_id=claims.get("sid"),
         scope=str(claims.get("scope", "")),
+        agency_kind=str(claims["agency_kind"]) if claims.get("agency_kind") else None,
     )
 
 

@@ -21,6 +21,7 @@ from sqlmodel import col, delete
 from services.identity.keys import KeyStore
 from services.identity.models import ApiClient, UsedClientAssertion
 from services.identity.passwords import dummy_hash, password_hasher
+from services.identity.service import agency_kind
 from shared.auth import ACCESS_TOKEN_TYPE
 from shared.db import UnitOfWork
 from shared.events import utcnow
@@ -118,6 +119,7 @@ class ClientCredentialsGrant:
             "exp": now + lifetime,
             "jti": secrets.token_urlsafe(16),
             "agency_id": client.agency_id,
+            "agency_kind": await agency_kind(uow, client.agency_id),
             "roles": client.roles,
             "scope": API_SCOPE,
             "kind": "client",

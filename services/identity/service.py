@@ -240,12 +240,20 @@ async def sign_in(
         expires_at=now + timedelta(minutes=settings.session_minutes),
     )
     uow.session.add(staff_session)
-    token = await keys.sign(_session_claims(settings, user, staff_session),
-                            token_type=SESSION_TOKEN_TYPE)
+    claims = _session_claims(settings, user, staff_session,
+                             await agency_kind(uow, user.agency_id))
+    token = await keys.sign(claims, token_type=SESSION_TOKEN_TYPE)
     return SignedIn(user, staff_session, token)
 
 
-def _session_claims(settings: Settings, user: User, staff_session: StaffSession) -> dict[str, Any]:
+async def agency_kind(uow: UnitOfWork, agency_id: str) -> str | None:
+    """The kind of an agency (police, health, ...): a token says what its holder speaks for."""
+    agency = await uow.session.get(Agency, agency_id)
+    return agency.kind if agency is not None else None
+
+
+def _session_claims(settings: Settings, user: User, staff_session: StaffSession,
+                    kind: str | None) -> dict[str, Any]:
     issued = int(staff_session.created_at.timestamp())
     return {
         "iss": settings.issuer,
@@ -257,6 +265,7 @@ def _session_claims(settings: Settings, user: User, staff_session: StaffSession)
         "jti": secrets.token_urlsafe(16),
         "sid": staff_session.id,
         "agency_id": user.agency_id,
+        "agency_kind": kind,
         "roles": user.roles,
         "kind": "user",
         "username": user.username,

@@ -12,7 +12,7 @@ from tests.e2e.conftest import Hub
 def test_a_stale_change_is_explained_and_the_typed_text_kept(
     browser: Any, hub: Hub, artifacts: Path
 ) -> None:
-    referral = hub.submit(source="5D", external_reference="conflict")
+    referral = hub.submit(external_reference="conflict")
     practitioner = open_session(browser, hub, "mash.practitioner")
     manager = open_session(browser, hub, "mash.manager")
     for session in (practitioner, manager):
@@ -49,7 +49,7 @@ def test_a_stale_change_is_explained_and_the_typed_text_kept(
 def test_an_ended_session_asks_to_sign_in_again_on_the_same_page(
     browser: Any, hub: Hub, artifacts: Path
 ) -> None:
-    referral = hub.submit(source="5D", external_reference="expiry")
+    referral = hub.submit(external_reference="expiry")
     practitioner = open_session(browser, hub, "mash.practitioner")
     page = practitioner.page
     page.goto(f"/#/referrals/{referral['id']}")
@@ -78,7 +78,7 @@ def test_a_page_left_while_it_loads_does_not_draw_over_the_next(
 ) -> None:
     """A busy Monday: the queue is slow to come, the practitioner opens a referral from a
     link before it does. The queue's late answer must not replace the referral."""
-    referral = hub.submit(source="5D", external_reference="left-while-loading")
+    referral = hub.submit(external_reference="left-while-loading")
     practitioner = open_session(browser, hub, "mash.practitioner")
     page = practitioner.page
     where = f"window.location.hash = '#/referrals/{referral['id']}'"

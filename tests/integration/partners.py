@@ -21,6 +21,8 @@ POLICE = "northshire-police-system"
 
 
 HEALTH = "northshire-health-system"
+# The referral source each demo system gives (a partner gives its own kind's sources).
+SOURCE_OF = {POLICE: "6", HEALTH: "3F"}
 
 
 @dataclass
@@ -55,7 +57,8 @@ class Intake:
     async def submit(self, body: dict[str, Any] | None = None, client_id: str = POLICE,
                      **headers: str) -> httpx.Response:
         self.client.cookies.clear()
-        return await self.client.post("/api/v1/referrals", json=body or referral_body(),
+        body = body or referral_body(source=SOURCE_OF.get(client_id, "6"))
+        return await self.client.post("/api/v1/referrals", json=body,
                                       headers={**await self.as_client(client_id), **headers})
 
     async def count(self, model: type, *where: Any) -> int:

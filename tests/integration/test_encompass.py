@@ -217,8 +217,9 @@ async def test_police_notification_reaches_the_demo_schools_dsl_who_reads_it_aud
     posted = await hub.client.post("/api/v1/referrals", json=pupil_referral("999001"))
     assert posted.status_code == 201, posted.text
     referral = posted.json()
-    gp = await hub.client.post("/api/v1/referrals",
-                               json=pupil_referral("999001", source="3A"))
+    health = await hub.health_system()
+    gp = await health.post("/api/v1/referrals", json=pupil_referral("999001", source="3A"))
+    await health.aclose()
     assert gp.status_code == 201
 
     await eventually(lambda: _mail(mailbox))
@@ -245,6 +246,7 @@ async def test_police_notification_reaches_the_demo_schools_dsl_who_reads_it_aud
                                      params={"record_id": referral["id"]})).json()["items"]
         school_reads = [e for e in entries if e["agency_id"] == school["id"]]
         assert [(e["action"], e["purpose"]) for e in school_reads] == [
+            ("refused", "referrer_follow_up"),  # the full referral: not the school's to read
             ("read", "operation_encompass")]
     finally:
         await dsl.aclose()

@@ -35,7 +35,7 @@ def test_mash_up_starts_with_demo_logins_and_keeps_everything_across_a_restart(
             timeout=10,
         ).json()["access_token"]
         response = httpx.post(f"http://127.0.0.1:{port}/api/v1/referrals",
-                              json=referral_body(source="2A"), timeout=10,
+                              json=referral_body(), timeout=10,
                               headers={"authorization": f"Bearer {token}"})
         assert response.status_code == 201
         referral_id = response.json()["id"]

@@ -73,8 +73,11 @@ async def refer(hub: Intake, subject: dict[str, Any], client_id: str = POLICE,
                 as_user: str | None = None) -> str:
     """Submit a referral about one child; its id."""
     subject = dict(subject)
+    source = subject.get("source", "2A" if as_user else "6")
     body = referral_body(subjects=[{k: v for k, v in subject.items() if k != "source"}],
-                         source=subject.get("source", "2A" if as_user else "6"))
+                         source=source)
+    if client_id == POLICE and source.startswith("3"):
+        client_id = HEALTH  # a health referral comes from the health system
     if as_user:
         headers = await hub.as_user(as_user)
         response = await hub.client.post("/api/v1/referrals", json=body, headers=headers)

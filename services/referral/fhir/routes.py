@@ -21,9 +21,11 @@ from services.referral.fhir.document import (
 from services.referral.fhir.mapping import to_referral
 from services.referral.fhir.outcome import created_service_request, received_outcome
 from services.referral.intake import writer as intake_writer
+from services.referral.intake.sources import agency_kind_of, on_behalf
 from services.referral.links import referral_path
 from services.referral.permissions import ReferralSubmitter
 from services.referral.runtime import RuntimeDep
+from shared.errors import InvalidValue
 from shared.service import ServiceDep
 from shared.tracing import request_id_var
 
@@ -78,8 +80,14 @@ async def create_service_request(request: Request, caller: ReferralSubmitter,
         body = to_referral(document)
     except FhirError as exc:
         return fhir_json(operation_outcome(exc.issues), exc.status)
-    outcome = await runtime.intake.submit(
-        intake_writer.Submission(body, caller, request_id=request_id_var.get()))
+    try:
+        recorded_for_another = on_behalf(
+            body.source, caller, await agency_kind_of(runtime.intake.database, caller))
+    except InvalidValue as refused:
+        return fhir_json(operation_outcome([Issue(
+            "business-rule", refused.detail, ("ServiceRequest.category",))]), 422)
+    outcome = await runtime.intake.submit(intake_writer.Submission(
+        body, caller, request_id=request_id_var.get(), on_behalf=recorded_for_another))
     if not isinstance(outcome, intake_writer.Created):  # only a key has other outcomes
         raise RuntimeError(f"unexpected intake outcome {outcome!r}")
     referral = outcome.referral

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from services.referral.deps import IdempotencyKeyHeader
 from services.referral.intake import idempotency
 from services.referral.intake import writer as intake
+from services.referral.intake.sources import agency_kind_of, on_behalf
 from services.referral.permissions import (
     ReferralSubmitter,
 )
@@ -31,11 +32,14 @@ async def submit_referral(body: ReferralCreate, caller: ReferralSubmitter, runti
                           idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Submit a referral (or an information-only notification); the hub acknowledges it
     with a reference. Send an Idempotency-Key to retry safely after a timeout."""
+    kind = await agency_kind_of(runtime.intake.database, caller)
+    recorded_for_another = on_behalf(body.source, caller, kind)
     fingerprint = None
     if idempotency_key is not None:
         fingerprint = idempotency.fingerprint(await request.json())
     outcome = await runtime.intake.submit(intake.Submission(
-        body, caller, idempotency_key, fingerprint, request_id_var.get()))
+        body, caller, idempotency_key, fingerprint, request_id_var.get(),
+        on_behalf=recorded_for_another))
     if isinstance(outcome, intake.Created):
         return _created(outcome.answer)
     if isinstance(outcome, idempotency.Replay):

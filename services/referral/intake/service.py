@@ -63,7 +63,8 @@ class IntakeBatch:
 
 async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal,
                           calendar: WorkingCalendar | None = None, *,
-                          batch: IntakeBatch | None = None) -> Referral:
+                          batch: IntakeBatch | None = None, on_behalf: bool = False
+                          ) -> Referral:
     """Store a new referral and its subjects, link them to people, and stage
     `mash.referral.received`, in the caller's transaction. The referring agency is the
     caller's, whatever the body says. With a ``batch``, the rows wait in it for its owner
@@ -117,7 +118,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         referring_agency_id=submitter.agency_id, source=body.source,
         school_urns=[s.school_urn for s in body.subjects if s.role == "child" and s.school_urn],
     ).cloud_event())
-    workflow.record_received(rows, referral, submitter)
+    workflow.record_received(rows, referral, submitter, on_behalf=on_behalf)
     batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")
     if own:
         await batch.write(uow)

@@ -50,6 +50,7 @@ class Submission:
     key: str | None = None
     fingerprint: str | None = None
     request_id: str | None = None
+    on_behalf: bool = False  # MASH staff recording another kind of referrer's referral
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ async def write(uow: UnitOfWork, submission: Submission, batch: service.IntakeBa
                 if not isinstance(claim, idempotency.Claimed):
                     return claim
         referral = await service.submit_referral(uow, submission.body, caller,
-                                                 rules.calendar, batch=batch)
+                                                 rules.calendar, batch=batch,
+                                                 on_behalf=submission.on_behalf)
         answer = receipt(referral).model_dump_json()
         if taken is not None and print_ is not None:
             answered[taken] = (print_, answer)

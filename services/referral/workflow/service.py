@@ -96,11 +96,14 @@ def _timeline(uow: UnitOfWork, referral_id: str, what: str, who: Principal | Non
     uow.session.add(TimelineEntry(**_timeline_values(referral_id, what, who, **detail)))
 
 
-def record_received(rows: Rows, referral: Mapping[str, Any], submitter: Principal) -> None:
-    """The first line of a referral's chronology (a row of a referral being written)."""
+def record_received(rows: Rows, referral: Mapping[str, Any], submitter: Principal, *,
+                    on_behalf: bool = False) -> None:
+    """The first line of a referral's chronology (a row of a referral being written); it
+    says so when MASH staff recorded it for another kind of referrer."""
     rows.add(TimelineEntry, **_timeline_values(
         referral["id"], "received", submitter, kind=referral["kind"],
-        immediate_risk=referral["immediate_risk"] or None, rag=referral["rag"]))
+        immediate_risk=referral["immediate_risk"] or None, rag=referral["rag"],
+        recorded_by_mash_for_source=referral["source"] if on_behalf else None))
 
 
 async def transition(uow: UnitOfWork, referral: Referral, who: Principal,
