@@ -177,7 +177,11 @@ changes made with the session cookie must carry the header `x-mash-csrf: 1`.
 
 **Retrying.** Send an `Idempotency-Key` header with `POST /api/v1/referrals`; a retry
 with the same key and body within 24 hours returns the first answer (and
-`Idempotent-Replayed: true`), never a second referral.
+`Idempotent-Replayed: true`), never a second referral. Retry with the same key after
+429, 502, 503 or 504 (waiting the `Retry-After` seconds when given: a 503 means the hub's
+storage is away for a moment), after 409 while the first request is still in flight, and
+after a timeout or a dropped connection. Any other status is the answer: fix the request
+(4xx), or quote the `request_id` if you contact the hub (500).
 
 **Purpose.** Reads of a child's record are audited with who, when and why: say why in an
 `X-Purpose` header (MASH staff default to `triage`).
