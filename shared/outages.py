@@ -21,7 +21,7 @@ import sqlalchemy.exc
 RETRY_AFTER_SECONDS = 3
 
 # Errors raised where several kinds of error arrive: the handler decides by ``is_outage``.
-CANDIDATES: tuple[type[BaseException], ...] = (
+CANDIDATES: tuple[type[Exception], ...] = (
     sqlalchemy.exc.DBAPIError,
     sqlalchemy.exc.TimeoutError,
     OSError,

@@ -47,7 +47,7 @@ async def served(app: ASGIApp) -> AsyncIterator[int]:
                             lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
+    while not server.started:  # uvicorn offers no event
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
