@@ -23,6 +23,7 @@ from sqlmodel import col, select
 from services.notify.channels import DeliveryChannel, Outcome
 from services.notify.delivery import (
     SUBSCRIPTION_DISABLED,
+    bring_forward,
     dead_letter,
     directory_mailbox,
     record_attempt,
@@ -44,6 +45,7 @@ class Dispatcher(PollingWorker):
                  lease: timedelta = timedelta(seconds=60),
                  disable_after: timedelta = timedelta(days=2),
                  order_hold: timedelta = timedelta(days=1),
+                 catch_up_per_second: float = 100.0,
                  clock: Callable[[], datetime] = utcnow) -> None:
         # Retries come due with time, not with commits: it polls for them too.
         super().__init__("notify-dispatcher", poll_seconds=poll_seconds)
@@ -54,6 +56,7 @@ class Dispatcher(PollingWorker):
         self.lease = lease
         self.disable_after = disable_after
         self.order_hold = order_hold
+        self.catch_up_per_second = catch_up_per_second
         self.clock = clock
         self._due = self._due_query()
         database.on_commit(self.wake)
@@ -149,9 +152,15 @@ class Dispatcher(PollingWorker):
                 log.exception("delivery channel failed", extra={"delivery_id": delivery_id})
                 outcome = Outcome(False, error=type(exc).__name__)
             latency_ms = (time.perf_counter() - started) * 1000
+            now = self.clock()
+            recovered = outcome.delivered and subscription is not None \
+                and subscription.failing_since is not None
             await record_attempt(uow, delivery, subscription, outcome, latency_ms=latency_ms,
-                                 now=self.clock(), policy=self.policy,
+                                 now=now, policy=self.policy,
                                  disable_after=self.disable_after)
+            if recovered and subscription is not None:
+                await bring_forward(uow, subscription.id, now, waiting_after=now + self.lease,
+                                    per_second=self.catch_up_per_second)
             await uow.commit()
 
     async def step(self) -> None:
