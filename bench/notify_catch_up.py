@@ -12,10 +12,13 @@ a receiver (HTTP/1.1 on asyncio streams, answers 204) that is not listening yet:
    is retried 5 s later, fails again and waits for its next retry (300 s, jittered
    ±20%: the schedule). *Before*, nothing else happened until then: the figure printed
    for it is when the last of them was due, from the database, not waited for.
-2. The receiver starts listening ("back"), and one more referral event arrives, as under
-   any traffic; its delivery succeeds, and the endpoint's waiting deliveries are brought
-   forward (``notify_catch_up_per_second``, 100 by default). *After*: seconds from back
-   until the receiver has every webhook of the backlog.
+2. The receiver starts listening ("back"). *With traffic*, one more referral event
+   arrives, as under any load, and its delivery succeeds; *no traffic*, nothing arrives,
+   and the dispatcher's probe (one waiting delivery tried early every
+   ``notify_probe_seconds``, 5 by default) succeeds. Either success brings the
+   endpoint's waiting deliveries forward (``notify_catch_up_per_second``, 100 by
+   default). *After*: seconds from back until the receiver has every webhook of the
+   backlog. Each case has a backlog and a database of its own.
 
 Baseline: the same number of webhooks, the same body size, POSTed to the receiver with
 httpx at the dispatcher's concurrency (its batch size, 50), timed from the first to the
@@ -28,6 +31,7 @@ import argparse
 import asyncio
 import json
 import logging
+import statistics
 import sys
 import tempfile
 import time
@@ -169,7 +173,9 @@ async def baseline(receiver: Receiver, count: int, concurrency: int) -> float:
         return time.perf_counter() - started
 
 
-async def run(backlog: int, database_url: str | None) -> int:
+async def one_outage(backlog: int, database_url: str | None, *, traffic: bool
+                     ) -> tuple[float, float, Receiver]:
+    """(before, after, the receiver) for one backlog; see the module's docstring."""
     with tempfile.TemporaryDirectory(prefix="mash-bench-catch-up-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'notify.db'}"
         database = Database(url)
@@ -184,8 +190,6 @@ async def run(backlog: int, database_url: str | None) -> int:
             dispatcher.start()
             ids = [str(uuid.uuid4()) for _ in range(backlog)]
             await arrive(database, ids)
-            print(f"  {backlog} deliveries to an endpoint that refuses connections; waiting "
-                  "for their 5 s retry to fail too", flush=True)
             deadline = time.monotonic() + 120
             while not await waiting_for_second_retry(database, backlog):
                 if time.monotonic() > deadline:
@@ -195,31 +199,50 @@ async def run(backlog: int, database_url: str | None) -> int:
 
             await receiver.start()
             back = time.perf_counter()
-            await arrive(database, [str(uuid.uuid4())])  # traffic goes on
+            if traffic:
+                await arrive(database, [str(uuid.uuid4())])
             deadline = time.monotonic() + 300
             while not set(ids) <= receiver.referrals:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{len(set(ids) & receiver.referrals)} of {backlog} "
                                        "arrived within 300 s")
                 await asyncio.sleep(0.05)
-            after = time.perf_counter() - back
-            requests = receiver.requests
-            base = await baseline(receiver, backlog, settings.notify_batch_size)
+            return before, time.perf_counter() - back, receiver
         finally:
             await dispatcher.stop()
             await receiver.stop()
             await database.dispose()
 
+
+async def run(backlog: int, database_url: str | None) -> int:
+    found: dict[str, tuple[float, float, Receiver]] = {}
+    for traffic in (True, False):
+        label = "with traffic" if traffic else "no traffic"
+        print(f"  {label}: {backlog} deliveries to an endpoint refusing connections, "
+              "retried 5 s later, then waiting", flush=True)
+        found[label] = await one_outage(backlog, database_url, traffic=traffic)
+        print(f"  {label}: every webhook arrived {found[label][1]:.2f} s after the "
+              "endpoint was back", flush=True)
+    receiver = found["with traffic"][2]
+    await receiver.start()
+    try:
+        base = await baseline(receiver, backlog, NotifySettings().notify_batch_size)
+    finally:
+        await receiver.stop()
+
+    before = statistics.median(figures[0] for figures in found.values())
     print()
-    print(f"a backlog of {backlog} webhooks to one endpoint, back after an outage "
-          f"({requests} requests while catching up, for {backlog + 1} webhooks)")
-    print(f"{'':<58} {'seconds':>8}")
-    print(f"{'baseline: the same POSTs, nothing in the way':<58} {base:>8.2f}")
-    print(f"{'before: the last waiting retry was due (schedule)':<58} {before:>8.2f}")
-    print(f"{'after: every webhook of the backlog arrived':<58} {after:>8.2f}")
+    print(f"a backlog of {backlog} webhooks to one endpoint, back after an outage")
+    print(f"{'':<66} {'seconds':>8}")
+    print(f"{'baseline: the same POSTs, nothing in the way':<66} {base:>8.2f}")
+    print(f"{'before: the last waiting retry was due (schedule; median)':<66} {before:>8.2f}")
+    for label, (_, after, _) in found.items():
+        print(f"{'after, ' + label + ': every webhook of the backlog arrived':<66} "
+              f"{after:>8.2f}")
     print()
-    print(f"ratio after / baseline: {after / base:.2f}")
-    print(f"ratio before / after: {before / after:.2f}")
+    for label, (_, after, _) in found.items():
+        print(f"{label}: ratio after / baseline {after / base:.2f}, "
+              f"before / after {before / after:.2f}")
     return 0
 
 

@@ -84,6 +84,19 @@ async def record_attempt(uow: UnitOfWork, delivery: Delivery, subscription: Subs
         await disable_subscription(uow, subscription, ENDPOINT_FAILING, now)
 
 
+def record_failed_probe(uow: UnitOfWork, delivery: Delivery, outcome: Outcome, *,
+                        latency_ms: float, now: datetime, due: datetime) -> None:
+    """Log a probe that failed; the delivery goes back to its place in the schedule (the
+    probe was extra: it counts toward no retry, gives up nothing, disables nothing)."""
+    uow.session.add(DeliveryAttempt(delivery_id=delivery.id, attempted_at=now,
+                                    status_code=outcome.status_code,
+                                    latency_ms=round(latency_ms, 2), error=outcome.error))
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    delivery.next_attempt_at = due
+    uow.session.add(delivery)
+
+
 _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _RESCHEDULE = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
                .values(next_attempt_at=bindparam("due")))
