@@ -40,11 +40,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select
 
 from services.notify import events
 from services.notify.app import MIGRATIONS, create_dispatcher
-from services.notify.models import Delivery, Subscription
+from services.notify.models import Delivery, DeliveryAttempt, Subscription
 from services.notify.parts import NotifyParts
 from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery
@@ -211,7 +211,15 @@ async def one_outage(backlog: int, database_url: str | None, *, traffic: bool
         finally:
             await dispatcher.stop()
             await receiver.stop()
+            await empty(database)  # a --database-url is used again by the next case
             await database.dispose()
+
+
+async def empty(database: Database) -> None:
+    async with database.unit_of_work() as uow:
+        for model in (DeliveryAttempt, Delivery, Subscription):
+            await uow.session.exec(delete(model))
+        await uow.commit()
 
 
 async def run(backlog: int, database_url: str | None) -> int:
