@@ -20,7 +20,7 @@ from shared.broker.rabbitmq import RabbitMQBroker
 from shared.db import Database
 from shared.service import readiness, writable
 from tests.helpers import eventually
-from tests.integration.test_hub import hub_settings, start_hub
+from tests.integration.hub import hub_settings, start_hub
 
 
 def make_read_only(database: Database) -> None:
