@@ -20,7 +20,7 @@ from mash.web import WEB_DIR, WebClient
 from shared.broker import Broker, broker_from_settings
 from shared.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.problems import install_problem_handlers
-from shared.service import Service, metrics_response, readiness
+from shared.service import Service, enough_disk, metrics_response, readiness, writable
 from shared.settings import Settings
 from shared.tracing import TraceContext, accept_request_id
 
@@ -101,8 +101,14 @@ def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
 
     @front.get("/readyz", response_model=None)
     async def readyz() -> JSONResponse | dict[str, Any]:
-        databases = {f"{name}.database": s.database for name, s in hub.services.items()}
-        return await readiness(databases, hub.broker)
+        checks = {f"{name}.database": writable(s.database, name)
+                  for name, s in hub.services.items()}
+        disk = enough_disk([s.database for s in hub.services.values()],
+                           settings.ready_min_free_disk_mb)
+        if disk is not None:
+            checks["disk"] = disk
+        checks["broker"] = hub.broker.ping
+        return await readiness(checks, seconds_each=settings.ready_timeout_seconds)
 
     @front.get("/metrics")
     async def metrics() -> PlainTextResponse:
@@ -177,7 +183,11 @@ changes made with the session cookie must carry the header `x-mash-csrf: 1`.
 
 **Retrying.** Send an `Idempotency-Key` header with `POST /api/v1/referrals`; a retry
 with the same key and body within 24 hours returns the first answer (and
-`Idempotent-Replayed: true`), never a second referral.
+`Idempotent-Replayed: true`), never a second referral. Retry with the same key after
+429, 502, 503 or 504 (waiting the `Retry-After` seconds when given: a 503 means the hub's
+storage is away for a moment), after 409 while the first request is still in flight, and
+after a timeout or a dropped connection. Any other status is the answer: fix the request
+(4xx), or quote the `request_id` if you contact the hub (500).
 
 **Purpose.** Reads of a child's record are audited with who, when and why: say why in an
 `X-Purpose` header (MASH staff default to `triage`).

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import DateTime, column, event, table, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
@@ -96,10 +97,35 @@ class Database:
         """A new unit of work: one session, one transaction, committed explicitly."""
         return UnitOfWork(self)
 
+    @property
+    def file(self) -> Path | None:
+        """The SQLite database's file (None for PostgreSQL or an in-memory database)."""
+        name = self.engine.url.database
+        if not self.is_sqlite or not name or name == ":memory:":
+            return None
+        return Path(name)
+
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def probe_write(self, table_name: str, column_name: str) -> None:
+        """Raise unless the database takes a write: every row of ``table_name`` is updated
+        to its own value, and the transaction rolled back (nothing changes).
+
+        A read answers from a database that is read-only (a standby after failover, a
+        file mounted read-only) or refuses new transactions; this needs a write lock and,
+        on PostgreSQL, a transaction id.
+        """
+        probed = table(table_name, column(column_name))
+        async with self.engine.connect() as conn:
+            transaction = await conn.begin()
+            try:
+                await conn.execute(update(probed).values(
+                    {column_name: probed.c[column_name]}))
+            finally:
+                await transaction.rollback()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

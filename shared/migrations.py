@@ -13,13 +13,18 @@ from sqlalchemy.engine import Connection
 from shared.db import Database, UTCDateTime
 
 
+def version_table(service: str) -> str:
+    """The table holding ``service``'s migration version (one row, in its own database)."""
+    return f"alembic_version_{service}"
+
+
 def alembic_config(
     script_location: Path, service: str, connection: Connection | None = None
 ) -> Config:
     """An Alembic config for one service; no ini file needed."""
     config = Config()
     config.set_main_option("script_location", str(script_location))
-    config.attributes["version_table"] = f"alembic_version_{service}"
+    config.attributes["version_table"] = version_table(service)
     if connection is not None:
         config.attributes["connection"] = connection
     return config

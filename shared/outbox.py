@@ -158,6 +158,8 @@ def _unsent(sqlite: bool) -> Any:
     return query if sqlite else query.with_for_update(skip_locked=True)
 
 
+RELAY_MAX_BACKOFF = 5.0
+
 _MARK_SENT = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
               .values(sent_at=bindparam("now")))
 
@@ -179,7 +181,10 @@ class OutboxRelay(PollingWorker):
         poll_seconds: float = 1.0,
         on_published: Callable[[int], None] | None = None,
     ) -> None:
-        super().__init__(f"outbox-relay-{name}", poll_seconds=poll_seconds)
+        # Backing off at most a few seconds: a broker that is back should not wait for a
+        # long backoff to end (and a reconnection wakes the relay at once: see Service).
+        super().__init__(f"outbox-relay-{name}", poll_seconds=poll_seconds,
+                         max_backoff=RELAY_MAX_BACKOFF)
         self.database = database
         self.broker = broker
         self.relay_name = name

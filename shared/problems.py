@@ -21,6 +21,7 @@ from shared.errors import (
     StaleVersion,
     VersionRequired,
 )
+from shared.outages import CANDIDATES, RETRY_AFTER_SECONDS, is_outage
 from shared.tracing import REQUEST_ID_SCOPE_KEY, request_id_var
 
 PROBLEM_JSON = "application/problem+json"
@@ -168,8 +169,34 @@ def install_problem_handlers(app: FastAPI) -> None:
         finally:
             request_id_var.reset(token)
 
+    async def on_storage_error(request: Request, exc: Exception) -> JSONResponse:
+        # A handler for these classes (not Exception's) runs inside the app, and the
+        # error goes no further: the server keeps the client's connection open.
+        if not is_outage(exc):
+            return await on_unhandled(request, exc)
+        token = request_id_var.set(request.scope.get(REQUEST_ID_SCOPE_KEY))
+        try:
+            log.warning("storage unavailable", extra={"error_type": type(exc).__name__})
+            return unavailable_response(instance=request.url.path)
+        finally:
+            request_id_var.reset(token)
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    for exc_class in CANDIDATES:
+        app.add_exception_handler(exc_class, on_storage_error)
     app.add_exception_handler(Exception, on_unhandled)
+
+
+def unavailable_response(*, instance: str | None = None) -> JSONResponse:
+    """503 with ``Retry-After``: storage is away for a moment; the request may be retried."""
+    return problem_response(
+        503,
+        "The hub cannot reach its storage for a moment. Send the same request again after "
+        "Retry-After seconds, with the same Idempotency-Key: it is never acted on twice.",
+        title="Service unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        instance=instance,
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from shared.broker import Broker, BrokerUnavailable
 from shared.db import Database, UnitOfWork
 from shared.metrics import metrics_for
 from shared.middleware import RequestContextMiddleware
-from shared.migrations import upgrade_to_head
+from shared.migrations import upgrade_to_head, version_table
 from shared.outbox import InboxHandler, OutboxRelay, idempotent_consumer
 from shared.problems import install_problem_handlers, problem_response
 from shared.runtime import freeze_start_up_objects
@@ -98,6 +100,7 @@ class Service:
             batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
             on_published=published.inc,
         )
+        broker.on_reconnected(self.relay.wake)
         self.app = self._build_app(title, routers)
 
     def _build_app(self, title: str, routers: Sequence[APIRouter]) -> FastAPI:
@@ -110,6 +113,16 @@ class Service:
             app.include_router(router)
         app.add_middleware(RequestContextMiddleware, service=self.name, registry=self.registry)
         return app
+
+    def readiness_checks(self) -> dict[str, Check]:
+        """What `/readyz` checks: the database takes a write, its disk has room (SQLite),
+        the broker is connected."""
+        checks = {"database": writable(self.database, self.name)}
+        disk = enough_disk([self.database], self.settings.ready_min_free_disk_mb)
+        if disk is not None:
+            checks["disk"] = disk
+        checks["broker"] = self.broker.ping
+        return checks
 
     async def migrate(self) -> None:
         """Bring this service's database up to its latest migration."""
@@ -197,7 +210,8 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", response_model=None)
     async def readyz(service: ServiceDep) -> JSONResponse | dict[str, Any]:
-        return await readiness({"database": service.database}, service.broker,
+        return await readiness(service.readiness_checks(),
+                               seconds_each=service.settings.ready_timeout_seconds,
                                extra={"service": service.name})
 
     @router.get("/metrics")
@@ -207,26 +221,67 @@ def health_router() -> APIRouter:
     return router
 
 
+Check = Callable[[], Awaitable[None]]
+
+
+class NotReady(Exception):
+    """A readiness check's finding, worded to be shown as it is."""
+
+
+def writable(database: Database, service: str) -> Check:
+    """A check that ``service``'s database takes a write (rolled back: see probe_write)."""
+
+    async def check() -> None:
+        await database.probe_write(version_table(service), "version_num")
+
+    return check
+
+
+def enough_disk(databases: Iterable[Database], min_free_mb: int) -> Check | None:
+    """A check that the filesystem of every SQLite database has ``min_free_mb`` free, or
+    None when no database is a file here. A full disk fails commits, not reads, and a
+    rolled-back write touches no disk: only the free space tells."""
+    directories = sorted({db.file.parent for db in databases if db.file is not None})
+    if not directories:
+        return None
+
+    async def check() -> None:
+        for directory in directories:
+            # In a thread: a hung filesystem must not hold the loop (the check times out).
+            found = await asyncio.to_thread(os.statvfs, directory)
+            free_mb = found.f_bavail * found.f_frsize // 2**20
+            if free_mb < min_free_mb:
+                raise NotReady(f"{free_mb} MB free for the databases, under {min_free_mb} MB")
+
+    return check
+
+
 async def readiness(
-    databases: dict[str, Database], broker: Broker, *, extra: dict[str, Any] | None = None
+    checks: Mapping[str, Check], *, seconds_each: float, extra: dict[str, Any] | None = None
 ) -> JSONResponse | dict[str, Any]:
-    """200 with each check when the databases and the broker answer, else 503 problem+json."""
-    checks: dict[str, str] = {}
-    for name, database in databases.items():
-        try:
-            await database.ping()
-            checks[name] = "ok"
-        except Exception as exc:
-            checks[name] = f"unavailable: {type(exc).__name__}"
-    try:
-        await broker.ping()
-        checks["broker"] = "ok"
-    except BrokerUnavailable as exc:
-        checks["broker"] = f"unavailable: {exc}"
-    if all(v == "ok" for v in checks.values()):
-        return {"status": "ready", **(extra or {}), "checks": checks}
+    """200 with each check's finding when every check passes, else 503 problem+json. The
+    checks run at once, each given ``seconds_each``: the answer never waits longer."""
+    findings = await asyncio.gather(*(_finding(check, seconds_each)
+                                      for check in checks.values()))
+    results = dict(zip(checks, findings, strict=True))
+    if all(v == "ok" for v in results.values()):
+        return {"status": "ready", **(extra or {}), "checks": results}
     return problem_response(503, "A dependency is unavailable.", title="Not ready",
-                            extra={**(extra or {}), "checks": checks})
+                            extra={**(extra or {}), "checks": results})
+
+
+async def _finding(check: Check, seconds: float) -> str:
+    """"ok", or why not: a finding worded for show, else the error's type only."""
+    try:
+        async with asyncio.timeout(seconds):
+            await check()
+    except TimeoutError:
+        return f"unavailable: no answer within {seconds:g} s"
+    except (NotReady, BrokerUnavailable) as exc:
+        return f"unavailable: {exc}"
+    except Exception as exc:
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
 
 
 def metrics_response(registry: CollectorRegistry) -> PlainTextResponse:

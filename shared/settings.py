@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 100
     outbox_poll_seconds: float = 1.0
 
+    # /readyz: each check gives up after this long (they run at once, so the answer
+    # comes within about this long, whatever is broken), and it reports "not ready" when
+    # the filesystem of a SQLite database has less free space than this.
+    ready_timeout_seconds: float = Field(default=0.8, gt=0, le=10)
+    ready_min_free_disk_mb: int = Field(default=100, ge=0)
+
     log_level: str = "INFO"
     # Where `mash audit checkpoint` also posts the sealed head of the audit chain (kept
     # away from the hub: a records system, a WORM bucket's upload URL).

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
+
+import uvicorn
+from starlette.types import ASGIApp
 
 T = TypeVar("T")
 
@@ -33,3 +37,52 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def served(app: ASGIApp) -> AsyncIterator[int]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port for the block; yield the port."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # uvicorn offers no event
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
+
+
+class KeepAliveClient:
+    """One HTTP/1.1 connection, kept open: shows whether the server closed it after an answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> KeepAliveClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                      body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        """Send one request on the connection; its status, headers (lower-case) and body."""
+        head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1",
+                f"Content-Length: {len(body)}",
+                *(f"{name}: {value}" for name, value in (headers or {}).items())]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        lines = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        answer = {name.strip().lower(): value.strip()
+                  for name, _, value in (line.partition(":") for line in lines[1:] if line)}
+        return status, answer, await self.reader.readexactly(int(answer["content-length"]))
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()

@@ -42,6 +42,8 @@ def create_dispatcher(settings: NotifySettings, database: Database,
                       poll_seconds=settings.notify_poll_seconds, lease=lease,
                       disable_after=timedelta(seconds=settings.notify_disable_after_seconds),
                       order_hold=timedelta(seconds=settings.notify_order_hold_seconds),
+                      catch_up_per_second=settings.notify_catch_up_per_second,
+                      probe_every=timedelta(seconds=settings.notify_probe_seconds),
                       clock=parts.clock)
 
 

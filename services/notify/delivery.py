@@ -9,7 +9,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 
 from services.notify import events
@@ -82,6 +82,52 @@ async def record_attempt(uow: UnitOfWork, delivery: Delivery, subscription: Subs
     if subscription is not None and failing_since is not None \
             and now - failing_since >= disable_after:
         await disable_subscription(uow, subscription, ENDPOINT_FAILING, now)
+
+
+def record_failed_probe(uow: UnitOfWork, delivery: Delivery, outcome: Outcome, *,
+                        latency_ms: float, now: datetime, due: datetime) -> None:
+    """Log a probe that failed; the delivery goes back to its place in the schedule (the
+    probe was extra: it counts toward no retry, gives up nothing, disables nothing)."""
+    uow.session.add(DeliveryAttempt(delivery_id=delivery.id, attempted_at=now,
+                                    status_code=outcome.status_code,
+                                    latency_ms=round(latency_ms, 2), error=outcome.error))
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    delivery.next_attempt_at = due
+    uow.session.add(delivery)
+
+
+_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+_RESCHEDULE = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
+               .values(next_attempt_at=bindparam("due")))
+
+
+async def bring_forward(uow: UnitOfWork, subscription_id: str, now: datetime, *,
+                        waiting_after: datetime, per_second: float) -> int:
+    """An endpoint that was failing has answered: its deliveries waiting for a retry come
+    due now, one after another, oldest event first, ``per_second`` at most (none later
+    than it was due anyway), as Svix and Stripe do; return how many.
+
+    Only deliveries due after ``waiting_after`` (the end of a lease claimed now) are
+    moved: one due sooner may be in flight, claimed by a dispatcher, and must not be
+    claimed twice. Each is still sent in its referral's order (the dispatcher's turn rule).
+    """
+    waiting = (await uow.session.exec(
+        select(Delivery.id, Delivery.next_attempt_at)
+        .where(col(Delivery.subscription_id) == subscription_id,
+               col(Delivery.status) == DeliveryStatus.PENDING,
+               col(Delivery.next_attempt_at) > waiting_after)
+        .order_by(col(Delivery.event_time), col(Delivery.created_at), col(Delivery.id)))).all()
+    if not waiting:
+        return 0
+    spacing = timedelta(seconds=1 / per_second)
+    due = [{"delivery_id": delivery_id, "due": min(at, now + spacing * position)}
+           for position, (delivery_id, at) in enumerate(waiting) if at is not None]
+    connection = await uow.session.connection()
+    await connection.execute(_RESCHEDULE, due)
+    log.info("endpoint answered again; waiting deliveries brought forward",
+             extra={"count": len(due)})
+    return len(due)
 
 
 def dead_letter(delivery: Delivery, reason: str) -> None:

@@ -23,9 +23,11 @@ from sqlmodel import col, select
 from services.notify.channels import DeliveryChannel, Outcome
 from services.notify.delivery import (
     SUBSCRIPTION_DISABLED,
+    bring_forward,
     dead_letter,
     directory_mailbox,
     record_attempt,
+    record_failed_probe,
 )
 from services.notify.models import Delivery, DeliveryStatus, Subscription
 from services.notify.retries import RetryPolicy
@@ -44,6 +46,8 @@ class Dispatcher(PollingWorker):
                  lease: timedelta = timedelta(seconds=60),
                  disable_after: timedelta = timedelta(days=2),
                  order_hold: timedelta = timedelta(days=1),
+                 catch_up_per_second: float = 100.0,
+                 probe_every: timedelta = timedelta(seconds=5),
                  clock: Callable[[], datetime] = utcnow) -> None:
         # Retries come due with time, not with commits: it polls for them too.
         super().__init__("notify-dispatcher", poll_seconds=poll_seconds)
@@ -54,8 +58,12 @@ class Dispatcher(PollingWorker):
         self.lease = lease
         self.disable_after = disable_after
         self.order_hold = order_hold
+        self.catch_up_per_second = catch_up_per_second
+        self.probe_every = probe_every
         self.clock = clock
         self._due = self._due_query()
+        self._probe = self._probe_query()
+        self._probed: dict[str, datetime] = {}  # failing subscription -> its last probe
         database.on_commit(self.wake)
 
     async def claim_due(self) -> list[str]:
@@ -82,6 +90,25 @@ class Dispatcher(PollingWorker):
                         ~self._not_its_turn())
                  .order_by(col(Delivery.next_attempt_at))
                  .limit(bindparam("batch_size")))
+        if not self.database.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=Delivery)
+        return query
+
+    def _probe_query(self) -> Any:
+        """The SELECT of a failing subscription's next waiting delivery whose turn it is,
+        unless one of its deliveries comes due within ``probe_every`` anyway."""
+        due_soon = aliased(Delivery)
+        something_due_soon = exists().where(
+            col(due_soon.subscription_id) == bindparam("subscription_id"),
+            col(due_soon.status) == DeliveryStatus.PENDING,
+            col(due_soon.next_attempt_at) <= bindparam("soon"))
+        query = (select(Delivery.id, Delivery.next_attempt_at)
+                 .where(col(Delivery.subscription_id) == bindparam("subscription_id"),
+                        col(Delivery.status) == DeliveryStatus.PENDING,
+                        # Not one leased now, in flight (see bring_forward).
+                        col(Delivery.next_attempt_at) > bindparam("leased_until"),
+                        ~self._not_its_turn(), ~something_due_soon)
+                 .order_by(col(Delivery.next_attempt_at)).limit(1))
         if not self.database.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=Delivery)
         return query
@@ -127,8 +154,55 @@ class Dispatcher(PollingWorker):
             total += count
         return total
 
-    async def attempt(self, delivery_id: str) -> None:
-        """Send one claimed delivery and record the outcome."""
+    async def probe_failing_endpoints(self) -> int:
+        """Try one waiting delivery early at each failing endpoint (webhook or mailbox)
+        that has nothing due within ``probe_every`` and was not tried for that long; return
+        how many were tried.
+
+        An endpoint back from an outage is then found within ``probe_every``, not at its
+        deliveries' next retry minutes later, and its success brings the rest forward. A
+        probe that fails is logged, and its delivery keeps its place in its schedule.
+        """
+        now = self.clock()
+        async with self.database.unit_of_work() as uow:
+            failing = dict((await uow.session.exec(
+                select(Subscription.id, Subscription.failing_since)
+                .where(col(Subscription.failing_since).is_not(None),
+                       col(Subscription.active).is_(True)))).all())
+        self._probed = {k: v for k, v in self._probed.items() if k in failing}
+        probed = 0
+        for subscription_id, failing_since in failing.items():
+            if failing_since is None:
+                continue
+            last = max(self._probed.get(subscription_id, failing_since), failing_since)
+            if now - last < self.probe_every:
+                continue
+            self._probed[subscription_id] = now
+            claimed = await self._claim_probe(subscription_id, now)
+            if claimed is not None:
+                await self.attempt(claimed[0], keep_schedule=claimed[1])
+                probed += 1
+        return probed
+
+    async def _claim_probe(self, subscription_id: str, now: datetime
+                           ) -> tuple[str, datetime] | None:
+        """Lease the subscription's probe (see ``_probe_query``): its id and when it was due."""
+        async with self.database.unit_of_work() as uow:
+            found = (await uow.session.exec(self._probe, params={
+                "subscription_id": subscription_id, "soon": now + self.probe_every,
+                "leased_until": now + self.lease, "hold_since": now - self.order_hold})
+                     ).first()
+            if found is None or found[1] is None:
+                return None
+            await uow.session.exec(update(Delivery).where(col(Delivery.id) == found[0])
+                                   .values(next_attempt_at=now + self.lease))
+            await uow.session.commit()
+        return found[0], found[1]
+
+    async def attempt(self, delivery_id: str, *, keep_schedule: datetime | None = None
+                      ) -> None:
+        """Send one claimed delivery and record the outcome. A probe (``keep_schedule``:
+        when it was due) that fails goes back to that time, its attempts uncounted."""
         async with self.database.unit_of_work() as uow:
             delivery = await uow.session.get(Delivery, delivery_id)
             if delivery is None or delivery.status != DeliveryStatus.PENDING:
@@ -149,14 +223,25 @@ class Dispatcher(PollingWorker):
                 log.exception("delivery channel failed", extra={"delivery_id": delivery_id})
                 outcome = Outcome(False, error=type(exc).__name__)
             latency_ms = (time.perf_counter() - started) * 1000
-            await record_attempt(uow, delivery, subscription, outcome, latency_ms=latency_ms,
-                                 now=self.clock(), policy=self.policy,
-                                 disable_after=self.disable_after)
+            now = self.clock()
+            recovered = outcome.delivered and subscription is not None \
+                and subscription.failing_since is not None
+            if keep_schedule is not None and not outcome.delivered:
+                record_failed_probe(uow, delivery, outcome, latency_ms=latency_ms, now=now,
+                                    due=keep_schedule)
+            else:
+                await record_attempt(uow, delivery, subscription, outcome,
+                                     latency_ms=latency_ms, now=now, policy=self.policy,
+                                     disable_after=self.disable_after)
+            if recovered and subscription is not None:
+                await bring_forward(uow, subscription.id, now, waiting_after=now + self.lease,
+                                    per_second=self.catch_up_per_second)
             await uow.commit()
 
     async def step(self) -> None:
-        """Send everything due."""
+        """Send everything due, then probe the failing endpoints."""
         await self.drain()
+        await self.probe_failing_endpoints()
 
     async def stop(self) -> None:
         """Stop; an attempt cut short is retried when its lease ends."""

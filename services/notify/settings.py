@@ -26,6 +26,13 @@ class NotifySettings(BaseSettings):
     # A later event of a referral waits at most this long for the referral's `received`
     # to reach notify (so a lost `received` cannot hold the rest back for ever).
     notify_order_hold_seconds: float = 86400
+    # When an endpoint that was failing answers again, the deliveries waiting for their
+    # next retry come due at once, in order, this many a second at most (2,000 in 20 s).
+    notify_catch_up_per_second: float = Field(default=100.0, gt=0)
+    # A failing endpoint with nothing due sooner gets one waiting delivery this often (a
+    # probe: if it fails, that delivery keeps its place in the schedule), so its return
+    # is noticed even when no new event is on its way to it.
+    notify_probe_seconds: float = Field(default=5.0, gt=0)
     notify_poll_seconds: float = 1.0
     notify_batch_size: int = 50
     # Webhooks to loopback (and plain http there) for tests and `mash up`; unset means

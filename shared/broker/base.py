@@ -43,6 +43,19 @@ class Broker(ABC):
 
     delivery_limit: int
 
+    def __init__(self) -> None:
+        self._reconnect_hooks: list[Callable[[], None]] = []
+
+    def on_reconnected(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` whenever the connection is back after being lost (e.g. to wake a
+        relay waiting out its backoff)."""
+        self._reconnect_hooks.append(hook)
+
+    def reconnected(self) -> None:
+        """Tell the hooks the connection is back."""
+        for hook in self._reconnect_hooks:
+            hook()
+
     @abstractmethod
     async def connect(self) -> None:
         """Open connections and declare the exchanges."""
@@ -53,7 +66,7 @@ class Broker(ABC):
 
     @abstractmethod
     async def ping(self) -> None:
-        """Raise ``BrokerUnavailable`` if the broker cannot be reached."""
+        """Raise ``BrokerUnavailable`` unless connected now (known without a round trip)."""
 
     @abstractmethod
     async def publish(self, events: Sequence[CloudEvent]) -> None:

@@ -40,6 +40,7 @@ class InProcessBroker(Broker):
     """Topic routing and competing consumers inside one process."""
 
     def __init__(self, *, delivery_limit: int = 5, retry_delay: float = 0.05) -> None:
+        super().__init__()
         self.delivery_limit = delivery_limit
         self.retry_delay = retry_delay
         self._queues: dict[str, _Queue] = {}
@@ -47,7 +48,9 @@ class InProcessBroker(Broker):
         self._connected = False
 
     async def connect(self) -> None:
-        self._connected = True
+        was_closed, self._connected = not self._connected, True
+        if was_closed:
+            self.reconnected()
 
     async def close(self) -> None:
         self._connected = False

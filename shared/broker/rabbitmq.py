@@ -44,13 +44,18 @@ class RabbitMQBroker(Broker):
         delivery_limit: int = 5,
         prefetch: int = 32,
         timeout: float = 10.0,
+        reconnect_interval: float = 0.5,
     ) -> None:
+        super().__init__()
         self.url = url
         self.exchange_name = exchange
         self.dead_letter_exchange_name = f"{exchange}.dlx"
         self.delivery_limit = delivery_limit
         self.prefetch = prefetch
         self.timeout = timeout
+        # aio-pika waits this long between attempts to reconnect (its default is 5 s, and
+        # that was most of the time a hub took to recover after RabbitMQ came back).
+        self.reconnect_interval = reconnect_interval
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
@@ -58,7 +63,9 @@ class RabbitMQBroker(Broker):
 
     async def connect(self) -> None:
         try:
-            self._connection = await aio_pika.connect_robust(self.url, timeout=self.timeout)
+            self._connection = await aio_pika.connect_robust(
+                self.url, timeout=self.timeout, reconnect_interval=self.reconnect_interval)
+            self._connection.reconnect_callbacks.add(self._on_reconnect)
             self._channel = await self._connection.channel(publisher_confirms=True)
             self._exchange = await self._declare_exchanges(self._channel)
         except _UNAVAILABLE as exc:
@@ -78,15 +85,20 @@ class RabbitMQBroker(Broker):
         self._connection = self._channel = self._exchange = None
         self._consumer_channels.clear()
 
+    def _on_reconnect(self, *_: Any) -> None:
+        log.info("reconnected to RabbitMQ")
+        self.reconnected()
+
     async def ping(self) -> None:
-        if self._connection is None or self._connection.is_closed or self._channel is None:
+        # The connection's own state, not a round trip: a round trip to a broker that has
+        # gone quiet waits for a timeout, and /readyz must answer at once.
+        connection, channels = self._connection, [self._channel, *self._consumer_channels]
+        if connection is None or connection.is_closed:
             raise BrokerUnavailable("not connected to RabbitMQ")
-        try:
-            await asyncio.wait_for(
-                self._channel.get_exchange(self.exchange_name, ensure=True), self.timeout
-            )
-        except _UNAVAILABLE as exc:
-            raise BrokerUnavailable(f"RabbitMQ did not answer: {type(exc).__name__}") from exc
+        if not connection.connected.is_set():
+            raise BrokerUnavailable("connection to RabbitMQ lost; reconnecting")
+        if any(channel is None or channel.is_closed for channel in channels):
+            raise BrokerUnavailable("a channel to RabbitMQ is closed; reopening")
 
     async def publish(self, events: Sequence[CloudEvent]) -> None:
         if self._exchange is None:

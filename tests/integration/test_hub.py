@@ -145,8 +145,9 @@ async def test_gateway_serves_web_client_health_and_merged_openapi(
     assert (await client.get("/healthz")).json()["status"] == "ok"
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert set(ready.json()["checks"]) == {
-        "identity.database", "referral.database", "notify.database", "broker"}
+    assert ready.json()["checks"] == {
+        "identity.database": "ok", "referral.database": "ok", "notify.database": "ok",
+        "disk": "ok", "broker": "ok"}
     openapi = (await client.get("/openapi.json")).json()
     assert "/api/v1/referrals" in openapi["paths"]
     assert "/healthz" not in openapi["paths"], "only public paths are merged"
@@ -169,7 +170,7 @@ async def test_every_service_app_has_health_readiness_and_metrics(
             assert (await client.get("/healthz")).json() == {"status": "ok", "service": name}
             ready = await client.get("/readyz")
             assert ready.status_code == 200, ready.text
-            assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            assert ready.json()["checks"] == {"database": "ok", "disk": "ok", "broker": "ok"}
             metrics = await client.get("/metrics")
             assert metrics.headers["content-type"].startswith("text/plain")
             assert "mash_outbox_published_total" in metrics.text

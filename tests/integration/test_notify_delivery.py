@@ -260,6 +260,77 @@ async def _all_delivered(notify: Notify) -> bool:
     return {d.status for d in await notify.deliveries()} == {"delivered"}
 
 
+async def test_a_success_after_failures_brings_the_endpoints_waiting_deliveries_forward(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    await notify.subscribe(POLICE, url=receiver.url)
+    elsewhere = Receiver()  # another partner's endpoint, down throughout
+    await notify.subscribe(SCHOOL, url=elsewhere.url)
+    receiver.answer(*[Reply(500)] * 6)
+    for n in range(3):
+        await notify.publish(referral_event(referral_id=f"r-{n}"))
+    await notify.publish(referral_event(referral_id="s-1", agency_id=SCHOOL))
+    await notify.run_due()
+    notify.clock.advance(5)
+    await notify.run_due()
+    waiting = await notify.deliveries(status="pending")
+    assert len(waiting) == 4
+    assert {await notify.when_next_due(d.id) for d in waiting} == {
+        notify.clock() + timedelta(seconds=300)}
+
+    notify.clock.advance(10)  # the endpoint is back: a new event gets through
+    await notify.publish(referral_event(referral_id="r-new"))
+    assert await notify.dispatcher.dispatch_due() == 1  # one batch: only the new one was due
+
+    now = notify.clock()
+    police = sorted((d for d in waiting if d.agency_id == POLICE),
+                    key=lambda d: d.event_time or now)  # oldest event first
+    assert [await notify.when_next_due(d.id) for d in police] == [
+        now, now + timedelta(seconds=0.01), now + timedelta(seconds=0.02)]  # 100 a second
+    (school,) = [d for d in waiting if d.agency_id == SCHOOL]
+    assert await notify.when_next_due(school.id) == now - timedelta(seconds=10) + timedelta(
+        seconds=300), "another endpoint's deliveries keep their schedule"
+    notify.clock.advance(1)
+    await notify.run_due()
+    assert {d.status for d in await notify.deliveries(agency_id=POLICE)} == {"delivered"}
+    assert (await notify.only_delivery(agency_id=SCHOOL)).status == "pending"
+    assert Counter(receiver.ids()) == Counter(
+        {d.id: 3 for d in police} | {(await notify.only_delivery(referral_id="r-new")).id: 1})
+
+
+async def test_a_failing_endpoint_is_probed_without_cost_and_its_return_found_with_no_traffic(
+    notify_db: Database, receiver: Receiver,
+) -> None:
+    notify = Notify(notify_db)
+    notify.dispatcher.probe_every = timedelta(seconds=10)
+    await notify.subscribe(POLICE, url=receiver.url)
+    receiver.answer(*[Reply(500)] * 6)
+    for n in range(3):
+        await notify.publish(referral_event(referral_id=f"r-{n}"))
+    await notify.run_due()
+    notify.clock.advance(5)
+    await notify.run_due()
+    scheduled = {d.id: d.next_attempt_at for d in await notify.deliveries()}
+    assert await notify.dispatcher.probe_failing_endpoints() == 0, "failing for 5 s only"
+
+    notify.clock.advance(10)
+    receiver.answer(Reply(503))
+    assert await notify.dispatcher.probe_failing_endpoints() == 1
+    assert await notify.dispatcher.probe_failing_endpoints() == 0, "one probe per 10 s"
+    (probed,) = [d for d in await notify.deliveries() if d.last_status_code == 503]
+    assert probed.attempt_count == 2, "a failed probe counts toward no retry"
+    assert probed.next_attempt_at == scheduled[probed.id], "and keeps its place"
+    assert [a.status_code for a in await notify.attempts(probed.id)] == [500, 500, 503]
+
+    notify.clock.advance(10)  # the endpoint is back; no new event is on its way to it
+    assert await notify.dispatcher.probe_failing_endpoints() == 1
+    notify.clock.advance(1)
+    await notify.run_due()
+    assert {d.status for d in await notify.deliveries()} == {"delivered"}
+    assert len(receiver.received) == 3 * 2 + 1 + 3
+
+
 async def test_restart_mid_retry_neither_forgets_nor_repeats_attempts(
     database_url: str, receiver: Receiver,
 ) -> None:

@@ -21,6 +21,7 @@ from services.notify.app import MIGRATIONS as NOTIFY_MIGRATIONS
 from services.notify.models import Delivery
 from services.notify.service import record_delivery
 from services.referral.app import MIGRATIONS as REFERRAL_MIGRATIONS
+from services.referral.app import create_service as create_referral_service
 from shared.broker import BrokerUnavailable
 from shared.broker.memory import InProcessBroker
 from shared.db import Database, UnitOfWork
@@ -33,6 +34,7 @@ from shared.outbox import (
     add_to_outbox,
     idempotent_consumer,
 )
+from shared.settings import Settings
 from tests.helpers import eventually
 
 
@@ -67,7 +69,8 @@ async def notify_db(database_url: str) -> AsyncIterator[Database]:
 class Published:
     """A consumer on every event type: what the broker has delivered, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, broker: InProcessBroker) -> None:
+        self.broker = broker
         self.events: list[CloudEvent] = []
         self.during: Callable[[CloudEvent], Awaitable[None]] | None = None
 
@@ -93,7 +96,7 @@ async def broker() -> AsyncIterator[InProcessBroker]:
 
 @pytest.fixture
 async def published(broker: InProcessBroker) -> Published:
-    published = Published()
+    published = Published(broker)
     await broker.subscribe("tests.everything", ["#"], published.handler)
     return published
 
@@ -193,6 +196,35 @@ async def test_event_stays_unsent_while_the_broker_is_unavailable_and_goes_out_l
     assert await relay.relay_once() == 1
     assert published.events == [waiting]
     assert (await outbox_row(referral_db, waiting.id)).sent_at is not None
+
+
+async def test_a_relay_waiting_out_its_backoff_publishes_as_soon_as_the_broker_is_back(
+    database_url: str, tmp_path: Path, published: Published,
+) -> None:
+    broker = published.broker
+    settings = Settings(data_dir=tmp_path, referral_database_url=database_url,
+                        outbox_poll_seconds=60.0)
+    service = create_referral_service(settings, broker)
+    await service.migrate()
+    relay = service.relay
+    relay.max_backoff = 600.0  # on its own, the relay would next look in minutes
+    await broker.close()
+    waiting = event(1)
+    await write(service.database, waiting)
+    relay.start()
+    try:
+        async def failed_once() -> bool:
+            return (await outbox_row(service.database, waiting.id)).attempts >= 1
+
+        await eventually(failed_once, within=5, interval=0.01)
+        await broker.connect()  # the service wakes its relay on reconnection
+
+        async def was_published() -> bool:
+            return published.ids == [waiting.id]
+
+        await eventually(was_published, within=5, interval=0.01)
+    finally:
+        await service.stop()
 
 
 async def test_events_are_published_in_the_order_they_were_written(
