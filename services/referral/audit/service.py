@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -146,42 +146,58 @@ async def _entries(uow: UnitOfWork, batch: int = 1000) -> AsyncIterator[AuditEnt
         last = rows[-1].seq
 
 
+@dataclass
+class _Walk:
+    """What one pass over the chain found: the count, the problems, and (for the seals)
+    the hashes at the wanted positions and the times of the entries after ``top``."""
+
+    wanted: set[int]
+    top: int | None
+    count: int = 0
+    problems: list[ChainProblem] = field(default_factory=list)
+    hashes: dict[int, str] = field(default_factory=dict)
+    unsealed: dict[int, datetime] = field(default_factory=dict)
+    last_hash: str = GENESIS
+    last_seq: int = 0
+
+    def see(self, entry: AuditEntry) -> None:
+        """Check one entry against the one before it."""
+        self.count += 1
+        if entry.seq != self.last_seq + 1:
+            self.problems.append(ChainProblem(entry.seq, f"entries {self.last_seq + 1}.."
+                                              f"{entry.seq - 1} are missing"))
+        if entry.prev_hash != self.last_hash:
+            self.problems.append(ChainProblem(entry.seq, "does not follow the entry before it"))
+        if entry_hash(entry) != entry.hash:
+            self.problems.append(ChainProblem(entry.seq,
+                                              "has been changed since it was written"))
+        if entry.seq in self.wanted:
+            self.hashes[entry.seq] = entry.hash
+        if self.top is not None and entry.seq > self.top:
+            self.unsealed[entry.seq] = entry.at
+        self.last_hash, self.last_seq = entry.hash, entry.seq
+
+
 async def verify_chain(uow: UnitOfWork, key: bytes | None = None,
                        checkpoint: Checkpoint | None = None,
                        now: datetime | None = None) -> tuple[int, list[ChainProblem]]:
     """Check every entry against its predecessor and the head; with the seals' ``key``,
     every seal too, and that no entry older than SEAL_GRACE is unsealed; with a
     ``checkpoint``, that the chain up to it is the one it sealed. (entries, problems)"""
-    problems: list[ChainProblem] = []
     sealed = await seals(uow) if key is not None else []
-    wanted = {seal.seq for seal in sealed} | ({checkpoint.seq} if checkpoint else set())
-    top = max((seal.seq for seal in sealed), default=0)
-    hashes: dict[int, str] = {}
-    unsealed: dict[int, datetime] = {}
-    expected_prev, expected_seq, count = GENESIS, 1, 0
+    walk = _Walk({seal.seq for seal in sealed} | ({checkpoint.seq} if checkpoint else set()),
+                 max((seal.seq for seal in sealed), default=0) if key is not None else None)
     async for entry in _entries(uow):
-        count += 1
-        if entry.seq != expected_seq:
-            problems.append(ChainProblem(entry.seq, f"entries {expected_seq}.."
-                                         f"{entry.seq - 1} are missing"))
-        if entry.prev_hash != expected_prev:
-            problems.append(ChainProblem(entry.seq, "does not follow the entry before it"))
-        if entry_hash(entry) != entry.hash:
-            problems.append(ChainProblem(entry.seq, "has been changed since it was written"))
-        if entry.seq in wanted:
-            hashes[entry.seq] = entry.hash
-        if key is not None and entry.seq > top:
-            unsealed[entry.seq] = entry.at
-        expected_prev, expected_seq = entry.hash, entry.seq + 1
+        walk.see(entry)
     head = await uow.session.get(AuditHead, 1)
-    if head is not None and (head.seq != expected_seq - 1 or head.hash != expected_prev):
-        problems.append(ChainProblem(head.seq, "the newest entries have been removed "
-                                     f"(head is at {head.seq}, entries end at "
-                                     f"{expected_seq - 1})"))
+    if head is not None and (head.seq != walk.last_seq or head.hash != walk.last_hash):
+        walk.problems.append(ChainProblem(head.seq, "the newest entries have been removed "
+                                          f"(head is at {head.seq}, entries end at "
+                                          f"{walk.last_seq})"))
     if key is not None:
-        problems += _seal_problems(key, sealed, checkpoint, hashes, unsealed,
-                                   now or utcnow())
-    return count, problems
+        walk.problems += _seal_problems(key, sealed, checkpoint, walk.hashes, walk.unsealed,
+                                        now or utcnow())
+    return walk.count, walk.problems
 
 
 def _seal_problems(key: bytes, sealed: list[Checkpoint], checkpoint: Checkpoint | None,

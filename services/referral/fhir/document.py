@@ -166,19 +166,25 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def read_document(raw: bytes) -> PostedDocument:
-    """Parse and validate a posted ServiceRequest or Bundle; FhirError(400) if unusable."""
+def _json_object(raw: bytes) -> JSON:
+    """The posted JSON object, no deeper than MAX_DEPTH; FhirError(400) otherwise."""
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise _invalid(Issue("structure", "The body is not JSON.")) from None
     except RecursionError:
-        document = None  # deeper than the parser goes: refused below as too deep
+        document = None  # deeper than the parser goes: refused as too deep
     if document is None or _depth(document) > MAX_DEPTH:
         raise _invalid(Issue("structure", f"The document is nested more than {MAX_DEPTH} "
                                           "levels deep; no FHIR resource we accept is."))
     if not isinstance(document, dict):
         raise _invalid(Issue("structure", "The body must be a FHIR resource (a JSON object)."))
+    return document
+
+
+def read_document(raw: bytes) -> PostedDocument:
+    """Parse and validate a posted ServiceRequest or Bundle; FhirError(400) if unusable."""
+    document = _json_object(raw)
     kind = document.get("resourceType")
     if kind not in ("ServiceRequest", "Bundle"):
         raise _invalid(Issue(
@@ -190,12 +196,9 @@ def read_document(raw: bytes) -> PostedDocument:
                              ("Bundle.type",)))
     _validate(document, kind)
     root = Located(document, kind)
-    if kind == "ServiceRequest":
-        document = PostedDocument(root)
-    else:
-        document = _bundle_document(root)
-    _check_codes(document)
-    return document
+    posted = PostedDocument(root) if kind == "ServiceRequest" else _bundle_document(root)
+    _check_codes(posted)
+    return posted
 
 
 def _validate(document: JSON, kind: str) -> None:
