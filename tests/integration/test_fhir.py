@@ -27,9 +27,9 @@ from services.referral.fhir.mapping import (
     CIN_FACTOR_SYSTEM,
     CIN_SOURCE_SYSTEM,
     CONSENT_EXTENSION,
-    NHS_NUMBER_SYSTEM,
 )
 from services.referral.fhir.outcome import REFERENCE_SYSTEM
+from services.referral.fhir.patient import NHS_NUMBER_SYSTEM
 from services.referral.referrals.models import Referral, ReferralSubject
 from shared.events import CloudEvent
 from shared.outbox import OutboxMessage

@@ -41,8 +41,6 @@ def entry_hash(entry: AuditEntry) -> str:
 
 
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
-
-
 _ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
 
 
@@ -60,8 +58,6 @@ def _claim(sqlite: bool) -> Any:
 
 
 _APPEND = insert(_ENTRIES)
-
-
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
 
 

@@ -14,26 +14,12 @@ from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 JSON = dict[str, Any]
-
-
 Loc = tuple[str | int, ...]
-
-
 FHIR_JSON = "application/fhir+json"
-
-
 FHIR_VERSION = "4.0.1"
-
-
 ACCEPTED_BUNDLE_TYPES = ("collection", "transaction")
-
-
 PRIORITIES = ("routine", "urgent", "asap", "stat")
-
-
 STATUSES = ("draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown")
-
-
 _RELATIVE = re.compile(r"^([A-Za-z]+)/([A-Za-z0-9.\-]{1,64})(/_history/.+)?$")
 
 

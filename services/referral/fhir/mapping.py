@@ -24,26 +24,12 @@ from services.referral.referrals.schemas import ReferralCreate
 # Code systems and extensions of our own: the CIN census codes have no published FHIR
 # CodeSystem, and ServiceRequest has no consent element.
 CIN_FACTOR_SYSTEM = "https://mash.example/fhir/CodeSystem/cin-assessment-factor"
-
-
 CIN_SOURCE_SYSTEM = "https://mash.example/fhir/CodeSystem/cin-referral-source"
-
-
 CONSENT_EXTENSION = "https://mash.example/fhir/StructureDefinition/referral-consent"
-
-
 DEFAULT_SOURCE = "3F"
-
-
 DEFAULT_CONCERN = "20"
-
-
 CONSENT_NOT_RECORDED = "not recorded by the sending system"
-
-
 IMMEDIATE_PRIORITIES = frozenset({"urgent", "asap", "stat"})
-
-
 REFUSED_STATUSES = frozenset({"draft", "revoked", "entered-in-error"})
 
 

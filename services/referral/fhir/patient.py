@@ -15,6 +15,7 @@ from services.referral.fhir.document import (
 )
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+_FULL_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 if TYPE_CHECKING:
     from services.referral.fhir.mapping import Mapping
@@ -121,12 +122,6 @@ def _address(mapping: Mapping, patient: Located) -> JSON:
         mapping.at(("subjects", 0, "address", "postcode"),
                 patient.expression(f"{where}.postalCode"))
     return mapped
-
-
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
-
-
-_FULL_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def preferred_name(names: list[JSON]) -> int | None:

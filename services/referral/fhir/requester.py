@@ -14,8 +14,6 @@ from services.referral.fhir.document import (
 from services.referral.fhir.patient import human_name, preferred_name
 from services.referral.referrals.schemas import Referrer
 
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
-
 if TYPE_CHECKING:
     from services.referral.fhir.mapping import Mapping
 

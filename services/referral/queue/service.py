@@ -22,11 +22,7 @@ from shared.db import UnitOfWork
 from shared.pagination import after as keyset_after
 
 RAG_ORDER = {"red": 0, "amber": 1, "green": 2}  # then not yet rated
-
-
 UNRATED = len(RAG_ORDER)
-
-
 RAG_RANK = case(*((col(Referral.rag) == rag, rank) for rag, rank in RAG_ORDER.items()),
                 else_=UNRATED)
 

@@ -29,24 +29,12 @@ from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-
-
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-
-
 SubjectRole = Literal["child", "adult_of_concern", "parent_carer", "sibling", "other_adult"]
-
-
 Sex = Literal["F", "M", "U"]
-
-
 MAX_PREGNANCY = timedelta(days=300)
 EARLIEST_BIRTH = date(1900, 1, 1)  # an adult subject, say a grandparent, is born after
-
-
 SOURCE_CODES: list[JsonValue] = [*sorted(REFERRAL_SOURCES)]
-
-
 CONCERN_CODES: list[JsonValue] = [*sorted(CONCERNS)]
 
 
