@@ -15,6 +15,7 @@ import uvicorn
 
 from mash.gateway import Hub, create_hub_app
 from mash.topology import SERVICES
+from shared import clock
 from shared.broker import BrokerUnavailable, broker_from_settings
 from shared.logs import configure_logging
 from shared.runtime import freeze_start_up_objects
@@ -25,12 +26,18 @@ if TYPE_CHECKING:
     from services.referral.audit.seals import Checkpoint
 
 
+def _configure(settings: Settings) -> None:
+    """What every command sets up first: logging, and the hub's clock."""
+    configure_logging(settings.log_level)
+    clock.start_at(settings.clock_start)
+
+
 def _up(args: argparse.Namespace) -> None:
     base_url = f"http://{args.host}:{args.port}"
     settings = Settings(data_dir=Path(args.data_dir), base_url=base_url,
                         broker_url="memory://", referral_database_url=None,
                         notify_database_url=None, identity_database_url=None)
-    configure_logging(settings.log_level)
+    _configure(settings)
     hub = Hub(settings, demo=True)
 
     async def announce(hub: Hub) -> None:
@@ -69,7 +76,7 @@ def _service(name: str, settings: Settings) -> Service:
 
 def _serve(args: argparse.Namespace) -> None:
     settings = Settings()
-    configure_logging(settings.log_level)
+    _configure(settings)
     app = _service(args.service, settings).standalone_app(
         migrate=args.migrate, relay=not args.no_relay, freeze_start_up=True)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
@@ -95,7 +102,7 @@ async def _relay_forever(names: list[str], settings: Settings) -> None:
 
 def _relay(args: argparse.Namespace) -> None:
     settings = Settings()
-    configure_logging(settings.log_level)
+    _configure(settings)
     if settings.uses_memory_broker:
         sys.exit("mash relay needs MASH_BROKER_URL (RabbitMQ); `mash up` relays in-process")
     asyncio.run(_relay_forever(args.services or list(SERVICES), settings))
@@ -118,7 +125,7 @@ async def _demo_data(settings: Settings, data_dir: Path) -> None:
 
 def _demo(args: argparse.Namespace) -> None:
     settings = Settings()
-    configure_logging(settings.log_level)
+    _configure(settings)
     asyncio.run(_demo_data(settings, Path(args.data_dir)))
 
 
@@ -151,7 +158,7 @@ async def _declare_queues(services: list[Service], settings: Settings) -> None:
 
 def _migrate(args: argparse.Namespace) -> None:
     settings = Settings()
-    configure_logging(settings.log_level)
+    _configure(settings)
     asyncio.run(_migrate_all(args.services or list(SERVICES), settings))
 
 
@@ -173,7 +180,7 @@ async def _rotate_keys(settings: Settings, lead_seconds: int | None) -> None:
 def _settings_of(args: argparse.Namespace) -> Settings:
     """Settings for a command taking ``--data-dir``, with logging configured."""
     settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
-    configure_logging(settings.log_level)
+    _configure(settings)
     return settings
 
 

@@ -25,6 +25,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+from shared import clock as hub_clock
 from shared.db import UnitOfWork, UTCDateTime
 from shared.events import CloudEvent, utcnow
 from shared.problems import Problem
@@ -90,7 +91,7 @@ class TokenVerifier:
     audience: str
     jwks_source: JwksSource
     refetch_interval: float = 30.0
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = hub_clock.timestamp
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
     _fetched_at: float = float("-inf")
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -176,14 +177,28 @@ class TokenVerifier:
                 algorithms=[algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
-                leeway=LEEWAY_SECONDS,
+                # Times are checked below against the hub's clock (shared.clock).
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"],
+                         "verify_exp": False, "verify_nbf": False, "verify_iat": False},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from exc
-        if claims.get("nbf") is None and claims["iat"] > self.clock() + LEEWAY_SECONDS:
-            raise InvalidToken("issued in the future")
+        self._check_times(claims)
         return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self.clock()
+        try:
+            expires, issued = float(claims["exp"]), float(claims["iat"])
+            not_before = float(claims["nbf"]) if claims.get("nbf") is not None else None
+        except (TypeError, ValueError) as exc:
+            raise InvalidToken("times are not numbers") from exc
+        if expires <= now - LEEWAY_SECONDS:
+            raise InvalidToken("ExpiredSignatureError")
+        if not_before is not None and not_before > now + LEEWAY_SECONDS:
+            raise InvalidToken("ImmatureSignatureError")
+        if not_before is None and issued > now + LEEWAY_SECONDS:
+            raise InvalidToken("issued in the future")
 
 
 class RevokedSession(SQLModel, table=True):

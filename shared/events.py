@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import clock
 from shared.tracing import current_traceparent
 
 CONTENT_TYPE = "application/cloudevents+json"
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
+    """The hub's current time, timezone-aware, in UTC (shared.clock)."""
+    return clock.now()
 
 
 class CloudEvent(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "changethis"  # noqa: S105 - the placeholder we refuse outside development
@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     ready_min_free_disk_mb: int = Field(default=100, ge=0)
 
     log_level: str = "INFO"
+    # Start the hub's clock at this instant (tests and demonstrations; refused in
+    # production): see shared.clock.
+    clock_start: AwareDatetime | None = None
     # Where `mash audit checkpoint` also posts the sealed head of the audit chain (kept
     # away from the hub: a records system, a WORM bucket's upload URL).
     audit_checkpoint_url: str | None = None
@@ -67,6 +70,8 @@ class Settings(BaseSettings):
     def _refuse_default_secrets_outside_development(self) -> Self:
         if self.environment == "development":
             return self
+        if self.clock_start is not None and self.environment == "production":
+            raise ValueError("MASH_CLOCK_START moves the hub's clock: not in production")
         if self.secret_key.get_secret_value() == DEFAULT_SECRET:
             raise ValueError(
                 f'MASH_SECRET_KEY is "{DEFAULT_SECRET}"; set a real secret for '

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from shared import clock
 
 T = TypeVar("T")
 
@@ -86,3 +90,23 @@ class KeepAliveClient:
     async def close(self) -> None:
         self.writer.close()
         await self.writer.wait_closed()
+
+
+LONDON = ZoneInfo("Europe/London")
+# Deadlines are tested at these instants, whatever the real day and hour.
+FRIDAY_EVENING = datetime(2026, 12, 4, 17, 30, tzinfo=LONDON)  # the weekend ahead
+BANK_HOLIDAY_EVE = datetime(2026, 12, 24, 17, 30, tzinfo=LONDON)  # Christmas, Boxing Day
+SUNDAY_MORNING = datetime(2026, 12, 6, 10, 0, tzinfo=LONDON)  # before a working day
+AWKWARD_INSTANTS = {"friday_evening": FRIDAY_EVENING, "bank_holiday_eve": BANK_HOLIDAY_EVE,
+                    "sunday_morning": SUNDAY_MORNING}
+
+
+@contextmanager
+def hub_clock_at(instant: datetime) -> Iterator[None]:
+    """The hub's clock (shared.clock, in this process) starting at ``instant``, then the
+    real time again."""
+    clock.start_at(instant)
+    try:
+        yield
+    finally:
+        clock.start_at(None)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -13,10 +15,15 @@ import httpx
 MASH = str(Path(sys.executable).with_name("mash"))
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+def start(data_dir: Path, port: int, *,
+          clock_start: datetime | None = None) -> subprocess.Popen[str]:
+    """`mash up` on ``port``, ready; its clock starting at ``clock_start`` if given."""
+    env = dict(os.environ)
+    if clock_start is not None:
+        env["MASH_CLOCK_START"] = clock_start.isoformat()
     process = subprocess.Popen(
         [MASH, "up", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

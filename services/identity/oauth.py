@@ -22,6 +22,7 @@ from services.identity.keys import KeyStore
 from services.identity.models import ApiClient, UsedClientAssertion
 from services.identity.passwords import dummy_hash, password_hasher
 from services.identity.service import agency_kind
+from shared import clock
 from shared.auth import ACCESS_TOKEN_TYPE
 from shared.db import UnitOfWork
 from shared.events import utcnow
@@ -109,7 +110,7 @@ class ClientCredentialsGrant:
         if request.scope and set(request.scope.split()) - {API_SCOPE}:
             raise OAuthError("invalid_scope", f"The only scope is {API_SCOPE}.")
         lifetime = self.settings.access_token_minutes * 60
-        now = int(time.time())
+        now = int(clock.timestamp())
         claims = {
             "iss": self.settings.issuer,
             "sub": client.id,

@@ -34,6 +34,7 @@ def open_session(browser: Any, hub: Hub, username: str | None = None) -> Session
     context = browser.new_context(base_url=hub.base_url, viewport={"width": 1280, "height": 900},
                                   storage_state=state)
     page = context.new_page()
+    page.clock.install(time=hub.now())  # the page's clock is the hub's
     session = Session(context, page, username or "")
 
     def on_console(message: Any) -> None:

@@ -13,7 +13,9 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import pytest
 from tests.auth import basic
 from tests.bodies import referral_body
 from tests.conftest import unavailable
-from tests.helpers import free_port
+from tests.helpers import FRIDAY_EVENING, free_port
 from tests.mash_up import start, stop
 
 CHROMIUM = os.environ.get("MASH_CHROMIUM", "/usr/bin/chromium")
@@ -35,14 +37,20 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 
 @dataclass
 class Hub:
-    """A running `mash up` with its demo credentials."""
+    """A running `mash up` with its demo credentials, and its clock."""
 
     base_url: str
     data_dir: Path
     credentials: dict[str, Any]
     process: subprocess.Popen[str]
+    clock_start: datetime
+    started: float  # the real time (epoch seconds) the hub's clock started
     last_otp_step: dict[str, int] = field(default_factory=dict)
     browser_states: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        """The hub's clock now (it runs on from ``clock_start`` at real speed)."""
+        return self.clock_start + timedelta(seconds=time.time() - self.started)
 
     def user(self, username: str) -> dict[str, Any]:
         return next(u for u in self.credentials["users"] if u["username"] == username)
@@ -94,18 +102,26 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def hub(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    """One `mash up` for the whole browser suite, with the demo users."""
-    data_dir = tmp_path_factory.mktemp("e2e-hub")
+@contextmanager
+def running_hub(data_dir: Path, clock_start: datetime) -> Iterator[Hub]:
+    """`mash up` in ``data_dir`` with its clock starting at ``clock_start``."""
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    process = start(data_dir, port)
+    started = time.time()
+    process = start(data_dir, port, clock_start=clock_start)
     try:
         credentials = json.loads((data_dir / "demo" / "credentials.json").read_text())
-        yield Hub(base_url, data_dir, credentials, process)
+        yield Hub(f"http://127.0.0.1:{port}", data_dir, credentials, process, clock_start,
+                  started)
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def hub(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """One `mash up` for the whole browser suite, with the demo users, on a Friday
+    evening."""
+    with running_hub(tmp_path_factory.mktemp("e2e-hub"), FRIDAY_EVENING) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

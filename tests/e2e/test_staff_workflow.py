@@ -19,7 +19,6 @@ def test_sign_in_needs_the_totp_code_and_lands_on_the_queue(
 ) -> None:
     session = open_session(browser, hub)
     page = session.page
-    page.clock.install()
     page.goto("/#/queue")
     page.wait_for_selector("h1:has-text('Sign in')")
     check_page(page, artifacts, "sign-in")

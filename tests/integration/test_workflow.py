@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ from services.referral.workflow.deadlines import DeadlineScheduler
 from services.referral.workflow.models import InformationRequest
 from shared.auth import Principal
 from shared.broker.memory import InProcessBroker
+from shared.events import utcnow
 from shared.outbox import OutboxMessage
 from shared.settings import Settings
 from tests.bodies import REFERRAL, referral_body
+from tests.helpers import AWKWARD_INSTANTS, hub_clock_at
 from tests.integration.partners import HEALTH, POLICE, Intake, agency_of, child, read
 
 REPORT = {"rag": "amber", "rationale": "domestic abuse, child present, no injuries"}
@@ -292,8 +294,16 @@ async def overdue_events(service: Any) -> list[str]:
     return sorted(row.event_type for row in rows if row.event_type.endswith("overdue"))
 
 
+@pytest.fixture(params=list(AWKWARD_INSTANTS))
+def awkward_instant(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    """The hub's clock at a Friday evening, a bank holiday's eve and a Sunday morning."""
+    instant = AWKWARD_INSTANTS[request.param]
+    with hub_clock_at(instant):
+        yield instant
+
+
 async def test_overdue_deadlines_are_announced_exactly_once_across_replicas_and_restarts(
-    referral_service: Any,
+    referral_service: Any, awkward_instant: datetime,
 ) -> None:
     database = referral_service.database
     async with database.unit_of_work() as uow:
@@ -302,15 +312,16 @@ async def test_overdue_deadlines_are_announced_exactly_once_across_replicas_and_
                                              SYSTEM)
             uow.session.add(InformationRequest(
                 referral_id=referral.id, agency_id="health", question="q",
-                due_at=datetime.now(UTC) + timedelta(hours=1), created_by="x",
-                created_at=datetime.now(UTC)))
+                due_at=utcnow() + timedelta(hours=1), created_by="x", created_at=utcnow()))
         await uow.commit()
+        last_due = max((await uow.session.exec(select(Referral.decision_due_at))).all())
+    assert last_due is not None
 
-    now = datetime.now(UTC)
+    now = utcnow()
     on_time = [DeadlineScheduler(database, clock=lambda: now) for _ in range(2)]
     assert [await s.run_once() for s in on_time] == [0, 0], "nothing is due yet"
 
-    later = now + timedelta(days=3)
+    later = last_due + timedelta(minutes=1)  # after a weekend or a bank holiday, it may be
     replicas = [DeadlineScheduler(database, clock=lambda: later) for _ in range(2)]
     announced = await asyncio.gather(*(r.run_once() for r in replicas))
     assert sum(announced) == 10
@@ -332,7 +343,7 @@ async def test_a_decided_referral_is_never_announced_overdue(referral_service: A
         referral.status = "decided"
         uow.session.add(referral)
         await uow.commit()
-    scheduler = DeadlineScheduler(database, clock=lambda: datetime.now(UTC) + timedelta(days=9))
+    scheduler = DeadlineScheduler(database, clock=lambda: utcnow() + timedelta(days=9))
     assert await scheduler.run_once() == 0
     assert await overdue_events(referral_service) == []
 
@@ -344,7 +355,7 @@ async def test_the_scheduler_runs_inside_the_hub(intake: Intake) -> None:
     async with intake.hub.services["referral"].database.unit_of_work() as uow:
         referral = await uow.session.get(Referral, referral_id)
         assert referral is not None
-        referral.decision_due_at = datetime.now(UTC) - timedelta(minutes=1)
+        referral.decision_due_at = utcnow() - timedelta(minutes=1)
         uow.session.add(referral)
         await uow.commit()
     assert await scheduler.run_once() == 1

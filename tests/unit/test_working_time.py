@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from services.referral.settings import HubSettings
 from services.referral.workflow.working_time import WorkingCalendar
+from tests.helpers import BANK_HOLIDAY_EVE, FRIDAY_EVENING, LONDON, SUNDAY_MORNING
 
 # Times are UTC; in winter London is on GMT (= UTC), which keeps expectations readable.
 
@@ -88,3 +89,15 @@ def test_bank_holidays_from_the_admins_file(tmp_path: Path) -> None:
     plain.write_text(json.dumps(["2026-11-26"]))
     assert not WorkingCalendar(HubSettings(bank_holidays_file=plain)).is_working_day(
         datetime(2026, 11, 26).date())
+
+
+@pytest.mark.parametrize(("received", "decision_due"), [
+    (FRIDAY_EVENING, datetime(2026, 12, 7, 17, 0, tzinfo=LONDON)),  # the weekend skipped
+    (BANK_HOLIDAY_EVE, datetime(2026, 12, 29, 17, 0, tzinfo=LONDON)),  # and Boxing Day on Monday
+    (SUNDAY_MORNING, datetime(2026, 12, 7, 17, 0, tzinfo=LONDON)),
+])
+def test_a_decision_is_due_one_working_day_after_an_awkward_arrival(
+    calendar: WorkingCalendar, received: datetime, decision_due: datetime
+) -> None:
+    assert calendar.decision_due(received, "amber") == decision_due
+    assert calendar.decision_due(received, "red") == received + timedelta(hours=24)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -25,6 +25,7 @@ from services.referral.identifiers import (
 )
 from services.referral.links import referral_path
 from shared.agencies import SCHOOL_URN_PATTERN
+from shared.events import utcnow
 from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
 
@@ -51,7 +52,7 @@ def _known_concern(value: str) -> str:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return utcnow().date()
 
 
 class Address(StrictStripped):
