@@ -253,6 +253,16 @@ async def test_wrong_password_unknown_user_and_wrong_code_look_the_same(hub: Hub
         wrong_code.json()["detail"]
 
 
+async def test_a_code_with_characters_outside_ascii_is_a_wrong_code_not_a_server_error(
+    hub: Hub_,
+) -> None:
+    for otp in ("\u009b\u0098_]\u00b7\u009d", "１２３４５６"):  # noqa: RUF001
+        response = await hub.sign_in("mash.manager", otp=otp)
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await hub.sign_in("mash.manager")).status_code == 200
+
+
 async def test_a_totp_code_signs_in_once_only(hub: Hub_) -> None:
     user = demo_user(hub.credentials, "school.dsl")
     code = current_otp(user["totp_secret"])
