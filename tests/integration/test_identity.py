@@ -402,6 +402,42 @@ async def test_bad_admin_input_is_a_problem_naming_the_field(hub: Hub_) -> None:
     assert any(loc[:2] == ("body", "roles") for loc in fields)
 
 
+@pytest.mark.parametrize(("collection", "field"), [
+    ("agencies", "name"), ("agencies", "active"), ("users", "display_name"),
+    ("users", "roles"), ("users", "active"), ("clients", "name"), ("clients", "active"),
+])
+async def test_a_required_field_cannot_be_patched_to_null_and_nothing_changes(
+    hub: Hub_, collection: str, field: str,
+) -> None:
+    assert (await hub.sign_in("admin")).status_code == 200
+    before = (await hub.client.get(f"/api/v1/{collection}")).json()[0]
+    key = "client_id" if collection == "clients" else "id"
+    response = await hub.client.patch(f"/api/v1/{collection}/{before[key]}",
+                                      json={field: None}, headers={CSRF_HEADER: "1"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in response.text
+    after = (await hub.client.get(f"/api/v1/{collection}")).json()[0]
+    assert after == before
+
+
+async def test_an_agency_name_already_taken_is_a_conflict_and_nothing_changes(
+    hub: Hub_,
+) -> None:
+    assert (await hub.sign_in("admin")).status_code == 200
+    admin = {CSRF_HEADER: "1"}
+    agencies = (await hub.client.get("/api/v1/agencies")).json()
+    taken, other = agencies[0], agencies[1]
+    created = await hub.client.post("/api/v1/agencies", headers=admin,
+                                    json={"name": taken["name"], "kind": "other"})
+    renamed = await hub.client.patch(f"/api/v1/agencies/{other['id']}", headers=admin,
+                                     json={"name": taken["name"]})
+    for response in (created, renamed):
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await hub.client.get("/api/v1/agencies")).json() == agencies
+
+
 # Key rotation -----------------------------------------------------------------------------
 
 async def test_key_rotation_publishes_before_signing_and_keeps_old_tokens_valid(
