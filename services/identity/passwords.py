@@ -40,10 +40,11 @@ def matching_totp_step(secret: str, code: str, *, at: float, after_step: int) ->
     """
     totp = pyotp.TOTP(secret)
     step_now = int(at // totp.interval)
-    code = code.strip().replace(" ", "")
+    # Compared as bytes: compare_digest refuses str with characters outside ASCII.
+    given = code.strip().replace(" ", "").encode()
     matched = None
     for step in (step_now - 1, step_now, step_now + 1):
         # Always compare all three, so timing does not depend on which matched.
-        if secrets.compare_digest(totp.generate_otp(step), code) and step > after_step:
+        if secrets.compare_digest(totp.generate_otp(step).encode(), given) and step > after_step:
             matched = step
     return matched

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
 
@@ -35,6 +35,20 @@ class Me(BaseModel):
     session_expires_at: datetime | None = None
 
 
+class Changes(BaseModel):
+    """A PATCH body: a field left out stays as it is; ``NOT_NULL`` fields cannot be cleared."""
+
+    NOT_NULL: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _no_null_for_required_fields(self) -> Changes:
+        cleared = [name for name in self.NOT_NULL
+                   if name in self.model_fields_set and getattr(self, name) is None]
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be null; leave a field out to keep it")
+        return self
+
+
 SchoolUrn = Field(default=None, pattern=SCHOOL_URN_PATTERN, examples=["100000"],
                   description="schools: the DfE unique reference number (6 digits)")
 SafeguardingLeadEmail = Field(
@@ -59,8 +73,10 @@ class AgencyCreate(BaseModel):
         return self
 
 
-class AgencyUpdate(BaseModel):
+class AgencyUpdate(Changes):
     """Changes to an agency."""
+
+    NOT_NULL = ("name", "active")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     active: bool | None = None
@@ -89,8 +105,10 @@ class UserCreate(BaseModel):
     roles: list[Role] = Field(min_length=1)
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Changes):
     """Changes to a user; disabling ends their sessions at once."""
+
+    NOT_NULL = ("display_name", "roles", "active")
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     roles: list[Role] | None = Field(default=None, min_length=1)
@@ -139,8 +157,10 @@ class ClientCreate(BaseModel):
         return self
 
 
-class ClientUpdate(BaseModel):
+class ClientUpdate(Changes):
     """Changes to a partner system; disabling stops new tokens at once."""
+
+    NOT_NULL = ("name", "active")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     active: bool | None = None

@@ -54,6 +54,7 @@ async def create_agency(uow: UnitOfWork, name: str, kind: str, *,
                         school_urn: str | None = None,
                         safeguarding_lead_email: str | None = None) -> Agency:
     """Register an agency; other services learn of it by `mash.agency.updated`."""
+    await _check_name_free(uow, name, None)
     await _check_urn_free(uow, school_urn, None)
     agency = Agency(name=name, kind=kind, school_urn=school_urn,
                     safeguarding_lead_email=safeguarding_lead_email, created_at=utcnow())
@@ -69,12 +70,21 @@ async def update_agency(uow: UnitOfWork, agency: Agency, changes: dict[str, Any]
         if changes.get(field) and agency.kind != "school":
             raise Problem(422, f"Only a school has a {field}.", title="Validation failed",
                           errors=[{"loc": ["body", field], "msg": "not a school"}])
+    await _check_name_free(uow, changes.get("name"), agency.id)
     await _check_urn_free(uow, changes.get("school_urn"), agency.id)
     for name, value in changes.items():
         setattr(agency, name, value)
     uow.session.add(agency)
     _publish_agency(uow, agency)
     return agency
+
+
+async def _check_name_free(uow: UnitOfWork, name: str | None, agency_id: str | None) -> None:
+    if not name:
+        return
+    holder = (await uow.session.exec(select(Agency.id).where(Agency.name == name))).first()
+    if holder is not None and holder != agency_id:
+        raise Problem(409, "Another agency has this name.", title="Conflict")
 
 
 async def _check_urn_free(uow: UnitOfWork, urn: str | None, agency_id: str | None) -> None:

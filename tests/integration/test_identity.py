@@ -253,6 +253,16 @@ async def test_wrong_password_unknown_user_and_wrong_code_look_the_same(hub: Hub
         wrong_code.json()["detail"]
 
 
+async def test_a_code_with_characters_outside_ascii_is_a_wrong_code_not_a_server_error(
+    hub: Hub_,
+) -> None:
+    for otp in ("\u009b\u0098_]\u00b7\u009d", "１２３４５６"):  # noqa: RUF001
+        response = await hub.sign_in("mash.manager", otp=otp)
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await hub.sign_in("mash.manager")).status_code == 200
+
+
 async def test_a_totp_code_signs_in_once_only(hub: Hub_) -> None:
     user = demo_user(hub.credentials, "school.dsl")
     code = current_otp(user["totp_secret"])
@@ -390,6 +400,42 @@ async def test_bad_admin_input_is_a_problem_naming_the_field(hub: Hub_) -> None:
     fields = {tuple(e["loc"]) for e in response.json()["errors"]}
     assert ("body", "username") in fields
     assert any(loc[:2] == ("body", "roles") for loc in fields)
+
+
+@pytest.mark.parametrize(("collection", "field"), [
+    ("agencies", "name"), ("agencies", "active"), ("users", "display_name"),
+    ("users", "roles"), ("users", "active"), ("clients", "name"), ("clients", "active"),
+])
+async def test_a_required_field_cannot_be_patched_to_null_and_nothing_changes(
+    hub: Hub_, collection: str, field: str,
+) -> None:
+    assert (await hub.sign_in("admin")).status_code == 200
+    before = (await hub.client.get(f"/api/v1/{collection}")).json()[0]
+    key = "client_id" if collection == "clients" else "id"
+    response = await hub.client.patch(f"/api/v1/{collection}/{before[key]}",
+                                      json={field: None}, headers={CSRF_HEADER: "1"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in response.text
+    after = (await hub.client.get(f"/api/v1/{collection}")).json()[0]
+    assert after == before
+
+
+async def test_an_agency_name_already_taken_is_a_conflict_and_nothing_changes(
+    hub: Hub_,
+) -> None:
+    assert (await hub.sign_in("admin")).status_code == 200
+    admin = {CSRF_HEADER: "1"}
+    agencies = (await hub.client.get("/api/v1/agencies")).json()
+    taken, other = agencies[0], agencies[1]
+    created = await hub.client.post("/api/v1/agencies", headers=admin,
+                                    json={"name": taken["name"], "kind": "other"})
+    renamed = await hub.client.patch(f"/api/v1/agencies/{other['id']}", headers=admin,
+                                     json={"name": taken["name"]})
+    for response in (created, renamed):
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await hub.client.get("/api/v1/agencies")).json() == agencies
 
 
 # Key rotation -----------------------------------------------------------------------------
