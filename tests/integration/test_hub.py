@@ -222,7 +222,7 @@ async def test_demo_data_is_created_once_with_working_credentials(data_dir: Path
         path = hub.demo_credentials
         assert path == data_dir / "demo" / "credentials.json"
         async with identity.database.unit_of_work() as uow:
-            assert await create_demo_data(uow, data_dir, BASE) is None
+            assert await create_demo_data(uow, data_dir, hub.settings) is None
             users = {u.username: u for u in (await uow.session.exec(select(User))).all()}
             clients = {c.id: c for c in (await uow.session.exec(select(ApiClient))).all()}
 
