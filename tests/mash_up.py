@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,11 +14,20 @@ import httpx
 MASH = str(Path(sys.executable).with_name("mash"))
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [MASH, "up", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
+def start(data_dir: Path, port: int, *, log: Path | None = None,
+          env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`mash up` on ``port``; its JSON log goes to ``log`` (appended) if given.
+
+    ``env`` replaces MASH_* variables of the test's own environment (MASH_SECRET_KEY is
+    not passed on unless given: `mash up` then uses its data directory's secret).
+    """
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
+    environment.update(env or {})
+    with open(log or os.devnull, "a") as log_file:
+        process = subprocess.Popen(
+            [MASH, "up", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE, stderr=log_file, text=True, env=environment,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
