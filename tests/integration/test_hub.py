@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -159,6 +160,30 @@ async def test_gateway_serves_web_client_health_and_merged_openapi(
     metrics = (await client.get("/metrics")).text
     assert 'mash_http_requests_total{method="POST",route="/api/v1/referrals",' \
            'service="referral",status="201"} 1.0' in metrics
+
+
+async def test_api_docs_load_nothing_from_another_origin_so_the_hub_works_offline(
+    running_hub: RunningHub,
+) -> None:
+    client = running_hub.client
+    page = (await client.get("/docs")).text
+    loaded = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', page)
+    assert loaded and all(url.startswith("/") and not url.startswith("//") for url in loaded)
+    for url in loaded:
+        asset = await client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 1000, url
+    assert "SwaggerUIBundle" in page
+
+
+async def test_api_answers_with_personal_data_are_not_cached_or_sniffed(
+    running_hub: RunningHub,
+) -> None:
+    created = await running_hub.client.post("/api/v1/referrals", json=referral_body())
+    read = await running_hub.client.get(f"/api/v1/referrals/{created.json()['id']}")
+    for response in (created, read):
+        assert response.headers.get_list("cache-control") == ["no-store"]
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+        assert "strict-transport-security" not in response.headers, "the test hub is http"
 
 
 async def test_every_service_app_has_health_readiness_and_metrics(
