@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
+from mash.datadir import PRIVATE_UMASK, hub_secret, make_private
 from mash.gateway import Hub, create_hub_app
 from mash.topology import SERVICES
 from shared import clock
@@ -32,12 +35,25 @@ def _configure(settings: Settings) -> None:
     clock.start_at(settings.clock_start)
 
 
+def embedded_settings(data_dir: Path, **fields: object) -> Settings:
+    """Settings for the hub's data in ``data_dir``: private files, and the directory's own
+    secret unless MASH_SECRET_KEY is set. Logging is configured."""
+    os.umask(PRIVATE_UMASK)
+    configure_logging(os.environ.get("MASH_LOG_LEVEL", "INFO"))
+    make_private(data_dir)
+    secret = hub_secret(data_dir)
+    if secret is not None:
+        fields["secret_key"] = SecretStr(secret)
+    settings = Settings(data_dir=data_dir, **fields)  # type: ignore[arg-type]
+    _configure(settings)
+    return settings
+
+
 def _up(args: argparse.Namespace) -> None:
     base_url = f"http://{args.host}:{args.port}"
-    settings = Settings(data_dir=Path(args.data_dir), base_url=base_url,
-                        broker_url="memory://", referral_database_url=None,
-                        notify_database_url=None, identity_database_url=None)
-    _configure(settings)
+    settings = embedded_settings(Path(args.data_dir), base_url=base_url,
+                                 broker_url="memory://", referral_database_url=None,
+                                 notify_database_url=None, identity_database_url=None)
     hub = Hub(settings, demo=True)
 
     async def announce(hub: Hub) -> None:
@@ -47,13 +63,12 @@ def _up(args: argparse.Namespace) -> None:
               flush=True)
         print(f"  Data directory:  {settings.data_dir.resolve()}", flush=True)
         if hub.demo_created:
+            # Only the path: a terminal's scroll-back or a captured log is no place for
+            # passwords or TOTP secrets.
             print(f"  Demo agencies, users and API clients created. Sign-in details (passwords,\n"
-                  f"  TOTP secrets, client secrets, private keys) are in\n  {credentials}",
+                  f"  TOTP secrets as otpauth:// URIs for an authenticator app, client secrets,\n"
+                  f"  private keys) are in {credentials} (readable by you only)",
                   flush=True)
-            print("  Add a user's TOTP secret to any authenticator app, e.g. from its URI:",
-                  flush=True)
-            for user in json.loads(credentials.read_text())["users"]:
-                print(f"    {user['username']:<18} {user['otpauth_uri']}", flush=True)
         else:
             print(f"  Demo sign-in details: {credentials}", flush=True)
         print("  Stop with Ctrl+C; start again with the same command: nothing is lost.\n",
@@ -114,7 +129,7 @@ async def _demo_data(settings: Settings, data_dir: Path) -> None:
     service = _service(IDENTITY, settings)
     await service.migrate()
     async with service.database.unit_of_work() as uow:
-        created = await create_demo_data(uow, data_dir, settings.base_url)
+        created = await create_demo_data(uow, data_dir, settings)
         await uow.commit()
     await service.database.dispose()
     if created:
@@ -179,7 +194,9 @@ async def _rotate_keys(settings: Settings, lead_seconds: int | None) -> None:
 
 def _settings_of(args: argparse.Namespace) -> Settings:
     """Settings for a command taking ``--data-dir``, with logging configured."""
-    settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else Settings()
+    if args.data_dir:
+        return embedded_settings(Path(args.data_dir))
+    settings = Settings()
     _configure(settings)
     return settings
 

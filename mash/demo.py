@@ -23,6 +23,7 @@ from services.identity import service as identity
 from services.identity.passwords import new_totp_secret, totp_uri
 from shared.db import UnitOfWork
 from shared.roles import Role
+from shared.settings import Settings
 
 AGENCIES = {
     "police": ("Northshire Police", "police"),
@@ -89,7 +90,7 @@ def _write_private(path: Path, content: bytes) -> None:
         handle.write(content)
 
 
-async def create_demo_data(uow: UnitOfWork, data_dir: Path, base_url: str) -> Path | None:
+async def create_demo_data(uow: UnitOfWork, data_dir: Path, settings: Settings) -> Path | None:
     """On an empty identity database, create the demo records and DIR/demo/credentials.json.
 
     Returns the credentials path, or None if the database already had agencies.
@@ -108,7 +109,7 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, base_url: str) -> Pa
         password = secrets.token_urlsafe(12)
         totp_secret = new_totp_secret()
         user = await identity.create_user(
-            uow, username=username, display_name=display_name,
+            uow, settings, username=username, display_name=display_name,
             agency_id=agencies[agency_key].id, roles=roles, password=password,
             totp_secret=totp_secret,
         )
@@ -131,7 +132,7 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, base_url: str) -> Pa
                         "agency": agencies[agency_key].name, "roles": client.roles,
                         "private_key_file": key_file, "kid": key.kid, "client_secret": secret})
     credentials = {
-        "base_url": base_url,
+        "base_url": settings.base_url,
         "agencies": [{"id": a.id, "name": a.name, "kind": a.kind, "school_urn": a.school_urn,
                       "safeguarding_lead_email": a.safeguarding_lead_email}
                      for a in agencies.values()],

@@ -9,23 +9,34 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mash.datadir import make_private
 from mash.demo import create_demo_data
 from mash.topology import SERVICES, service_for_path
 from mash.web import WEB_DIR, WebClient
 from shared.broker import Broker, broker_from_settings
-from shared.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from shared.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from shared.problems import install_problem_handlers
 from shared.service import Service, enough_disk, metrics_response, readiness, writable
 from shared.settings import Settings
 from shared.tracing import TraceContext, accept_request_id
 
 log = logging.getLogger(__name__)
+
+# Swagger UI's files, from the fastapi-offline package (kept current with Swagger UI).
+SWAGGER_UI_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+DOCS_ASSETS_PATH = "/docs-assets"
 
 StartupHook = Callable[["Hub"], Awaitable[None]]
 
@@ -54,7 +65,7 @@ class Hub:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Migrate every database, connect the broker, start consumers and relays."""
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.settings.data_dir)
         for service in self.services.values():
             await service.migrate()
         await self.broker.connect()
@@ -82,7 +93,7 @@ class Hub:
 
     async def _ensure_demo_data(self) -> None:
         async with self.services["identity"].database.unit_of_work() as uow:
-            created = await create_demo_data(uow, self.settings.data_dir, self.settings.base_url)
+            created = await create_demo_data(uow, self.settings.data_dir, self.settings)
             await uow.commit()
         self.demo_created = created is not None
 
@@ -118,18 +129,27 @@ def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
 
     @front.get("/docs", include_in_schema=False)
     async def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="MASH referral hub API")
+        # Swagger UI from our own origin: no third-party script runs next to a staff
+        # session, and the reference works on a hub without internet access.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="MASH referral hub API",
+            swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon.png")
 
     @front.get("/openapi.json", include_in_schema=False)
     async def merged_openapi() -> dict[str, Any]:
         return merge_openapi([s.app.openapi() for s in hub.services.values()])
 
+    front.mount(DOCS_ASSETS_PATH, StaticFiles(directory=SWAGGER_UI_ASSETS), name="docs-assets")
     if WEB_DIR.is_dir():
         front.mount("/", WebClient(WEB_DIR), name="web")
 
     front.add_middleware(RequestContextMiddleware, service="gateway", registry=hub.registry)
     dispatcher = PathDispatcher(front, {name: s.app for name, s in hub.services.items()})
-    return BodySizeLimitMiddleware(GatewayHeaders(dispatcher), max_bytes=settings.max_body_bytes)
+    secured = SecurityHeadersMiddleware(dispatcher,
+                                        https=settings.base_url.startswith("https://"))
+    return BodySizeLimitMiddleware(GatewayHeaders(secured), max_bytes=settings.max_body_bytes)
 
 
 class PathDispatcher:

@@ -14,6 +14,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 from shared.tracing import request_id_var, trace_var
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -57,6 +59,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class HostOnlyUrls(logging.Filter):
+    """httpx logs each request's full URL; a webhook's path and query string can carry a
+    token, so only the scheme, host and port are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_host_only(arg) for arg in record.args)
+        return True
+
+
+def _host_only(value: object) -> object:
+    if isinstance(value, httpx.URL):
+        port = f":{value.port}" if value.port is not None else ""
+        return f"{value.scheme}://{value.host}{port}"
+    return value
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send every logger, uvicorn's included, through the JSON formatter on stderr."""
     handler = logging.StreamHandler(sys.stderr)
@@ -70,3 +89,6 @@ def configure_logging(level: str = "INFO") -> None:
         logger.propagate = True
     # uvicorn's access log prints the path with its query string: ours leaves it out.
     logging.getLogger("uvicorn.access").disabled = True
+    client_log = logging.getLogger("httpx")
+    if not any(isinstance(f, HostOnlyUrls) for f in client_log.filters):
+        client_log.addFilter(HostOnlyUrls())

@@ -140,3 +140,41 @@ def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> R
         return await receive()
 
     return replay
+
+
+# Answers under these paths carry personal data or tokens: no cache may keep them.
+NO_STORE_PREFIXES = ("/api/", "/oauth2/", "/fhir/")
+HSTS = b"max-age=31536000; includeSubDomains"
+
+
+class SecurityHeadersMiddleware:
+    """`nosniff` on every answer, `no-store` on the API's, and HSTS when served over https.
+
+    Safe to stack (the gateway and each service both add it): a header is set once.
+    """
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        no_store = scope["path"].startswith(NO_STORE_PREFIXES)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if not (no_store and k.lower() == b"cache-control")]
+                present = {k.lower() for k, _ in headers}
+                if no_store:
+                    headers.append((b"cache-control", b"no-store"))
+                if b"x-content-type-options" not in present:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if self.https and b"strict-transport-security" not in present:
+                    headers.append((b"strict-transport-security", HSTS))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

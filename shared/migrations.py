@@ -19,22 +19,39 @@ def version_table(service: str) -> str:
 
 
 def alembic_config(
-    script_location: Path, service: str, connection: Connection | None = None
+    script_location: Path, service: str, connection: Connection | None = None,
+    *, secret_key: str | None = None,
 ) -> Config:
-    """An Alembic config for one service; no ini file needed."""
+    """An Alembic config for one service; no ini file needed.
+
+    ``secret_key`` is for migrations that encrypt what was kept in plain text.
+    """
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["version_table"] = version_table(service)
     if connection is not None:
         config.attributes["connection"] = connection
+    if secret_key is not None:
+        config.attributes["secret_key"] = secret_key
     return config
 
 
-async def upgrade_to_head(database: Database, script_location: Path, service: str) -> None:
+def migration_secret_key() -> str:
+    """The hub's secret, inside a migration run by ``upgrade_to_head``."""
+    secret: str | None = context.config.attributes.get("secret_key")
+    if secret is None:
+        raise RuntimeError("this migration encrypts secrets: run it with `mash migrate`, "
+                           "which supplies MASH_SECRET_KEY")
+    return secret
+
+
+async def upgrade_to_head(database: Database, script_location: Path, service: str,
+                          *, secret_key: str | None = None) -> None:
     """Apply every migration of ``service`` that ``database`` has not had yet."""
 
     def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(script_location, service, connection), "head")
+        config = alembic_config(script_location, service, connection, secret_key=secret_key)
+        command.upgrade(config, "head")
 
     async with database.engine.begin() as conn:
         await conn.run_sync(run)

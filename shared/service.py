@@ -27,7 +27,7 @@ from shared.auth import (
 from shared.broker import Broker, BrokerUnavailable
 from shared.db import Database, UnitOfWork
 from shared.metrics import metrics_for
-from shared.middleware import RequestContextMiddleware
+from shared.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from shared.migrations import upgrade_to_head, version_table
 from shared.outbox import InboxHandler, OutboxRelay, dead_letter_counts, idempotent_consumer
 from shared.problems import install_problem_handlers, problem_response
@@ -104,7 +104,8 @@ class Service:
         self.app = self._build_app(title, routers)
 
     def _build_app(self, title: str, routers: Sequence[APIRouter]) -> FastAPI:
-        app = FastAPI(title=title, version="0.1.0")
+        # No /docs of its own: the gateway serves the public API's, without a CDN.
+        app = FastAPI(title=title, version="0.1.0", docs_url=None, redoc_url=None)
         app.state.service = self
         app.state.authenticator = self.authenticator
         install_problem_handlers(app)
@@ -112,6 +113,8 @@ class Service:
         for router in routers:
             app.include_router(router)
         app.add_middleware(RequestContextMiddleware, service=self.name, registry=self.registry)
+        app.add_middleware(SecurityHeadersMiddleware,
+                           https=self.settings.base_url.startswith("https://"))
         return app
 
     def readiness_checks(self) -> dict[str, Check]:
@@ -140,7 +143,8 @@ class Service:
 
     async def migrate(self) -> None:
         """Bring this service's database up to its latest migration."""
-        await upgrade_to_head(self.database, self.migrations, self.name)
+        await upgrade_to_head(self.database, self.migrations, self.name,
+                              secret_key=self.settings.secret_key.get_secret_value())
 
     async def start(self, *, relay: bool = True, consumers: bool = True) -> None:
         """Start consuming and relaying (the broker must be connected)."""

@@ -15,16 +15,24 @@ import httpx
 MASH = str(Path(sys.executable).with_name("mash"))
 
 
-def start(data_dir: Path, port: int, *,
+def start(data_dir: Path, port: int, *, log: Path | None = None,
+          env: dict[str, str] | None = None,
           clock_start: datetime | None = None) -> subprocess.Popen[str]:
-    """`mash up` on ``port``, ready; its clock starting at ``clock_start`` if given."""
-    env = dict(os.environ)
+    """`mash up` on ``port``; its JSON log goes to ``log`` (appended) if given; its clock
+    starts at ``clock_start`` if given.
+
+    ``env`` replaces MASH_* variables of the test's own environment (MASH_SECRET_KEY is
+    not passed on unless given: `mash up` then uses its data directory's secret).
+    """
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
+    environment.update(env or {})
     if clock_start is not None:
-        env["MASH_CLOCK_START"] = clock_start.isoformat()
-    process = subprocess.Popen(
-        [MASH, "up", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-    )
+        environment["MASH_CLOCK_START"] = clock_start.isoformat()
+    with open(log or os.devnull, "a") as log_file:
+        process = subprocess.Popen(
+            [MASH, "up", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE, stderr=log_file, text=True, env=environment,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -37,7 +37,8 @@ class User(SQLModel, table=True):
     agency_id: str = Field(foreign_key="agencies.id", max_length=36, index=True)
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     password_hash: str = Field(max_length=255)
-    totp_secret: str = Field(max_length=64)
+    # Encrypted (passwords.seal_totp_secret): a copy of the database gives no second factor.
+    totp_secret: str = Field(max_length=255)
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     failed_sign_ins: int = 0

@@ -7,7 +7,11 @@ import secrets
 from functools import cache
 
 import pyotp
+from cryptography.fernet import Fernet
 from pwdlib import PasswordHash
+
+from shared.crypto import fernet_for
+from shared.settings import Settings
 
 password_hasher = PasswordHash.recommended()  # argon2id
 
@@ -21,11 +25,27 @@ def dummy_hash() -> str:
     return password_hasher.hash(secrets.token_urlsafe(16))
 
 TOTP_ISSUER = "MASH hub"
+# TOTP secrets are kept encrypted with a key derived for this purpose (migration 0004 too).
+TOTP_PURPOSE = "identity TOTP secrets"
 
 
 def new_totp_secret() -> str:
     """A 160-bit TOTP secret in base32, as authenticator apps expect."""
     return base64.b32encode(secrets.token_bytes(20)).decode()
+
+
+def _totp_box(settings: Settings) -> Fernet:
+    return fernet_for(settings, TOTP_PURPOSE)
+
+
+def seal_totp_secret(settings: Settings, secret: str) -> str:
+    """A TOTP secret as the database keeps it: encrypted, as signing keys are."""
+    return _totp_box(settings).encrypt(secret.encode()).decode()
+
+
+def open_totp_secret(settings: Settings, sealed: str) -> str:
+    """The TOTP secret of ``seal_totp_secret``."""
+    return _totp_box(settings).decrypt(sealed.encode()).decode()
 
 
 def totp_uri(secret: str, username: str) -> str:

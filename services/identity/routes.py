@@ -20,7 +20,7 @@ from services.identity.oauth import (
     OAuthError,
     TokenRequest,
 )
-from services.identity.passwords import totp_uri
+from services.identity.passwords import new_totp_secret, totp_uri
 from services.identity.schemas import (
     AgencyCreate,
     AgencyPublic,
@@ -232,18 +232,20 @@ async def list_users(_: AdminDep, uow: UnitOfWorkDep) -> list[User]:
 
 
 @admin.post("/users", response_model=UserCreated, status_code=201)
-async def create_user(body: UserCreate, _: AdminDep, uow: UnitOfWorkDep) -> Any:
+async def create_user(body: UserCreate, _: AdminDep, uow: UnitOfWorkDep,
+                      svc: ServiceDep) -> Any:
     """Register a member of staff; their first password and TOTP secret are shown once."""
     await _agency(uow, body.agency_id)
     if await service.username_taken(uow, body.username):
         raise Problem(409, "That username is taken.")
     password = secrets.token_urlsafe(12)
-    user = await service.create_user(uow, username=body.username,
+    totp_secret = new_totp_secret()
+    user = await service.create_user(uow, svc.settings, username=body.username,
                                      display_name=body.display_name,
                                      agency_id=body.agency_id, roles=body.roles,
-                                     password=password)
-    return _public(UserCreated, user, initial_password=password, totp_secret=user.totp_secret,
-                   otpauth_uri=totp_uri(user.totp_secret, user.username))
+                                     password=password, totp_secret=totp_secret)
+    return _public(UserCreated, user, initial_password=password, totp_secret=totp_secret,
+                   otpauth_uri=totp_uri(totp_secret, user.username))
 
 
 @admin.patch("/users/{user_id}", response_model=UserPublic)

@@ -27,7 +27,9 @@ from services.identity.passwords import (
     dummy_hash,
     matching_totp_step,
     new_totp_secret,
+    open_totp_secret,
     password_hasher,
+    seal_totp_secret,
 )
 from shared.agencies import agency_updated_event
 from shared.auth import SESSION_TOKEN_TYPE, session_ended_event
@@ -103,6 +105,7 @@ def _publish_agency(uow: UnitOfWork, agency: Agency) -> None:
 
 async def create_user(
     uow: UnitOfWork,
+    settings: Settings,
     *,
     username: str,
     display_name: str,
@@ -111,14 +114,15 @@ async def create_user(
     password: str,
     totp_secret: str | None = None,
 ) -> User:
-    """Register a member of staff; the password is stored as an argon2id hash."""
+    """Register a member of staff; the password is stored as an argon2id hash, the TOTP
+    secret encrypted."""
     user = User(
         username=username,
         display_name=display_name,
         agency_id=agency_id,
         roles=[str(r) for r in roles],
         password_hash=password_hasher.hash(password),
-        totp_secret=totp_secret or new_totp_secret(),
+        totp_secret=seal_totp_secret(settings, totp_secret or new_totp_secret()),
         created_at=utcnow(),
     )
     uow.session.add(user)
@@ -218,7 +222,8 @@ async def sign_in(
     now = utcnow()
     user = (await uow.session.exec(select(User).where(User.username == username))).first()
     password_ok = password_hasher.verify(password, user.password_hash if user else dummy_hash())
-    step = matching_totp_step(user.totp_secret if user else "A" * 32, otp, at=time.time(),
+    secret = open_totp_secret(settings, user.totp_secret) if user else "A" * 32
+    step = matching_totp_step(secret, otp, at=time.time(),
                               after_step=user.last_totp_step if user else 0)
     if user is None:
         uow.session.add(SignInAttempt(succeeded=False, reason="bad_credentials",

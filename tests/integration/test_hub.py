@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -161,6 +162,30 @@ async def test_gateway_serves_web_client_health_and_merged_openapi(
            'service="referral",status="201"} 1.0' in metrics
 
 
+async def test_api_docs_load_nothing_from_another_origin_so_the_hub_works_offline(
+    running_hub: RunningHub,
+) -> None:
+    client = running_hub.client
+    page = (await client.get("/docs")).text
+    loaded = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', page)
+    assert loaded and all(url.startswith("/") and not url.startswith("//") for url in loaded)
+    for url in loaded:
+        asset = await client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 1000, url
+    assert "SwaggerUIBundle" in page
+
+
+async def test_api_answers_with_personal_data_are_not_cached_or_sniffed(
+    running_hub: RunningHub,
+) -> None:
+    created = await running_hub.client.post("/api/v1/referrals", json=referral_body())
+    read = await running_hub.client.get(f"/api/v1/referrals/{created.json()['id']}")
+    for response in (created, read):
+        assert response.headers.get_list("cache-control") == ["no-store"]
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+        assert "strict-transport-security" not in response.headers, "the test hub is http"
+
+
 async def test_every_service_app_has_health_readiness_and_metrics(
     running_hub: RunningHub,
 ) -> None:
@@ -222,7 +247,7 @@ async def test_demo_data_is_created_once_with_working_credentials(data_dir: Path
         path = hub.demo_credentials
         assert path == data_dir / "demo" / "credentials.json"
         async with identity.database.unit_of_work() as uow:
-            assert await create_demo_data(uow, data_dir, BASE) is None
+            assert await create_demo_data(uow, data_dir, hub.settings) is None
             users = {u.username: u for u in (await uow.session.exec(select(User))).all()}
             clients = {c.id: c for c in (await uow.session.exec(select(ApiClient))).all()}
 

@@ -10,6 +10,7 @@ from types import ModuleType
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
@@ -25,10 +26,14 @@ import services.referral.people.models
 import services.referral.referrals.models
 import services.referral.workflow.models
 import shared.outbox
+from services.identity import service as identity
+from services.identity.keys import KeyStore
+from services.identity.passwords import new_totp_secret, password_hasher
 from shared.broker.memory import InProcessBroker
 from shared.migrations import alembic_config
 from shared.service import Service
 from shared.settings import Settings
+from tests.auth import current_otp
 
 MESSAGING_TABLES = {"outbox_messages", "inbox_messages"}
 
@@ -203,3 +208,48 @@ async def test_upgrading_an_identity_database_that_holds_agencies_and_users_keep
             "SELECT a.id, a.school_urn, u.username FROM agencies a "
             "JOIN users u ON u.agency_id = a.id"))).all()
     assert [tuple(r) for r in rows] == [("a-1", None, "dsl")]
+
+
+@pytest.mark.parametrize("schema", [SERVICES[0]], ids=["identity"])
+async def test_upgrading_encrypts_plain_totp_secrets_so_sign_in_works_and_downgrade_restores(
+    service: Service,
+) -> None:
+    """A copy of an upgraded identity database gives no second factor; codes still work."""
+    secret = new_totp_secret()
+
+    def move_to(revision: str, step: Callable[[Config, str], None]) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            step(alembic_config(service.migrations, service.name, connection,
+                                secret_key=service.settings.secret_key.get_secret_value()),
+                 revision)
+        return run
+
+    async with service.database.engine.begin() as conn:
+        await conn.run_sync(move_to("0003", command.upgrade))
+        await conn.execute(sa.text(
+            "INSERT INTO agencies (id, name, kind, active, created_at) "
+            "VALUES ('a-1', 'Example school', 'school', true, CURRENT_TIMESTAMP)"))
+        await conn.execute(sa.text(
+            "INSERT INTO users (id, agency_id, username, display_name, password_hash, "
+            "totp_secret, roles, active, created_at) VALUES ('u-1', 'a-1', 'dsl', 'DSL', "
+            ":hash, :secret, '[]', true, CURRENT_TIMESTAMP)"),
+            {"hash": password_hasher.hash("synthetic password"), "secret": secret})
+
+    await service.migrate()
+
+    async def stored() -> str:
+        async with service.database.engine.connect() as conn:
+            return str((await conn.execute(sa.text("SELECT totp_secret FROM users"))).scalar())
+
+    assert secret not in await stored()
+    keys = KeyStore(service.database, service.settings)
+    await keys.ensure_key()
+    async with service.database.unit_of_work() as uow:
+        signed_in = await identity.sign_in(uow, keys, service.settings, username="dsl",
+                                           password="synthetic password",
+                                           otp=current_otp(secret))
+    assert signed_in is not None
+
+    async with service.database.engine.begin() as conn:
+        await conn.run_sync(move_to("0003", command.downgrade))
+    assert await stored() == secret
