@@ -165,10 +165,12 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # Answers that carry records are never stored; a refusal carries none.
+                store_none = no_store and message["status"] < 400
                 headers = [(k, v) for k, v in message.get("headers", [])
-                           if not (no_store and k.lower() == b"cache-control")]
+                           if not (store_none and k.lower() == b"cache-control")]
                 present = {k.lower() for k, _ in headers}
-                if no_store:
+                if store_none:
                     headers.append((b"cache-control", b"no-store"))
                 if b"x-content-type-options" not in present:
                     headers.append((b"x-content-type-options", b"nosniff"))
