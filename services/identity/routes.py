@@ -248,18 +248,19 @@ async def create_user(body: UserCreate, _: AdminDep, uow: UnitOfWorkDep) -> Any:
 
 @admin.patch("/users/{user_id}", response_model=UserPublic)
 async def update_user(user_id: str, body: UserUpdate, _: AdminDep, uow: UnitOfWorkDep) -> User:
-    """Change a user's name or roles, or disable them (their sessions end at once)."""
+    """Change a user's name, roles or agency, or disable them.
+
+    Disabling them, or changing their roles or agency, ends their sessions at once: a
+    session's token carries the roles and agency it was signed with.
+    """
     user = await uow.session.get(User, user_id)
     if user is None:
         raise Problem(404, "No such user.")
-    changes = body.model_dump(exclude_unset=True)
-    if "roles" in changes:
-        changes["roles"] = [str(r) for r in changes["roles"]]
-    for name, value in changes.items():
-        setattr(user, name, value)
-    if changes.get("active") is False:
-        await service.end_sessions_of(uow, user.id, "user_disabled")
-    uow.session.add(user)
+    changes = {name: value for name, value in body.model_dump(exclude_unset=True).items()
+               if value is not None}
+    if "agency_id" in changes:
+        await _agency(uow, changes["agency_id"])
+    await service.update_user(uow, user, changes)
     return user
 
 

@@ -90,9 +90,11 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    """Changes to a user; disabling ends their sessions at once."""
+    """Changes to a user; disabling them, or changing their roles or agency, ends their
+    sessions at once."""
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    agency_id: str | None = None
     roles: list[Role] | None = Field(default=None, min_length=1)
     active: bool | None = None
 

@@ -146,6 +146,25 @@ async def create_api_client(
     return client
 
 
+async def update_user(uow: UnitOfWork, user: User, changes: dict[str, Any]) -> User:
+    """Change a user; disabling them, or changing their roles or agency, ends their sessions."""
+    if "roles" in changes:
+        changes["roles"] = [str(r) for r in changes["roles"]]
+    reason = None
+    if changes.get("active") is False:
+        reason = "user_disabled"
+    elif "roles" in changes and sorted(changes["roles"]) != sorted(user.roles):
+        reason = "roles_changed"
+    elif "agency_id" in changes and changes["agency_id"] != user.agency_id:
+        reason = "agency_changed"
+    for name, value in changes.items():
+        setattr(user, name, value)
+    uow.session.add(user)
+    if reason is not None:
+        await end_sessions_of(uow, user.id, reason)
+    return user
+
+
 async def username_taken(uow: UnitOfWork, username: str) -> bool:
     """True if a user already has this username."""
     result = await uow.session.exec(select(User.id).where(User.username == username))
@@ -173,7 +192,8 @@ async def list_clients(uow: UnitOfWork) -> list[ApiClient]:
 
 
 async def end_sessions_of(uow: UnitOfWork, user_id: str, reason: str) -> int:
-    """End every open session of a user (e.g. when disabled); other services are told."""
+    """End every open session of a user (disabled, or their roles or agency changed); other
+    services are told by `mash.session.ended`."""
     now = utcnow()
     result = await uow.session.exec(
         select(StaffSession).where(StaffSession.user_id == user_id,

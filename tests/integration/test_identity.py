@@ -347,6 +347,65 @@ async def test_disabling_a_user_ends_their_sessions_at_once(hub: Hub_) -> None:
     assert (await hub.sign_in("police.officer")).status_code == 401
 
 
+async def _change_user_as_admin(hub: Hub_, username: str, change: dict[str, Any]) -> str:
+    """Sign ``username`` in, have the admin PATCH them; the user's old session cookie."""
+    assert (await hub.sign_in(username)).status_code == 200
+    cookie = hub.client.cookies[SESSION_COOKIE]
+    user_id = (await hub.client.get("/api/v1/me")).json()["subject"]
+    assert (await hub.client.get("/api/v1/referrals")).status_code == 200
+    assert (await hub.sign_in("admin")).status_code == 200
+    changed = await hub.client.patch(f"/api/v1/users/{user_id}", json=change,
+                                     headers={CSRF_HEADER: "1"})
+    assert changed.status_code == 200, changed.text
+    hub.client.cookies.clear()
+    hub.client.cookies.set(SESSION_COOKIE, cookie)
+    return cookie
+
+
+async def _old_cookie_refused_everywhere(hub: Hub_) -> None:
+    assert (await hub.client.get("/api/v1/me")).status_code == 401  # identity: at once
+
+    async def referral_refuses_the_old_cookie() -> bool:
+        return (await hub.client.get("/api/v1/referrals")).status_code == 401
+
+    # The referral service learns by `mash.session.ended` (in-process here: milliseconds).
+    assert await eventually(referral_refuses_the_old_cookie, within=5.0)
+
+
+async def test_demoting_a_manager_ends_their_sessions_in_every_service(hub: Hub_) -> None:
+    await _change_user_as_admin(hub, "mash.manager", {"roles": ["mash_practitioner"]})
+    await _old_cookie_refused_everywhere(hub)
+
+
+async def test_moving_a_user_to_another_agency_ends_their_sessions_in_every_service(
+    hub: Hub_,
+) -> None:
+    other_agency = demo_client(hub.credentials, "northshire-health-system")["agency_id"]
+    await _change_user_as_admin(hub, "police.officer", {"agency_id": other_agency})
+    await _old_cookie_refused_everywhere(hub)
+
+
+async def test_renaming_a_user_keeps_their_session(hub: Hub_) -> None:
+    await _change_user_as_admin(hub, "mash.practitioner", {"display_name": "Renamed"})
+    assert (await hub.client.get("/api/v1/me")).status_code == 200
+    assert (await hub.client.get("/api/v1/referrals")).status_code == 200
+
+
+async def test_moving_a_user_to_an_unknown_agency_is_refused(hub: Hub_) -> None:
+    assert (await hub.sign_in("police.officer")).status_code == 200
+    user_id = (await hub.client.get("/api/v1/me")).json()["subject"]
+    cookie = hub.client.cookies[SESSION_COOKIE]
+    assert (await hub.sign_in("admin")).status_code == 200
+    refused = await hub.client.patch(f"/api/v1/users/{user_id}",
+                                     json={"agency_id": "no-such-agency"},
+                                     headers={CSRF_HEADER: "1"})
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    hub.client.cookies.clear()
+    hub.client.cookies.set(SESSION_COOKIE, cookie)
+    assert (await hub.client.get("/api/v1/me")).status_code == 200
+
+
 async def test_admin_registers_clients_by_jwks_or_with_a_secret_shown_once(hub: Hub_) -> None:
     assert (await hub.sign_in("admin")).status_code == 200
     admin = {CSRF_HEADER: "1"}
