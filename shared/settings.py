@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     ready_timeout_seconds: float = Field(default=0.8, gt=0, le=10)
     ready_min_free_disk_mb: int = Field(default=100, ge=0)
 
+    # Fetches from addresses others chose (partners' JWKS URLs, peer hubs) may reach
+    # loopback, over plain http too, for tests and `mash up`; unset means allowed only in
+    # environment=development. Private and link-local addresses are always refused.
+    allow_loopback_fetches: bool | None = None
+
     log_level: str = "INFO"
     # Where `mash audit checkpoint` also posts the sealed head of the audit chain (kept
     # away from the hub: a records system, a WORM bucket's upload URL).
@@ -90,6 +95,12 @@ class Settings(BaseSettings):
         if configured:
             return configured
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    def allows_loopback_fetches(self) -> bool:
+        """True when outbound fetches may reach this machine (tests, `mash up`)."""
+        if self.allow_loopback_fetches is not None:
+            return self.allow_loopback_fetches
+        return self.environment == "development"
 
     @property
     def issuer(self) -> str:

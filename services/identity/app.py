@@ -15,6 +15,7 @@ from shared.broker import Broker
 from shared.db import Database
 from shared.service import Service
 from shared.settings import Settings
+from shared.ssrf import UrlGuard
 
 NAME = "identity"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,6 +38,7 @@ def create_service(
                       on_start=[keys.ensure_key])
     # Identity verifies its own tokens from its own key store, not over HTTP.
     service.verifier.jwks_source = keys.public_jwks
-    service.app.state.identity = IdentityParts(keys, ClientCredentialsGrant(
-        settings, keys, JwksCache()))
+    guard = UrlGuard(allow_loopback=settings.allows_loopback_fetches(), what="JWKS URL")
+    service.app.state.identity = IdentityParts(keys, guard, ClientCredentialsGrant(
+        settings, keys, JwksCache(guard)))
     return service

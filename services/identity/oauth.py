@@ -26,6 +26,7 @@ from shared.auth import ACCESS_TOKEN_TYPE
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.settings import Settings
+from shared.ssrf import UrlGuard, guarded_get
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300  # seconds: NHS England's limit
@@ -72,19 +73,30 @@ class IssuedToken:
 
 
 class JwksCache:
-    """Clients' JWKS fetched from their registered URL, kept for a few minutes."""
+    """Clients' JWKS fetched from their registered URL, kept for a few minutes.
 
-    def __init__(self, ttl: float = 300.0) -> None:
+    Every fetch passes the SSRF guard first (DNS answers change after registration) and
+    goes to the address it allowed.
+    """
+
+    def __init__(self, guard: UrlGuard, ttl: float = 300.0) -> None:
+        self.guard = guard
         self.ttl = ttl
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def get(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
-        """The JWKS at ``url``, from the cache unless stale or ``refresh``."""
+        """The JWKS at ``url``, from the cache unless stale or ``refresh``.
+
+        Raises UnsafeUrl when the URL may not be fetched, httpx.HTTPError or ValueError
+        when the fetch fails.
+        """
         cached = self._cache.get(url)
         if cached and not refresh and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
-        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
-            response = await client.get(url)
+        # No proxy from the environment: the guard checked where the URL resolves.
+        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False,
+                                     trust_env=False) as client:
+            response = await guarded_get(client, self.guard, url)
             response.raise_for_status()
             document: dict[str, Any] = response.json()
         self._cache[url] = (time.monotonic(), document)
@@ -213,7 +225,7 @@ class ClientCredentialsGrant:
                 if key is None:  # perhaps the client rotated its key: look once more
                     key = await lookup(await self.jwks_cache.get(client.jwks_uri, refresh=True))
                 return key
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError):  # UnsafeUrl is a ValueError
                 return None
         return None
 

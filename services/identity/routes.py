@@ -41,6 +41,7 @@ from shared.problems import Problem
 from shared.roles import Role
 from shared.service import ServiceDep, UnitOfWorkDep
 from shared.settings import Settings
+from shared.ssrf import UnsafeUrl, UrlGuard
 
 
 @dataclass
@@ -48,6 +49,7 @@ class IdentityParts:
     """What identity's routes need beyond the database."""
 
     keys: KeyStore
+    guard: UrlGuard  # what partners' JWKS URLs may point at
     grant: ClientCredentialsGrant
 
 
@@ -190,6 +192,17 @@ def _client_public(client: ApiClient, **extra: Any) -> dict[str, Any]:
     }
 
 
+async def _check_jwks_uri(url: str | None, guard: UrlGuard) -> None:
+    """Refuse a JWKS URL the hub may not fetch (it is checked again at every fetch)."""
+    if url is None:
+        return
+    try:
+        await guard.check(url)
+    except UnsafeUrl as exc:
+        raise Problem(422, str(exc), title="JWKS URL not allowed",
+                      errors=[{"loc": ["body", "jwks_uri"], "msg": str(exc)}]) from exc
+
+
 async def _agency(uow: UnitOfWorkDep, agency_id: str) -> Agency:
     agency = await uow.session.get(Agency, agency_id)
     if agency is None:
@@ -271,9 +284,11 @@ async def list_clients(_: AdminDep, uow: UnitOfWorkDep) -> list[dict[str, Any]]:
 
 
 @admin.post("/clients", response_model=ClientCreated, status_code=201)
-async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep) -> dict[str, Any]:
+async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep,
+                        parts: PartsDep) -> dict[str, Any]:
     """Register a partner system; without a JWKS it gets a secret, shown this once."""
     await _agency(uow, body.agency_id)
+    await _check_jwks_uri(str(body.jwks_uri) if body.jwks_uri else None, parts.guard)
     if await uow.session.get(ApiClient, body.client_id) is not None:
         raise Problem(409, "That client_id is taken.")
     secret = None if (body.jwks or body.jwks_uri) else secrets.token_urlsafe(32)
@@ -287,12 +302,13 @@ async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep) -> 
 
 @admin.patch("/clients/{client_id}", response_model=ClientPublic)
 async def update_client(client_id: str, body: ClientUpdate, _: AdminDep,
-                        uow: UnitOfWorkDep) -> dict[str, Any]:
+                        uow: UnitOfWorkDep, parts: PartsDep) -> dict[str, Any]:
     """Rename, disable or enable a partner system, or register new keys."""
     client = await uow.session.get(ApiClient, client_id)
     if client is None:
         raise Problem(404, "No such client.")
     changes = body.model_dump(exclude_unset=True, mode="json")
+    await _check_jwks_uri(changes.get("jwks_uri"), parts.guard)
     if "jwks" in changes:
         client.jwks = service.jwks_text(changes.pop("jwks"))
     for name, value in changes.items():
