@@ -18,9 +18,9 @@ import httpx
 import jwt
 from sqlmodel import col, delete
 
+from services.identity import passwords
 from services.identity.keys import KeyStore
 from services.identity.models import ApiClient, UsedClientAssertion
-from services.identity.passwords import dummy_hash, password_hasher
 from services.identity.service import agency_kind
 from shared.auth import ACCESS_TOKEN_TYPE
 from shared.db import UnitOfWork
@@ -61,6 +61,26 @@ class TokenRequest:
     client_assertion_type: str | None
     client_assertion: str | None
     authorization: str | None
+
+
+def claimed_client_id(request: TokenRequest) -> str | None:
+    """The client id a token request claims (unchecked): for counting its failures."""
+    if request.authorization and request.authorization.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(request.authorization.split(" ", 1)[1],
+                                       validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return unquote(decoded.partition(":")[0]) or None
+    if request.client_assertion:
+        try:
+            issuer = jwt.decode(request.client_assertion,
+                                options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            issuer = None
+        if isinstance(issuer, str) and issuer:
+            return issuer
+    return request.client_id or None
 
 
 @dataclass(frozen=True)
@@ -164,11 +184,30 @@ class ClientCredentialsGrant:
             raise _invalid_client(basic=True) from None
         client = await uow.session.get(ApiClient, client_id)
         # Verify against a dummy hash when there is no client, so timing tells nothing.
-        stored = client.secret_hash if client and client.secret_hash else dummy_hash()
-        matches = password_hasher.verify(secret, stored)
-        if not (client and client.active and client.secret_hash and matches):
+        stored = client.secret_hash if client and client.secret_hash else None
+        matches = await passwords.hasher.verify(secret, stored)
+        if client is None or not client.secret_hash:
+            raise _invalid_client(basic=True)
+        now = utcnow()
+        if client.locked_until is not None and client.locked_until > now:
+            raise _invalid_client(basic=True)  # even the right secret, until the lock ends
+        if not matches:
+            self._count_wrong_secret(uow, client, now)
+            raise _invalid_client(basic=True)
+        if client.failed_secrets:
+            client.failed_secrets = 0
+            uow.session.add(client)
+        if not client.active:
             raise _invalid_client(basic=True)
         return client
+
+    def _count_wrong_secret(self, uow: UnitOfWork, client: ApiClient, now: datetime) -> None:
+        """Count a wrong secret; enough in a row lock the client's secret for a while."""
+        client.failed_secrets += 1
+        if client.failed_secrets >= self.settings.client_lockout_failures:
+            client.locked_until = now + timedelta(minutes=self.settings.client_lockout_minutes)
+            client.failed_secrets = 0
+        uow.session.add(client)
 
     async def _by_assertion(self, uow: UnitOfWork, assertion: str,
                             client_id_param: str | None) -> ApiClient:

@@ -19,6 +19,7 @@ from services.identity.oauth import (
     ClientCredentialsGrant,
     OAuthError,
     TokenRequest,
+    claimed_client_id,
 )
 from services.identity.passwords import totp_uri
 from services.identity.schemas import (
@@ -36,6 +37,7 @@ from services.identity.schemas import (
     UserPublic,
     UserUpdate,
 )
+from services.identity.throttle import SignInThrottle
 from shared.auth import SESSION_COOKIE, CurrentPrincipal, Principal, RolePermission
 from shared.problems import Problem
 from shared.roles import Role
@@ -51,6 +53,7 @@ class IdentityParts:
     keys: KeyStore
     guard: UrlGuard  # what partners' JWKS URLs may point at
     grant: ClientCredentialsGrant
+    throttle: SignInThrottle
 
 
 async def get_parts(request: Request) -> IdentityParts:
@@ -112,9 +115,14 @@ async def token(request: Request, uow: UnitOfWorkDep, parts: PartsDep) -> JSONRe
         client_assertion=field("client_assertion"),
         authorization=request.headers.get("authorization"),
     )
+    address = _source_address(request)
+    client_id = claimed_client_id(token_request)
+    parts.throttle.check(client=client_id, address=address)
     try:
         issued = await parts.grant.issue(uow, token_request)
     except OAuthError as error:
+        if error.error == "invalid_client":
+            parts.throttle.failed(client=client_id, address=address)
         # Answered, not raised: the replay record of a used assertion is kept (the request's
         # unit of work commits) even though the token is refused.
         headers = dict(NO_STORE)
@@ -127,6 +135,11 @@ async def token(request: Request, uow: UnitOfWorkDep, parts: PartsDep) -> JSONRe
                         headers=NO_STORE)
 
 
+def _source_address(request: Request) -> str | None:
+    """The caller's address (behind the gateway, uvicorn takes it from X-Forwarded-For)."""
+    return request.client.host if request.client else None
+
+
 def _cookie_is_secure(settings: Settings) -> bool:
     origin = settings.issuer
     return not (origin.startswith("http://127.0.0.1") or origin.startswith("http://localhost")
@@ -135,12 +148,15 @@ def _cookie_is_secure(settings: Settings) -> bool:
 
 @sessions.post("/sessions", response_model=Me)
 async def sign_in(body: SessionCreate, uow: UnitOfWorkDep, svc: ServiceDep, parts: PartsDep,
-                  response: Response) -> Me:
+                  request: Request, response: Response) -> Me:
     """Sign in with username, password and TOTP code; sets the session cookie."""
+    address = _source_address(request)
+    parts.throttle.check(username=body.username, address=address)
     signed_in = await service.sign_in(uow, parts.keys, svc.settings, username=body.username,
                                       password=body.password, otp=body.otp)
     await uow.commit()  # a failed attempt counts even though the request is refused
     if signed_in is None:
+        parts.throttle.failed(username=body.username, address=address)
         raise Problem(401, "The username, password or code was not accepted. After several "
                            "failed attempts, sign-in is paused for 15 minutes.",
                       title="Sign-in failed")

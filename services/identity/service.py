@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from services.identity import passwords
 from services.identity.keys import KeyStore
 from services.identity.models import (
     Agency,
@@ -23,12 +24,7 @@ from services.identity.models import (
     StaffSession,
     User,
 )
-from services.identity.passwords import (
-    dummy_hash,
-    matching_totp_step,
-    new_totp_secret,
-    password_hasher,
-)
+from services.identity.passwords import matching_totp_step, new_totp_secret
 from shared.agencies import agency_updated_event
 from shared.auth import SESSION_TOKEN_TYPE, session_ended_event
 from shared.db import UnitOfWork
@@ -107,7 +103,7 @@ async def create_user(
         display_name=display_name,
         agency_id=agency_id,
         roles=[str(r) for r in roles],
-        password_hash=password_hasher.hash(password),
+        password_hash=await passwords.hasher.hash(password),
         totp_secret=totp_secret or new_totp_secret(),
         created_at=utcnow(),
     )
@@ -136,7 +132,7 @@ async def create_api_client(
         roles=[str(r) for r in roles],
         jwks=jwks_text(jwks),
         jwks_uri=jwks_uri,
-        secret_hash=password_hasher.hash(client_secret) if client_secret else None,
+        secret_hash=await passwords.hasher.hash(client_secret) if client_secret else None,
         created_at=utcnow(),
     )
     if assertion_algorithms:
@@ -227,7 +223,7 @@ async def sign_in(
     """
     now = utcnow()
     user = (await uow.session.exec(select(User).where(User.username == username))).first()
-    password_ok = password_hasher.verify(password, user.password_hash if user else dummy_hash())
+    password_ok = await passwords.hasher.verify(password, user.password_hash if user else None)
     step = matching_totp_step(user.totp_secret if user else "A" * 32, otp, at=time.time(),
                               after_step=user.last_totp_step if user else 0)
     if user is None:
