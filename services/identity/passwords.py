@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -18,6 +21,7 @@ from shared.problems import Problem
 
 password_hasher = PasswordHash.recommended()  # argon2id
 T = TypeVar("T")
+WORKER_NICE = 19  # the lowest priority (see _lower_priority)
 
 
 @cache
@@ -45,13 +49,19 @@ class Hasher:
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2")
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2",
+                                            initializer=_lower_priority)
         return self._pool
 
-    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+    def refuse_if_busy(self) -> None:
+        """Raise 503 with Retry-After if no more checks may wait (call before other work
+        for a request, so a refused one costs next to nothing)."""
         if self._in_flight >= self.workers + self.max_waiting:
             raise Problem(503, "Too many sign-ins are being checked right now; try again "
                                "in a moment.", title="Busy", headers={"Retry-After": "1"})
+
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        self.refuse_if_busy()
         self._in_flight += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(
@@ -76,6 +86,15 @@ class Hasher:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _lower_priority() -> None:
+    """Run this worker thread (and the threads argon2 starts from it) at the lowest CPU
+    priority: a flood of password checks then takes only the CPU the event loop and
+    everything else leave over, instead of a share equal to theirs."""
+    if sys.platform == "linux":  # a thread's own nice value is Linux's alone
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
 
 
 # The process's hasher; identity's app sizes it from the settings when it is created.

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 
-from services.identity import service
+from services.identity import passwords, service
 from services.identity.keys import KeyStore
 from services.identity.models import Agency, ApiClient, User
 from services.identity.oauth import (
@@ -118,6 +118,7 @@ async def token(request: Request, uow: UnitOfWorkDep, parts: PartsDep) -> JSONRe
     address = _source_address(request)
     client_id = claimed_client_id(token_request)
     parts.throttle.check(client=client_id, address=address)
+    passwords.hasher.refuse_if_busy()
     try:
         issued = await parts.grant.issue(uow, token_request)
     except OAuthError as error:
@@ -152,6 +153,7 @@ async def sign_in(body: SessionCreate, uow: UnitOfWorkDep, svc: ServiceDep, part
     """Sign in with username, password and TOTP code; sets the session cookie."""
     address = _source_address(request)
     parts.throttle.check(username=body.username, address=address)
+    passwords.hasher.refuse_if_busy()
     signed_in = await service.sign_in(uow, parts.keys, svc.settings, username=body.username,
                                       password=body.password, otp=body.otp)
     await uow.commit()  # a failed attempt counts even though the request is refused
