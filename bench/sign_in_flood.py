@@ -6,7 +6,9 @@ Run: .venv/bin/python bench/sign_in_flood.py [--rounds 3] [--rate 50] [--seconds
 `mash up` (this virtualenv's, or --mash) is started on a free port with a fresh data dir.
 Each round has two phases of --seconds each, measured back to back on the same hub:
 
-- **idle**: a prober sends GET /healthz every 20 ms over one keep-alive connection;
+- **idle**: a prober starts GET /healthz every 20 ms, each on a connection of its own
+  (as a load balancer's health check), none waiting for another: a stall of the hub
+  counts in every probe it holds up;
 - **flood**: the same prober while a flood generator (a process of its own) starts
   --rate bad sign-ins a second (POST /api/v1/sessions with a wrong password, each on a
   connection of its own, at most --in-flight unanswered at once; a send that would
@@ -59,27 +61,26 @@ DEMO_USERS = ("mash.manager", "mash.practitioner", "police.officer", "school.dsl
 # --- the prober (this process) -------------------------------------------------------------
 
 async def probe(port: int, seconds: float) -> list[float]:
-    """Latencies of GET /healthz sent every PROBE_INTERVAL for ``seconds``."""
-    reader, writer = await asyncio.open_connection(HOST, port)
-    request = f"GET /healthz HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    next_send = time.perf_counter()
-    try:
-        while next_send < deadline:
-            await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
-            sent = time.perf_counter()
-            writer.write(request)
-            status, _, close = await read_response(reader)
-            latencies.append(time.perf_counter() - sent)
-            if status != 200:
-                raise RuntimeError(f"/healthz answered {status}")
-            if close:
-                writer.close()
-                reader, writer = await asyncio.open_connection(HOST, port)
-            next_send += PROBE_INTERVAL
-    finally:
-        writer.close()
+    """Latencies of GET /healthz started every PROBE_INTERVAL for ``seconds``, each on a
+    connection of its own (as a load balancer's health check), none waiting for another."""
+    request = f"GET /healthz HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n"
+
+    async def one(due: float) -> float:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            writer.write(request.encode())
+            status, _, _ = await read_response(reader)
+        finally:
+            writer.close()
+        if status != 200:
+            raise RuntimeError(f"/healthz answered {status}")
+        return time.perf_counter() - due
+
+    started = time.perf_counter() + 0.05
+    count = int(seconds / PROBE_INTERVAL)
+    latencies = await asyncio.gather(*(one(started + i * PROBE_INTERVAL)
+                                       for i in range(count)))
     return sorted(latencies)
 
 
