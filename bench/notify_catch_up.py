@@ -50,11 +50,11 @@ from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery
 from services.notify.settings import NotifySettings
 from services.notify.signing import new_webhook_secret
-from services.notify.ssrf import WebhookUrlGuard
 from shared.db import Database
 from shared.events import CloudEvent, utcnow
 from shared.migrations import upgrade_to_head
 from shared.settings import Settings
+from shared.ssrf import UrlGuard
 
 HOST = "127.0.0.1"
 POLICE = "agency-police"
@@ -181,7 +181,7 @@ async def one_outage(backlog: int, database_url: str | None, *, traffic: bool
         database = Database(url)
         await upgrade_to_head(database, MIGRATIONS, "notify")
         settings = NotifySettings(notify_allow_loopback_webhooks=True)
-        parts = NotifyParts(guard=WebhookUrlGuard(allow_loopback=True),
+        parts = NotifyParts(guard=UrlGuard(allow_loopback=True),
                             secrets=SecretBox(Settings()), secret_grace=timedelta(days=1))
         dispatcher = create_dispatcher(settings, database, parts)
         receiver = Receiver(free_port())

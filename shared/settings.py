@@ -48,6 +48,23 @@ class Settings(BaseSettings):
     # A new signing key is published this long before it signs (caches pick it up).
     key_publish_lead_seconds: int = 600
 
+    # Sign-in (POST /api/v1/sessions) and tokens (POST /oauth2/token). After this many
+    # failed attempts within the window for one username, one client id or one source
+    # address, further attempts for it are answered 429 with Retry-After, unchecked.
+    # Only failures count, so busy but honest callers are never slowed.
+    auth_failures_per_username: int = Field(default=10, ge=1)
+    auth_failures_per_client: int = Field(default=10, ge=1)
+    auth_failures_per_address: int = Field(default=50, ge=1)
+    auth_failure_window_seconds: float = Field(default=300, gt=0)
+    # This many wrong client secrets in a row lock the client's secret out for a while,
+    # as five failed sign-ins lock a user out.
+    client_lockout_failures: int = Field(default=30, ge=1)
+    client_lockout_minutes: int = Field(default=15, ge=1)
+    # Worker threads that hash and verify passwords (unset: one per core), and how many
+    # checks may wait for one before more are refused with 503.
+    password_hash_workers: int | None = Field(default=None, ge=1)
+    password_hash_max_waiting: int = Field(default=32, ge=0)
+
     max_body_bytes: int = 1_048_576
     outbox_batch_size: int = 100
     outbox_poll_seconds: float = 1.0
@@ -57,6 +74,11 @@ class Settings(BaseSettings):
     # the filesystem of a SQLite database has less free space than this.
     ready_timeout_seconds: float = Field(default=0.8, gt=0, le=10)
     ready_min_free_disk_mb: int = Field(default=100, ge=0)
+
+    # Fetches from addresses others chose (partners' JWKS URLs, peer hubs) may reach
+    # loopback, over plain http too, for tests and `mash up`; unset means allowed only in
+    # environment=development. Private and link-local addresses are always refused.
+    allow_loopback_fetches: bool | None = None
 
     log_level: str = "INFO"
     # Start the hub's clock at this instant (tests and demonstrations; refused in
@@ -95,6 +117,12 @@ class Settings(BaseSettings):
         if configured:
             return configured
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    def allows_loopback_fetches(self) -> bool:
+        """True when outbound fetches may reach this machine (tests, `mash up`)."""
+        if self.allow_loopback_fetches is not None:
+            return self.allow_loopback_fetches
+        return self.environment == "development"
 
     @property
     def issuer(self) -> str:

@@ -6,15 +6,17 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from services.identity import directory
+from services.identity import directory, passwords
 from services.identity import service as identity
 from services.identity.keys import KeyStore
 from services.identity.oauth import ClientCredentialsGrant, JwksCache
 from services.identity.routes import ROUTERS, IdentityParts
+from services.identity.throttle import SignInThrottle
 from shared.broker import Broker
 from shared.db import Database
 from shared.service import Service
 from shared.settings import Settings
+from shared.ssrf import UrlGuard
 
 NAME = "identity"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,12 +33,17 @@ def create_service(
         async with database.unit_of_work() as uow:
             return await identity.session_has_ended(uow, session_id)
 
+    # Passwords are hashed on worker threads, so a flood of sign-ins cannot stall the loop.
+    passwords.hasher.workers = settings.password_hash_workers or passwords.hasher.workers
+    passwords.hasher.max_waiting = settings.password_hash_max_waiting
     service = Service(NAME, settings=settings, broker=broker, routers=[directory.router, *ROUTERS],
                       migrations=MIGRATIONS, registry=registry, database=database,
                       title="MASH identity service", revocation_check=session_has_ended,
-                      on_start=[keys.ensure_key])
+                      on_start=[keys.ensure_key, passwords.hasher.warm_up])
     # Identity verifies its own tokens from its own key store, not over HTTP.
     service.verifier.jwks_source = keys.public_jwks
-    service.app.state.identity = IdentityParts(keys, ClientCredentialsGrant(
-        settings, keys, JwksCache()))
+    guard = UrlGuard(allow_loopback=settings.allows_loopback_fetches(), what="JWKS URL")
+    service.app.state.identity = IdentityParts(
+        keys, guard, ClientCredentialsGrant(settings, keys, JwksCache(guard)),
+        SignInThrottle(settings))
     return service

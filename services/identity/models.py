@@ -65,6 +65,10 @@ class ApiClient(SQLModel, table=True):
     )
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # Wrong secrets in a row; enough of them lock secret authentication until locked_until.
+    failed_secrets: int = 0
+    locked_until: datetime | None = Field(default=None,
+                                          sa_column=Column(UTCDateTime, nullable=True))
 
 
 class SigningKey(SQLModel, table=True):

@@ -18,15 +18,16 @@ import httpx
 import jwt
 from sqlmodel import col, delete
 
+from services.identity import passwords
 from services.identity.keys import KeyStore
 from services.identity.models import ApiClient, UsedClientAssertion
-from services.identity.passwords import dummy_hash, password_hasher
 from services.identity.service import agency_kind
 from shared import clock
 from shared.auth import ACCESS_TOKEN_TYPE
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.settings import Settings
+from shared.ssrf import UrlGuard, guarded_get
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300  # seconds: NHS England's limit
@@ -63,6 +64,26 @@ class TokenRequest:
     authorization: str | None
 
 
+def claimed_client_id(request: TokenRequest) -> str | None:
+    """The client id a token request claims (unchecked): for counting its failures."""
+    if request.authorization and request.authorization.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(request.authorization.split(" ", 1)[1],
+                                       validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return unquote(decoded.partition(":")[0]) or None
+    if request.client_assertion:
+        try:
+            issuer = jwt.decode(request.client_assertion,
+                                options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            issuer = None
+        if isinstance(issuer, str) and issuer:
+            return issuer
+    return request.client_id or None
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     """An access token and what the token endpoint says about it."""
@@ -73,19 +94,30 @@ class IssuedToken:
 
 
 class JwksCache:
-    """Clients' JWKS fetched from their registered URL, kept for a few minutes."""
+    """Clients' JWKS fetched from their registered URL, kept for a few minutes.
 
-    def __init__(self, ttl: float = 300.0) -> None:
+    Every fetch passes the SSRF guard first (DNS answers change after registration) and
+    goes to the address it allowed.
+    """
+
+    def __init__(self, guard: UrlGuard, ttl: float = 300.0) -> None:
+        self.guard = guard
         self.ttl = ttl
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def get(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
-        """The JWKS at ``url``, from the cache unless stale or ``refresh``."""
+        """The JWKS at ``url``, from the cache unless stale or ``refresh``.
+
+        Raises UnsafeUrl when the URL may not be fetched, httpx.HTTPError or ValueError
+        when the fetch fails.
+        """
         cached = self._cache.get(url)
         if cached and not refresh and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
-        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
-            response = await client.get(url)
+        # No proxy from the environment: the guard checked where the URL resolves.
+        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False,
+                                     trust_env=False) as client:
+            response = await guarded_get(client, self.guard, url)
             response.raise_for_status()
             document: dict[str, Any] = response.json()
         self._cache[url] = (time.monotonic(), document)
@@ -153,11 +185,30 @@ class ClientCredentialsGrant:
             raise _invalid_client(basic=True) from None
         client = await uow.session.get(ApiClient, client_id)
         # Verify against a dummy hash when there is no client, so timing tells nothing.
-        stored = client.secret_hash if client and client.secret_hash else dummy_hash()
-        matches = password_hasher.verify(secret, stored)
-        if not (client and client.active and client.secret_hash and matches):
+        stored = client.secret_hash if client and client.secret_hash else None
+        matches = await passwords.hasher.verify(secret, stored)
+        if client is None or not client.secret_hash:
+            raise _invalid_client(basic=True)
+        now = utcnow()
+        if client.locked_until is not None and client.locked_until > now:
+            raise _invalid_client(basic=True)  # even the right secret, until the lock ends
+        if not matches:
+            self._count_wrong_secret(uow, client, now)
+            raise _invalid_client(basic=True)
+        if client.failed_secrets:
+            client.failed_secrets = 0
+            uow.session.add(client)
+        if not client.active:
             raise _invalid_client(basic=True)
         return client
+
+    def _count_wrong_secret(self, uow: UnitOfWork, client: ApiClient, now: datetime) -> None:
+        """Count a wrong secret; enough in a row lock the client's secret for a while."""
+        client.failed_secrets += 1
+        if client.failed_secrets >= self.settings.client_lockout_failures:
+            client.locked_until = now + timedelta(minutes=self.settings.client_lockout_minutes)
+            client.failed_secrets = 0
+        uow.session.add(client)
 
     async def _by_assertion(self, uow: UnitOfWork, assertion: str,
                             client_id_param: str | None) -> ApiClient:
@@ -214,7 +265,7 @@ class ClientCredentialsGrant:
                 if key is None:  # perhaps the client rotated its key: look once more
                     key = await lookup(await self.jwks_cache.get(client.jwks_uri, refresh=True))
                 return key
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError):  # UnsafeUrl is a ValueError
                 return None
         return None
 

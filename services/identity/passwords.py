@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import os
 import secrets
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import Any, TypeVar
 
 import pyotp
 from cryptography.fernet import Fernet
 from pwdlib import PasswordHash
 
 from shared.crypto import fernet_for
+from shared.problems import Problem
 from shared.settings import Settings
 
 password_hasher = PasswordHash.recommended()  # argon2id
+T = TypeVar("T")
+WORKER_NICE = 19  # the lowest priority (see _lower_priority)
 
 
 @cache
@@ -23,6 +34,79 @@ def dummy_hash() -> str:
     Made on first use, not at import: an argon2 hash takes a fifth of a second.
     """
     return password_hasher.hash(secrets.token_urlsafe(16))
+
+
+class Hasher:
+    """Hashes and verifies passwords and secrets on worker threads, never on the event loop.
+
+    argon2-cffi releases the GIL while it works, so the loop keeps answering other
+    requests meanwhile. Work waiting beyond ``max_waiting`` is refused at once (503)
+    rather than queued for ever: a flood of sign-ins must not hold every later one.
+    """
+
+    def __init__(self, *, workers: int | None = None, max_waiting: int = 32) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.max_waiting = max_waiting
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight = 0
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2",
+                                            initializer=_lower_priority)
+        return self._pool
+
+    def refuse_if_busy(self) -> None:
+        """Raise 503 with Retry-After if no more checks may wait (call before other work
+        for a request, so a refused one costs next to nothing)."""
+        if self._in_flight >= self.workers + self.max_waiting:
+            raise Problem(503, "Too many sign-ins are being checked right now; try again "
+                               "in a moment.", title="Busy", headers={"Retry-After": "1"})
+
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        self.refuse_if_busy()
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor(), func, *args)
+        finally:
+            self._in_flight -= 1
+
+    async def hash(self, password: str) -> str:
+        """An argon2id hash of ``password``."""
+        return await self._run(password_hasher.hash, password)
+
+    async def verify(self, password: str, hashed: str | None) -> bool:
+        """True if ``password`` matches ``hashed``; None costs as much as a mismatch."""
+        return await self._run(_verify, password, hashed)
+
+    async def warm_up(self) -> None:
+        """Make the dummy hash now, off the loop, rather than at the first sign-in."""
+        await self._run(dummy_hash)
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _lower_priority() -> None:
+    """Run this worker thread (and the threads argon2 starts from it) at the lowest CPU
+    priority: a flood of password checks then takes only the CPU the event loop and
+    everything else leave over, instead of a share equal to theirs."""
+    if sys.platform == "linux":  # a thread's own nice value is Linux's alone
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+
+
+# The process's hasher; identity's app sizes it from the settings when it is created.
+hasher = Hasher()
+
+
+def _verify(password: str, hashed: str | None) -> bool:
+    # Looked up at call time, so tests can count the checks.
+    return password_hasher.verify(password, hashed if hashed is not None else dummy_hash())
 
 TOTP_ISSUER = "MASH hub"
 # TOTP secrets are kept encrypted with a key derived for this purpose (migration 0004 too).

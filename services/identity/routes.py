@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 
-from services.identity import service
+from services.identity import passwords, service
 from services.identity.keys import KeyStore
 from services.identity.models import Agency, ApiClient, User
 from services.identity.oauth import (
@@ -19,6 +19,7 @@ from services.identity.oauth import (
     ClientCredentialsGrant,
     OAuthError,
     TokenRequest,
+    claimed_client_id,
 )
 from services.identity.passwords import new_totp_secret, totp_uri
 from services.identity.schemas import (
@@ -36,11 +37,13 @@ from services.identity.schemas import (
     UserPublic,
     UserUpdate,
 )
+from services.identity.throttle import SignInThrottle
 from shared.auth import SESSION_COOKIE, CurrentPrincipal, Principal, RolePermission
 from shared.problems import Problem
 from shared.roles import Role
 from shared.service import ServiceDep, UnitOfWorkDep
 from shared.settings import Settings
+from shared.ssrf import UnsafeUrl, UrlGuard
 
 
 @dataclass
@@ -48,7 +51,9 @@ class IdentityParts:
     """What identity's routes need beyond the database."""
 
     keys: KeyStore
+    guard: UrlGuard  # what partners' JWKS URLs may point at
     grant: ClientCredentialsGrant
+    throttle: SignInThrottle
 
 
 async def get_parts(request: Request) -> IdentityParts:
@@ -110,9 +115,15 @@ async def token(request: Request, uow: UnitOfWorkDep, parts: PartsDep) -> JSONRe
         client_assertion=field("client_assertion"),
         authorization=request.headers.get("authorization"),
     )
+    address = _source_address(request)
+    client_id = claimed_client_id(token_request)
+    parts.throttle.check(client=client_id, address=address)
+    passwords.hasher.refuse_if_busy()
     try:
         issued = await parts.grant.issue(uow, token_request)
     except OAuthError as error:
+        if error.error == "invalid_client":
+            parts.throttle.failed(client=client_id, address=address)
         # Answered, not raised: the replay record of a used assertion is kept (the request's
         # unit of work commits) even though the token is refused.
         headers = dict(NO_STORE)
@@ -125,6 +136,11 @@ async def token(request: Request, uow: UnitOfWorkDep, parts: PartsDep) -> JSONRe
                         headers=NO_STORE)
 
 
+def _source_address(request: Request) -> str | None:
+    """The caller's address (behind the gateway, uvicorn takes it from X-Forwarded-For)."""
+    return request.client.host if request.client else None
+
+
 def _cookie_is_secure(settings: Settings) -> bool:
     origin = settings.issuer
     return not (origin.startswith("http://127.0.0.1") or origin.startswith("http://localhost")
@@ -133,12 +149,16 @@ def _cookie_is_secure(settings: Settings) -> bool:
 
 @sessions.post("/sessions", response_model=Me)
 async def sign_in(body: SessionCreate, uow: UnitOfWorkDep, svc: ServiceDep, parts: PartsDep,
-                  response: Response) -> Me:
+                  request: Request, response: Response) -> Me:
     """Sign in with username, password and TOTP code; sets the session cookie."""
+    address = _source_address(request)
+    parts.throttle.check(username=body.username, address=address)
+    passwords.hasher.refuse_if_busy()
     signed_in = await service.sign_in(uow, parts.keys, svc.settings, username=body.username,
                                       password=body.password, otp=body.otp)
     await uow.commit()  # a failed attempt counts even though the request is refused
     if signed_in is None:
+        parts.throttle.failed(username=body.username, address=address)
         raise Problem(401, "The username, password or code was not accepted. After several "
                            "failed attempts, sign-in is paused for 15 minutes.",
                       title="Sign-in failed")
@@ -188,6 +208,17 @@ def _client_public(client: ApiClient, **extra: Any) -> dict[str, Any]:
         "assertion_algorithms": client.assertion_algorithms, "active": client.active,
         "created_at": client.created_at, **extra,
     }
+
+
+async def _check_jwks_uri(url: str | None, guard: UrlGuard) -> None:
+    """Refuse a JWKS URL the hub may not fetch (it is checked again at every fetch)."""
+    if url is None:
+        return
+    try:
+        await guard.check(url)
+    except UnsafeUrl as exc:
+        raise Problem(422, str(exc), title="JWKS URL not allowed",
+                      errors=[{"loc": ["body", "jwks_uri"], "msg": str(exc)}]) from exc
 
 
 async def _agency(uow: UnitOfWorkDep, agency_id: str) -> Agency:
@@ -250,18 +281,19 @@ async def create_user(body: UserCreate, _: AdminDep, uow: UnitOfWorkDep,
 
 @admin.patch("/users/{user_id}", response_model=UserPublic)
 async def update_user(user_id: str, body: UserUpdate, _: AdminDep, uow: UnitOfWorkDep) -> User:
-    """Change a user's name or roles, or disable them (their sessions end at once)."""
+    """Change a user's name, roles or agency, or disable them.
+
+    Disabling them, or changing their roles or agency, ends their sessions at once: a
+    session's token carries the roles and agency it was signed with.
+    """
     user = await uow.session.get(User, user_id)
     if user is None:
         raise Problem(404, "No such user.")
-    changes = body.model_dump(exclude_unset=True)
-    if "roles" in changes:
-        changes["roles"] = [str(r) for r in changes["roles"]]
-    for name, value in changes.items():
-        setattr(user, name, value)
-    if changes.get("active") is False:
-        await service.end_sessions_of(uow, user.id, "user_disabled")
-    uow.session.add(user)
+    changes = {name: value for name, value in body.model_dump(exclude_unset=True).items()
+               if value is not None}
+    if "agency_id" in changes:
+        await _agency(uow, changes["agency_id"])
+    await service.update_user(uow, user, changes)
     return user
 
 
@@ -272,9 +304,11 @@ async def list_clients(_: AdminDep, uow: UnitOfWorkDep) -> list[dict[str, Any]]:
 
 
 @admin.post("/clients", response_model=ClientCreated, status_code=201)
-async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep) -> dict[str, Any]:
+async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep,
+                        parts: PartsDep) -> dict[str, Any]:
     """Register a partner system; without a JWKS it gets a secret, shown this once."""
     await _agency(uow, body.agency_id)
+    await _check_jwks_uri(str(body.jwks_uri) if body.jwks_uri else None, parts.guard)
     if await uow.session.get(ApiClient, body.client_id) is not None:
         raise Problem(409, "That client_id is taken.")
     secret = None if (body.jwks or body.jwks_uri) else secrets.token_urlsafe(32)
@@ -288,12 +322,13 @@ async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep) -> 
 
 @admin.patch("/clients/{client_id}", response_model=ClientPublic)
 async def update_client(client_id: str, body: ClientUpdate, _: AdminDep,
-                        uow: UnitOfWorkDep) -> dict[str, Any]:
+                        uow: UnitOfWorkDep, parts: PartsDep) -> dict[str, Any]:
     """Rename, disable or enable a partner system, or register new keys."""
     client = await uow.session.get(ApiClient, client_id)
     if client is None:
         raise Problem(404, "No such client.")
     changes = body.model_dump(exclude_unset=True, mode="json")
+    await _check_jwks_uri(changes.get("jwks_uri"), parts.guard)
     if "jwks" in changes:
         client.jwks = service.jwks_text(changes.pop("jwks"))
     for name, value in changes.items():

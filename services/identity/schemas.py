@@ -106,11 +106,13 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(Changes):
-    """Changes to a user; disabling ends their sessions at once."""
+    """Changes to a user; disabling them, or changing their roles or agency, ends their
+    sessions at once."""
 
-    NOT_NULL = ("display_name", "roles", "active")
+    NOT_NULL = ("display_name", "agency_id", "roles", "active")
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    agency_id: str | None = None
     roles: list[Role] | None = Field(default=None, min_length=1)
     active: bool | None = None
 

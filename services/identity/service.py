@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from services.identity import passwords
 from services.identity.keys import KeyStore
 from services.identity.models import (
     Agency,
@@ -24,11 +25,9 @@ from services.identity.models import (
     User,
 )
 from services.identity.passwords import (
-    dummy_hash,
     matching_totp_step,
     new_totp_secret,
     open_totp_secret,
-    password_hasher,
     seal_totp_secret,
 )
 from shared.agencies import agency_updated_event
@@ -121,7 +120,7 @@ async def create_user(
         display_name=display_name,
         agency_id=agency_id,
         roles=[str(r) for r in roles],
-        password_hash=password_hasher.hash(password),
+        password_hash=await passwords.hasher.hash(password),
         totp_secret=seal_totp_secret(settings, totp_secret or new_totp_secret()),
         created_at=utcnow(),
     )
@@ -150,7 +149,7 @@ async def create_api_client(
         roles=[str(r) for r in roles],
         jwks=jwks_text(jwks),
         jwks_uri=jwks_uri,
-        secret_hash=password_hasher.hash(client_secret) if client_secret else None,
+        secret_hash=await passwords.hasher.hash(client_secret) if client_secret else None,
         created_at=utcnow(),
     )
     if assertion_algorithms:
@@ -158,6 +157,25 @@ async def create_api_client(
     uow.session.add(client)
     await uow.session.flush()
     return client
+
+
+async def update_user(uow: UnitOfWork, user: User, changes: dict[str, Any]) -> User:
+    """Change a user; disabling them, or changing their roles or agency, ends their sessions."""
+    if "roles" in changes:
+        changes["roles"] = [str(r) for r in changes["roles"]]
+    reason = None
+    if changes.get("active") is False:
+        reason = "user_disabled"
+    elif "roles" in changes and sorted(changes["roles"]) != sorted(user.roles):
+        reason = "roles_changed"
+    elif "agency_id" in changes and changes["agency_id"] != user.agency_id:
+        reason = "agency_changed"
+    for name, value in changes.items():
+        setattr(user, name, value)
+    uow.session.add(user)
+    if reason is not None:
+        await end_sessions_of(uow, user.id, reason)
+    return user
 
 
 async def username_taken(uow: UnitOfWork, username: str) -> bool:
@@ -187,7 +205,8 @@ async def list_clients(uow: UnitOfWork) -> list[ApiClient]:
 
 
 async def end_sessions_of(uow: UnitOfWork, user_id: str, reason: str) -> int:
-    """End every open session of a user (e.g. when disabled); other services are told."""
+    """End every open session of a user (disabled, or their roles or agency changed); other
+    services are told by `mash.session.ended`."""
     now = utcnow()
     result = await uow.session.exec(
         select(StaffSession).where(StaffSession.user_id == user_id,
@@ -221,7 +240,7 @@ async def sign_in(
     """
     now = utcnow()
     user = (await uow.session.exec(select(User).where(User.username == username))).first()
-    password_ok = password_hasher.verify(password, user.password_hash if user else dummy_hash())
+    password_ok = await passwords.hasher.verify(password, user.password_hash if user else None)
     secret = open_totp_secret(settings, user.totp_secret) if user else "A" * 32
     step = matching_totp_step(secret, otp, at=time.time(),
                               after_step=user.last_totp_step if user else 0)

@@ -18,12 +18,12 @@ from services.notify.routes import delivery_router, subscription_router
 from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery
 from services.notify.settings import NotifySettings
-from services.notify.ssrf import WebhookUrlGuard
 from shared.agencies import AGENCY_UPDATED, record_agency_updated
 from shared.broker import Broker
 from shared.db import Database
 from shared.service import Service, Subscription
 from shared.settings import Settings
+from shared.ssrf import UrlGuard
 
 NAME = "notify"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -55,7 +55,8 @@ def create_service(
     own = notify_settings or NotifySettings()
     database = Database(settings.database_url(NAME))
     parts = NotifyParts(
-        guard=WebhookUrlGuard(allow_loopback=own.allows_loopback_webhooks(settings.environment)),
+        guard=UrlGuard(allow_loopback=own.allows_loopback_webhooks(settings.environment),
+                       what="webhook URL"),
         secrets=SecretBox(settings),
         secret_grace=timedelta(seconds=own.notify_secret_grace_seconds))
     route = partial(record_delivery, base_url=settings.base_url)

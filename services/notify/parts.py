@@ -10,15 +10,15 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.notify.secret_box import SecretBox
-from services.notify.ssrf import WebhookUrlGuard
 from shared.events import utcnow
+from shared.ssrf import UrlGuard
 
 
 @dataclass(frozen=True)
 class NotifyParts:
     """The URL guard, the secret box, the rotation grace period and the clock."""
 
-    guard: WebhookUrlGuard
+    guard: UrlGuard
     secrets: SecretBox
     secret_grace: timedelta
     clock: Callable[[], datetime] = field(default=utcnow)

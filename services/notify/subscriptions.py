@@ -14,10 +14,10 @@ from services.notify.permissions import is_admin, may_hear_manager_events
 from services.notify.schemas import SubscriptionCreate, SubscriptionUpdate, SubscriptionView
 from services.notify.secret_box import SecretBox
 from services.notify.signing import new_webhook_secret
-from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.problems import Problem
+from shared.ssrf import UnsafeUrl, UrlGuard
 
 
 def view(subscription: Subscription) -> SubscriptionView:
@@ -33,7 +33,7 @@ def event_types_of(subscription: Subscription) -> list[str]:
 
 
 async def create(uow: UnitOfWork, body: SubscriptionCreate, caller: Principal,
-                 guard: WebhookUrlGuard, secrets: SecretBox, now: datetime
+                 guard: UrlGuard, secrets: SecretBox, now: datetime
                  ) -> tuple[Subscription, str | None]:
     """A new subscription for the caller's agency (or, for admins, the one named)."""
     if body.agency_id and body.agency_id != caller.agency_id and not is_admin(caller):
@@ -71,7 +71,7 @@ async def get(uow: UnitOfWork, subscription_id: str, caller: Principal) -> Subsc
 
 
 async def update(uow: UnitOfWork, subscription: Subscription, body: SubscriptionUpdate,
-                 caller: Principal, guard: WebhookUrlGuard, now: datetime) -> Subscription:
+                 caller: Principal, guard: UrlGuard, now: datetime) -> Subscription:
     """Change a subscription; turning it on again clears why it was disabled."""
     if body.url is not None:
         if subscription.channel != Channel.WEBHOOK:
@@ -116,9 +116,9 @@ def _check_event_types(event_types: Sequence[str], caller: Principal) -> None:
                            "mash.referral.decision_overdue.", title="Forbidden")
 
 
-async def _check_url(url: str, guard: WebhookUrlGuard) -> None:
+async def _check_url(url: str, guard: UrlGuard) -> None:
     try:
         await guard.check(url)
-    except UnsafeWebhookUrl as exc:
+    except UnsafeUrl as exc:
         raise Problem(422, str(exc), title="Webhook URL not allowed",
                       errors=[{"loc": ["body", "url"], "msg": str(exc)}]) from exc

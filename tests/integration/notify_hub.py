@@ -25,11 +25,11 @@ from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery
 from services.notify.settings import NotifySettings
 from services.notify.signing import new_webhook_secret
-from services.notify.ssrf import Resolver, WebhookUrlGuard, resolve
 from shared.db import Database
 from shared.events import CloudEvent
 from shared.migrations import upgrade_to_head
 from shared.settings import Settings
+from shared.ssrf import Resolver, UrlGuard, resolve
 from tests.auth import client_token, current_otp, demo_user, load_credentials
 from tests.webhooks import FakeClock, Receiver
 
@@ -101,7 +101,7 @@ class Notify:
         self.settings = settings or NotifySettings()
         self.clock = clock or FakeClock()
         self.secrets = SecretBox(Settings())
-        guard = WebhookUrlGuard(allow_loopback=True, resolver=resolver)
+        guard = UrlGuard(allow_loopback=True, resolver=resolver, what="webhook URL")
         webhook = WebhookChannel(guard, self.secrets, timeout=timeout, clock=self.clock,
                                  transport=transport)
         self.dispatcher = Dispatcher(

@@ -357,6 +357,65 @@ async def test_disabling_a_user_ends_their_sessions_at_once(hub: Hub_) -> None:
     assert (await hub.sign_in("police.officer")).status_code == 401
 
 
+async def _change_user_as_admin(hub: Hub_, username: str, change: dict[str, Any]) -> str:
+    """Sign ``username`` in, have the admin PATCH them; the user's old session cookie."""
+    assert (await hub.sign_in(username)).status_code == 200
+    cookie = hub.client.cookies[SESSION_COOKIE]
+    user_id = (await hub.client.get("/api/v1/me")).json()["subject"]
+    assert (await hub.client.get("/api/v1/referrals")).status_code == 200
+    assert (await hub.sign_in("admin")).status_code == 200
+    changed = await hub.client.patch(f"/api/v1/users/{user_id}", json=change,
+                                     headers={CSRF_HEADER: "1"})
+    assert changed.status_code == 200, changed.text
+    hub.client.cookies.clear()
+    hub.client.cookies.set(SESSION_COOKIE, cookie)
+    return cookie
+
+
+async def _old_cookie_refused_everywhere(hub: Hub_) -> None:
+    assert (await hub.client.get("/api/v1/me")).status_code == 401  # identity: at once
+
+    async def referral_refuses_the_old_cookie() -> bool:
+        return (await hub.client.get("/api/v1/referrals")).status_code == 401
+
+    # The referral service learns by `mash.session.ended` (in-process here: milliseconds).
+    assert await eventually(referral_refuses_the_old_cookie, within=5.0)
+
+
+async def test_demoting_a_manager_ends_their_sessions_in_every_service(hub: Hub_) -> None:
+    await _change_user_as_admin(hub, "mash.manager", {"roles": ["mash_practitioner"]})
+    await _old_cookie_refused_everywhere(hub)
+
+
+async def test_moving_a_user_to_another_agency_ends_their_sessions_in_every_service(
+    hub: Hub_,
+) -> None:
+    other_agency = demo_client(hub.credentials, "northshire-health-system")["agency_id"]
+    await _change_user_as_admin(hub, "police.officer", {"agency_id": other_agency})
+    await _old_cookie_refused_everywhere(hub)
+
+
+async def test_renaming_a_user_keeps_their_session(hub: Hub_) -> None:
+    await _change_user_as_admin(hub, "mash.practitioner", {"display_name": "Renamed"})
+    assert (await hub.client.get("/api/v1/me")).status_code == 200
+    assert (await hub.client.get("/api/v1/referrals")).status_code == 200
+
+
+async def test_moving_a_user_to_an_unknown_agency_is_refused(hub: Hub_) -> None:
+    assert (await hub.sign_in("police.officer")).status_code == 200
+    user_id = (await hub.client.get("/api/v1/me")).json()["subject"]
+    cookie = hub.client.cookies[SESSION_COOKIE]
+    assert (await hub.sign_in("admin")).status_code == 200
+    refused = await hub.client.patch(f"/api/v1/users/{user_id}",
+                                     json={"agency_id": "no-such-agency"},
+                                     headers={CSRF_HEADER: "1"})
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    hub.client.cookies.clear()
+    hub.client.cookies.set(SESSION_COOKIE, cookie)
+    assert (await hub.client.get("/api/v1/me")).status_code == 200
+
+
 async def test_admin_registers_clients_by_jwks_or_with_a_secret_shown_once(hub: Hub_) -> None:
     assert (await hub.sign_in("admin")).status_code == 200
     admin = {CSRF_HEADER: "1"}
@@ -568,6 +627,90 @@ async def test_a_client_registered_by_jwks_url_signs_in_and_can_rotate_its_key(
         rotated = await hub.client.post("/oauth2/token", data=assertion_form(
             client_assertion("trust-epr", second_pem, "2026-b", TOKEN_URL)))
         assert rotated.status_code == 200, rotated.text
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _new_rsa_key(kid: str) -> tuple[bytes, dict[str, Any]]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": kid, "alg": "RS512", "use": "sig"})
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()), jwk
+
+
+@pytest.mark.parametrize("jwks_uri", [
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",  # cloud metadata
+    "https://169.254.169.254/jwks.json",
+    "https://10.0.0.5/jwks.json",
+    "https://[::ffff:169.254.169.254]/jwks.json",  # IPv4-mapped
+    "https://[64:ff9b::a9fe:a9fe]/jwks.json",  # NAT64 of 169.254.169.254
+    "https://[2002:a00:5::]/jwks.json",  # 6to4 of 10.0.0.5
+    "https://[2001:0:4136:e378:8000:63bf:f5ff:fffa]/jwks.json",  # Teredo, client 10.0.0.5
+    "file:///etc/passwd",
+])
+async def test_a_jwks_url_inside_the_network_is_refused_at_registration(
+    hub: Hub_, jwks_uri: str,
+) -> None:
+    police_agency = demo_client(hub.credentials, POLICE)["agency_id"]
+    assert (await hub.sign_in("admin")).status_code == 200
+    created = await hub.client.post("/api/v1/clients", headers={CSRF_HEADER: "1"}, json={
+        "client_id": "metadata-thief", "name": "X", "jwks_uri": jwks_uri,
+        "agency_id": police_agency})
+    assert created.status_code == 422, created.text
+    assert created.headers["content-type"] == "application/problem+json"
+    assert created.json()["errors"][0]["loc"][-1] == "jwks_uri"
+    changed = await hub.client.patch(f"/api/v1/clients/{POLICE}", headers={CSRF_HEADER: "1"},
+                                     json={"jwks_uri": jwks_uri})
+    assert changed.status_code == 422, changed.text
+    listed = (await hub.client.get("/api/v1/clients")).json()
+    assert "metadata-thief" not in {c["client_id"] for c in listed}
+    assert all(c["jwks_uri"] != jwks_uri for c in listed)
+
+
+async def test_loopback_jwks_urls_are_refused_unless_allowed(hub: Hub_) -> None:
+    hub.hub.services["identity"].app.state.identity.guard.allow_loopback = False
+    assert (await hub.sign_in("admin")).status_code == 200
+    for url in ("http://127.0.0.1:9/jwks.json", "https://[::1]/jwks.json",
+                "https://localhost/jwks.json"):
+        created = await hub.client.post("/api/v1/clients", headers={CSRF_HEADER: "1"}, json={
+            "client_id": "loopback-client", "name": "X", "jwks_uri": url,
+            "agency_id": demo_client(hub.credentials, POLICE)["agency_id"]})
+        assert created.status_code == 422, (url, created.text)
+
+
+async def test_a_jwks_url_whose_name_turns_internal_is_not_fetched(hub: Hub_) -> None:
+    answers = ["127.0.0.1"]  # the partner's name resolves here; the test changes the answer
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return list(answers)
+
+    hub.hub.services["identity"].app.state.identity.guard.resolver = resolver
+    first_pem, first_jwk = _new_rsa_key("2026-a")
+    _JwksHandler.document = {"keys": [first_jwk]}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://jwks.partner.example:{server.server_address[1]}/jwks.json"
+        assert (await hub.sign_in("admin")).status_code == 200
+        created = await hub.client.post("/api/v1/clients", headers={CSRF_HEADER: "1"}, json={
+            "client_id": "trust-epr", "name": "Trust EPR", "jwks_uri": url,
+            "agency_id": demo_client(hub.credentials, POLICE)["agency_id"]})
+        assert created.status_code == 201, created.text
+        hub.client.cookies.clear()
+        ok = await hub.client.post("/oauth2/token", data=assertion_form(
+            client_assertion("trust-epr", first_pem, "2026-a", TOKEN_URL)))
+        assert ok.status_code == 200, ok.text  # fetched from the address the guard allowed
+
+        answers[:] = ["169.254.169.254"]  # the name is rebound to the metadata service
+        fetches = _JwksHandler.fetches
+        second_pem, _ = _new_rsa_key("2026-b")  # an unknown kid makes the hub fetch again
+        refused = await hub.client.post("/oauth2/token", data=assertion_form(
+            client_assertion("trust-epr", second_pem, "2026-b", TOKEN_URL)))
+        assert_oauth_error(refused, "invalid_client", 401)
+        assert _JwksHandler.fetches == fetches
     finally:
         server.shutdown()
         server.server_close()

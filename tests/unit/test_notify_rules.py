@@ -13,8 +13,8 @@ from services.notify.events import shareable_data
 from services.notify.retries import RetryPolicy
 from services.notify.settings import NotifySettings
 from services.notify.signing import new_webhook_secret, signature_header
-from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard, host_header, pinned_url
 from services.notify.templates import render
+from shared.ssrf import UnsafeUrl, UrlGuard, host_header, pinned_url
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -83,11 +83,11 @@ def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after(None, NOW) is None
 
 
-def fixed(*addresses: str) -> WebhookUrlGuard:
+def fixed(*addresses: str) -> UrlGuard:
     async def resolver(host: str, port: int) -> list[str]:
         return list(addresses)
 
-    return WebhookUrlGuard(allow_loopback=False, resolver=resolver)
+    return UrlGuard(allow_loopback=False, resolver=resolver, what="webhook URL")
 
 
 async def test_public_https_webhook_url_is_allowed() -> None:
@@ -98,38 +98,38 @@ async def test_public_https_webhook_url_is_allowed() -> None:
     "10.0.0.5", "172.16.3.4", "192.168.1.10", "127.0.0.1", "169.254.169.254", "::1",
     "fe80::1", "fd00::1", "::ffff:10.0.0.5", "100.64.0.1", "0.0.0.0", "224.0.0.1"])  # noqa: S104
 async def test_webhook_url_resolving_inside_the_network_is_refused(address: str) -> None:
-    with pytest.raises(UnsafeWebhookUrl):
+    with pytest.raises(UnsafeUrl):
         await fixed(address).check("https://partner.example/hooks")
 
 
 async def test_one_private_address_among_public_ones_is_refused() -> None:
-    with pytest.raises(UnsafeWebhookUrl):
+    with pytest.raises(UnsafeUrl):
         await fixed("93.184.215.14", "10.1.2.3").check("https://partner.example/hooks")
 
 
 @pytest.mark.parametrize("url", ["http://partner.example/hooks", "ftp://partner.example/x",
                                  "https://user:pw@partner.example/x", "https:///nohost"])
 async def test_webhook_url_must_be_plain_https(url: str) -> None:
-    with pytest.raises(UnsafeWebhookUrl):
+    with pytest.raises(UnsafeUrl):
         await fixed("93.184.215.14").check(url)
 
 
 async def test_loopback_and_plain_http_to_it_are_allowed_only_when_configured() -> None:
-    allowing = WebhookUrlGuard(allow_loopback=True)
+    allowing = UrlGuard(allow_loopback=True)
     await allowing.check("http://127.0.0.1:9/hooks")
     await allowing.check("http://localhost:9/hooks")
-    with pytest.raises(UnsafeWebhookUrl):
-        await WebhookUrlGuard(allow_loopback=False).check("http://127.0.0.1:9/hooks")
-    with pytest.raises(UnsafeWebhookUrl):
-        await WebhookUrlGuard(allow_loopback=False).check("https://127.0.0.1:9/hooks")
+    with pytest.raises(UnsafeUrl):
+        await UrlGuard(allow_loopback=False).check("http://127.0.0.1:9/hooks")
+    with pytest.raises(UnsafeUrl):
+        await UrlGuard(allow_loopback=False).check("https://127.0.0.1:9/hooks")
 
 
 async def test_loopback_allowance_never_opens_private_addresses() -> None:
     async def resolver(host: str, port: int) -> list[str]:
         return ["192.168.0.7"]
 
-    with pytest.raises(UnsafeWebhookUrl):
-        await WebhookUrlGuard(allow_loopback=True, resolver=resolver).check("https://x.example/")
+    with pytest.raises(UnsafeUrl):
+        await UrlGuard(allow_loopback=True, resolver=resolver).check("https://x.example/")
 
 
 def test_loopback_webhooks_are_allowed_by_default_only_in_development() -> None:
@@ -190,6 +190,6 @@ async def test_the_guard_returns_every_address_it_allowed() -> None:
     async def two(host: str, port: int) -> list[str]:
         return ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
 
-    guard = WebhookUrlGuard(allow_loopback=False, resolver=two)
+    guard = UrlGuard(allow_loopback=False, resolver=two)
     assert await guard.check("https://hooks.partner.example/") == [
         "93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]

@@ -13,8 +13,8 @@ from services.notify.channels import Outcome
 from services.notify.models import Delivery, Subscription
 from services.notify.secret_box import SecretBox
 from services.notify.signing import signature_header
-from services.notify.ssrf import UnsafeWebhookUrl, WebhookUrlGuard, host_header, pinned_url
 from shared.events import utcnow
+from shared.ssrf import UnsafeUrl, UrlGuard, host_header, pinned_url
 
 USER_AGENT = "mash-notify/0.1 (Standard Webhooks)"
 
@@ -24,7 +24,7 @@ class WebhookChannel:
 
     name = "webhook"
 
-    def __init__(self, guard: WebhookUrlGuard, secrets: SecretBox, *, timeout: float,
+    def __init__(self, guard: UrlGuard, secrets: SecretBox, *, timeout: float,
                  clock: Callable[[], datetime] = utcnow,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.guard = guard
@@ -41,7 +41,7 @@ class WebhookChannel:
             return Outcome(False, error="no url")
         try:
             addresses = await self.guard.check(subscription.url)
-        except UnsafeWebhookUrl:
+        except UnsafeUrl:
             return Outcome(False, error="address not allowed")
         now = self.clock()
         timestamp = int(now.timestamp())
