@@ -45,7 +45,7 @@ from sqlmodel import col, delete, func, select
 from services.notify import events
 from services.notify.app import MIGRATIONS, create_dispatcher
 from services.notify.models import Delivery, DeliveryAttempt, Subscription
-from services.notify.parts import NotifyParts
+from services.notify.runtime import NotifyRuntime
 from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery
 from services.notify.settings import NotifySettings
@@ -181,7 +181,7 @@ async def one_outage(backlog: int, database_url: str | None, *, traffic: bool
         database = Database(url)
         await upgrade_to_head(database, MIGRATIONS, "notify")
         settings = NotifySettings(notify_allow_loopback_webhooks=True)
-        parts = NotifyParts(guard=UrlGuard(allow_loopback=True),
+        parts = NotifyRuntime(guard=UrlGuard(allow_loopback=True),
                             secrets=SecretBox(Settings()), secret_grace=timedelta(days=1))
         dispatcher = create_dispatcher(settings, database, parts)
         receiver = Receiver(free_port())

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -216,6 +216,21 @@ async def get_unit_of_work(service: ServiceDep) -> AsyncIterator[UnitOfWork]:
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+
+R = TypeVar("R")
+
+
+def runtime_dependency(kind: type[R]) -> Callable[[Request], Awaitable[R]]:
+    """A dependency giving the service's runtime (what its factory made for its requests:
+    a calendar, a key store, a URL guard), which must be a ``kind``."""
+
+    async def runtime(request: Request) -> R:
+        found = request.app.state.runtime
+        if not isinstance(found, kind):
+            raise TypeError(f"this service's runtime is not a {kind.__name__}")
+        return found
+
+    return runtime
 
 
 def health_router() -> APIRouter:

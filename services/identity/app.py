@@ -10,7 +10,8 @@ from services.identity import directory, passwords
 from services.identity import service as identity
 from services.identity.keys import KeyStore
 from services.identity.oauth import ClientCredentialsGrant, JwksCache
-from services.identity.routes import ROUTERS, IdentityParts
+from services.identity.routes import ROUTERS
+from services.identity.runtime import IdentityRuntime
 from services.identity.throttle import SignInThrottle
 from shared.broker import Broker
 from shared.db import Database
@@ -25,7 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_service(
     settings: Settings, broker: Broker, registry: CollectorRegistry | None = None
 ) -> Service:
-    """The identity service's parts, for `mash up` or for serving alone."""
+    """The identity service, for `mash up` or for serving alone (its runtime on app.state)."""
     database = Database(settings.database_url(NAME))
     keys = KeyStore(database, settings)
 
@@ -43,7 +44,7 @@ def create_service(
     # Identity verifies its own tokens from its own key store, not over HTTP.
     service.verifier.jwks_source = keys.public_jwks
     guard = UrlGuard(allow_loopback=settings.allows_loopback_fetches(), what="JWKS URL")
-    service.app.state.identity = IdentityParts(
+    service.app.state.runtime = IdentityRuntime(
         keys, guard, ClientCredentialsGrant(settings, keys, JwksCache(guard)),
         SignInThrottle(settings))
     return service

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,16 +11,15 @@ from pydantic import BaseModel
 from sqlmodel import SQLModel
 
 from services.identity import passwords, service
-from services.identity.keys import KeyStore
 from services.identity.models import Agency, ApiClient, User
 from services.identity.oauth import (
     API_SCOPE,
-    ClientCredentialsGrant,
     OAuthError,
     TokenRequest,
     claimed_client_id,
 )
 from services.identity.passwords import new_totp_secret, totp_uri
+from services.identity.runtime import RuntimeDep
 from services.identity.schemas import (
     AgencyCreate,
     AgencyPublic,
@@ -37,7 +35,6 @@ from services.identity.schemas import (
     UserPublic,
     UserUpdate,
 )
-from services.identity.throttle import SignInThrottle
 from shared.auth import SESSION_COOKIE, CurrentPrincipal, Principal, RolePermission
 from shared.problems import Problem
 from shared.roles import Role
@@ -45,24 +42,6 @@ from shared.service import ServiceDep, UnitOfWorkDep
 from shared.settings import Settings
 from shared.ssrf import UnsafeUrl, UrlGuard
 
-
-@dataclass
-class IdentityParts:
-    """What identity's routes need beyond the database."""
-
-    keys: KeyStore
-    guard: UrlGuard  # what partners' JWKS URLs may point at
-    grant: ClientCredentialsGrant
-    throttle: SignInThrottle
-
-
-async def get_parts(request: Request) -> IdentityParts:
-    """Identity's key store and token grant."""
-    parts: IdentityParts = request.app.state.identity
-    return parts
-
-
-PartsDep = Annotated[IdentityParts, Depends(get_parts)]
 ManageIdentities = RolePermission("manage agencies, users and API clients", Role.ADMIN)
 AdminDep = Annotated[Principal, Depends(ManageIdentities)]
 
@@ -94,14 +73,14 @@ async def openid_configuration(svc: ServiceDep) -> dict[str, Any]:
 
 
 @discovery.get("/.well-known/jwks.json")
-async def jwks(parts: PartsDep, response: Response) -> dict[str, Any]:
+async def jwks(runtime: RuntimeDep, response: Response) -> dict[str, Any]:
     """The public keys that verify identity's tokens, including the next key."""
     response.headers["Cache-Control"] = "public, max-age=300"
-    return await parts.keys.public_jwks()
+    return await runtime.keys.public_jwks()
 
 
 @tokens.post("/oauth2/token", response_model=None)
-async def token(request: Request, uow: UnitOfWorkDep, parts: PartsDep) -> JSONResponse:
+async def token(request: Request, uow: UnitOfWorkDep, runtime: RuntimeDep) -> JSONResponse:
     """OAuth2 client credentials: private_key_jwt (RFC 7523) or client_secret_basic."""
     form = await request.form()
 
@@ -117,13 +96,13 @@ async def token(request: Request, uow: UnitOfWorkDep, parts: PartsDep) -> JSONRe
     )
     address = _source_address(request)
     client_id = claimed_client_id(token_request)
-    parts.throttle.check(client=client_id, address=address)
+    runtime.throttle.check(client=client_id, address=address)
     passwords.hasher.refuse_if_busy()
     try:
-        issued = await parts.grant.issue(uow, token_request)
+        issued = await runtime.grant.issue(uow, token_request)
     except OAuthError as error:
         if error.error == "invalid_client":
-            parts.throttle.failed(client=client_id, address=address)
+            runtime.throttle.failed(client=client_id, address=address)
         # Answered, not raised: the replay record of a used assertion is kept (the request's
         # unit of work commits) even though the token is refused.
         headers = dict(NO_STORE)
@@ -148,17 +127,17 @@ def _cookie_is_secure(settings: Settings) -> bool:
 
 
 @sessions.post("/sessions", response_model=Me)
-async def sign_in(body: SessionCreate, uow: UnitOfWorkDep, svc: ServiceDep, parts: PartsDep,
+async def sign_in(body: SessionCreate, uow: UnitOfWorkDep, svc: ServiceDep, runtime: RuntimeDep,
                   request: Request, response: Response) -> Me:
     """Sign in with username, password and TOTP code; sets the session cookie."""
     address = _source_address(request)
-    parts.throttle.check(username=body.username, address=address)
+    runtime.throttle.check(username=body.username, address=address)
     passwords.hasher.refuse_if_busy()
-    signed_in = await service.sign_in(uow, parts.keys, svc.settings, username=body.username,
+    signed_in = await service.sign_in(uow, runtime.keys, svc.settings, username=body.username,
                                       password=body.password, otp=body.otp)
     await uow.commit()  # a failed attempt counts even though the request is refused
     if signed_in is None:
-        parts.throttle.failed(username=body.username, address=address)
+        runtime.throttle.failed(username=body.username, address=address)
         raise Problem(401, "The username, password or code was not accepted. After several "
                            "failed attempts, sign-in is paused for 15 minutes.",
                       title="Sign-in failed")
@@ -305,10 +284,10 @@ async def list_clients(_: AdminDep, uow: UnitOfWorkDep) -> list[dict[str, Any]]:
 
 @admin.post("/clients", response_model=ClientCreated, status_code=201)
 async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep,
-                        parts: PartsDep) -> dict[str, Any]:
+                        runtime: RuntimeDep) -> dict[str, Any]:
     """Register a partner system; without a JWKS it gets a secret, shown this once."""
     await _agency(uow, body.agency_id)
-    await _check_jwks_uri(str(body.jwks_uri) if body.jwks_uri else None, parts.guard)
+    await _check_jwks_uri(str(body.jwks_uri) if body.jwks_uri else None, runtime.guard)
     if await uow.session.get(ApiClient, body.client_id) is not None:
         raise Problem(409, "That client_id is taken.")
     secret = None if (body.jwks or body.jwks_uri) else secrets.token_urlsafe(32)
@@ -322,13 +301,13 @@ async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep,
 
 @admin.patch("/clients/{client_id}", response_model=ClientPublic)
 async def update_client(client_id: str, body: ClientUpdate, _: AdminDep,
-                        uow: UnitOfWorkDep, parts: PartsDep) -> dict[str, Any]:
+                        uow: UnitOfWorkDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Rename, disable or enable a partner system, or register new keys."""
     client = await uow.session.get(ApiClient, client_id)
     if client is None:
         raise Problem(404, "No such client.")
     changes = body.model_dump(exclude_unset=True, mode="json")
-    await _check_jwks_uri(changes.get("jwks_uri"), parts.guard)
+    await _check_jwks_uri(changes.get("jwks_uri"), runtime.guard)
     if "jwks" in changes:
         client.jwks = service.jwks_text(changes.pop("jwks"))
     for name, value in changes.items():

@@ -12,9 +12,9 @@ from services.notify import events
 from services.notify.channels.email import EmailChannel
 from services.notify.channels.webhook import WebhookChannel
 from services.notify.dispatcher import Dispatcher
-from services.notify.parts import NotifyParts
 from services.notify.retries import RetryPolicy
 from services.notify.routes import delivery_router, subscription_router
+from services.notify.runtime import NotifyRuntime
 from services.notify.secret_box import SecretBox
 from services.notify.service import record_delivery
 from services.notify.settings import NotifySettings
@@ -31,10 +31,10 @@ DIRECTORY_QUEUE = "notify.agency-directory"
 
 
 def create_dispatcher(settings: NotifySettings, database: Database,
-                      parts: NotifyParts) -> Dispatcher:
+                      runtime: NotifyRuntime) -> Dispatcher:
     """The delivery dispatcher with the webhook and email channels."""
     timeout = settings.notify_webhook_timeout_seconds
-    webhook = WebhookChannel(parts.guard, parts.secrets, timeout=timeout, clock=parts.clock)
+    webhook = WebhookChannel(runtime.guard, runtime.secrets, timeout=timeout, clock=runtime.clock)
     email = EmailChannel(settings)
     lease = timedelta(seconds=max(timeout, settings.smtp_timeout_seconds) + 30)
     return Dispatcher(database, {webhook.name: webhook, email.name: email},
@@ -44,17 +44,17 @@ def create_dispatcher(settings: NotifySettings, database: Database,
                       order_hold=timedelta(seconds=settings.notify_order_hold_seconds),
                       catch_up_per_second=settings.notify_catch_up_per_second,
                       probe_every=timedelta(seconds=settings.notify_probe_seconds),
-                      clock=parts.clock)
+                      clock=runtime.clock)
 
 
 def create_service(
     settings: Settings, broker: Broker, registry: CollectorRegistry | None = None,
     notify_settings: NotifySettings | None = None,
 ) -> Service:
-    """The notify service's parts, for `mash up` or for serving alone."""
+    """The notify service, for `mash up` or for serving alone (its runtime on app.state)."""
     own = notify_settings or NotifySettings()
     database = Database(settings.database_url(NAME))
-    parts = NotifyParts(
+    runtime = NotifyRuntime(
         guard=UrlGuard(allow_loopback=own.allows_loopback_webhooks(settings.environment),
                        what="webhook URL"),
         secrets=SecretBox(settings),
@@ -66,7 +66,7 @@ def create_service(
         subscriptions=[Subscription(events.QUEUE, events.CONSUMED, route),
                        Subscription(DIRECTORY_QUEUE, [AGENCY_UPDATED], record_agency_updated)],
         migrations=MIGRATIONS, registry=registry, title="MASH notify service",
-        workers=[create_dispatcher(own, database, parts)],
+        workers=[create_dispatcher(own, database, runtime)],
     )
-    service.app.state.notify = parts
+    service.app.state.runtime = runtime
     return service

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request
 
 from services.notify import service, subscriptions
 from services.notify.models import Delivery, DeliveryAttempt, DeliveryStatus
-from services.notify.parts import NotifyDep
 from services.notify.permissions import DeliveryLogReader, DeliveryReplayer, SubscriptionManager
+from services.notify.runtime import RuntimeDep
 from services.notify.schemas import (
     AttemptView,
     DeliveryPage,
@@ -35,10 +35,10 @@ delivery_router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
 
 @subscription_router.post("", status_code=201, response_model=SubscriptionCreated)
 async def create_subscription(body: SubscriptionCreate, caller: SubscriptionManager,
-                              uow: UnitOfWorkDep, parts: NotifyDep) -> SubscriptionCreated:
+                              uow: UnitOfWorkDep, runtime: RuntimeDep) -> SubscriptionCreated:
     """Subscribe a webhook endpoint or a mailbox; a webhook's secret is shown only here."""
-    created, secret = await subscriptions.create(uow, body, caller, parts.guard, parts.secrets,
-                                                 parts.clock())
+    created, secret = await subscriptions.create(uow, body, caller, runtime.guard, runtime.secrets,
+                                                 runtime.clock())
     return SubscriptionCreated(**subscriptions.view(created).model_dump(), secret=secret)
 
 
@@ -59,19 +59,20 @@ async def read_subscription(subscription_id: str, caller: SubscriptionManager,
 @subscription_router.patch("/{subscription_id}", response_model=SubscriptionView)
 async def update_subscription(subscription_id: str, body: SubscriptionUpdate,
                               caller: SubscriptionManager, uow: UnitOfWorkDep,
-                              parts: NotifyDep) -> SubscriptionView:
+                              runtime: RuntimeDep) -> SubscriptionView:
     """Change the endpoint, mailbox or event types; switch it off or on again."""
     found = await subscriptions.get(uow, subscription_id, caller)
-    changed = await subscriptions.update(uow, found, body, caller, parts.guard, parts.clock())
+    changed = await subscriptions.update(uow, found, body, caller, runtime.guard, runtime.clock())
     return subscriptions.view(changed)
 
 
 @subscription_router.post("/{subscription_id}/secret", response_model=SecretRotated)
 async def rotate_secret(subscription_id: str, caller: SubscriptionManager, uow: UnitOfWorkDep,
-                        parts: NotifyDep) -> SecretRotated:
+                        runtime: RuntimeDep) -> SecretRotated:
     """A new webhook secret, shown once; both old and new sign during the grace period."""
     found = await subscriptions.get(uow, subscription_id, caller)
-    secret = subscriptions.rotate_secret(found, parts.secrets, parts.clock(), parts.secret_grace)
+    secret = subscriptions.rotate_secret(found, runtime.secrets, runtime.clock(),
+                                         runtime.secret_grace)
     uow.session.add(found)
     assert found.previous_secret_expires_at is not None
     return SecretRotated(secret=secret,
@@ -95,9 +96,9 @@ async def list_deliveries(
 
 @delivery_router.post("/{delivery_id}/retry", response_model=DeliveryView)
 async def retry_delivery(delivery_id: str, caller: DeliveryReplayer, uow: UnitOfWorkDep,
-                         parts: NotifyDep) -> DeliveryView:
+                         runtime: RuntimeDep) -> DeliveryView:
     """Replay a dead-lettered delivery (same webhook-id, a fresh retry schedule)."""
-    delivery = await service.replay(uow, delivery_id, parts.clock())
+    delivery = await service.replay(uow, delivery_id, runtime.clock())
     return _delivery_view(delivery, [])
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.referral.intake.writer import IntakeWriter
 from services.referral.workflow.working_time import WorkingCalendar
+from shared.service import runtime_dependency
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,4 @@ class ReferralRuntime:
     intake: IntakeWriter
 
 
-async def get_runtime(request: Request) -> ReferralRuntime:
-    """The runtime of the referral service handling this request."""
-    runtime: ReferralRuntime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[ReferralRuntime, Depends(get_runtime)]
+RuntimeDep = Annotated[ReferralRuntime, Depends(runtime_dependency(ReferralRuntime))]

@@ -670,7 +670,7 @@ async def test_a_jwks_url_inside_the_network_is_refused_at_registration(
 
 
 async def test_loopback_jwks_urls_are_refused_unless_allowed(hub: Hub_) -> None:
-    hub.hub.services["identity"].app.state.identity.guard.allow_loopback = False
+    hub.hub.services["identity"].app.state.runtime.guard.allow_loopback = False
     assert (await hub.sign_in("admin")).status_code == 200
     for url in ("http://127.0.0.1:9/jwks.json", "https://[::1]/jwks.json",
                 "https://localhost/jwks.json"):
@@ -686,7 +686,7 @@ async def test_a_jwks_url_whose_name_turns_internal_is_not_fetched(hub: Hub_) ->
     async def resolver(host: str, port: int) -> list[str]:
         return list(answers)
 
-    hub.hub.services["identity"].app.state.identity.guard.resolver = resolver
+    hub.hub.services["identity"].app.state.runtime.guard.resolver = resolver
     first_pem, first_jwk = _new_rsa_key("2026-a")
     _JwksHandler.document = {"keys": [first_jwk]}
     server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)

@@ -60,9 +60,9 @@ def fhir_json(body: dict[str, Any], status: int = 200,
 
 
 @router.get("/metadata", summary="CapabilityStatement")
-async def metadata(running: ServiceDep) -> JSONResponse:
+async def metadata(svc: ServiceDep) -> JSONResponse:
     """What this FHIR endpoint supports; no token needed."""
-    settings = running.settings
+    settings = svc.settings
     return fhir_json(capability_statement(settings.base_url, settings.token_endpoint))
 
 

@@ -1,4 +1,4 @@
-"""The pieces of notify that request handlers and the dispatcher share."""
+"""What notify's requests and its dispatcher share, made once in its factory."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.notify.secret_box import SecretBox
 from shared.events import utcnow
+from shared.service import runtime_dependency
 from shared.ssrf import UrlGuard
 
 
 @dataclass(frozen=True)
-class NotifyParts:
+class NotifyRuntime:
     """The URL guard, the secret box, the rotation grace period and the clock."""
 
     guard: UrlGuard
@@ -24,10 +25,4 @@ class NotifyParts:
     clock: Callable[[], datetime] = field(default=utcnow)
 
 
-async def get_parts(request: Request) -> NotifyParts:
-    """The notify parts of the app handling this request."""
-    parts: NotifyParts = request.app.state.notify
-    return parts
-
-
-NotifyDep = Annotated[NotifyParts, Depends(get_parts)]
+RuntimeDep = Annotated[NotifyRuntime, Depends(runtime_dependency(NotifyRuntime))]
