@@ -42,7 +42,7 @@ LONGEST_WAIT = 1.0
 OUTAGE_SECONDS = 10.0
 RECEIVER_OUTAGE_SECONDS = 30.0
 # How long the partner may go on hearing nothing new before the drill calls the rest lost.
-QUIET_SECONDS = 25.0
+QUIET_SECONDS = 15.0
 TOLD_WITHIN = 120.0
 
 
@@ -369,11 +369,12 @@ def close_broker_connections(deployment: Deployment) -> Fault:
         pids = {p.popen.pid for p in deployment.processes}
         ports = await local_ports_to(5672, pids)
         assert ports, "the deployment has no connection to RabbitMQ"
-        names = (await rabbitmqctl("list_connections", "name", "-q", "--no-table-headers")
-                 ).splitlines()
-        for name in names:
+        listed = await rabbitmqctl("list_connections", "pid", "name", "-q",
+                                   "--no-table-headers")
+        for line in listed.splitlines():
+            pid, _, name = line.partition("\t")
             if any(f":{port} -> " in name for port in ports):
-                await rabbitmqctl("close_connection", name.strip(), "fault drill")
+                await rabbitmqctl("close_connection", pid.strip(), "fault drill")
     return fault
 
 
