@@ -60,7 +60,8 @@ def notify_database_drill(count: int, workers: int) -> dict[str, Any]:
                   extra_env={"MASH_NOTIFY_ALLOW_LOOPBACK_WEBHOOKS": "true"}) as deployment:
         result = asyncio.run(run_drill(
             "notify database refused 10 s (deployment)", DeployedHub(deployment),
-            refuse_database(deployment.databases["notify"]), count=count, workers=workers))
+            refuse_database(deployment.databases["notify"]), count=count, workers=workers,
+            within=1200))
     return result.row()
 
 
@@ -71,7 +72,8 @@ def notify_disk_drill(count: int, workers: int) -> dict[str, Any]:
     try:
         with embedded(workdir, notify_dir=disk) as hub:
             result = asyncio.run(run_drill("notify disk full 10 s (mash up)", hub,
-                                           fill_disk(disk), count=count, workers=workers))
+                                           fill_disk(disk), count=count, workers=workers,
+                                           within=1200))
         return result.row()
     finally:
         unmount(disk)

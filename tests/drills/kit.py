@@ -235,6 +235,7 @@ class Result:
         def seconds(value: float | None) -> str:
             return "never" if value is None else f"{value:.1f}"
         return {"drill": self.name, "acknowledged": self.acknowledged,
+                "given up": len(self.given_up),
                 "stored": self.stored_once, "delivered": self.told, "lost": len(self.lost),
                 "duplicated": len(self.told_twice) + len(self.stored_twice),
                 "redelivered (same id)": self.redelivered,
@@ -270,7 +271,7 @@ async def wait_until_told(drill: Drill, expected: set[str]) -> None:
 
 
 async def run_drill(name: str, hub: Hub, fault: Fault, *, count: int, workers: int = 8,
-                    acceptable: set[str] = ACCEPTABLE) -> Result:
+                    acceptable: set[str] = ACCEPTABLE, within: float = 180.0) -> Result:
     """Submit ``count`` referrals, inject ``fault`` once a quarter are acknowledged."""
     receiver = RecordingReceiver()
     await receiver.start()
@@ -285,7 +286,7 @@ async def run_drill(name: str, hub: Hub, fault: Fault, *, count: int, workers: i
         try:
             drill.tally.quarter = count // 4
             submitting = asyncio.create_task(
-                load(hub.base_url, token, tag, count, workers, drill.tally))
+                load(hub.base_url, token, tag, count, workers, drill.tally, within))
             quarter = asyncio.create_task(drill.tally.quarter_acknowledged.wait())
             await asyncio.wait([submitting, quarter], return_when=asyncio.FIRST_COMPLETED)
             quarter.cancel()
