@@ -274,6 +274,45 @@ def _people(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(_index_existing(settings)))
 
 
+async def _replay_events(settings: Settings, queue: str | None, dry_run: bool) -> int:
+    """Put dead letters back: in `mash up` from each service's database to its outbox, in
+    a deployment from each RabbitMQ dead-letter queue to its queue."""
+    from shared.outbox import replay_dead_letters
+
+    services = [_service(name, settings) for name in SERVICES]
+    queues = {sub.queue for s in services for sub in s.subscriptions}
+    if queue is not None and queue not in queues:
+        print(f"unknown queue {queue!r}; one of {sorted(queues)}", flush=True)
+        return 2
+    found: list[tuple[str, str]] = []
+    try:
+        if settings.uses_memory_broker:
+            for service in services:
+                found += await replay_dead_letters(service.database, queue, dry_run=dry_run)
+        else:
+            broker = broker_from_settings(settings)
+            await broker.connect()
+            try:
+                for name in sorted(queues if queue is None else {queue}):
+                    ids = await broker.replay_dead_letters(name, dry_run=dry_run)
+                    found += [(name, event_id) for event_id in ids]
+            finally:
+                await broker.close()
+    finally:
+        for service in services:
+            await service.database.dispose()
+    for name, event_id in found:
+        print(f"{name}\t{event_id}", flush=True)
+    done = "would be replayed (dry run: nothing changed)" if dry_run else "replayed"
+    print(f"{len(found)} dead letter(s) {done}", flush=True)
+    return 0
+
+
+def _events(args: argparse.Namespace) -> None:
+    settings = _settings_of(args)
+    sys.exit(asyncio.run(_replay_events(settings, args.queue, args.dry_run)))
+
+
 def _service_name(value: str) -> str:
     if value not in SERVICES:
         raise argparse.ArgumentTypeError(f"unknown service {value!r}; one of {sorted(SERVICES)}")
@@ -345,6 +384,19 @@ def build_parser() -> argparse.ArgumentParser:
     index_existing.add_argument("--data-dir", default=None, help="for `mash up` data: the "
                                 "data directory (default: MASH_ settings)")
     index_existing.set_defaults(func=_people)
+
+    events = commands.add_parser("events", help="the events consumers gave up on")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    replay = events_commands.add_parser(
+        "replay", help="put dead letters back on their queue, to be handled again (once: "
+                       "consumers ignore an event they have handled)")
+    replay.add_argument("--queue", default=None,
+                        help="only this queue's (e.g. notify.partner-events; default: all)")
+    replay.add_argument("--dry-run", action="store_true",
+                        help="list what would be replayed; change nothing")
+    replay.add_argument("--data-dir", default=None,
+                        help="for `mash up` data: the data directory (default: MASH_ settings)")
+    replay.set_defaults(func=_events)
 
     keys = commands.add_parser("keys", help="manage identity's token-signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -112,6 +113,7 @@ def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
 
     @front.get("/metrics")
     async def metrics() -> PlainTextResponse:
+        await asyncio.gather(*(s.count_dead_letters() for s in hub.services.values()))
         return metrics_response(hub.registry)
 
     @front.get("/docs", include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from weakref import WeakKeyDictionary
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -27,6 +27,10 @@ class Metrics:
         self.events_consumed = Counter(
             "mash_events_consumed", "Events handled by a consumer (duplicates excluded)",
             ["service", "consumer"], registry=registry,
+        )
+        self.dead_letters = Gauge(
+            "mash_dead_letters", "Messages a consumer gave up on, waiting for `mash events "
+            "replay` (read when /metrics is)", ["service", "queue"], registry=registry,
         )
 
 

@@ -99,3 +99,16 @@ def create_agency_directory_table() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_agency_directory_school_urn", "agency_directory", ["school_urn"])
+
+
+def create_dead_letters_table() -> None:
+    """Messages a consumer gave up on, under `mash up` (see shared.outbox.DeadLetter)."""
+    op.create_table(
+        "dead_letters",
+        sa.Column("queue", sa.String(128), primary_key=True),
+        sa.Column("event_id", sa.String(64), primary_key=True),
+        sa.Column("event_type", sa.String(128), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("error_type", sa.String(128), nullable=False),
+        sa.Column("dead_at", UTCDateTime(), nullable=False),
+    )

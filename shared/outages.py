@@ -84,3 +84,15 @@ def _is_outage_itself(exc: BaseException) -> bool:
         return sqlstate in _SQLSTATES or sqlstate.startswith(_SQLSTATE_CLASSES)
     # asyncpg's "connection is closed": the connection was lost between statements.
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def is_infrastructure_failure(exc: BaseException) -> bool:
+    """True if a consumer failed because a dependency is away, not because of the message:
+    an outage, or any ``OperationalError`` (the DB-API's "not under the programmer's
+    control": a lost connection, a full disk, a missing table before a migration).
+
+    Such a failure is retried after a pause and never counts toward a message's delivery
+    limit; only a message that fails for any other reason is dead-lettered."""
+    return is_outage(exc) or any(
+        isinstance(link, sqlalchemy.exc.OperationalError | sqlite3.OperationalError)
+        for link in _chain(exc))

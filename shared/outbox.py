@@ -4,6 +4,11 @@ A service writes its state change and an ``OutboxMessage`` in one transaction; t
 ``OutboxRelay`` publishes unsent rows and marks them sent only after the broker has
 confirmed them. Consumers record each message id in ``InboxMessage`` in the same
 transaction as their effect, so a redelivered message changes nothing.
+
+With the in-process broker (`mash up`), a message a consumer cannot process is kept as a
+``DeadLetter`` in the consumer's database; ``replay_dead_letters`` puts it back in that
+database's outbox, whose relay delivers it again (other queues' consumers ignore it:
+their inbox has it).
 """
 
 from __future__ import annotations
@@ -68,7 +73,21 @@ def outbox_row(rows: Rows, event: CloudEvent) -> None:
     rows.add(OutboxMessage, **_outbox_values(event))
 
 
+class DeadLetter(SQLModel, table=True):
+    """A message a consumer of this database gave up on (`mash up`; RabbitMQ keeps its own)."""
+
+    __tablename__ = "dead_letters"
+
+    queue: str = Field(max_length=128, primary_key=True)
+    event_id: str = Field(max_length=64, primary_key=True)
+    event_type: str = Field(max_length=128)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    error_type: str = Field(max_length=128)
+    dead_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
 _INBOX = InboxMessage.__table__  # type: ignore[attr-defined]
 
 
@@ -125,6 +144,17 @@ class IdempotentConsumer:
             for _ in range(handled):
                 self.on_handled()
 
+    async def dead_letter(self, queue: str, event: CloudEvent, error_type: str) -> None:
+        """Keep ``event`` as given up on by ``queue`` (the in-process broker calls this)."""
+        values = {"queue": queue, "event_id": event.id, "event_type": event.type,
+                  "payload": event.to_json().decode(), "error_type": error_type,
+                  "dead_at": utcnow()}
+        async with self.database.unit_of_work() as uow:
+            await uow.session.exec(
+                dialect_insert(_DEAD, sqlite=self.database.is_sqlite).on_conflict_do_nothing(),
+                params=values)
+            await uow.commit()
+
     async def _handle(self, uow: UnitOfWork, event: CloudEvent) -> bool:
         token = trace_var.set(TraceContext.continue_from(event.traceparent))
         try:
@@ -147,6 +177,45 @@ def idempotent_consumer(
 ) -> IdempotentConsumer:
     """Wrap ``handler`` so each event's effect and its inbox row commit together, once."""
     return IdempotentConsumer(database, consumer, handler, on_handled=on_handled)
+
+
+async def dead_letter_counts(database: Database) -> dict[str, int]:
+    """How many dead letters each queue consuming into ``database`` has."""
+    from sqlalchemy import func
+
+    query: Any = sa_select(_DEAD.c.queue, func.count()).group_by(_DEAD.c.queue)
+    async with database.unit_of_work() as uow:
+        return {queue: int(count) for queue, count in (await uow.session.exec(query)).all()}
+
+
+async def replay_dead_letters(database: Database, queue: str | None = None, *,
+                              dry_run: bool = False) -> list[tuple[str, str]]:
+    """Move ``database``'s dead letters (of ``queue``, or all) back to its outbox, oldest
+    first, and return (queue, event id) of each. With ``dry_run``, only list them."""
+    query: Any = sa_select(_DEAD.c.queue, _DEAD.c.event_id, _DEAD.c.payload).order_by(
+        _DEAD.c.dead_at, _DEAD.c.event_id)
+    if queue is not None:
+        query = query.where(_DEAD.c.queue == queue)
+    async with database.unit_of_work() as uow:
+        rows = (await uow.session.exec(query)).all()
+        if dry_run or not rows:
+            return [(q, event_id) for q, event_id, _ in rows]
+        for dead_queue, event_id, payload in rows:
+            await _back_to_outbox(uow, CloudEvent.from_json(payload))
+            await uow.session.exec(_DEAD.delete().where(_DEAD.c.queue == dead_queue,
+                                                        _DEAD.c.event_id == event_id))
+        await uow.commit()
+    return [(q, event_id) for q, event_id, _ in rows]
+
+
+async def _back_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
+    """Stage ``event`` for publication again: a new row, or its own row (an event this
+    database published itself) marked unsent."""
+    values = _outbox_values(event)
+    sqlite = uow.database.is_sqlite
+    statement = dialect_insert(_OUTBOX, sqlite=sqlite).values(**values).on_conflict_do_update(
+        index_elements=[_OUTBOX.c.event_id], set_={"sent_at": None})
+    await uow.session.exec(statement)
 
 
 @lru_cache(maxsize=2)

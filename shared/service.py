@@ -29,7 +29,7 @@ from shared.db import Database, UnitOfWork
 from shared.metrics import metrics_for
 from shared.middleware import RequestContextMiddleware
 from shared.migrations import upgrade_to_head, version_table
-from shared.outbox import InboxHandler, OutboxRelay, idempotent_consumer
+from shared.outbox import InboxHandler, OutboxRelay, dead_letter_counts, idempotent_consumer
 from shared.problems import install_problem_handlers, problem_response
 from shared.runtime import freeze_start_up_objects
 from shared.settings import Settings
@@ -124,6 +124,20 @@ class Service:
         checks["broker"] = self.broker.ping
         return checks
 
+    async def count_dead_letters(self) -> None:
+        """Set the dead-letter gauge of each queue this service consumes: those kept in its
+        database (`mash up`) and by the broker. A count that cannot be read is left as it
+        was (a dependency being away shows in /readyz)."""
+        try:
+            async with asyncio.timeout(self.settings.ready_timeout_seconds):
+                kept = await dead_letter_counts(self.database)
+                for sub in self.subscriptions:
+                    count = kept.get(sub.queue, 0) + await self.broker.dead_letter_count(sub.queue)
+                    self.metrics.dead_letters.labels(self.name, sub.queue).set(count)
+        except Exception as exc:
+            log.warning("dead letters not counted",
+                        extra={"service": self.name, "error_type": type(exc).__name__})
+
     async def migrate(self) -> None:
         """Bring this service's database up to its latest migration."""
         await upgrade_to_head(self.database, self.migrations, self.name)
@@ -216,6 +230,7 @@ def health_router() -> APIRouter:
 
     @router.get("/metrics")
     async def metrics(service: ServiceDep) -> PlainTextResponse:
+        await service.count_dead_letters()
         return metrics_response(service.registry)
 
     return router

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from functools import lru_cache
 
 from shared.events import CloudEvent
@@ -38,7 +38,9 @@ class Broker(ABC):
     ``publish`` returns only once the broker has taken responsibility for every event
     (a publisher confirm); it raises ``BrokerUnavailable`` otherwise. A handler that
     raises gets its message again, up to the delivery limit; after that the message
-    goes to the queue's dead letters.
+    goes to the queue's dead letters. A handler failing because a dependency is away
+    (``shared.outages.is_infrastructure_failure``) gets it again after a pause growing up
+    to ``max_retry_delay``, for as long as that lasts: such failures never count.
     """
 
     delivery_limit: int
@@ -84,3 +86,20 @@ class Broker(ABC):
     @abstractmethod
     async def dead_letters(self, queue: str) -> list[CloudEvent]:
         """Take the messages dead-lettered from ``queue`` (for inspection and replay)."""
+
+    @abstractmethod
+    async def dead_letter_count(self, queue: str) -> int:
+        """How many messages the broker keeps dead-lettered from ``queue``."""
+
+    @abstractmethod
+    async def replay_dead_letters(self, queue: str, *, dry_run: bool = False) -> list[str]:
+        """Put ``queue``'s dead letters back on ``queue`` (only), oldest first; return their
+        ids. With ``dry_run``, only list them: nothing is moved."""
+
+
+def retry_delays(first: float, cap: float) -> Iterator[float]:
+    """Pauses between retries after infrastructure failures: doubling, up to ``cap``."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)

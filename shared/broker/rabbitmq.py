@@ -1,5 +1,13 @@
 """RabbitMQ broker (aio-pika): durable topic exchange, quorum queues, publisher confirms,
-a dead-letter exchange and a delivery limit."""
+a dead-letter exchange and a delivery limit.
+
+A handler failing because its storage is away keeps its message (unacknowledged) and is
+run again after a pause growing up to ``max_retry_delay``: a nack would have RabbitMQ
+redeliver at once and count it, and a few milliseconds of retries would use up the
+delivery limit. With every prefetched message waiting so, the consumer takes no more
+until storage is back. Only other failures are nacked, counted and, past the limit,
+dead-lettered to ``<queue>.dead``, whence `mash events replay` puts them back.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +26,9 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from shared.broker.base import Broker, BrokerUnavailable, Handler
+from shared.broker.base import Broker, BrokerUnavailable, Handler, retry_delays
 from shared.events import CONTENT_TYPE, CloudEvent
+from shared.outages import is_infrastructure_failure
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,8 @@ class RabbitMQBroker(Broker):
         prefetch: int = 32,
         timeout: float = 10.0,
         reconnect_interval: float = 0.5,
+        retry_delay: float = 0.1,
+        max_retry_delay: float = 5.0,
     ) -> None:
         super().__init__()
         self.url = url
@@ -56,6 +67,8 @@ class RabbitMQBroker(Broker):
         # aio-pika waits this long between attempts to reconnect (its default is 5 s, and
         # that was most of the time a hub took to recover after RabbitMQ came back).
         self.reconnect_interval = reconnect_interval
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
@@ -154,7 +167,7 @@ class RabbitMQBroker(Broker):
                 await message.reject(requeue=False)
                 return
             try:
-                await handler(event)
+                handled = await self._handle_patiently(queue, handler, event)
             except Exception as exc:
                 log.warning(
                     "consumer failed",
@@ -162,10 +175,29 @@ class RabbitMQBroker(Broker):
                            "error_type": type(exc).__name__},
                 )
                 await message.nack(requeue=True)
-            else:
+                return
+            if handled:
                 await message.ack()
 
         await amqp_queue.consume(on_message)
+
+    async def _handle_patiently(self, queue: str, handler: Handler, event: CloudEvent) -> bool:
+        """Run ``handler`` until it succeeds or fails for a reason of the message's own;
+        False if the connection closed meanwhile (the message comes back uncounted)."""
+        pauses = retry_delays(self.retry_delay, self.max_retry_delay)
+        while True:
+            try:
+                await handler(event)
+                return True
+            except Exception as exc:
+                if not is_infrastructure_failure(exc):
+                    raise
+                log.warning("consumer's storage unavailable; retrying",
+                            extra={"queue": queue, "event_id": event.id,
+                                   "error_type": type(exc).__name__})
+            await asyncio.sleep(next(pauses))
+            if self._connection is None or self._connection.is_closed:
+                return False
 
     async def _declare_queue(self, channel: AbstractChannel, queue: str,
                              topics: Sequence[str]) -> AbstractQueue:
@@ -189,12 +221,48 @@ class RabbitMQBroker(Broker):
         except _UNAVAILABLE as exc:
             raise BrokerUnavailable(f"cannot declare {queue}: {type(exc).__name__}") from exc
 
-    async def dead_letters(self, queue: str) -> list[CloudEvent]:
+    async def _dead_queue(self, queue: str) -> AbstractQueue:
         if self._channel is None:
             raise BrokerUnavailable("not connected to RabbitMQ")
-        dead = await self._channel.declare_queue(
+        return await self._channel.declare_queue(
             f"{self.queue_name(queue)}.dead", durable=True, arguments={"x-queue-type": "quorum"}
         )
+
+    async def dead_letter_count(self, queue: str) -> int:
+        dead = await self._dead_queue(queue)
+        return int(dead.declaration_result.message_count or 0)
+
+    async def replay_dead_letters(self, queue: str, *, dry_run: bool = False) -> list[str]:
+        if self._connection is None or self._channel is None:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        # A channel of its own: closing it hands back what a dry run has looked at.
+        channel = await self._connection.channel()
+        try:
+            dead = await channel.declare_queue(
+                f"{self.queue_name(queue)}.dead", durable=True,
+                arguments={"x-queue-type": "quorum"})
+            ids: list[str] = []
+            while (message := await dead.get(fail=False, no_ack=False)) is not None:
+                ids.append(message.message_id or "")
+                if dry_run:
+                    continue
+                # Straight to the queue (the default exchange routes by queue name), so
+                # the other queues bound to its type do not get it again.
+                await self._channel.default_exchange.publish(
+                    aio_pika.Message(
+                        body=message.body, content_type=message.content_type,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=message.message_id, type=message.type,
+                        headers={k: v for k, v in (message.headers or {}).items()
+                                 if not k.startswith("x-")}),
+                    routing_key=self.queue_name(queue), timeout=self.timeout)
+                await message.ack()
+            return ids
+        finally:
+            await channel.close()
+
+    async def dead_letters(self, queue: str) -> list[CloudEvent]:
+        dead = await self._dead_queue(queue)
         taken: list[CloudEvent] = []
         while (message := await dead.get(fail=False, no_ack=False)) is not None:
             taken.append(CloudEvent.from_json(message.body))

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from shared.broker import Broker, BrokerUnavailable
 from shared.broker.memory import InProcessBroker
@@ -58,11 +59,13 @@ class BrokerUnderTest:
         """A broker that is not connected yet."""
         broker: Broker
         if self.rabbitmq_url is None:
-            broker = InProcessBroker(delivery_limit=DELIVERY_LIMIT, retry_delay=0.01)
+            broker = InProcessBroker(delivery_limit=DELIVERY_LIMIT, retry_delay=0.01,
+                                     max_retry_delay=0.05)
         else:
             broker = RabbitMQBroker(
                 self.rabbitmq_url, exchange=f"{self.prefix}.events",
-                delivery_limit=DELIVERY_LIMIT, timeout=5.0,
+                delivery_limit=DELIVERY_LIMIT, timeout=5.0, retry_delay=0.01,
+                max_retry_delay=0.05,
             )
         self.brokers.append(broker)
         return broker
@@ -272,6 +275,75 @@ async def test_a_handler_that_always_fails_has_the_event_dead_lettered_after_the
     assert attempts[poison.id] == broker.delivery_limit
     # Taking the dead letters empties them.
     assert await broker.dead_letters(queue) == []
+
+
+def storage_away() -> OperationalError:
+    """What SQLAlchemy raises when the database refuses connections."""
+    return OperationalError("INSERT INTO inbox_messages ...", {},
+                            ConnectionRefusedError("connection refused"))
+
+
+async def test_a_handler_whose_storage_fails_for_a_while_gets_every_event_once_and_none_dead(
+    brokers: BrokerUnderTest, broker: Broker
+) -> None:
+    """Far more failures than the delivery limit, all of them the storage's: none counts."""
+    queue = brokers.queue("storage-away")
+    failures_left = DELIVERY_LIMIT * 4
+    handled = Received()
+
+    async def storage_comes_back(evt: CloudEvent) -> None:
+        nonlocal failures_left
+        if failures_left > 0:
+            failures_left -= 1
+            raise storage_away()
+        await handled.handler(evt)
+
+    await broker.subscribe(queue, ["mash.stored"], storage_comes_back)
+    sent = [event("mash.stored", n=n) for n in range(5)]
+    await broker.publish(sent)
+
+    await delivered(handled, *sent)
+    assert failures_left == 0
+    assert Counter(handled.ids) == Counter(e.id for e in sent)
+    assert await broker.dead_letter_count(queue) == 0
+    assert await broker.dead_letters(queue) == []
+
+
+async def test_a_poison_message_is_dead_lettered_counted_and_replayed_to_its_queue_alone(
+    brokers: BrokerUnderTest, broker: Broker
+) -> None:
+    failing, healthy = brokers.queue("poisoned"), brokers.queue("unharmed")
+    fixed = False
+    handled, ok = Received(), Received()
+
+    async def buggy_until_fixed(evt: CloudEvent) -> None:
+        if not fixed:
+            raise ValueError("a bug this message meets every time")
+        await handled.handler(evt)
+
+    await broker.subscribe(failing, ["mash.poison"], buggy_until_fixed)
+    await broker.subscribe(healthy, ["mash.poison"], ok.handler)
+    poison = event("mash.poison")
+    await broker.publish([poison])
+
+    async def counted() -> bool:
+        return await broker.dead_letter_count(failing) == 1
+
+    await eventually(counted)
+    assert await broker.replay_dead_letters(failing, dry_run=True) == [poison.id]
+    await eventually(counted)  # a dry run leaves it where it was
+    assert handled.ids == []
+
+    fixed = True
+    assert await broker.replay_dead_letters(failing) == [poison.id]
+    await delivered(handled, poison)
+    assert await broker.dead_letter_count(failing) == 0
+    # Replayed to its own queue: the healthy one had it once, and has it once.
+    marker = event("mash.poison", marker=True)
+    await broker.publish([marker])
+    await delivered(ok, marker)
+    assert ok.ids == [poison.id, marker.id]
+    assert handled.ids == [poison.id, marker.id]
 
 
 async def test_dead_letters_are_kept_per_queue(brokers: BrokerUnderTest, broker: Broker) -> None:

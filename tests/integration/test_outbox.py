@@ -9,12 +9,14 @@ publication.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select, update
 
 from services.notify.app import MIGRATIONS as NOTIFY_MIGRATIONS
@@ -32,7 +34,9 @@ from shared.outbox import (
     OutboxMessage,
     OutboxRelay,
     add_to_outbox,
+    dead_letter_counts,
     idempotent_consumer,
+    replay_dead_letters,
 )
 from shared.settings import Settings
 from tests.helpers import eventually
@@ -440,7 +444,10 @@ async def test_a_failing_event_in_a_window_is_dead_lettered_alone_after_the_limi
     await broker.publish(written)  # as the relay publishes a window of the outbox
 
     assert attempts[poison.id] == broker.delivery_limit
-    assert [e.id for e in await broker.dead_letters("notify.partner-events")] == [poison.id]
+    # Kept in the consumer's database, not in the broker's memory.
+    assert await replay_dead_letters(notify_db, dry_run=True) == [
+        ("notify.partner-events", poison.id)]
+    assert await broker.dead_letters("notify.partner-events") == []
     for evt in written:
         expected = 0 if evt is poison else 1
         assert await count(notify_db, Delivery, Delivery.event_id == evt.id) == expected
@@ -474,3 +481,87 @@ async def test_each_event_of_a_window_reads_what_the_ones_before_it_wrote(
     await broker.publish([event(n) for n in range(3)])
 
     assert seen == ["t.row", "t.changed", "t.changed"]
+
+
+# --- consumers' storage away, and dead letters (`mash up`) ------------------------------
+
+def storage_away() -> OperationalError:
+    """What SQLAlchemy raises when SQLite's disk is full."""
+    return OperationalError("INSERT INTO deliveries ...", {},
+                            sqlite3.OperationalError("database or disk is full"))
+
+
+async def test_an_event_its_consumer_could_not_store_stays_unsent_and_is_delivered_after_restart(
+    notify_db: Database, broker: InProcessBroker
+) -> None:
+    """(One database for the outbox and the consumer, as a service consuming its own.)"""
+    attempts: Counter[str] = Counter()
+
+    async def disk_full(uow: UnitOfWork, evt: CloudEvent) -> None:
+        attempts[evt.id] += 1
+        raise storage_away()
+
+    await broker.subscribe("notify.partner-events", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "notify.partner-events", disk_full))
+    relay = OutboxRelay(notify_db, broker, name="notify")
+    waiting = event(40)
+    await write(notify_db, waiting)
+
+    # The hub stops (or is killed) while notify's disk is still full.
+    publishing = asyncio.create_task(relay.relay_once())
+
+    async def retried_past_the_limit() -> bool:
+        return attempts[waiting.id] > broker.delivery_limit * 2
+
+    await eventually(retried_past_the_limit)
+    publishing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await publishing
+    assert (await outbox_row(notify_db, waiting.id)).sent_at is None
+    assert await dead_letter_counts(notify_db) == {}
+
+    # Started again, with room on the disk: delivered, once, and only now marked sent.
+    restarted = InProcessBroker(delivery_limit=3, retry_delay=0.0)
+    await restarted.connect()
+    await restarted.subscribe("notify.partner-events", ["mash.referral.received"],
+                              idempotent_consumer(notify_db, "notify.partner-events",
+                                                  record_delivery))
+    assert await OutboxRelay(notify_db, restarted, name="notify").drain() == 1
+    assert (await outbox_row(notify_db, waiting.id)).sent_at is not None
+    assert await count(notify_db, Delivery, Delivery.event_id == waiting.id) == 1
+    assert await dead_letter_counts(notify_db) == {}
+
+
+async def test_a_poison_event_is_kept_in_the_consumers_database_and_replay_delivers_it_once(
+    notify_db: Database, broker: InProcessBroker
+) -> None:
+    fixed = False
+
+    async def buggy_until_fixed(uow: UnitOfWork, evt: CloudEvent) -> None:
+        if not fixed:
+            raise KeyError("a bug this event meets every time")
+        await record_delivery(uow, evt)
+
+    await broker.subscribe("notify.partner-events", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "notify.partner-events",
+                                               buggy_until_fixed))
+    poison, fine = event(50), event(51, "mash.referral.accepted")
+    await write(notify_db, poison)
+    relay = OutboxRelay(notify_db, broker, name="notify")
+    assert await relay.drain() == 1
+    assert await dead_letter_counts(notify_db) == {"notify.partner-events": 1}
+    assert await relay.pending() == 0  # sent: the dead letter is kept durably instead
+
+    listed = await replay_dead_letters(notify_db, dry_run=True)
+    assert listed == [("notify.partner-events", poison.id)]
+    assert await dead_letter_counts(notify_db) == {"notify.partner-events": 1}
+    assert await relay.pending() == 0
+
+    fixed = True
+    assert await replay_dead_letters(notify_db) == listed
+    assert await dead_letter_counts(notify_db) == {}
+    # Back in the consumer database's outbox; its relay delivers it (once, by its id).
+    await write(notify_db, fine)
+    assert await relay.drain() == 2
+    assert await count(notify_db, Delivery, Delivery.event_id == poison.id) == 1
+    assert await replay_dead_letters(notify_db) == []

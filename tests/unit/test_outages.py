@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy.exc
 from fastapi import FastAPI
 
-from shared.outages import RETRY_AFTER_SECONDS, is_outage
+from shared.outages import RETRY_AFTER_SECONDS, is_infrastructure_failure, is_outage
 from shared.problems import install_problem_handlers
 from tests.helpers import KeepAliveClient, served
 
@@ -138,3 +138,26 @@ async def test_a_database_error_that_is_no_outage_stays_500_without_retry_after(
     assert json.loads(body)["status"] == 500
     assert "duplicate" not in body.decode()
     assert (await connection.request("GET", "/ok"))[0] == 200
+
+
+@pytest.mark.parametrize("error", [
+    sqlalchemy.exc.OperationalError("INSERT ...", {}, Exception("server closed the connection")),
+    wrapped(sqlite3.OperationalError("database or disk is full")),
+    OSError(errno.ENOSPC, "No space left on device"),
+    ConnectionRefusedError("connection refused"),
+    asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+], ids=["operational-error", "sqlite-disk-full", "enospc", "refused", "asyncpg-starting"])
+def test_a_consumer_failing_for_its_storage_is_not_the_messages_fault(
+    error: BaseException,
+) -> None:
+    assert is_infrastructure_failure(error)
+
+
+@pytest.mark.parametrize("error", [
+    ValueError("bad JSON"), KeyError("referral_id"), RuntimeError("a bug"),
+    sqlalchemy.exc.IntegrityError("INSERT ...", {}, Exception("duplicate key")),
+], ids=["value-error", "key-error", "bug", "integrity-error"])
+def test_a_consumer_failing_for_a_reason_of_the_messages_own_is_not_an_outage(
+    error: BaseException,
+) -> None:
+    assert not is_infrastructure_failure(error)
