@@ -41,6 +41,10 @@ _OS_ERRNOS = frozenset({
 # write (25006) and the two a transaction may simply be retried after (40001, 40P01).
 _SQLSTATE_CLASSES = ("08", "53")
 _SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57014", "55P03", "25006", "40001", "40P01"})
+# A database closed to connections (ALTER DATABASE ... ALLOW_CONNECTIONS false, as during
+# maintenance) answers 55000 "... is not currently accepting connections"; 55000 means
+# other things too, so the message is checked.
+_NOT_ACCEPTING = "55000"
 _SQLITE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL,
                            sqlite3.SQLITE_IOERR})
 _SQLITE_MESSAGES = ("database is locked", "database table is locked",
@@ -81,7 +85,8 @@ def _is_outage_itself(exc: BaseException) -> bool:
             or str(exc).lower().startswith(_SQLITE_MESSAGES)
     sqlstate = getattr(exc, "sqlstate", None)  # asyncpg's errors, and SQLAlchemy's adapter
     if isinstance(sqlstate, str):
-        return sqlstate in _SQLSTATES or sqlstate.startswith(_SQLSTATE_CLASSES)
+        return (sqlstate in _SQLSTATES or sqlstate.startswith(_SQLSTATE_CLASSES)
+                or (sqlstate == _NOT_ACCEPTING and "accepting connections" in str(exc)))
     # asyncpg's "connection is closed": the connection was lost between statements.
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
 

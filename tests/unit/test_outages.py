@@ -48,6 +48,8 @@ OUTAGES = {
         wrapped(Exception("adapter error")),
         asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")),
     "asyncpg connection closed": asyncpg.exceptions.InterfaceError("connection is closed"),
+    "database closed to connections": asyncpg.exceptions.ObjectNotInPrerequisiteStateError(
+        'database "referral" is not currently accepting connections'),
 }
 OUTAGES["sqlite busy, by code"].sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
 
@@ -58,6 +60,8 @@ NOT_OUTAGES = {
     "file not found": FileNotFoundError(errno.ENOENT, "No such file"),
     "a bug": ValueError("bad"),
     "asyncpg misuse": asyncpg.exceptions.InterfaceError("another operation is in progress"),
+    "another 55000": wrapped(asyncpg.exceptions.ObjectNotInPrerequisiteStateError(
+        'currval of sequence "s" is not yet defined in this session')),
 }
 
 
