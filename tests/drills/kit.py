@@ -41,8 +41,10 @@ CONNECTION_ERROR = "connection error"
 LONGEST_WAIT = 1.0
 OUTAGE_SECONDS = 10.0
 RECEIVER_OUTAGE_SECONDS = 30.0
-# How long the partner may go on hearing nothing new before the drill calls the rest lost.
-QUIET_SECONDS = 15.0
+# How long the partner may go on hearing nothing new before the drill calls the rest lost:
+# longer than notify's lease on a delivery (its send timeout + 30 s), since a delivery a
+# killed process had claimed is tried again only when that lease runs out.
+QUIET_SECONDS = 60.0
 TOLD_WITHIN = 120.0
 
 
