@@ -32,16 +32,6 @@ async def notify_hub(demo_data_dir: Path, monkeypatch: pytest.MonkeyPatch
         await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        yield receiver
-    finally:
-        await receiver.stop()
-
-
 async def test_partner_subscribes_and_hears_its_referral_acknowledged_by_signed_webhook(
     notify_hub: NotifyHub, receiver: Receiver,
 ) -> None:
