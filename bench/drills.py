@@ -10,10 +10,11 @@ Run (as root, from the repository, with PostgreSQL, RabbitMQ and nginx as for th
 The drills and what they count are those of tests/drills (tests/drills/kit.py): a referral
 is *acknowledged* when the client got 201; *stored* counts acknowledged referrals stored
 exactly once; *delivered* those whose partner was told (one webhook-id); *lost* those never
-told within 15 s of quiet after the fault; *duplicated* referrals stored twice or told under
-two webhook-ids. The *longest intake gap* is the longest wait between two acknowledgements
-once the fault began; *all told s after fault* is from the fault's end to the last
-acknowledged referral's partner being told ("never" when some were lost).
+told within 60 s of quiet after the fault (longer than notify's lease on a delivery);
+*duplicated* referrals stored twice or told under two webhook-ids. The *longest intake
+gap* is the longest wait between two acknowledgements once the fault began; *all told s
+after fault* is from the fault's end to the last acknowledged referral's partner being
+told ("never" when some were lost).
 """
 
 from __future__ import annotations
