@@ -7,7 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -590,30 +591,43 @@ class _JwksHandler(BaseHTTPRequestHandler):
         pass
 
 
+def _new_rsa_key(kid: str) -> tuple[bytes, dict[str, Any]]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": kid, "alg": "RS512", "use": "sig"})
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()), jwk
+
+
+@contextmanager
+def _serving_jwks(*keys: dict[str, Any]) -> Iterator[int]:
+    """A partner's JWKS endpoint on loopback, publishing ``keys``; its port."""
+    _JwksHandler.document = {"keys": list(keys)}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def _register_jwks_client(hub: Hub_, url: str) -> None:
+    """The admin registers the partner system "trust-epr" by its JWKS URL."""
+    assert (await hub.sign_in("admin")).status_code == 200
+    created = await hub.client.post("/api/v1/clients", headers={CSRF_HEADER: "1"}, json={
+        "client_id": "trust-epr", "name": "Trust EPR", "jwks_uri": url,
+        "agency_id": demo_client(hub.credentials, POLICE)["agency_id"]})
+    assert created.status_code == 201, created.text
+    hub.client.cookies.clear()
+
+
 async def test_a_client_registered_by_jwks_url_signs_in_and_can_rotate_its_key(
     hub: Hub_,
 ) -> None:
-    def new_key(kid: str) -> tuple[bytes, dict[str, Any]]:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-        jwk.update({"kid": kid, "alg": "RS512", "use": "sig"})
-        return key.private_bytes(serialization.Encoding.PEM,
-                                 serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()), jwk
-
-    first_pem, first_jwk = new_key("2026-a")
-    _JwksHandler.document = {"keys": [first_jwk]}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-        assert (await hub.sign_in("admin")).status_code == 200
-        created = await hub.client.post("/api/v1/clients", headers={CSRF_HEADER: "1"}, json={
-            "client_id": "trust-epr", "name": "Trust EPR", "jwks_uri": url,
-            "agency_id": demo_client(hub.credentials, POLICE)["agency_id"]})
-        assert created.status_code == 201, created.text
-        hub.client.cookies.clear()
+    first_pem, first_jwk = _new_rsa_key("2026-a")
+    with _serving_jwks(first_jwk) as port:
+        await _register_jwks_client(hub, f"http://127.0.0.1:{port}/jwks.json")
         ok = await hub.client.post("/oauth2/token", data=assertion_form(
             client_assertion("trust-epr", first_pem, "2026-a", TOKEN_URL)))
         assert ok.status_code == 200, ok.text
@@ -622,22 +636,11 @@ async def test_a_client_registered_by_jwks_url_signs_in_and_can_rotate_its_key(
             client_assertion("trust-epr", first_pem, "2026-a", TOKEN_URL)))
         assert again.status_code == 200 and _JwksHandler.fetches == fetches, "cached"
 
-        second_pem, second_jwk = new_key("2026-b")  # the partner rotates its key
+        second_pem, second_jwk = _new_rsa_key("2026-b")  # the partner rotates its key
         _JwksHandler.document = {"keys": [first_jwk, second_jwk]}
         rotated = await hub.client.post("/oauth2/token", data=assertion_form(
             client_assertion("trust-epr", second_pem, "2026-b", TOKEN_URL)))
         assert rotated.status_code == 200, rotated.text
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _new_rsa_key(kid: str) -> tuple[bytes, dict[str, Any]]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwk.update({"kid": kid, "alg": "RS512", "use": "sig"})
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()), jwk
 
 
 @pytest.mark.parametrize("jwks_uri", [
@@ -688,18 +691,8 @@ async def test_a_jwks_url_whose_name_turns_internal_is_not_fetched(hub: Hub_) ->
 
     hub.hub.services["identity"].app.state.runtime.guard.resolver = resolver
     first_pem, first_jwk = _new_rsa_key("2026-a")
-    _JwksHandler.document = {"keys": [first_jwk]}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://jwks.partner.example:{server.server_address[1]}/jwks.json"
-        assert (await hub.sign_in("admin")).status_code == 200
-        created = await hub.client.post("/api/v1/clients", headers={CSRF_HEADER: "1"}, json={
-            "client_id": "trust-epr", "name": "Trust EPR", "jwks_uri": url,
-            "agency_id": demo_client(hub.credentials, POLICE)["agency_id"]})
-        assert created.status_code == 201, created.text
-        hub.client.cookies.clear()
+    with _serving_jwks(first_jwk) as port:
+        await _register_jwks_client(hub, f"http://jwks.partner.example:{port}/jwks.json")
         ok = await hub.client.post("/oauth2/token", data=assertion_form(
             client_assertion("trust-epr", first_pem, "2026-a", TOKEN_URL)))
         assert ok.status_code == 200, ok.text  # fetched from the address the guard allowed
@@ -711,9 +704,6 @@ async def test_a_jwks_url_whose_name_turns_internal_is_not_fetched(hub: Hub_) ->
             client_assertion("trust-epr", second_pem, "2026-b", TOKEN_URL)))
         assert_oauth_error(refused, "invalid_client", 401)
         assert _JwksHandler.fetches == fetches
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_mash_keys_rotate_publishes_a_new_key(demo_data_dir: Path) -> None:
