@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Header
 
 from services.referral.encompass import service as encompass
 from services.referral.encompass.schemas import EncompassView, PupilView
-from services.referral.links import encompass_path
+from services.referral.links import REFERRALS, encompass_path
 from services.referral.referrals.schemas import ReferralLinks
 from shared.auth import Principal
 from shared.problems import Problem
 from shared.service import UnitOfWorkDep
 
-router = APIRouter(prefix="/api/v1/referrals", tags=["operation encompass"])
+router = APIRouter(prefix=REFERRALS, tags=["operation encompass"])
 SchoolReader = Annotated[Principal, Depends(encompass.EncompassReadPermission)]
 
 

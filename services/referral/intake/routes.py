@@ -10,6 +10,7 @@ from services.referral.deps import IdempotencyKeyHeader
 from services.referral.intake import idempotency
 from services.referral.intake import writer as intake
 from services.referral.intake.sources import agency_kind_of, on_behalf
+from services.referral.links import REFERRALS
 from services.referral.permissions import (
     ReferralSubmitter,
 )
@@ -21,7 +22,7 @@ from services.referral.runtime import RuntimeDep
 from shared.problems import Problem
 from shared.tracing import request_id_var
 
-router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
+router = APIRouter(prefix=REFERRALS, tags=["referrals"])
 
 
 @router.post("", status_code=201, response_model=ReferralReceipt, responses={

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from services.referral.deps import PurposeHeader
+from services.referral.links import MATCH_REVIEWS, PEOPLE
 from services.referral.people import decisions, service
 from services.referral.people.schemas import (
     MatchReviewPage,
@@ -32,8 +33,8 @@ from shared.pagination import (
 )
 from shared.service import UnitOfWorkDep
 
-people = APIRouter(prefix="/api/v1/people", tags=["people"])
-reviews = APIRouter(prefix="/api/v1/match-reviews", tags=["match reviews"])
+people = APIRouter(prefix=PEOPLE, tags=["people"])
+reviews = APIRouter(prefix=MATCH_REVIEWS, tags=["match reviews"])
 NOT_FOUND: dict[int | str, dict[str, str]] = {
     404: {"description": "No such person or review, or you are not MASH staff"}}
 DECIDED: dict[int | str, dict[str, str]] = {

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from services.referral.links import REFERRALS
 from services.referral.permissions import MashWorker
 from services.referral.queue.schemas import QueueItem, QueuePage
 from services.referral.queue.service import (
@@ -27,7 +28,7 @@ from shared.pagination import (
 )
 from shared.service import UnitOfWorkDep
 
-router = APIRouter(prefix="/api/v1/referrals", tags=["queue"])
+router = APIRouter(prefix=REFERRALS, tags=["queue"])
 
 
 def _item(referral: Referral, requests: tuple[int, datetime] | None, now: datetime) -> QueueItem:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.referral.deps import PurposeHeader
+from services.referral.links import REFERRALS
 from services.referral.people import index as people_index
 from services.referral.people.models import SubjectDetails
 from services.referral.permissions import (
@@ -36,7 +37,7 @@ from shared.pagination import (
 from shared.problems import Problem
 from shared.service import UnitOfWorkDep
 
-router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
+router = APIRouter(prefix=REFERRALS, tags=["referrals"])
 
 
 @router.get("/{referral_id}", response_model=ReferralFullView | ReferralLimitedView,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.referral.deps import IfMatch
-from services.referral.links import information_request_path
+from services.referral.links import INFORMATION_REQUESTS, REFERRALS, information_request_path
 from services.referral.permissions import (
     InformationRequestAnswerer,
     InformationRequestReader,
@@ -40,8 +40,8 @@ from shared.pagination import (
 from shared.problems import Problem
 from shared.service import UnitOfWorkDep
 
-referrals = APIRouter(prefix="/api/v1/referrals", tags=["workflow"])
-requests = APIRouter(prefix="/api/v1/information-requests", tags=["information requests"])
+referrals = APIRouter(prefix=REFERRALS, tags=["workflow"])
+requests = APIRouter(prefix=INFORMATION_REQUESTS, tags=["information requests"])
 
 CHANGE_RESPONSES: dict[int | str, dict[str, str]] = {
     409: {"description": "Not possible in the referral's status"},
