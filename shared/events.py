@@ -42,3 +42,21 @@ class CloudEvent(BaseModel):
     def from_json(cls, body: bytes | str) -> CloudEvent:
         """Parse a structured-mode CloudEvent."""
         return cls.model_validate_json(body)
+
+
+# A dead letter put back in a database's outbox is for the one queue that gave up on it:
+# this extension attribute names that queue, and brokers hand it to no other (whose
+# consumers handled it the first time, and may have forgotten so since: see
+# shared.outbox.MessagePurger).
+REPLAY_QUEUE_ATTRIBUTE = "mashqueue"
+
+
+def addressed_to(event: CloudEvent, queue: str) -> CloudEvent:
+    """``event`` for ``queue`` alone."""
+    return CloudEvent.model_validate({**event.model_dump(), REPLAY_QUEUE_ATTRIBUTE: queue})
+
+
+def replay_target(event: CloudEvent) -> str | None:
+    """The one queue ``event`` is for, if it is a replayed dead letter."""
+    target = (event.model_extra or {}).get(REPLAY_QUEUE_ATTRIBUTE)
+    return target if isinstance(target, str) else None

@@ -118,6 +118,18 @@ def create_agency_directory_table() -> None:
     op.create_index("ix_agency_directory_school_urn", "agency_directory", ["school_urn"])
 
 
+INBOX_AGE_INDEX = "ix_inbox_messages_received_at"
+
+
+def create_inbox_age_index() -> None:
+    """Inbox rows by age, for the purger (shared.outbox.purge_messages)."""
+    op.create_index(INBOX_AGE_INDEX, "inbox_messages", ["received_at"])
+
+
+def drop_inbox_age_index() -> None:
+    op.drop_index(INBOX_AGE_INDEX, table_name="inbox_messages")
+
+
 def create_dead_letters_table() -> None:
     """Messages a consumer gave up on, under `mash up` (see shared.outbox.DeadLetter)."""
     op.create_table(

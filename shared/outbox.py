@@ -8,14 +8,19 @@ transaction as their effect, so a redelivered message changes nothing.
 With the in-process broker (`mash up`), a message a consumer cannot process is kept as a
 ``DeadLetter`` in the consumer's database; ``replay_dead_letters`` puts it back in that
 database's outbox, whose relay delivers it again (other queues' consumers ignore it:
-their inbox has it).
+their inbox may have forgotten it: the replayed event names its queue, and brokers give
+it to no other).
+
+Neither table grows for ever: ``MessagePurger`` deletes outbox rows published, and inbox
+rows written, longer ago than the retention period (``message_retention_days``). A row
+not yet published is never deleted, however old.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -25,7 +30,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from shared.broker import Broker, BrokerUnavailable
 from shared.db import Database, UnitOfWork, UTCDateTime, dialect_insert
-from shared.events import CloudEvent, utcnow
+from shared.events import CloudEvent, addressed_to, utcnow
 from shared.rows import Rows
 from shared.tracing import TraceContext, trace_var
 from shared.workers import PollingWorker
@@ -52,6 +57,7 @@ class InboxMessage(SQLModel, table=True):
     """A message a consumer has already handled (dedupe key: message id + consumer)."""
 
     __tablename__ = "inbox_messages"
+    __table_args__ = (Index("ix_inbox_messages_received_at", "received_at"),)
 
     message_id: str = Field(max_length=64, primary_key=True)
     consumer: str = Field(max_length=128, primary_key=True)
@@ -201,7 +207,7 @@ async def replay_dead_letters(database: Database, queue: str | None = None, *,
         if dry_run or not rows:
             return [(q, event_id) for q, event_id, _ in rows]
         for dead_queue, event_id, payload in rows:
-            await _back_to_outbox(uow, CloudEvent.from_json(payload))
+            await _back_to_outbox(uow, addressed_to(CloudEvent.from_json(payload), dead_queue))
             await uow.session.exec(_DEAD.delete().where(_DEAD.c.queue == dead_queue,
                                                         _DEAD.c.event_id == event_id))
         await uow.commit()
@@ -214,7 +220,8 @@ async def _back_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
     values = _outbox_values(event)
     sqlite = uow.database.is_sqlite
     statement = dialect_insert(_OUTBOX, sqlite=sqlite).values(**values).on_conflict_do_update(
-        index_elements=[_OUTBOX.c.event_id], set_={"sent_at": None})
+        index_elements=[_OUTBOX.c.event_id],
+        set_={"sent_at": None, "payload": values["payload"]})
     await uow.session.exec(statement)
 
 
@@ -326,3 +333,52 @@ class OutboxRelay(PollingWorker):
                         extra={"relay": self.relay_name, "error": str(exc)})
         else:
             log.error("outbox relay failed", exc_info=exc, extra={"relay": self.relay_name})
+
+
+PURGE_BATCH = 5_000
+
+
+async def _delete_in_batches(database: Database, key: Any, condition: Any) -> int:
+    """Delete the rows matching ``condition``, a batch of ``key`` values per transaction,
+    so that no transaction holds the database (SQLite has one writer) for long."""
+    table = key.table
+    total = 0
+    while True:
+        async with database.unit_of_work() as uow:
+            batch: Any = sa_select(key).where(condition).limit(PURGE_BATCH)
+            keys = list((await uow.session.exec(batch)).scalars())
+            if not keys:
+                return total
+            result = await uow.session.exec(table.delete().where(condition, key.in_(keys)))
+            await uow.commit()
+        total += int(result.rowcount or 0)
+        if len(keys) < PURGE_BATCH:
+            return total
+
+
+async def purge_messages(database: Database, *, older_than: timedelta) -> tuple[int, int]:
+    """Delete outbox rows published, and inbox rows written, more than ``older_than`` ago;
+    return how many of each. An unsent outbox row stays, however old."""
+    cutoff = utcnow() - older_than
+    sent = await _delete_in_batches(
+        database, _OUTBOX.c.id, _OUTBOX.c.sent_at.is_not(None) & (_OUTBOX.c.sent_at < cutoff))
+    handled = await _delete_in_batches(database, _INBOX.c.message_id,
+                                       _INBOX.c.received_at < cutoff)
+    return sent, handled
+
+
+class MessagePurger(PollingWorker):
+    """Deletes a database's old outbox and inbox rows now and then (``purge_messages``)."""
+
+    def __init__(self, database: Database, *, name: str, retention: timedelta,
+                 every_seconds: float) -> None:
+        super().__init__(f"message-purger-{name}", poll_seconds=every_seconds,
+                         max_backoff=every_seconds)
+        self.database = database
+        self.retention = retention
+
+    async def step(self) -> None:
+        sent, handled = await purge_messages(self.database, older_than=self.retention)
+        if sent or handled:
+            log.info("old messages purged", extra={"relay": self.name, "outbox_rows": sent,
+                                                  "inbox_rows": handled})

@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -29,7 +30,13 @@ from shared.db import Database, UnitOfWork
 from shared.metrics import metrics_for
 from shared.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from shared.migrations import upgrade_to_head, version_table
-from shared.outbox import InboxHandler, OutboxRelay, dead_letter_counts, idempotent_consumer
+from shared.outbox import (
+    InboxHandler,
+    MessagePurger,
+    OutboxRelay,
+    dead_letter_counts,
+    idempotent_consumer,
+)
 from shared.problems import install_problem_handlers, problem_response
 from shared.runtime import freeze_start_up_objects
 from shared.settings import Settings
@@ -101,6 +108,12 @@ class Service:
             on_published=published.inc,
         )
         broker.on_reconnected(self.relay.wake)
+        # The process that relays also forgets what is old (shared.outbox.purge_messages).
+        self.purger = MessagePurger(
+            self.database, name=name,
+            retention=timedelta(days=settings.message_retention_days),
+            every_seconds=settings.message_purge_seconds,
+        )
         self.app = self._build_app(title, routers)
 
     def _build_app(self, title: str, routers: Sequence[APIRouter]) -> FastAPI:
@@ -159,6 +172,7 @@ class Service:
                 await self.broker.subscribe(sub.queue, sub.topics, handler)
         if relay:
             self.relay.start()
+            self.purger.start()
         for worker in self.workers:
             worker.start()
 
@@ -166,6 +180,7 @@ class Service:
         """Stop the workers and the relay, and release the database."""
         for worker in self.workers:
             await worker.stop()
+        await self.purger.stop()
         await self.relay.stop()
         await self.database.dispose()
 

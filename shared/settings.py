@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     outbox_batch_size: int = 100
     outbox_poll_seconds: float = 1.0
+    # Outbox rows already published, and inbox rows (the record that a consumer handled a
+    # message), are deleted once older than this; an unsent outbox row is never deleted.
+    message_retention_days: float = Field(default=7, gt=0)
+    message_purge_seconds: float = Field(default=3600, gt=0)
 
     # /readyz: each check gives up after this long (they run at once, so the answer
     # comes within about this long, whatever is broken), and it reports "not ready" when

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from shared.broker.base import Broker, BrokerUnavailable, Handler, retry_delays, topic_matches
-from shared.events import CloudEvent
+from shared.events import CloudEvent, replay_target
 from shared.outages import is_infrastructure_failure
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class InProcessBroker(Broker):
 
     async def publish(self, events: Sequence[CloudEvent]) -> None:
         await self.ping()
-        routed = [(q, [e for e in events if self._routes(q, e.type)])
+        routed = [(q, [e for e in events if self._routes(q, e)])
                   for q in self._queues.values()]
         # Every queue's delivery runs to its end, even if another's fails, so that none is
         # still running when the relay tries the window again.
@@ -102,8 +102,12 @@ class InProcessBroker(Broker):
             await self._deliver(queue, event, failures)
 
     @staticmethod
-    def _routes(queue: _Queue, routing_key: str) -> bool:
-        return any(topic_matches(topic, routing_key) for topic in queue.topics)
+    def _routes(queue: _Queue, event: CloudEvent) -> bool:
+        # A replayed dead letter names the one queue it is for (shared.outbox).
+        target = replay_target(event)
+        if target is not None and target != queue.name:
+            return False
+        return any(topic_matches(topic, event.type) for topic in queue.topics)
 
     async def _deliver(self, queue: _Queue, event: CloudEvent, failures: int = 0) -> None:
         """Until handled; dead-lettered after ``delivery_limit`` failures of its own."""

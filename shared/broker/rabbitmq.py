@@ -27,7 +27,7 @@ from aio_pika.abc import (
 )
 
 from shared.broker.base import Broker, BrokerUnavailable, Handler, retry_delays
-from shared.events import CONTENT_TYPE, CloudEvent
+from shared.events import CONTENT_TYPE, CloudEvent, replay_target
 from shared.outages import is_infrastructure_failure
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,9 @@ class RabbitMQBroker(Broker):
             except ValueError:
                 log.error("unreadable message dead-lettered", extra={"queue": queue})
                 await message.reject(requeue=False)
+                return
+            if replay_target(event) not in (None, queue):
+                await message.ack()  # a replayed dead letter of another queue
                 return
             try:
                 handled = await self._handle_patiently(queue, handler, event)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from shared.broker import Broker, BrokerUnavailable
 from shared.broker.memory import InProcessBroker
 from shared.broker.rabbitmq import RabbitMQBroker
-from shared.events import CloudEvent
+from shared.events import CloudEvent, addressed_to, replay_target
 from tests.helpers import eventually
 
 DELIVERY_LIMIT = 3
@@ -187,6 +187,25 @@ async def test_event_not_matching_any_binding_is_not_delivered(
 
     await delivered(received, marker)
     assert received.ids == [marker.id]
+
+
+async def test_a_replayed_event_addressed_to_one_queue_reaches_that_queue_alone(
+    brokers: BrokerUnderTest, broker: Broker
+) -> None:
+    first, second = brokers.queue("first"), brokers.queue("second")
+    at_first, at_second = Received(), Received()
+    await broker.subscribe(first, ["mash.referral.received", "mash.marker"], at_first.handler)
+    await broker.subscribe(second, ["mash.referral.received", "mash.marker"], at_second.handler)
+
+    replayed = addressed_to(event("mash.referral.received"), first)
+    marker = event("mash.marker")
+    await broker.publish([replayed, marker])
+
+    await delivered(at_first, replayed, marker)
+    await delivered(at_second, marker)
+    assert at_first.ids == [replayed.id, marker.id]
+    assert at_second.ids == [marker.id]
+    assert replay_target(at_first.events[0]) == first
 
 
 async def test_event_reaches_every_bound_queue(brokers: BrokerUnderTest, broker: Broker) -> None:

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,15 +32,17 @@ from shared.events import CloudEvent
 from shared.migrations import upgrade_to_head
 from shared.outbox import (
     InboxMessage,
+    MessagePurger,
     OutboxMessage,
     OutboxRelay,
     add_to_outbox,
     dead_letter_counts,
     idempotent_consumer,
+    purge_messages,
     replay_dead_letters,
 )
 from shared.settings import Settings
-from tests.helpers import eventually
+from tests.helpers import eventually, hub_clock_at
 
 
 def event(n: int = 0, type_: str = "mash.referral.received") -> CloudEvent:
@@ -125,6 +128,17 @@ async def count(database: Database, model: type, *where: object) -> int:
         for clause in where:
             query = query.where(clause)  # type: ignore[arg-type]
         return int((await uow.session.exec(query)).one())
+
+
+class BuggyUntilFixed:
+    """A consumer whose bug every event meets, until it is fixed."""
+
+    fixed = False
+
+    async def handle(self, uow: UnitOfWork, evt: CloudEvent) -> None:
+        if not self.fixed:
+            raise KeyError("a bug this event meets every time")
+        await record_delivery(uow, evt)
 
 
 # --- outbox relay -----------------------------------------------------------------------
@@ -535,16 +549,10 @@ async def test_an_event_its_consumer_could_not_store_stays_unsent_and_is_deliver
 async def test_a_poison_event_is_kept_in_the_consumers_database_and_replay_delivers_it_once(
     notify_db: Database, broker: InProcessBroker
 ) -> None:
-    fixed = False
-
-    async def buggy_until_fixed(uow: UnitOfWork, evt: CloudEvent) -> None:
-        if not fixed:
-            raise KeyError("a bug this event meets every time")
-        await record_delivery(uow, evt)
-
+    consumer = BuggyUntilFixed()
     await broker.subscribe("notify.partner-events", ["mash.referral.received"],
                            idempotent_consumer(notify_db, "notify.partner-events",
-                                               buggy_until_fixed))
+                                               consumer.handle))
     poison, fine = event(50), event(51, "mash.referral.accepted")
     await write(notify_db, poison)
     relay = OutboxRelay(notify_db, broker, name="notify")
@@ -557,7 +565,7 @@ async def test_a_poison_event_is_kept_in_the_consumers_database_and_replay_deliv
     assert await dead_letter_counts(notify_db) == {"notify.partner-events": 1}
     assert await relay.pending() == 0
 
-    fixed = True
+    consumer.fixed = True
     assert await replay_dead_letters(notify_db) == listed
     assert await dead_letter_counts(notify_db) == {}
     # Back in the consumer database's outbox; its relay delivers it (once, by its id).
@@ -565,3 +573,116 @@ async def test_a_poison_event_is_kept_in_the_consumers_database_and_replay_deliv
     assert await relay.drain() == 2
     assert await count(notify_db, Delivery, Delivery.event_id == poison.id) == 1
     assert await replay_dead_letters(notify_db) == []
+
+
+# --- retention ----------------------------------------------------------------------------
+
+WEEK = timedelta(days=7)
+MONDAY = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+async def test_purging_deletes_published_and_handled_rows_past_retention_and_never_an_unsent_one(
+    notify_db: Database, broker: InProcessBroker, published: Published
+) -> None:
+    await broker.subscribe("notify.partner-events", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "notify.partner-events",
+                                               record_delivery))
+    relay = OutboxRelay(notify_db, broker, name="notify")
+    old_sent, stuck, recent_unsent, recent_sent = event(60), event(61), event(62), event(63)
+    with hub_clock_at(MONDAY):
+        await write(notify_db, old_sent)
+        assert await relay.drain() == 1
+        await broker.close()
+        await write(notify_db, stuck)  # the broker is away: it stays unsent
+        with pytest.raises(BrokerUnavailable):
+            await relay.drain()
+    with hub_clock_at(MONDAY + WEEK + timedelta(days=1)):
+        await write(notify_db, recent_unsent, recent_sent)
+        async with notify_db.unit_of_work() as uow:
+            await uow.session.exec(update(OutboxMessage)
+                                   .where(OutboxMessage.event_id == recent_sent.id)  # type: ignore[arg-type]
+                                   .values(sent_at=MONDAY + WEEK + timedelta(days=1)))
+            await uow.commit()
+        assert await count(notify_db, InboxMessage) == 1  # old_sent's, a week and a day old
+        assert await purge_messages(notify_db, older_than=WEEK) == (1, 1)
+
+    kept = {e.id: (await outbox_row(notify_db, e.id)).sent_at is None
+            for e in (stuck, recent_unsent, recent_sent)}
+    assert kept == {stuck.id: True, recent_unsent.id: True, recent_sent.id: False}
+    assert await count(notify_db, OutboxMessage, OutboxMessage.event_id == old_sent.id) == 0
+    assert await count(notify_db, InboxMessage) == 0
+
+    # Nothing unsent was lost: the stuck events go out when the broker is back, once each.
+    await broker.connect()
+    assert await relay.drain() == 2
+    assert published.ids == [old_sent.id, stuck.id, recent_unsent.id]
+    assert await count(notify_db, Delivery, Delivery.event_id == stuck.id) == 1
+    with hub_clock_at(MONDAY + WEEK + timedelta(days=1, hours=1)):
+        assert await purge_messages(notify_db, older_than=WEEK) == (0, 0)
+
+
+async def test_purging_in_batches_deletes_every_old_row(notify_db: Database,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shared.outbox.PURGE_BATCH", 3)
+    broker = InProcessBroker()
+    await broker.connect()
+    await broker.subscribe("notify.partner-events", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "notify.partner-events",
+                                               record_delivery))
+    with hub_clock_at(MONDAY):
+        await write(notify_db, *[event(70 + n) for n in range(7)])
+        assert await OutboxRelay(notify_db, broker, name="notify").drain() == 7
+    with hub_clock_at(MONDAY + WEEK + timedelta(minutes=1)):
+        assert await purge_messages(notify_db, older_than=WEEK) == (7, 7)
+    assert await count(notify_db, OutboxMessage) == 0
+
+
+async def test_the_purger_runs_in_the_background_until_stopped(notify_db: Database) -> None:
+    with hub_clock_at(MONDAY):
+        await write(notify_db, event(80))
+        async with notify_db.unit_of_work() as uow:
+            await uow.session.exec(update(OutboxMessage).values(sent_at=MONDAY))
+            await uow.commit()
+    purger = MessagePurger(notify_db, name="notify", retention=timedelta(seconds=1),
+                           every_seconds=0.05)
+    purger.start()
+    try:
+        async def emptied() -> bool:
+            return await count(notify_db, OutboxMessage) == 0
+
+        await eventually(emptied)
+    finally:
+        await purger.stop()
+
+
+async def test_a_replayed_dead_letter_goes_only_to_the_queue_that_gave_up_on_it(
+    notify_db: Database, broker: InProcessBroker, published: Published
+) -> None:
+    """Other queues handled it the first time and may since have forgotten that they did
+    (their inbox rows purged): the replay is addressed to its own queue alone."""
+    consumer = BuggyUntilFixed()
+    await broker.subscribe("notify.partner-events", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "notify.partner-events",
+                                               consumer.handle))
+    other: list[str] = []
+
+    async def other_consumer(uow: UnitOfWork, evt: CloudEvent) -> None:
+        other.append(evt.id)
+
+    await broker.subscribe("notify.other", ["mash.referral.received"],
+                           idempotent_consumer(notify_db, "notify.other", other_consumer))
+    relay = OutboxRelay(notify_db, broker, name="notify")
+    with hub_clock_at(MONDAY):
+        poison = event(90)
+        await write(notify_db, poison)
+        assert await relay.drain() == 1
+    assert other == [poison.id]
+    assert await dead_letter_counts(notify_db) == {"notify.partner-events": 1}
+    with hub_clock_at(MONDAY + 2 * WEEK):
+        assert await purge_messages(notify_db, older_than=WEEK) == (1, 1)
+        consumer.fixed = True
+        assert await replay_dead_letters(notify_db) == [("notify.partner-events", poison.id)]
+        assert await relay.drain() == 1
+    assert other == [poison.id]  # not handled a second time
+    assert await count(notify_db, Delivery, Delivery.event_id == poison.id) == 1
+    assert published.ids.count(poison.id) == 1  # the catch-all queue saw only the first
