@@ -343,6 +343,56 @@ def _service_name(value: str) -> str:
     return value
 
 
+async def _import_referrals(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from mash.importer import count_lines, import_file, write_rejects
+
+    path = Path(args.file)
+    service = _service("referral", settings)
+    rejects = Path(args.rejects or f"{path}.rejected.csv")
+    started = time.monotonic()
+    try:
+        await service.migrate()
+        columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]:>7.0f}/s"), TimeRemainingColumn())
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task("import", total=count_lines(path), rate=0.0)
+
+            def advance(lines: int) -> None:
+                done = bar.tasks[0].completed + lines
+                bar.update(task, advance=lines,
+                           rate=done / max(time.monotonic() - started, 1e-9))
+
+            tally = await import_file(service.database, path, args.agency, batch=args.batch,
+                                      progress=advance)
+    finally:
+        await service.database.dispose()
+    seconds = time.monotonic() - started
+    if tally.rejected:
+        write_rejects(rejects, tally)
+    print(f"{tally.imported} imported, {tally.already_there} already held, {tally.rejected} "
+          f"rejected{f' (see {rejects})' if tally.rejected else ''}; {tally.lines} lines in "
+          f"{seconds:.1f} s, {tally.lines / max(seconds, 1e-9):.0f} a second", flush=True)
+    return 1 if tally.rejected else 0
+
+
+def _import(args: argparse.Namespace) -> None:
+    if not Path(args.file).is_file():
+        print(f"no such file: {args.file}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    settings = _settings_of(args)
+    sys.exit(asyncio.run(_import_referrals(settings, args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of `mash`."""
     parser = argparse.ArgumentParser(prog="mash", description=__doc__)
@@ -421,6 +471,23 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--data-dir", default=None,
                         help="for `mash up` data: the data directory (default: MASH_ settings)")
     replay.set_defaults(func=_events)
+
+    imports = commands.add_parser(
+        "import", help="bring a legacy system's referrals in (NDJSON, or CSV by dotted "
+                       "column names), through intake's validation, person index and audit; "
+                       "run again after an interruption: lines already held are skipped")
+    imports.add_argument("file", metavar="FILE")
+    imports.add_argument("--agency", required=True, metavar="AGENCY_ID",
+                         help="the referring agency of lines that do not name theirs "
+                              "(referring_agency_id)")
+    imports.add_argument("--rejects", default=None, metavar="PATH",
+                         help="where the lines not imported go, with the reason "
+                              "(default: FILE.rejected.csv)")
+    imports.add_argument("--batch", type=int, default=200,
+                         help="referrals per transaction (default 200)")
+    imports.add_argument("--data-dir", default=None,
+                         help="for `mash up` data: the data directory (default: MASH_ settings)")
+    imports.set_defaults(func=_import)
 
     keys = commands.add_parser("keys", help="manage identity's token-signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -63,7 +64,8 @@ class IntakeBatch:
 
 async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal,
                           calendar: WorkingCalendar | None = None, *,
-                          batch: IntakeBatch | None = None, on_behalf: bool = False
+                          batch: IntakeBatch | None = None, on_behalf: bool = False,
+                          received_at: datetime | None = None, announce: bool = True
                           ) -> Referral:
     """Store a new referral and its subjects, link them to people, and stage
     `mash.referral.received`, in the caller's transaction. The referring agency is the
@@ -78,7 +80,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     session, so the caller may still change it through the ORM.
     """
     calendar = calendar or WorkingCalendar(HubSettings())
-    received_at = utcnow()
+    received_at = received_at or utcnow()
     rag = "red" if body.immediate_risk else None
     own = batch is None
     batch = batch or IntakeBatch()
@@ -112,12 +114,14 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     # Each subject linked to a person; the re-referral and same-day flags by person.
     referral["same_day_as"], referral["is_re_referral"] = await linking.index_referral(
         uow, rows, referral, subjects, calendar, batch.index)
-    outbox_row(rows, ReferralReceived(
-        referral_id=referral["id"], reference=referral["reference"], status=referral["status"],
-        kind=referral["kind"], received_at=received_at.isoformat(),
-        referring_agency_id=submitter.agency_id, source=body.source,
-        school_urns=[s.school_urn for s in body.subjects if s.role == "child" and s.school_urn],
-    ).cloud_event())
+    if announce:
+        outbox_row(rows, ReferralReceived(
+            referral_id=referral["id"], reference=referral["reference"],
+            status=referral["status"], kind=referral["kind"],
+            received_at=received_at.isoformat(), referring_agency_id=submitter.agency_id,
+            source=body.source, school_urns=[s.school_urn for s in body.subjects
+                                             if s.role == "child" and s.school_urn],
+        ).cloud_event())
     workflow.record_received(rows, referral, submitter, on_behalf=on_behalf)
     batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")
     if own:

@@ -28,7 +28,7 @@ class Referral(SQLModel, table=True):
     consent_status: str = Field(default="not_sought", max_length=16)
     consent_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    external_reference: str | None = Field(default=None, max_length=100)
+    external_reference: str | None = Field(default=None, max_length=100, index=True)
     referring_agency_id: str = Field(max_length=36, index=True)
     submitted_by: str = Field(max_length=100)
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
