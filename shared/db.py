@@ -65,6 +65,21 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+def _read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _threaded_sqlite_engine(url: Any) -> AsyncEngine:
+    """Read-only connections to the SQLite file at ``url``, each on a thread (aiosqlite)."""
+    engine = create_async_engine(url.set(drivername="sqlite+aiosqlite"), pool_size=4,
+                                 max_overflow=4)
+    event.listen(engine.sync_engine, "connect", _read_only_pragmas)
+    return engine
+
+
 def dialect_insert(table: Any, *, sqlite: bool) -> Any:
     """An INSERT with the dialect's ``on_conflict_do_*`` (SQLite's or PostgreSQL's)."""
     return sqlite_insert(table) if sqlite else postgresql_insert(table)
@@ -78,6 +93,7 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._commit_hooks: list[CommitHook] = []
+        self._reading: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -96,6 +112,18 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work: one session, one transaction, committed explicitly."""
         return UnitOfWork(self)
+
+    def long_read(self) -> UnitOfWork:
+        """A unit of work for a long read (a year's report, an export), which writes
+        nothing. On SQLite it runs on threads of its own (aiosqlite, read-only
+        connections), not on the event loop's: the hub goes on answering meanwhile. On
+        PostgreSQL the driver never blocks the loop, and it is an ordinary unit of work."""
+        if self.file is None:  # PostgreSQL, or an in-memory database only its engine sees
+            return UnitOfWork(self)
+        if self._reading is None:
+            self._reading = async_sessionmaker(_threaded_sqlite_engine(self.engine.url),
+                                               class_=AsyncSession, expire_on_commit=False)
+        return UnitOfWork(self, self._reading)
 
     @property
     def file(self) -> Path | None:
@@ -130,14 +158,18 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._reading is not None:
+            await self._reading.kw["bind"].dispose()
+            self._reading = None
 
 
 class UnitOfWork:
     """A session whose changes are kept only if ``commit()`` is called; else rolled back."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database,
+                 sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.database = database
-        self.session: AsyncSession = database.sessions()
+        self.session: AsyncSession = (sessions or database.sessions)()
 
     async def commit(self) -> None:
         """Commit the transaction, then run the database's after-commit hooks."""

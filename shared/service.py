@@ -232,6 +232,16 @@ async def get_unit_of_work(service: ServiceDep) -> AsyncIterator[UnitOfWork]:
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
+
+async def get_long_read(service: ServiceDep) -> AsyncIterator[UnitOfWork]:
+    """A unit of work for a long read that writes nothing (shared.db.Database.long_read):
+    on SQLite the event loop goes on serving other requests while it runs."""
+    async with service.database.long_read() as uow:
+        yield uow
+
+
+LongReadDep = Annotated[UnitOfWork, Depends(get_long_read, scope="function")]
+
 R = TypeVar("R")
 
 

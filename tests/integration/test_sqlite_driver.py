@@ -146,3 +146,36 @@ async def _write(database: Database, n: int, who: str) -> None:
     async with database.unit_of_work() as uow:
         await uow.session.exec(text(f"INSERT INTO log VALUES ({n}, '{who}')"))  # type: ignore[call-overload]  # noqa: S608
         await uow.commit()
+
+
+# A query that keeps SQLite busy for a good while (a few hundred ms or more here).
+SLOW_COUNT = text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                  "WHERE x < 2000000) SELECT count(*) FROM c")
+
+
+async def ticks_while(query: object) -> int:
+    """How often a 2 ms timer fired on the event loop while ``query`` ran."""
+    task = asyncio.ensure_future(query)  # type: ignore[call-overload]
+    ticks = 0
+    while not task.done():
+        await asyncio.sleep(0.002)
+        ticks += 1
+    await task
+    return ticks
+
+
+async def test_a_long_read_runs_off_the_event_loop_and_writes_nothing(database: Database) -> None:
+    async def slow(uow_factory: object) -> int:
+        async with uow_factory() as uow:  # type: ignore[operator]
+            return int((await uow.session.exec(SLOW_COUNT)).scalar_one())
+
+    # On the loop's own thread the query holds the loop: the timer fires once, after it.
+    assert await ticks_while(slow(database.unit_of_work)) <= 1
+    # A long read leaves the loop free: the timer keeps firing while SQLite works.
+    assert await ticks_while(slow(database.long_read)) >= 10
+
+    async with database.long_read() as reading:
+        assert (await reading.session.exec(text("SELECT count(*) FROM log"))).scalar_one() == 0
+        with pytest.raises(OperationalError, match=r"readonly|read-only|query_only"):
+            await reading.session.exec(text("INSERT INTO log VALUES (1, 'reader')"))
+    assert await rows(database) == []
