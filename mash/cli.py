@@ -1,4 +1,8 @@
-"""The `mash` command: `mash up` runs the embedded hub; `serve`, `relay`, `migrate` deploy it."""
+"""The `mash` command: `mash up` runs the embedded hub; `serve`, `relay`, `migrate` deploy it.
+
+The web stack and the services are imported by the commands that need them, not here:
+`mash audit verify`, say, starts without loading FastAPI, uvicorn or the services' apps.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +15,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-import uvicorn
 from pydantic import SecretStr
 
 from mash.datadir import PRIVATE_UMASK, hub_secret, make_private
-from mash.gateway import Hub, create_hub_app
-from mash.topology import SERVICES
 from shared import clock
-from shared.broker import BrokerUnavailable, broker_from_settings
 from shared.logs import configure_logging
-from shared.runtime import freeze_start_up_objects
-from shared.service import Service
-from shared.settings import Settings
+from shared.settings import SERVICE_NAMES, Settings
 
 if TYPE_CHECKING:
+    from mash.gateway import Hub
     from services.referral.audit.seals import Checkpoint
+    from shared.db import Database
+    from shared.service import Service
 
 
 def _configure(settings: Settings) -> None:
@@ -50,6 +50,11 @@ def embedded_settings(data_dir: Path, **fields: object) -> Settings:
 
 
 def _up(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from mash.gateway import Hub, create_hub_app
+    from shared.runtime import freeze_start_up_objects
+
     base_url = f"http://{args.host}:{args.port}"
     settings = embedded_settings(Path(args.data_dir), base_url=base_url,
                                  broker_url="memory://", referral_database_url=None,
@@ -86,10 +91,22 @@ IDENTITY = "identity"
 
 
 def _service(name: str, settings: Settings) -> Service:
+    from mash.topology import SERVICES
+    from shared.broker import broker_from_settings
+
     return SERVICES[name](settings, broker_from_settings(settings), None)
 
 
+def _database(name: str, settings: Settings) -> Database:
+    """A service's database alone, for a command that needs nothing else of it."""
+    from shared.db import Database
+
+    return Database(settings.database_url(name))
+
+
 def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
     settings = Settings()
     _configure(settings)
     app = _service(args.service, settings).standalone_app(
@@ -98,6 +115,9 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 async def _relay_forever(names: list[str], settings: Settings) -> None:
+    from mash.topology import SERVICES
+    from shared.broker import broker_from_settings
+
     broker = broker_from_settings(settings)
     services = [SERVICES[name](settings, broker, None) for name in names]
     await broker.connect()
@@ -120,7 +140,7 @@ def _relay(args: argparse.Namespace) -> None:
     _configure(settings)
     if settings.uses_memory_broker:
         sys.exit("mash relay needs MASH_BROKER_URL (RabbitMQ); `mash up` relays in-process")
-    asyncio.run(_relay_forever(args.services or list(SERVICES), settings))
+    asyncio.run(_relay_forever(args.services or list(SERVICE_NAMES), settings))
 
 
 async def _demo_data(settings: Settings, data_dir: Path) -> None:
@@ -157,6 +177,8 @@ async def _migrate_all(names: list[str], settings: Settings) -> None:
 async def _declare_queues(services: list[Service], settings: Settings) -> None:
     """Every consumer's queue, so events published before it first starts wait for it
     (identity's agency events after `mash demo`, say)."""
+    from shared.broker import BrokerUnavailable, broker_from_settings
+
     broker = broker_from_settings(settings)
     try:
         await broker.connect()
@@ -174,7 +196,7 @@ async def _declare_queues(services: list[Service], settings: Settings) -> None:
 def _migrate(args: argparse.Namespace) -> None:
     settings = Settings()
     _configure(settings)
-    asyncio.run(_migrate_all(args.services or list(SERVICES), settings))
+    asyncio.run(_migrate_all(args.services or list(SERVICE_NAMES), settings))
 
 
 async def _rotate_keys(settings: Settings, lead_seconds: int | None) -> None:
@@ -211,12 +233,12 @@ async def _verify_audit(settings: Settings, checkpoint: Checkpoint | None) -> in
     from services.referral.audit.service import verify_chain
 
     key = seal_key(settings.secret_key.get_secret_value())
-    service = _service("referral", settings)
+    database = _database("referral", settings)
     try:
-        async with service.database.unit_of_work() as uow:
+        async with database.unit_of_work() as uow:
             count, problems = await verify_chain(uow, key, checkpoint)
     finally:
-        await service.database.dispose()
+        await database.dispose()
     for problem in problems:
         print(f"audit entry {problem.seq}: {problem.problem}", flush=True)
     if problems:
@@ -245,19 +267,21 @@ def _audit(args: argparse.Namespace) -> None:
 async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
     from services.referral.audit.seals import checkpoint, seal_key
 
-    service = _service("referral", settings)
+    database = _database("referral", settings)
     try:
-        async with service.database.unit_of_work() as uow:
+        async with database.unit_of_work() as uow:
             taken = await checkpoint(uow, seal_key(settings.secret_key.get_secret_value()))
             await uow.commit()
     finally:
-        await service.database.dispose()
+        await database.dispose()
     if taken is None:
         print("the audit log is empty: nothing to checkpoint", file=sys.stderr, flush=True)
         return 1
     document = json.dumps(taken.as_json())
     print(document, flush=True)
     if post_to:
+        import httpx
+
         async with httpx.AsyncClient(timeout=10) as client:
             answer = await client.post(post_to, content=document,
                                        headers={"content-type": "application/json"})
@@ -276,11 +300,11 @@ def _checkpoint(args: argparse.Namespace) -> None:
 async def _index_existing(settings: Settings) -> int:
     from services.referral.people.linking import index_earlier_subjects
 
-    service = _service("referral", settings)
+    database = _database("referral", settings)
     total = 0
     try:
         while True:
-            async with service.database.unit_of_work() as uow:
+            async with database.unit_of_work() as uow:
                 linked = await index_earlier_subjects(uow)
                 await uow.commit()
             if not linked:
@@ -288,7 +312,7 @@ async def _index_existing(settings: Settings) -> int:
             total += linked
             print(f"{total} subjects linked to people", flush=True)
     finally:
-        await service.database.dispose()
+        await database.dispose()
     print(f"done: {total} subjects from before the person index linked", flush=True)
     return 0
 
@@ -301,9 +325,10 @@ def _people(args: argparse.Namespace) -> None:
 async def _replay_events(settings: Settings, queue: str | None, dry_run: bool) -> int:
     """Put dead letters back: in `mash up` from each service's database to its outbox, in
     a deployment from each RabbitMQ dead-letter queue to its queue."""
+    from shared.broker import broker_from_settings
     from shared.outbox import replay_dead_letters
 
-    services = [_service(name, settings) for name in SERVICES]
+    services = [_service(name, settings) for name in SERVICE_NAMES]
     queues = {sub.queue for s in services for sub in s.subscriptions}
     if queue is not None and queue not in queues:
         print(f"unknown queue {queue!r}; one of {sorted(queues)}", flush=True)
@@ -338,8 +363,9 @@ def _events(args: argparse.Namespace) -> None:
 
 
 def _service_name(value: str) -> str:
-    if value not in SERVICES:
-        raise argparse.ArgumentTypeError(f"unknown service {value!r}; one of {sorted(SERVICES)}")
+    if value not in SERVICE_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"unknown service {value!r}; one of {sorted(SERVICE_NAMES)}")
     return value
 
 
@@ -408,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_up)
 
     serve = commands.add_parser("serve", help="run one service (configured by MASH_* variables)")
-    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("service", choices=sorted(SERVICE_NAMES))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--migrate", action="store_true", help="apply migrations on start")

@@ -12,15 +12,12 @@ from services.notify.app import create_service as create_notify
 from services.referral.app import create_service as create_referral
 from shared.broker import Broker
 from shared.service import Service
-from shared.settings import Settings
+from shared.settings import SERVICE_NAMES, Settings
 
 ServiceFactory = Callable[[Settings, Broker, CollectorRegistry | None], Service]
 
-SERVICES: dict[str, ServiceFactory] = {
-    "identity": create_identity,
-    "referral": create_referral,
-    "notify": create_notify,
-}
+SERVICES: dict[str, ServiceFactory] = dict(
+    zip(SERVICE_NAMES, (create_identity, create_referral, create_notify), strict=True))
 
 # Public path prefixes of shared/design/CONTRACT.md and the service behind each.
 PUBLIC_ROUTES: dict[str, str] = {

@@ -17,6 +17,9 @@ DEFAULT_SECRET = "changethis"  # noqa: S105 - the placeholder we refuse outside 
 Environment = Literal["development", "test", "production"]
 
 
+# The services, each with a database of its own (mash/topology.py builds them).
+SERVICE_NAMES: tuple[str, ...] = ("identity", "referral", "notify")
+
 class Settings(BaseSettings):
     """One settings object per process; every service reads the fields it needs."""
 
