@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from services.referral.audit import service as audit
@@ -35,15 +35,37 @@ def _claim_number(sqlite: bool) -> Any:
             .returning(counters.c.last_number))
 
 
-async def next_reference(uow: UnitOfWork, year: int) -> str:
+_SET_NUMBER = (update(ReferenceCounter.__table__)  # type: ignore[attr-defined]
+               .where(ReferenceCounter.__table__.c.year == bindparam("claimed_year"))  # type: ignore[attr-defined]
+               .values(last_number=bindparam("number")))
+
+
+async def next_reference(uow: UnitOfWork, year: int,
+                         claimed: dict[int, int] | None = None) -> str:
     """The next human-readable reference of ``year``, e.g. ``MASH-2026-000123``.
 
-    One upsert: concurrent first referrals of a year cannot both insert the counter.
+    One upsert: concurrent first referrals of a year cannot both insert the counter. It
+    also holds the counter's row until the commit (SQLite's write lock; PostgreSQL's row
+    lock), so the later referrals of the same transaction count on from it in ``claimed``
+    (year: last number), written back once by ``write_claimed_numbers``.
     """
+    if claimed is not None and year in claimed:
+        claimed[year] += 1
+        return f"MASH-{year}-{claimed[year]:06d}"
     connection = await uow.session.connection()
     result = await connection.execute(_claim_number(uow.database.is_sqlite), {"year": year})
     number = result.scalar_one()
+    if claimed is not None:
+        claimed[year] = number
     return f"MASH-{year}-{number:06d}"
+
+
+async def write_claimed_numbers(uow: UnitOfWork, claimed: dict[int, int]) -> None:
+    """Set each year's counter to the last number the transaction gave out."""
+    if claimed:
+        connection = await uow.session.connection()
+        await connection.execute(_SET_NUMBER, [{"claimed_year": year, "number": number}
+                                               for year, number in claimed.items()])
 
 
 @dataclass
@@ -54,9 +76,12 @@ class IntakeBatch:
     rows: Rows = field(default_factory=Rows)
     audit: audit.AuditBatch = field(default_factory=audit.AuditBatch)
     index: people_index.BatchIndex = field(default_factory=people_index.BatchIndex)
+    numbers: dict[int, int] = field(default_factory=dict)  # year: last reference number
 
     async def write(self, uow: UnitOfWork) -> None:
         """Write it all in the caller's transaction (the audit chain last)."""
+        await write_claimed_numbers(uow, self.numbers)
+        self.numbers = {}
         await self.rows.write(uow)
         await self.audit.append(uow)
         self.index = people_index.BatchIndex()
@@ -99,7 +124,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         external_reference=body.external_reference,
         referring_agency_id=submitter.agency_id,
         submitted_by=submitter.subject,
-        reference=await next_reference(uow, received_at.year),
+        reference=await next_reference(uow, received_at.year, batch.numbers),
         received_at=received_at,
         rag=rag,
         response_due_at=calendar.response_due(received_at, rag) if rag else None,
@@ -126,8 +151,9 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")
     if own:
         await batch.write(uow)
+    if not own:  # read for the receipt only (constructing it through the ORM costs more)
+        return Referral.model_construct(**referral)
     stored = Referral(**referral)
-    if own:  # written: the caller may change it through the session
-        make_transient_to_detached(stored)
-        uow.session.add(stored)
+    make_transient_to_detached(stored)  # written: the caller may change it in the session
+    uow.session.add(stored)
     return stored
