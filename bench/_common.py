@@ -373,7 +373,100 @@ def serve_baseline(port: int) -> None:
     uvicorn.run(app, host=HOST, port=port, log_config=None, access_log=False)
 
 
-def baseline_command(port: int) -> list[str]:
+LIMIT_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS referrals (id TEXT PRIMARY KEY, reference TEXT NOT NULL, "
+    "received_at TEXT NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS subjects (id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, "
+    "position INTEGER NOT NULL, details TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, "
+    "hash TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
+    "record_id TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, event_id TEXT UNIQUE NOT NULL, "
+    "payload TEXT NOT NULL, created_at TEXT NOT NULL, sent_at TEXT)",
+)
+
+
+def serve_limit(port: int, database: Path) -> None:
+    """The limit of intake's own work (issue 19): validate the body as the hub does
+    (ReferralCreate), then write its essentials durably in one raw aiosqlite transaction
+    (WAL, synchronous=NORMAL, as the hub): the referral row with its JSON body, a row per
+    subject, a sha256-chained audit row (the previous hash read in the transaction) and
+    an outbox row; answer 201 with a receipt. No person index, no workflow, no ORM."""
+    import asyncio as aio
+    import hashlib
+    from datetime import UTC, datetime
+
+    import aiosqlite
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    from services.referral.referrals.schemas import ReferralCreate, ReferralLinks, ReferralReceipt
+
+    state: dict[str, Any] = {}
+    app = FastAPI(title="limit")
+
+    @app.on_event("startup")
+    async def open_database() -> None:
+        connection = await aiosqlite.connect(database, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+            await connection.execute(f"PRAGMA {pragma}")
+        for statement in LIMIT_SCHEMA:
+            await connection.execute(statement)
+        state["db"], state["lock"], state["number"] = connection, aio.Lock(), 0
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async def submit(body: ReferralCreate) -> Response:
+        referral_id, now = str(uuid.uuid4()), datetime.now(UTC)
+        document = body.model_dump_json()
+        db = state["db"]
+        async with state["lock"]:  # one writer, as SQLite has
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                state["number"] += 1
+                reference = f"MASH-{now.year}-{state['number']:06d}"
+                await db.execute("INSERT INTO referrals VALUES (?, ?, ?, ?)",
+                                 (referral_id, reference, now.isoformat(), document))
+                await db.executemany("INSERT INTO subjects VALUES (?, ?, ?, ?)", [
+                    (str(uuid.uuid4()), referral_id, position, subject.model_dump_json())
+                    for position, subject in enumerate(body.subjects)])
+                cursor = await db.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
+                last = await cursor.fetchone()
+                prev = last[0] if last else "0" * 64
+                entry = [prev, now.isoformat(), "partner", "create", referral_id]
+                digest = hashlib.sha256(json.dumps(entry).encode()).hexdigest()
+                await db.execute("INSERT INTO audit (prev_hash, hash, at, actor, action, "
+                                 "record_id) VALUES (?, ?, ?, ?, ?, ?)", (prev, digest, *entry[1:]))
+                event = json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()),
+                                    "type": "mash.referral.received", "source": "/limit",
+                                    "time": now.isoformat(),
+                                    "data": {"referral_id": referral_id, "reference": reference}})
+                await db.execute("INSERT INTO outbox (event_id, payload, created_at) "
+                                 "VALUES (?, ?, ?)", (str(uuid.uuid4()), event, now.isoformat()))
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        links = ReferralLinks(self=f"{PATH}/{referral_id}")
+        receipt = ReferralReceipt(id=referral_id, reference=reference, status="received",
+                                  received_at=now, links=links)
+        return Response(receipt.model_dump_json(), status_code=201,
+                        media_type="application/json",
+                        headers={"Location": f"{PATH}/{referral_id}"})
+
+    submit.__annotations__ = {"body": ReferralCreate, "return": Response}
+    app.post(PATH, status_code=201)(submit)
+    uvicorn.run(app, host=HOST, port=port, log_config=None, access_log=False)
+
+
+def baseline_command(port: int, limit_database: Path | None = None) -> list[str]:
+    """The baseline app's command: validate only, or (with a database) the limit."""
+    if limit_database is not None:
+        return [sys.executable, str(COMMON), "limit", "--port", str(port),
+                "--database", str(limit_database)]
     return [sys.executable, str(COMMON), "baseline", "--port", str(port)]
 
 
@@ -382,6 +475,9 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     base = commands.add_parser("baseline")
     base.add_argument("--port", type=int, required=True)
+    limit = commands.add_parser("limit")
+    limit.add_argument("--port", type=int, required=True)
+    limit.add_argument("--database", type=Path, required=True)
     gen = commands.add_parser("load")
     gen.add_argument("--port", type=int, required=True)
     gen.add_argument("--count", type=int, required=True)
@@ -395,6 +491,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "baseline":
         serve_baseline(args.port)
+        return
+    if args.command == "limit":
+        serve_limit(args.port, args.database)
         return
     bodies = referral_bodies(args.count, args.prefix, args.children)
     requests = [http_request(args.port, body, args.token,

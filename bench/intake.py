@@ -3,7 +3,7 @@ FastAPI app that validates the same body with the same model and writes nothing.
 
 Run: .venv/bin/python bench/intake.py [--mode both|a|b] [--rounds 3] [--concurrency 16]
          [--hub-requests 200] [--deployment-requests 200] [--baseline-requests 2000]
-         [--children one|distinct|identical] [--idempotency-keys]
+         [--children one|distinct|identical] [--idempotency-keys] [--baseline validate|limit]
          [--profile SECONDS [--profile-output FILE]]
 
 Every request is the full synthetic body of tests/bodies.py with its own
@@ -568,6 +568,12 @@ def main() -> int:
                         const="distinct", help="the same as --children distinct")
     parser.add_argument("--idempotency-keys", action="store_true",
                         help="send an Idempotency-Key with every request")
+    parser.add_argument("--baseline", choices=("validate", "limit"), default="validate",
+                        help="validate: the body validated, nothing written (default); limit: "
+                             "validated and its essentials written in one raw aiosqlite "
+                             "transaction (bench/_common.py serve_limit), intake's own work; "
+                             "mode (b) then uses it too, still on SQLite (an asyncpg limit "
+                             "is not written yet)")
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                         help="after mode (a), profile `mash up` under load with py-spy")
     parser.add_argument("--profile-output", type=Path, default=None, metavar="FILE",
@@ -585,7 +591,8 @@ def main() -> int:
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         baseline_port = free_port()
-        baseline = start("baseline", baseline_command(baseline_port), workdir,
+        limit_db = workdir / "limit.db" if args.baseline == "limit" else None
+        baseline = start("baseline", baseline_command(baseline_port, limit_db), workdir,
                          clean_environment())
         stack.callback(baseline.stop)
         wait_ready(baseline, f"http://{HOST}:{baseline_port}/healthz")
@@ -598,7 +605,9 @@ def main() -> int:
                                 [baseline])
                 run_rounds("(a)", (direct, hub), workdir, args.rounds, args.concurrency,
                            load)
-                rows += [("(a) baseline: FastAPI validate only, direct", direct, None),
+                base_label = ("(a) limit: validate + raw SQLite write" if args.baseline == "limit"
+                              else "(a) baseline: FastAPI validate only, direct")
+                rows += [(base_label, direct, None),
                          ("(a) hub: mash up, direct", hub, direct)]
                 if args.profile > 0:
                     profile(hub, workdir, args.profile, args.concurrency,
@@ -632,8 +641,10 @@ def main() -> int:
     for label, target, base in rows:
         if base:
             ratio = target.median("rate") / base.median("rate")
+            # Against the limit (issue 19): 0.5x alone, 0.8x with 16 or more connections.
+            goal = 0.8 if args.baseline == "limit" and args.concurrency >= 16 else 0.5
             print(f"{label[:3]} hub / baseline throughput: {ratio:.2f}x "
-                  f"(goal 0.50x: {'reached' if ratio >= 0.5 else 'not reached'})")
+                  f"(goal {goal:.2f}x: {'reached' if ratio >= goal else 'not reached'})")
     print(f"\ntotal time {time.monotonic() - started:.0f} s")
     return status
 
