@@ -40,6 +40,7 @@ USERS = [
     ("school.dsl", "Sam Okafor (designated safeguarding lead)", "school",
      [Role.PARTNER_PRACTITIONER]),
     ("auditor", "Information governance auditor", "mash", [Role.AUDITOR]),
+    ("board.member", "Jo Rivers (safeguarding partnership board)", "mash", [Role.BOARD_MEMBER]),
 ]
 
 # The demo school's DfE URN (999xxx is outside the range DfE has issued) and its

@@ -27,6 +27,7 @@ class AgencyDirectoryEntry(SQLModel, table=True):
     __tablename__ = "agency_directory"
 
     agency_id: str = Field(primary_key=True, max_length=36)
+    name: str | None = Field(default=None, max_length=200)  # an organisation's, for reports
     kind: str = Field(max_length=32)
     active: bool = True
     school_urn: str | None = Field(default=None, max_length=6, index=True)
@@ -35,10 +36,13 @@ class AgencyDirectoryEntry(SQLModel, table=True):
 
 
 def agency_updated_event(agency_id: str, *, kind: str, active: bool, school_urn: str | None,
-                         safeguarding_lead_email: str | None) -> CloudEvent:
-    """`mash.agency.updated`: an agency's current directory entry (no people's names)."""
+                         safeguarding_lead_email: str | None,
+                         name: str | None = None) -> CloudEvent:
+    """`mash.agency.updated`: an agency's current directory entry (its name, an
+    organisation's, for reports; no people's names)."""
     return CloudEvent(source="/services/identity", type=AGENCY_UPDATED, subject=agency_id,
-                      data={"agency_id": agency_id, "kind": kind, "active": active,
+                      data={"agency_id": agency_id, "name": name, "kind": kind,
+                            "active": active,
                             "school_urn": school_urn,
                             "safeguarding_lead_email": safeguarding_lead_email})
 
@@ -46,7 +50,8 @@ def agency_updated_event(agency_id: str, *, kind: str, active: bool, school_urn:
 async def record_agency_updated(uow: UnitOfWork, event: CloudEvent) -> None:
     """Consumer: keep the newest directory entry of the agency an event describes."""
     data = event.data
-    values = {"kind": str(data.get("kind") or "other"), "active": bool(data.get("active", True)),
+    values = {"name": str(data["name"])[:200] if data.get("name") else None,
+              "kind": str(data.get("kind") or "other"), "active": bool(data.get("active", True)),
               "school_urn": data.get("school_urn") or None,
               "safeguarding_lead_email": data.get("safeguarding_lead_email") or None,
               "updated_at": event.time}

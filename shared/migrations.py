@@ -118,6 +118,17 @@ def create_agency_directory_table() -> None:
     op.create_index("ix_agency_directory_school_urn", "agency_directory", ["school_urn"])
 
 
+def add_agency_directory_name() -> None:
+    """Agencies' names in a service's directory (organisations', for reports)."""
+    with op.batch_alter_table("agency_directory") as table:
+        table.add_column(sa.Column("name", sa.String(200), nullable=True))
+
+
+def drop_agency_directory_name() -> None:
+    with op.batch_alter_table("agency_directory") as table:
+        table.drop_column("name")
+
+
 INBOX_AGE_INDEX = "ix_inbox_messages_received_at"
 
 

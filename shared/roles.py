@@ -12,6 +12,7 @@ class Role(StrEnum):
     PARTNER_SYSTEM = "partner_system"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    BOARD_MEMBER = "board_member"  # the safeguarding partnership's board: aggregates only
 
 
 MASH_STAFF = frozenset({Role.MASH_PRACTITIONER, Role.MASH_MANAGER})

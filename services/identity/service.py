@@ -99,7 +99,7 @@ async def _check_urn_free(uow: UnitOfWork, urn: str | None, agency_id: str | Non
 def _publish_agency(uow: UnitOfWork, agency: Agency) -> None:
     add_to_outbox(uow, agency_updated_event(
         agency.id, kind=agency.kind, active=agency.active, school_urn=agency.school_urn,
-        safeguarding_lead_email=agency.safeguarding_lead_email))
+        safeguarding_lead_email=agency.safeguarding_lead_email, name=agency.name))
 
 
 async def create_user(

@@ -13,6 +13,8 @@ ReferralSubmitPermission = RolePermission("submit referrals", *MASH_STAFF, *PART
 # Which referrals a reader may see is decided per referral (see service.can_read).
 ReferralReadPermission = RolePermission("read referrals", *MASH_STAFF, *PARTNERS)
 AuditReadPermission = RolePermission("read the audit log", Role.AUDITOR)
+BoardReportPermission = RolePermission("read the board's aggregate reports",
+                                       Role.BOARD_MEMBER, Role.MASH_MANAGER, Role.AUDITOR)
 ReferralWorkPermission = RolePermission(
     "triage, request information on and decide referrals", *MASH_STAFF)
 InformationRequestReadPermission = RolePermission("read information requests",
@@ -22,6 +24,7 @@ InformationRequestAnswerPermission = RolePermission("answer information requests
 ReferralSubmitter = Annotated[Principal, Depends(ReferralSubmitPermission)]
 ReferralReader = Annotated[Principal, Depends(ReferralReadPermission)]
 AuditReader = Annotated[Principal, Depends(AuditReadPermission)]
+BoardReader = Annotated[Principal, Depends(BoardReportPermission)]
 MashWorker = Annotated[Principal, Depends(ReferralWorkPermission)]
 InformationRequestReader = Annotated[Principal, Depends(InformationRequestReadPermission)]
 InformationRequestAnswerer = Annotated[Principal, Depends(InformationRequestAnswerPermission)]

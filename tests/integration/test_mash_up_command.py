@@ -55,7 +55,7 @@ def test_mash_up_starts_with_demo_logins_and_keeps_everything_across_a_restart(
     assert str(credentials_path.resolve()) in output
     credentials = json.loads(credentials_path.read_text())
     assert credentials["base_url"] == f"http://127.0.0.1:{port}"
-    assert len(credentials["users"]) == 6 and len(credentials["clients"]) == 2
+    assert len(credentials["users"]) == 7 and len(credentials["clients"]) == 2
     assert sorted(p.name for p in data_dir.glob("*.db")) == [
         "identity.db", "notify.db", "referral.db"]
     assert count(data_dir / "notify.db", "deliveries") == 1

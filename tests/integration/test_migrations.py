@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +209,15 @@ async def test_upgrading_an_identity_database_that_holds_agencies_and_users_keep
             "SELECT a.id, a.school_urn, u.username FROM agencies a "
             "JOIN users u ON u.agency_id = a.id"))).all()
     assert [tuple(r) for r in rows] == [("a-1", None, "dsl")]
+    # Agencies from before events carried names are announced again, named, for the other
+    # services' directories (the board report names agencies and schools).
+    async with service.database.engine.connect() as conn:
+        payloads = (await conn.execute(sa.text(
+            "SELECT payload FROM outbox_messages WHERE event_type = 'mash.agency.updated'"
+        ))).scalars().all()
+    announced = [json.loads(p)["data"] for p in payloads]
+    assert [(a["agency_id"], a["name"], a["kind"]) for a in announced] == [
+        ("a-1", "Example school", "school")]
 
 
 @pytest.mark.parametrize("schema", [SERVICES[0]], ids=["identity"])

@@ -1,18 +1,27 @@
-"""GET /api/v1/reports/timeliness."""
+"""GET /api/v1/reports/timeliness and /api/v1/reports/board."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from services.referral.audit import service as audit
-from services.referral.permissions import MashWorker
-from services.referral.reports.schemas import TimelinessReport
+from services.referral.permissions import BoardReader, MashWorker
+from services.referral.reports.board import Board, board_csv, default_range
+from services.referral.reports.schemas import BoardReport, TimelinessReport
 from services.referral.reports.service import timeliness
 from services.referral.runtime import RuntimeDep
+from shared.errors import InvalidValue
 from shared.events import utcnow
 from shared.service import LongReadDep, UnitOfWorkDep
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+CSV = "text/csv"
+MAX_YEARS = 10
 
 
 @router.get("/timeliness", response_model=TimelinessReport)
@@ -22,4 +31,38 @@ async def read_timeliness(caller: MashWorker, uow: UnitOfWorkDep, reading: LongR
     percentage, and overdue decisions and partner answers by agency (MASH staff)."""
     report = await timeliness(reading, utcnow(), runtime.calendar.zone)
     await audit.record(uow, caller, "report", "referral", "*", "timeliness")
+    return report
+
+
+@router.get("/board", response_model=BoardReport,
+            responses={200: {"content": {CSV: {"schema": {"type": "string"}}},
+                             "description": "The report (JSON, or CSV when asked for)"}})
+async def read_board(
+    request: Request, caller: BoardReader, uow: UnitOfWorkDep, reading: LongReadDep,
+    runtime: RuntimeDep,
+    from_: Annotated[date | None, Query(alias="from", description="first day (default: "
+                                        "the first of the month eleven months ago)")] = None,
+    to: Annotated[date | None, Query(description="last day, included (default: today)")] = None,
+    interval: Annotated[Literal["week", "month"], Query()] = "month",
+) -> BoardReport | Response:
+    """The board's figures by week or month (board members, MASH managers, auditors):
+    referrals by source and agency, decisions within one working day, outcomes,
+    re-referrals, each partner's answers, and every school by name and URN. Aggregates
+    only. `Accept: text/csv` gives the same figures as CSV."""
+    now = utcnow()
+    zone = runtime.calendar.zone
+    first, last = default_range(now.astimezone(zone).date())
+    first, last = from_ or first, to or last
+    if first > last:
+        raise InvalidValue("`from` is after `to`.",
+                           errors=[{"loc": ["query", "from"], "msg": "after `to`"}])
+    if (last - first).days > 366 * MAX_YEARS:
+        raise InvalidValue(f"A board report covers at most {MAX_YEARS} years.",
+                           errors=[{"loc": ["query", "from"], "msg": "range too long"}])
+    report = await Board(first, last, interval, zone).build(reading, now)
+    await audit.record(uow, caller, "report", "referral", "*", "board")
+    if CSV in request.headers.get("accept", ""):
+        name = f"mash-board-{first.isoformat()}-{last.isoformat()}.csv"
+        return Response(board_csv(report), media_type=f"{CSV}; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -36,3 +36,77 @@ class TimelinessReport(BaseModel):
     overdue_decisions: int
     overdue_information_requests: int
     overdue_by_agency: list[AgencyOverdue]
+
+
+# --- the board report ---------------------------------------------------------------------
+
+
+class Count(BaseModel):
+    """A figure by one key (a source code, an outcome)."""
+
+    key: str
+    label: str
+    count: int
+
+
+class BoardPeriod(BaseModel):
+    """The front door's figures for one week or month (or the whole range), all the
+    MASH's own: what came in, and how it was decided."""
+
+    starts_on: date
+    ends_on: date  # inclusive
+    referrals: int
+    notifications: int  # information only (police notifications and the like)
+    children_referrals: int  # same-day referrals of a child counted once (CIN census)
+    re_referrals: int
+    re_referral_percent: float | None
+    by_source: list[Count]
+    decisions: int
+    decided_within_timescale: int  # one working day on the hub's calendar (red: 24 hours)
+    decided_within_timescale_percent: float | None
+    late_decisions: int  # the MASH's, whoever referred
+    outcomes: list[Count]
+    no_further_action_percent: float | None
+
+
+class AgencyEngagement(BaseModel):
+    """One partner agency: what it referred, and how it answered the MASH's questions
+    (only what is the agency's own to answer for)."""
+
+    agency_id: str
+    name: str | None
+    kind: str | None
+    school_urn: str | None
+    referrals: int
+    information_requests: int
+    answered: int
+    answered_on_time: int
+    answered_on_time_percent: float | None
+    median_hours_to_answer: float | None
+    unanswered: int
+
+
+class SchoolFigures(BaseModel):
+    """One school, by name and DfE URN."""
+
+    agency_id: str
+    name: str | None
+    urn: str
+    referrals: int
+    encompass_notices: int
+    information_requests: int
+    answered: int
+
+
+class BoardReport(BaseModel):
+    """Aggregates for the safeguarding partnership's board: no child, no person named."""
+
+    from_date: date
+    to_date: date
+    interval: str
+    time_zone: str
+    generated_at: datetime
+    totals: BoardPeriod
+    periods: list[BoardPeriod]
+    agencies: list[AgencyEngagement]
+    schools: list[SchoolFigures]
