@@ -49,6 +49,7 @@ class Referral(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=100)
     decision_rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     signed_off_by: str | None = Field(default=None, max_length=100)
+    primary_need: str | None = Field(default=None, max_length=2)  # CIN census N0-N9
     # Census counting: a second referral of the same child on the same day counts once.
     same_day_as: str | None = Field(default=None, max_length=36)
     is_re_referral: bool = False

@@ -315,6 +315,7 @@ class ReferralFullView(ReferralView):
     decided_by: str | None = None
     decision_rationale: str | None = None
     signed_off_by: str | None = None
+    primary_need: str | None = None
     rag_rationale: str | None = None
     response_due_at: datetime | None = None
     decision_due_at: datetime | None = None

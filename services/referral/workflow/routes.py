@@ -98,7 +98,7 @@ async def decide(referral_id: str, body: DecisionBody, caller: MashWorker, uow: 
     """Record the outcome; the referrer is told."""
     referral = await workflow.load_for_change(uow, referral_id, if_match)
     await workflow.decide(uow, referral, caller, body.outcome, body.rationale,
-                          body.signed_off_by)
+                          body.signed_off_by, body.primary_need)
     return _state(referral, response)
 
 

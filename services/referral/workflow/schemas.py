@@ -9,6 +9,8 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     Field,
+    ValidationInfo,
+    field_validator,
 )
 
 from services.referral.referrals.schemas import ReferralLinks, ReferralView
@@ -23,6 +25,12 @@ class TriageBody(StrictStripped):
     rationale: str = Field(min_length=1, max_length=5000)
 
 
+PrimaryNeed = Literal["N0", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9"]
+# Outcomes after which social care assesses: the CIN census needs the primary need.
+ASSESSMENT_OUTCOMES = frozenset({"cin_assessment", "strategy_discussion",
+                                 "immediate_protection"})
+
+
 class DecisionBody(StrictStripped):
     """The outcome and why; a manager's sign-off where the outcome needs one."""
 
@@ -33,6 +41,18 @@ class DecisionBody(StrictStripped):
         default=None, max_length=100,
         description="the MASH manager who signed off a strategy discussion or immediate "
                     "protection decided by a practitioner")
+    primary_need: PrimaryNeed | None = Field(
+        default=None, validate_default=True,
+        description="the child's primary need (CIN census N0-N9): required when the "
+                    "outcome leads to an assessment")
+
+    @field_validator("primary_need")
+    @classmethod
+    def _need_for_assessments(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("outcome") in ASSESSMENT_OUTCOMES:
+            raise ValueError("give the child's primary need (N0-N9) for an outcome that "
+                             "leads to an assessment")
+        return value
 
 
 class ReopenBody(StrictStripped):

@@ -251,7 +251,8 @@ async def withdraw(uow: UnitOfWork, request: InformationRequest,
 
 
 async def decide(uow: UnitOfWork, referral: Referral, who: Principal, outcome: str,
-                 rationale: str, signed_off_by: str | None) -> Referral:
+                 rationale: str, signed_off_by: str | None,
+                 primary_need: str | None = None) -> Referral:
     """Record the decision; strategy discussions and immediate protection need a manager."""
     next_status(ReferralAction.DECIDE, referral.status)  # refused before the sign-off check
     is_manager = who.has_any_role([Role.MASH_MANAGER])
@@ -263,8 +264,9 @@ async def decide(uow: UnitOfWork, referral: Referral, who: Principal, outcome: s
         referral.outcome, referral.decision_rationale = outcome, rationale
         referral.decided_at, referral.decided_by = now, who.subject
         referral.signed_off_by = None if is_manager else signed_off_by
+        referral.primary_need = primary_need
         return {"outcome": outcome, "rationale": rationale,
-                "signed_off_by": referral.signed_off_by}
+                "signed_off_by": referral.signed_off_by, "primary_need": primary_need}
 
     def decided() -> ReferralDecided:
         assert referral.decided_at is not None
@@ -285,7 +287,7 @@ async def reopen(uow: UnitOfWork, referral: Referral, who: Principal, reason: st
         previous = referral.outcome
         referral.outcome = None
         referral.decided_at = referral.decided_by = referral.decision_rationale = None
-        referral.signed_off_by = None
+        referral.signed_off_by = referral.primary_need = None
         referral.decision_due_at = calendar.decision_due(now, referral.rag)
         referral.decision_overdue_at = None
         return {"reason": reason, "previous_outcome": previous}
