@@ -15,6 +15,9 @@ class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
 
     hub_timezone: str = "Europe/London"
+    # The council's three-digit DfE local authority number (the CIN census header's LEA;
+    # 999 is not a real one).
+    la_code: str = Field(default="999", pattern=r"^[0-9]{3}$")
     opening_time: time = time(9, 0)
     closing_time: time = time(17, 0)
     working_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4],
