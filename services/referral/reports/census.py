@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from xml.etree import ElementTree
@@ -30,6 +29,7 @@ from sqlalchemy import select
 from services.referral.codes import REFERRAL_SOURCES
 from services.referral.people.models import SubjectDetails
 from services.referral.referrals.models import Referral, ReferralSubject
+from services.referral.reports.schemas import CensusRecordView as CensusRecord
 from shared.db import UnitOfWork
 
 NFA_OUTCOMES = frozenset({"no_further_action", "advice_signposting", "early_help"})
@@ -40,21 +40,6 @@ RE_REFERRAL_DAYS = 365
 _R = Referral.__table__  # type: ignore[attr-defined]
 _S = ReferralSubject.__table__  # type: ignore[attr-defined]
 _P = SubjectDetails.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class CensusRecord:
-    """One child's referral, in the specification's item names."""
-
-    LAchildID: str
-    UPN: str | None
-    PersonBirthDate: date | None
-    GenderCurrent: str
-    CINreferralDate: date
-    ReferralSource: str
-    PrimaryNeedCode: str | None
-    ReferralNFA: bool | None
-    ReReferral: bool
 
 
 def collection_period(year: int) -> tuple[date, date]:
@@ -132,7 +117,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-CSV_ITEMS = tuple(CensusRecord.__dataclass_fields__)
+CSV_ITEMS = tuple(CensusRecord.model_fields)
 
 
 def census_csv(records: Sequence[CensusRecord]) -> str:
@@ -140,7 +125,7 @@ def census_csv(records: Sequence[CensusRecord]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_ITEMS)
     for record in records:
-        writer.writerow([_text(value) for value in asdict(record).values()])
+        writer.writerow([_text(getattr(record, name)) for name in CSV_ITEMS])
     return out.getvalue()
 
 

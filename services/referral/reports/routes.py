@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Literal
 
@@ -22,7 +21,6 @@ from services.referral.reports.census import (
 from services.referral.reports.schemas import (
     BoardReport,
     CensusExtract,
-    CensusRecordView,
     TimelinessReport,
 )
 from services.referral.reports.service import timeliness
@@ -76,7 +74,7 @@ async def read_cin_census(
                                  f'attachment; filename="cin-census-{year}.csv"'})
     first, last = collection_period(year)
     return CensusExtract(year=year, period_start=first, period_end=last,
-                         records=[CensusRecordView(**asdict(r)) for r in records],
+                         records=records,
                          problems=census_problems(records, year))
 
 
