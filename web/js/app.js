@@ -2,13 +2,14 @@
 
 import { api, ApiError, onSessionEnded } from "./api.js";
 import { h, clear, show, announce, tickCountdowns, clockTime } from "./dom.js";
-import { MASH_STAFF, PARTNERS, session, hasRole, isMashStaff } from "./state.js";
+import { BOARD_READERS, MASH_STAFF, PARTNERS, session, hasRole, isMashStaff, isManager } from "./state.js";
 import { field, button, showErrors, apiErrors, valueOf } from "./forms.js";
 import { queuePage } from "./pages/queue.js";
 import { referralPage } from "./pages/referral.js";
 import { referralFormPage, ourReferralsPage, ourReferralPage, requestsPage } from "./pages/partner.js";
 import { timelinessPage } from "./pages/reports.js";
 import { matchReviewsPage, matchReviewPage } from "./pages/reviews.js";
+import { boardPage } from "./pages/board.js";
 
 // --- routes -------------------------------------------------------------------------------
 
@@ -19,6 +20,7 @@ const ROUTES = [
   { path: /^\/match-reviews$/, page: matchReviewsPage, roles: MASH_STAFF },
   { path: /^\/match-reviews\/([\w-]+)$/, page: matchReviewPage, roles: MASH_STAFF },
   { path: /^\/reports\/timeliness$/, page: timelinessPage, roles: MASH_STAFF },
+  { path: /^\/board$/, page: boardPage, roles: BOARD_READERS },
   { path: /^\/refer$/, page: referralFormPage, roles: PARTNERS },
   { path: /^\/our-referrals$/, page: ourReferralsPage, roles: PARTNERS },
   { path: /^\/our-referrals\/([\w-]+)$/, page: ourReferralPage, roles: PARTNERS },
@@ -110,6 +112,7 @@ async function loadSession() {
 function homePage({ main }) {
   if (isMashStaff()) go("/queue");
   else if (hasRole(PARTNERS)) go("/our-referrals");
+  else if (hasRole(BOARD_READERS)) go("/board");
   else {
     show(main, h("h1.heading-l", "MASH referral hub"),
       h("p.body", "This web client is for MASH staff and partner practitioners. Administrators and auditors use the API: see the API reference at /docs."));
@@ -120,11 +123,13 @@ function homePage({ main }) {
 
 function navItems() {
   if (isMashStaff()) {
-    return [["#/queue", "Queue"], ["#/match-reviews", "Match reviews"], ["#/reports/timeliness", "Timeliness"]];
+    const items = [["#/queue", "Queue"], ["#/match-reviews", "Match reviews"], ["#/reports/timeliness", "Timeliness"]];
+    return isManager() ? [...items, ["#/board", "Board report"]] : items;
   }
   if (hasRole(PARTNERS)) {
     return [["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"], ["#/information-requests", "Information requests"]];
   }
+  if (hasRole(BOARD_READERS)) return [["#/board", "Board report"]];
   return [];
 }
 

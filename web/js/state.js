@@ -5,6 +5,7 @@ import { api } from "./api.js";
 
 export const MASH_STAFF = ["mash_practitioner", "mash_manager"];
 export const PARTNERS = ["partner_practitioner"];
+export const BOARD_READERS = ["board_member", "mash_manager", "auditor"];
 
 export const session = { me: null, agencies: null, staff: null };
 
