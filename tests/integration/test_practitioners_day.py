@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlmodel import select, update
+from stdnum.gb.upn import calc_check_digit as upn_check
 
+from services.referral.audit.models import AuditEntry
 from services.referral.queue.service import ORDER, QueueFilters, _filtered
 from services.referral.referrals.models import Referral
 from tests.bodies import referral_body
@@ -120,3 +122,115 @@ async def test_the_queues_first_page_is_read_in_index_order_without_sorting(
     details = " | ".join(str(row[-1]) for row in plan)
     assert "ix_referrals_queue_order" in details, details
     assert "TEMP B-TREE" not in details, details
+
+
+def a_upn(digits: str) -> str:
+    return upn_check(digits + "A") + digits + "A"
+
+
+async def index_family(intake: Intake) -> dict[str, str]:
+    """Three children: William and Molly Example at one address, Amy Example at another;
+    each child's person id by name."""
+    home = {"line1": "2 Test Street", "town": "Northshire", "postcode": "s60 1aa"}
+    await submit(intake, subjects=[child(
+        given_name="William", family_name="Example", date_of_birth="2014-05-06",
+        nhs_number="999 000 0026", upn=a_upn("81234567890"), address=home)])
+    await submit(intake, subjects=[child(
+        given_name="Molly", family_name="Example", date_of_birth="2018-01-09",
+        nhs_number="999 000 0034", address={**home, "line1": "2 Test St."})])
+    await submit(intake)  # Amy Example, 1 Test Street
+    await intake.as_user("mash.practitioner")
+    people: dict[str, str] = {}
+    for item in (await intake.client.get("/api/v1/referrals")).json()["items"]:
+        full, _ = await read(intake, item["id"])
+        people[full["subjects"][0]["given_name"]] = full["subjects"][0]["person_id"]
+    return people
+
+
+async def found(intake: Intake, **params: str) -> list[str]:
+    response = await intake.client.get("/api/v1/people", params=params)
+    assert response.status_code == 200, response.text
+    return [item["given_name"] for item in response.json()["items"]]
+
+
+async def test_people_are_found_by_name_despite_typos_and_nicknames_and_by_identifiers(
+    intake: Intake,
+) -> None:
+    people = await index_family(intake)
+    assert await found(intake, q="Bill Example") == ["William"], "a nickname"
+    assert await found(intake, q="Willaim Example") == ["William"], "a typo"
+    assert await found(intake, q="william exmaple") == ["William"], "a typo, lower case"
+    assert sorted(await found(intake, q="Example")) == ["Amy", "Molly", "William"]
+    assert await found(intake, q="Molly Sample") == [], "another family"
+    assert await found(intake, nhs_number="999 000 0026") == ["William"]
+    assert await found(intake, upn=a_upn("81234567890").lower()) == ["William"]
+    assert await found(intake, date_of_birth="2018-01-09") == ["Molly"]
+    assert sorted(await found(intake, postcode="S601AA", q="Example")) == [
+        "Amy", "Molly", "William"]
+    assert await found(intake, q="Example", date_of_birth="2014-05-06") == ["William"]
+
+    response = await intake.client.get("/api/v1/people", params={"q": "Bill Example"})
+    item = response.json()["items"][0]
+    assert item["id"] == people["William"]
+    assert item["family_name"] == "Example" and item["date_of_birth"] == "2014-05-06"
+    assert isinstance(item["age"], int) and item["referral_count"] == 1
+    assert item["last_referral_at"]
+    assert {(i["type"], i["value"]) for i in item["identifiers"]} == {
+        ("nhs_number", "9990000026"), ("upn", a_upn("81234567890"))}
+    assert item["link"] == f"/api/v1/people/{people['William']}"
+
+    seen: list[str] = []
+    path: str | None = "/api/v1/people?q=Example&limit=1"
+    while path:
+        page = (await intake.client.get(path)).json()
+        assert len(page["items"]) <= 1
+        seen += [i["id"] for i in page["items"]]
+        path = page["links"]["next"]
+    assert sorted(seen) == sorted(people.values())
+
+    async with intake.hub.services["referral"].database.unit_of_work() as uow:
+        searches = (await uow.session.exec(select(AuditEntry).where(
+            AuditEntry.record_type == "person", AuditEntry.action == "search"))).all()
+    assert any('"q":"Bill Example"' in (e.detail or "") for e in searches)
+    assert any('"nhs_number":"9990000026"' in (e.detail or "") for e in searches)
+
+
+async def test_a_person_search_needs_a_term_valid_identifiers_and_mash_staff(
+    intake: Intake,
+) -> None:
+    await intake.as_user("mash.practitioner")
+    for params in ({}, {"nhs_number": "999 000 0019"}, {"upn": "A123"},
+                   {"postcode": "nowhere"}, {"date_of_birth": "2014-13-01"}):
+        response = await intake.client.get("/api/v1/people", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    partner = await intake.as_client(HEALTH)
+    intake.client.cookies.clear()
+    assert (await intake.client.get("/api/v1/people", params={"q": "Example"},
+                                    headers=partner)).status_code == 403
+
+
+async def test_a_persons_page_shows_the_household_and_links_with_their_undo(
+    intake: Intake,
+) -> None:
+    people = await index_family(intake)
+    person = (await intake.client.get(f"/api/v1/people/{people['William']}")).json()
+    assert (person["given_name"], person["family_name"]) == ("William", "Example")
+    assert person["date_of_birth"] == "2014-05-06" and isinstance(person["age"], int)
+    assert [(m["id"], m["given_name"]) for m in person["household"]] == [
+        (people["Molly"], "Molly")], "same address, written another way; not Amy"
+    member = person["household"][0]
+    assert member["address"]["postcode"] == "S60 1AA" and member["referral_count"] == 1
+    assert member["link"] == f"/api/v1/people/{people['Molly']}"
+    (link,) = person["links"]
+    assert link["subject"] == {"role": "child", "given_name": "William",
+                               "family_name": "Example", "date_of_birth": "2014-05-06"}
+    assert link["method"] == "new" and link["undo"] is None, "a new person has no undo"
+    await submit(intake, subjects=[child(given_name="Will", family_name="Example",
+                                         date_of_birth="2014-05-06",
+                                         nhs_number="999 000 0026")])
+    await intake.as_user("mash.practitioner")
+    person = (await intake.client.get(f"/api/v1/people/{people['William']}")).json()
+    second = next(link for link in person["links"] if link["method"] != "new")
+    assert second["subject"]["given_name"] == "Will"
+    assert second["undo"] == f"/api/v1/people/{people['William']}/links/{second['id']}/undo"
