@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.referral.referrals.schemas import ConcernView, ReferralListItem
 from shared.pagination import PageLinks
 
 
 class QueueItem(ReferralListItem):
-    """A referral in the queue: what it is about in codes and words, and when it is due.
-    No names or narrative (open the referral for those: that read is audited)."""
+    """A referral in the queue: the children it is about, what it is about in codes and
+    words, and when it is due. No narrative (open the referral for that: that read is
+    audited)."""
 
     source_description: str
     concerns: list[ConcernView]
@@ -30,5 +31,7 @@ class QueuePage(BaseModel):
     """One page of the queue, most urgent first; ``as_of`` is the hub's clock."""
 
     items: list[QueueItem]
+    total: int = Field(description="exactly how many referrals the filters select, on "
+                                   "every page")
     as_of: datetime
     links: PageLinks

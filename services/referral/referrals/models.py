@@ -5,16 +5,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime, new_id
+
+# The open statuses (workflow.lifecycle.OPEN_STATUSES): the queue's index holds those.
+OPEN_STATUS_CONDITION = text("status IN ('received', 'triaged', 'awaiting_information', "
+                             "'awaiting_approval')")
 
 
 class Referral(SQLModel, table=True):
     """A referral (or information-only notification) received by the hub."""
 
     __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_queue_order", "urgency", "decision_due_at",
+                            "received_at", "id", sqlite_where=OPEN_STATUS_CONDITION,
+                            postgresql_where=OPEN_STATUS_CONDITION),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     reference: str = Field(max_length=32, unique=True)
@@ -23,6 +30,10 @@ class Referral(SQLModel, table=True):
     kind: str = Field(default="referral", max_length=16)
     immediate_risk: bool = False
     rag: str | None = Field(default=None, max_length=8, index=True)
+    # The queue's first sort key (see queue.service.urgency): immediate risk 0, then red,
+    # amber, green, not yet rated; kept with immediate_risk and rag so one index serves
+    # the queue's order.
+    urgency: int = Field(default=4)
     concerns: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     referrer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     consent_status: str = Field(default="not_sought", max_length=16)

@@ -330,8 +330,33 @@ class ReferralFullView(ReferralView):
     links: ReferralLinks
 
 
+def age_on(born: date | None, today: date) -> int | None:
+    """Age in whole years on ``today`` (None if the date of birth is not known)."""
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+class ChildSummary(BaseModel):
+    """A child a referral is about, as a list names them; ``age`` is in whole years on
+    the hub's clock (null for an unborn child or an unknown date of birth)."""
+
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    age: int | None
+
+    @classmethod
+    def of(cls, subject: Any, today: date) -> ChildSummary:
+        """The summary of a child subject (a ReferralSubject)."""
+        return cls(given_name=subject.given_name, family_name=subject.family_name,
+                   date_of_birth=subject.date_of_birth,
+                   age=age_on(subject.date_of_birth, today))
+
+
 class ReferralListItem(ReferralView):
-    """A referral in a list: no names, no narrative (open the referral for those)."""
+    """A referral in a list: no narrative (open the referral for that); MASH staff see
+    the children it is about (``children``; null for partners)."""
 
     id: str
     reference: str
@@ -344,6 +369,9 @@ class ReferralListItem(ReferralView):
     referring_agency_id: str
     received_at: datetime
     outcome: str | None
+    children: list[ChildSummary] | None = Field(
+        default=None, description="the children the referral is about, in the order the "
+                                  "referrer gave them (MASH staff; null for partners)")
     links: ReferralLinks
 
 

@@ -11,11 +11,14 @@ from shared.errors import InvalidTransition
 
 class ReferralStatus(StrEnum):
     """Where a referral stands: received -> triaged -> awaiting_information -> decided ->
-    closed (reopening takes a decided or closed one back to triaged)."""
+    closed (reopening takes a decided or closed one back to triaged); a practitioner's
+    decision that needs a manager waits in awaiting_approval until one approves it
+    (decided) or returns it (triaged)."""
 
     RECEIVED = "received"
     TRIAGED = "triaged"
     AWAITING_INFORMATION = "awaiting_information"
+    AWAITING_APPROVAL = "awaiting_approval"
     DECIDED = "decided"
     CLOSED = "closed"
 
@@ -48,7 +51,9 @@ class InformationRequestAction(StrEnum):
 
 
 Status = ReferralStatus
-OPEN_STATUSES = (Status.RECEIVED, Status.TRIAGED, Status.AWAITING_INFORMATION)
+# Not yet decided. The queue's index (migration 0011) holds exactly these: change both.
+OPEN_STATUSES = (Status.RECEIVED, Status.TRIAGED, Status.AWAITING_INFORMATION,
+                 Status.AWAITING_APPROVAL)
 
 # For each action: the statuses it may start from, and the status it leads to.
 REFERRAL_TRANSITIONS: dict[ReferralAction, dict[ReferralStatus, ReferralStatus]] = {
@@ -132,3 +137,13 @@ class Outcome(StrEnum):
 MANAGER_OUTCOMES = frozenset({Outcome.STRATEGY_DISCUSSION, Outcome.IMMEDIATE_PROTECTION})
 # Requests still waiting for the partner's answer.
 AWAITING_ANSWER = (InformationRequestStatus.OPEN, InformationRequestStatus.OVERDUE)
+
+
+RAG_URGENCY = {"red": 1, "amber": 2, "green": 3}  # after immediate risk (0)
+UNRATED_URGENCY = 4
+
+
+def urgency(immediate_risk: bool, rag: str | None) -> int:
+    """The queue's first sort key, stored on the referral: immediate risk, then red, amber,
+    green, not yet rated."""
+    return 0 if immediate_risk else RAG_URGENCY.get(rag or "", UNRATED_URGENCY)

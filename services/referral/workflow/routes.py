@@ -14,8 +14,9 @@ from services.referral.permissions import (
     MashWorker,
     is_mash_staff,
 )
+from services.referral.referrals import service as referral_service
 from services.referral.referrals.models import Referral
-from services.referral.referrals.schemas import ReferralLinks
+from services.referral.referrals.schemas import ChildSummary, ReferralLinks
 from services.referral.runtime import RuntimeDep
 from services.referral.workflow import service as workflow
 from services.referral.workflow.models import InformationRequest
@@ -56,8 +57,11 @@ def _state(referral: Referral, response: Response) -> ReferralState:
     return ReferralState.of(referral)
 
 
-def _request_view(request: InformationRequest, reader: Principal) -> InformationRequestView:
+def _request_view(request: InformationRequest, reader: Principal,
+                  children: dict[str, list[ChildSummary]] | None = None,
+                  ) -> InformationRequestView:
     return InformationRequestView(
+        children=None if children is None else children.get(request.referral_id, []),
         id=request.id, agency_id=request.agency_id, question=request.question,
         status=request.status, due_at=request.due_at, created_at=request.created_at,
         answer=request.answer, answered_at=request.answered_at,
@@ -133,7 +137,10 @@ async def list_information_requests(
     after = read_cursor(cursor, aware_datetime, str)
     found = await workflow.information_requests(uow, caller, status, after, limit + 1)
     page, links = page_of(found, limit, request.url, lambda r: (r.created_at, r.id))
-    return InformationRequestPage(items=[_request_view(r, caller) for r in page], links=links)
+    children = await referral_service.children_summaries(
+        uow, caller, sorted({r.referral_id for r in page}))
+    return InformationRequestPage(items=[_request_view(r, caller, children) for r in page],
+                                  links=links)
 
 
 async def _visible_request(uow: UnitOfWorkDep, request_id: str,
@@ -148,7 +155,9 @@ async def _visible_request(uow: UnitOfWorkDep, request_id: str,
 async def read_information_request(request_id: str, caller: InformationRequestReader,
                                    uow: UnitOfWorkDep) -> InformationRequestView:
     """One request, if it is addressed to your agency (or you are MASH staff)."""
-    return _request_view(await _visible_request(uow, request_id, caller), caller)
+    found = await _visible_request(uow, request_id, caller)
+    children = await referral_service.children_summaries(uow, caller, [found.referral_id])
+    return _request_view(found, caller, children)
 
 
 @requests.post("/{request_id}/response", response_model=InformationRequestView,

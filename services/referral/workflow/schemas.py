@@ -11,7 +11,7 @@ from pydantic import (
     Field,
 )
 
-from services.referral.referrals.schemas import ReferralLinks, ReferralView
+from services.referral.referrals.schemas import ChildSummary, ReferralLinks, ReferralView
 from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
 
@@ -68,6 +68,9 @@ class InformationRequestView(BaseModel):
     answer: str | None = None
     answered_at: datetime | None = None
     referral_id: str | None = None
+    children: list[ChildSummary] | None = Field(
+        default=None, description="the children of the referral asked about (MASH staff "
+                                  "only; null for partners)")
     links: ReferralLinks
 
 

@@ -32,6 +32,7 @@ from services.referral.workflow.lifecycle import (
     ReferralAction,
     next_request_status,
     next_status,
+    urgency,
 )
 from services.referral.workflow.models import InformationRequest, TimelineEntry
 from services.referral.workflow.working_time import WorkingCalendar
@@ -129,6 +130,7 @@ async def triage(uow: UnitOfWork, referral: Referral, who: Principal, rag: str,
     """Rate a referral red, amber or green; this sets the partner and decision deadlines."""
     def rate(now: datetime) -> Mapping[str, Any]:
         referral.rag, referral.rag_rationale = rag, rationale
+        referral.urgency = urgency(referral.immediate_risk, rag)
         referral.triaged_at, referral.triaged_by = now, who.subject
         referral.response_due_at = calendar.response_due(now, rag)
         referral.decision_due_at = calendar.decision_due(referral.received_at, rag)

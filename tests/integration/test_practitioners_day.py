@@ -1,0 +1,236 @@
+"""The practitioner's day through the API: children named in every staff list, a queue
+with a true total and a stable order, person search, allocation, case notes, strategy
+discussions and manager approval (issue 15)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlmodel import select, update
+from stdnum.gb.upn import calc_check_digit as upn_check
+
+from services.referral.audit.models import AuditEntry
+from services.referral.queue.service import ORDER, QueueFilters, _filtered
+from services.referral.referrals.models import Referral
+from tests.bodies import referral_body
+from tests.helpers import hub_clock_at
+from tests.integration.partners import HEALTH, Intake, agency_of, child, read
+
+MONDAY_MORNING = datetime(2026, 12, 7, 9, 0, tzinfo=ZoneInfo("Europe/London"))
+
+
+async def submit(intake: Intake, **changes: Any) -> str:
+    response = await intake.submit(referral_body(**changes))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def change(intake: Intake, referral_id: str, action: str, body: dict[str, Any],
+                 user: str = "mash.practitioner", expect: int = 200) -> dict[str, Any]:
+    csrf = await intake.as_user(user)
+    _, tag = await read(intake, referral_id)
+    response = await intake.client.post(f"/api/v1/referrals/{referral_id}/{action}",
+                                        json=body, headers={**csrf, "If-Match": tag})
+    assert response.status_code == expect, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_every_staff_list_names_the_children_with_their_age_on_the_hubs_clock(
+    intake: Intake,
+) -> None:
+    with hub_clock_at(MONDAY_MORNING):
+        referral_id = await submit(intake, subjects=[
+            child(given_name="Amy", family_name="Example", date_of_birth="2012-12-08"),
+            {"role": "adult_of_concern", "given_name": "Sam", "family_name": "Sample"},
+            child(given_name="Ben", family_name="Example", date_of_birth="2016-12-07",
+                  nhs_number=None),
+        ])
+        expected = [
+            {"given_name": "Amy", "family_name": "Example", "date_of_birth": "2012-12-08",
+             "age": 13},  # 14 tomorrow
+            {"given_name": "Ben", "family_name": "Example", "date_of_birth": "2016-12-07",
+             "age": 10},  # 10 today
+        ]
+        csrf = await intake.as_user("mash.practitioner")
+        queue = (await intake.client.get("/api/v1/referrals/queue")).json()
+        assert queue["items"][0]["children"] == expected
+        assert "summary" not in queue["items"][0], "no narrative in the queue"
+        listed = (await intake.client.get("/api/v1/referrals")).json()
+        assert listed["items"][0]["children"] == expected
+
+        await change(intake, referral_id, "triage", {"rag": "amber", "rationale": "screened"})
+        asked = await intake.client.post(
+            f"/api/v1/referrals/{referral_id}/information-requests", headers=csrf,
+            json={"agency_id": agency_of(intake, HEALTH), "question": "Known to A&E?"})
+        assert asked.status_code == 201, asked.text
+        requests = (await intake.client.get("/api/v1/information-requests")).json()
+        assert requests["items"][0]["children"] == expected
+        one = (await intake.client.get(requests["items"][0]["links"]["self"])).json()
+        assert one["children"] == expected
+
+        partner = await intake.as_client(HEALTH)
+        intake.client.cookies.clear()
+        inbox = (await intake.client.get("/api/v1/information-requests",
+                                         headers=partner)).json()
+        assert inbox["items"][0]["children"] is None, "partners see only the question"
+        police = await intake.as_client("northshire-police-system")
+        own = (await intake.client.get("/api/v1/referrals", headers=police)).json()
+        assert own["items"][0]["children"] is None
+
+
+async def test_the_queue_has_a_true_total_and_equal_deadlines_in_order_of_receipt(
+    intake: Intake,
+) -> None:
+    ids = [await submit(intake, external_reference=f"Q-{n}") for n in range(5)]
+    async with intake.hub.services["referral"].database.unit_of_work() as uow:
+        # Equal deadlines: the earliest received comes first, whatever the ids.
+        await uow.session.exec(update(Referral).values(  # type: ignore[call-overload]
+            decision_due_at=datetime(2026, 12, 8, 17, tzinfo=ZoneInfo("UTC"))))
+        received = {r.id: r.received_at for r in (await uow.session.exec(
+            select(Referral))).all()}
+    by_receipt = sorted(ids, key=lambda i: (received[i], i))
+    await intake.as_user("mash.practitioner")
+    seen: list[str] = []
+    path: str | None = "/api/v1/referrals/queue?limit=2"
+    while path:
+        page = (await intake.client.get(path)).json()
+        assert page["total"] == 5, "the exact count on every page"
+        seen += [i["id"] for i in page["items"]]
+        path = page["links"]["next"]
+    assert seen == by_receipt
+    amber = (await intake.client.get("/api/v1/referrals/queue",
+                                     params={"rag": "amber"})).json()
+    assert amber["total"] == 0 and amber["items"] == []
+
+
+async def test_the_queues_first_page_is_read_in_index_order_without_sorting(
+    intake: Intake,
+) -> None:
+    await submit(intake)
+    database = intake.hub.services["referral"].database
+    assert database.is_sqlite
+    query = _filtered(select(Referral), QueueFilters(), True).order_by(*ORDER).limit(51)
+    async with database.unit_of_work() as uow:
+        connection = await uow.session.connection()
+        compiled = query.compile(connection.engine,  # type: ignore[attr-defined]
+                                 compile_kwargs={"literal_binds": True})
+        plan = (await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
+    details = " | ".join(str(row[-1]) for row in plan)
+    assert "ix_referrals_queue_order" in details, details
+    assert "TEMP B-TREE" not in details, details
+
+
+def a_upn(digits: str) -> str:
+    return upn_check(digits + "A") + digits + "A"
+
+
+async def index_family(intake: Intake) -> dict[str, str]:
+    """Three children: William and Molly Example at one address, Amy Example at another;
+    each child's person id by name."""
+    home = {"line1": "2 Test Street", "town": "Northshire", "postcode": "s60 1aa"}
+    await submit(intake, subjects=[child(
+        given_name="William", family_name="Example", date_of_birth="2014-05-06",
+        nhs_number="999 000 0026", upn=a_upn("81234567890"), address=home)])
+    await submit(intake, subjects=[child(
+        given_name="Molly", family_name="Example", date_of_birth="2018-01-09",
+        nhs_number="999 000 0034", address={**home, "line1": "2 Test St."})])
+    await submit(intake)  # Amy Example, 1 Test Street
+    await intake.as_user("mash.practitioner")
+    people: dict[str, str] = {}
+    for item in (await intake.client.get("/api/v1/referrals")).json()["items"]:
+        full, _ = await read(intake, item["id"])
+        people[full["subjects"][0]["given_name"]] = full["subjects"][0]["person_id"]
+    return people
+
+
+async def found(intake: Intake, **params: str) -> list[str]:
+    response = await intake.client.get("/api/v1/people", params=params)
+    assert response.status_code == 200, response.text
+    return [item["given_name"] for item in response.json()["items"]]
+
+
+async def test_people_are_found_by_name_despite_typos_and_nicknames_and_by_identifiers(
+    intake: Intake,
+) -> None:
+    people = await index_family(intake)
+    assert await found(intake, q="Bill Example") == ["William"], "a nickname"
+    assert await found(intake, q="Willaim Example") == ["William"], "a typo"
+    assert await found(intake, q="william exmaple") == ["William"], "a typo, lower case"
+    assert sorted(await found(intake, q="Example")) == ["Amy", "Molly", "William"]
+    assert await found(intake, q="Molly Sample") == [], "another family"
+    assert await found(intake, nhs_number="999 000 0026") == ["William"]
+    assert await found(intake, upn=a_upn("81234567890").lower()) == ["William"]
+    assert await found(intake, date_of_birth="2018-01-09") == ["Molly"]
+    assert sorted(await found(intake, postcode="S601AA", q="Example")) == [
+        "Amy", "Molly", "William"]
+    assert await found(intake, q="Example", date_of_birth="2014-05-06") == ["William"]
+
+    response = await intake.client.get("/api/v1/people", params={"q": "Bill Example"})
+    item = response.json()["items"][0]
+    assert item["id"] == people["William"]
+    assert item["family_name"] == "Example" and item["date_of_birth"] == "2014-05-06"
+    assert isinstance(item["age"], int) and item["referral_count"] == 1
+    assert item["last_referral_at"]
+    assert {(i["type"], i["value"]) for i in item["identifiers"]} == {
+        ("nhs_number", "9990000026"), ("upn", a_upn("81234567890"))}
+    assert item["link"] == f"/api/v1/people/{people['William']}"
+
+    seen: list[str] = []
+    path: str | None = "/api/v1/people?q=Example&limit=1"
+    while path:
+        page = (await intake.client.get(path)).json()
+        assert len(page["items"]) <= 1
+        seen += [i["id"] for i in page["items"]]
+        path = page["links"]["next"]
+    assert sorted(seen) == sorted(people.values())
+
+    async with intake.hub.services["referral"].database.unit_of_work() as uow:
+        searches = (await uow.session.exec(select(AuditEntry).where(
+            AuditEntry.record_type == "person", AuditEntry.action == "search"))).all()
+    assert any('"q":"Bill Example"' in (e.detail or "") for e in searches)
+    assert any('"nhs_number":"9990000026"' in (e.detail or "") for e in searches)
+
+
+async def test_a_person_search_needs_a_term_valid_identifiers_and_mash_staff(
+    intake: Intake,
+) -> None:
+    await intake.as_user("mash.practitioner")
+    for params in ({}, {"nhs_number": "999 000 0019"}, {"upn": "A123"},
+                   {"postcode": "nowhere"}, {"date_of_birth": "2014-13-01"}):
+        response = await intake.client.get("/api/v1/people", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    partner = await intake.as_client(HEALTH)
+    intake.client.cookies.clear()
+    assert (await intake.client.get("/api/v1/people", params={"q": "Example"},
+                                    headers=partner)).status_code == 403
+
+
+async def test_a_persons_page_shows_the_household_and_links_with_their_undo(
+    intake: Intake,
+) -> None:
+    people = await index_family(intake)
+    person = (await intake.client.get(f"/api/v1/people/{people['William']}")).json()
+    assert (person["given_name"], person["family_name"]) == ("William", "Example")
+    assert person["date_of_birth"] == "2014-05-06" and isinstance(person["age"], int)
+    assert [(m["id"], m["given_name"]) for m in person["household"]] == [
+        (people["Molly"], "Molly")], "same address, written another way; not Amy"
+    member = person["household"][0]
+    assert member["address"]["postcode"] == "S60 1AA" and member["referral_count"] == 1
+    assert member["link"] == f"/api/v1/people/{people['Molly']}"
+    (link,) = person["links"]
+    assert link["subject"] == {"role": "child", "given_name": "William",
+                               "family_name": "Example", "date_of_birth": "2014-05-06"}
+    assert link["method"] == "new" and link["undo"] is None, "a new person has no undo"
+    await submit(intake, subjects=[child(given_name="Will", family_name="Example",
+                                         date_of_birth="2014-05-06",
+                                         nhs_number="999 000 0026")])
+    await intake.as_user("mash.practitioner")
+    person = (await intake.client.get(f"/api/v1/people/{people['William']}")).json()
+    second = next(link for link in person["links"] if link["method"] != "new")
+    assert second["subject"]["given_name"] == "Will"
+    assert second["undo"] == f"/api/v1/people/{people['William']}/links/{second['id']}/undo"
