@@ -105,6 +105,16 @@ class ReferralDecided(ReferralEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReferralAssigned(ReferralEvent):
+    """`mash.referral.assigned`: a referral was allocated to a member of staff (or no
+    longer is: ``assignee_id`` null); ids only."""
+
+    type: ClassVar[str] = "mash.referral.assigned"
+    assignee_id: str | None
+    sequence: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class DecisionOverdue(ReferralEvent):
     """`mash.referral.decision_overdue`: no decision by the deadline."""
 
@@ -177,6 +187,7 @@ REFERRAL_RECEIVED = ReferralReceived.type
 REFERRAL_TRIAGED = ReferralTriaged.type
 REFERRAL_DECIDED = ReferralDecided.type
 DECISION_OVERDUE = DecisionOverdue.type
+REFERRAL_ASSIGNED = ReferralAssigned.type
 REQUEST_CREATED = InformationRequestCreated.type
 REQUEST_ANSWERED = InformationRequestAnswered.type
 REQUEST_OVERDUE = InformationRequestOverdue.type

@@ -63,6 +63,11 @@ class Referral(SQLModel, table=True):
     # Census counting: a second referral of the same child on the same day counts once.
     same_day_as: str | None = Field(default=None, max_length=36)
     is_re_referral: bool = False
+    # Allocation: the member of staff working on it (their name as the staff directory
+    # gave it when allocated).
+    assignee_id: str | None = Field(default=None, max_length=36, index=True)
+    assignee_name: str | None = Field(default=None, max_length=200)
+    assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class ReferralSubject(SQLModel, table=True):

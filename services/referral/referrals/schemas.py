@@ -254,6 +254,14 @@ class SubjectMatch(BaseModel):
     review_id: str | None = None
 
 
+class AssigneeView(BaseModel):
+    """The member of staff a referral is allocated to."""
+
+    id: str
+    display_name: str | None = Field(description="as the staff directory named them when "
+                                                 "allocated (null if it did not know them)")
+
+
 class ReferralLimitedView(ReferralView):
     """What the referring agency sees of its own referral: where it stands, not the file."""
 
@@ -325,6 +333,8 @@ class ReferralFullView(ReferralView):
     is_re_referral: bool = Field(
         default=False, description="within 12 months of an earlier referral of the child")
     version: int = 1
+    assignee: AssigneeView | None = Field(default=None,
+                                          description="who is working on it; null if nobody")
     timeline: list[TimelineView] = Field(default_factory=list)
     view: Literal["full"] = "full"
     links: ReferralLinks
@@ -394,4 +404,7 @@ _DERIVED: dict[str, Callable[[Any], Any]] = {
     "consent": lambda referral: {"status": referral.consent_status,
                                  "reason": referral.consent_reason},
     "decision_overdue": lambda referral: referral.decision_overdue_at is not None,
+    "assignee": lambda referral: AssigneeView(id=referral.assignee_id,
+                                              display_name=referral.assignee_name)
+    if referral.assignee_id else None,
 }

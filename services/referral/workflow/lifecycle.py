@@ -31,6 +31,9 @@ class ReferralAction(StrEnum):
     DECIDE = "decide"
     REOPEN = "reopen"
     CLOSE = "close"
+    ASSIGN = "assign"
+    ADD_NOTE = "add_note"
+    RECORD_STRATEGY_DISCUSSION = "record_strategy_discussion"
 
 
 class InformationRequestStatus(StrEnum):
@@ -66,6 +69,12 @@ REFERRAL_TRANSITIONS: dict[ReferralAction, dict[ReferralStatus, ReferralStatus]]
                             Status.AWAITING_INFORMATION: Status.DECIDED},
     ReferralAction.REOPEN: {Status.DECIDED: Status.TRIAGED, Status.CLOSED: Status.TRIAGED},
     ReferralAction.CLOSE: {Status.DECIDED: Status.CLOSED},
+    # Allocation leaves the status as it is.
+    ReferralAction.ASSIGN: {status: status for status in Status if status != Status.CLOSED},
+    # Case notes may be added whatever the status (a call after closing, say).
+    ReferralAction.ADD_NOTE: {status: status for status in Status},
+    ReferralAction.RECORD_STRATEGY_DISCUSSION: {status: status for status in Status
+                                                if status != Status.CLOSED},
 }
 
 
@@ -82,6 +91,11 @@ REFERRAL_REFUSALS: dict[ReferralAction, Callable[[str], str]] = {
     ReferralAction.REOPEN: lambda status: f"A {status} referral is open already.",
     ReferralAction.CLOSE: lambda status: f"Only a decided referral can be closed; this one is "
                                          f"{status}.",
+    ReferralAction.ASSIGN: lambda status: f"A {status} referral is not allocated; reopen it "
+                                          "first.",
+    ReferralAction.ADD_NOTE: lambda status: f"A {status} referral takes no notes.",
+    ReferralAction.RECORD_STRATEGY_DISCUSSION: lambda status: (
+        f"A {status} referral takes no strategy discussion; reopen it first."),
 }
 
 REQUEST_TRANSITIONS: dict[InformationRequestAction,

@@ -21,6 +21,7 @@ from services.referral.runtime import RuntimeDep
 from services.referral.workflow import service as workflow
 from services.referral.workflow.models import InformationRequest
 from services.referral.workflow.schemas import (
+    AssigneeBody,
     DecisionBody,
     InformationRequestCreate,
     InformationRequestPage,
@@ -103,6 +104,18 @@ async def decide(referral_id: str, body: DecisionBody, caller: MashWorker, uow: 
     referral = await workflow.load_for_change(uow, referral_id, if_match)
     await workflow.decide(uow, referral, caller, body.outcome, body.rationale,
                           body.signed_off_by)
+    return _state(referral, response)
+
+
+@referrals.put("/{referral_id}/assignee", response_model=ReferralState,
+               responses={**CHANGE_RESPONSES,
+                          422: {"description": "Not an active member of MASH staff"}})
+async def assign(referral_id: str, body: AssigneeBody, caller: MashWorker, uow: UnitOfWorkDep,
+                 response: Response, if_match: IfMatch = None) -> ReferralState:
+    """Allocate the referral to yourself or a colleague (`user_id`), or to nobody
+    (`user_id: null`); the chronology records it."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.assign(uow, referral, caller, body.user_id)
     return _state(referral, response)
 
 

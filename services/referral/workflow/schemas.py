@@ -11,7 +11,12 @@ from pydantic import (
     Field,
 )
 
-from services.referral.referrals.schemas import ChildSummary, ReferralLinks, ReferralView
+from services.referral.referrals.schemas import (
+    AssigneeView,
+    ChildSummary,
+    ReferralLinks,
+    ReferralView,
+)
 from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
 
@@ -33,6 +38,13 @@ class DecisionBody(StrictStripped):
         default=None, max_length=100,
         description="the MASH manager who signed off a strategy discussion or immediate "
                     "protection decided by a practitioner")
+
+
+class AssigneeBody(StrictStripped):
+    """Whom to allocate the referral to: an active member of MASH staff (yourself or a
+    colleague, by user id), or null for nobody."""
+
+    user_id: str | None = Field(min_length=1, max_length=36)
 
 
 class ReopenBody(StrictStripped):
@@ -93,5 +105,6 @@ class ReferralState(ReferralView):
     outcome: str | None
     decided_at: datetime | None
     version: int
+    assignee: AssigneeView | None = None
     links: ReferralLinks
 

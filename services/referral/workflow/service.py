@@ -20,12 +20,14 @@ from services.referral.audit import service as audit
 from services.referral.events import (
     InformationRequestAnswered,
     InformationRequestCreated,
+    ReferralAssigned,
     ReferralDecided,
     ReferralServiceEvent,
     ReferralTriaged,
 )
 from services.referral.permissions import is_mash_staff
 from services.referral.referrals.models import Referral
+from services.referral.staff import staff_entry
 from services.referral.workflow.lifecycle import (
     MANAGER_OUTCOMES,
     InformationRequestAction,
@@ -277,6 +279,37 @@ async def decide(uow: UnitOfWork, referral: Referral, who: Principal, outcome: s
 
     await transition(uow, referral, who, ReferralAction.DECIDE, what="decided",
                      purpose="decision", change=record, event=decided)
+    return referral
+
+
+async def assign(uow: UnitOfWork, referral: Referral, who: Principal,
+                 user_id: str | None) -> Referral:
+    """Allocate the referral to an active member of MASH staff (the caller, or a
+    colleague the staff directory knows), or to nobody (``user_id`` None)."""
+    next_status(ReferralAction.ASSIGN, referral.status)  # refused before the checks
+    name: str | None = None
+    if user_id is not None:
+        entry = await staff_entry(uow, user_id)
+        if user_id != who.subject and (entry is None or not entry.is_active_mash_staff):
+            raise InvalidValue("Allocate the referral to an active member of MASH staff.",
+                               errors=[{"loc": ["body", "user_id"],
+                                        "msg": "not an active member of MASH staff"}])
+        name = entry.display_name if entry is not None else None
+    previous = referral.assignee_id
+
+    def allocate(now: datetime) -> Mapping[str, Any]:
+        referral.assignee_id, referral.assignee_name = user_id, name
+        referral.assigned_at = now if user_id is not None else None
+        return {"assignee_id": user_id, "assignee_name": name,
+                "previous_assignee_id": previous}
+
+    def assigned() -> ReferralAssigned:
+        return ReferralAssigned(referral_id=referral.id, assignee_id=user_id,
+                                sequence=referral.version)
+
+    await transition(uow, referral, who, ReferralAction.ASSIGN,
+                     what="assigned" if user_id else "unassigned", purpose="allocation",
+                     change=allocate, event=assigned)
     return referral
 
 
