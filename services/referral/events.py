@@ -115,6 +115,18 @@ class ReferralAssigned(ReferralEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReferralAwaitingApproval(ReferralEvent):
+    """`mash.referral.awaiting_approval`: a practitioner's decision waits for a MASH
+    manager; ids, status and the outcome's code only."""
+
+    type: ClassVar[str] = "mash.referral.awaiting_approval"
+    reference: str
+    status: str
+    outcome: str
+    sequence: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class DecisionOverdue(ReferralEvent):
     """`mash.referral.decision_overdue`: no decision by the deadline."""
 
@@ -188,6 +200,7 @@ REFERRAL_TRIAGED = ReferralTriaged.type
 REFERRAL_DECIDED = ReferralDecided.type
 DECISION_OVERDUE = DecisionOverdue.type
 REFERRAL_ASSIGNED = ReferralAssigned.type
+REFERRAL_AWAITING_APPROVAL = ReferralAwaitingApproval.type
 REQUEST_CREATED = InformationRequestCreated.type
 REQUEST_ANSWERED = InformationRequestAnswered.type
 REQUEST_OVERDUE = InformationRequestOverdue.type

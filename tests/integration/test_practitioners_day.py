@@ -438,3 +438,81 @@ async def test_a_strategy_discussion_records_agencies_outcome_reasons_and_action
     partner = await intake.as_client(HEALTH)
     intake.client.cookies.clear()
     assert (await intake.client.get(path, headers=partner)).status_code == 403
+
+
+S47 = {"outcome": "strategy_discussion", "rationale": "reasonable cause to suspect harm"}
+
+
+async def awaiting_approval(intake: Intake) -> str:
+    referral_id = await submit(intake)
+    await change(intake, referral_id, "triage", {"rag": "red", "rationale": "injury"})
+    state = await change(intake, referral_id, "decision", S47, expect=202)
+    assert state["status"] == "awaiting_approval"
+    assert state["pending_decision"]["outcome"] == "strategy_discussion"
+    return referral_id
+
+
+async def test_a_manager_approves_a_practitioners_decision_from_the_approval_queue(
+    intake: Intake,
+) -> None:
+    priya = await user_id(intake, "mash.practitioner")
+    morgan = await user_id(intake, "mash.manager")
+    await staff_known(intake, priya, morgan)
+    referral_id = await awaiting_approval(intake)
+    other = await submit(intake, external_reference="other")
+    assert await queue_ids(intake, "mash.manager", status="awaiting_approval") == [referral_id]
+    assert set(await queue_ids(intake, "mash.manager")) == {referral_id, other}
+    (waiting,) = await outbox_events(intake, "mash.referral.awaiting_approval")
+    assert waiting["data"]["referral_id"] == referral_id
+    assert waiting["data"]["outcome"] == "strategy_discussion"
+    assert await outbox_events(intake, "mash.referral.decided") == []
+
+    approval = "decision/approval"
+    refused = await change(intake, referral_id, approval, {"approve": True},
+                           user="mash.practitioner", expect=403)
+    assert "manager" in refused["detail"]
+    await change(intake, referral_id, "decision", S47, user="mash.manager", expect=409)
+    await change(intake, referral_id, "triage", {"rag": "amber", "rationale": "x"}, expect=409)
+
+    approved = await change(intake, referral_id, approval,
+                            {"approve": True, "comment": "agreed"}, user="mash.manager")
+    assert approved["status"] == "decided" and approved["outcome"] == "strategy_discussion"
+    full, _ = await read(intake, referral_id)
+    assert full["decided_by"] == priya
+    assert full["approved_by"] == {"id": morgan, "display_name": "Morgan Hale (MASH manager)"}
+    assert full["pending_decision"] is None and full["decision_rationale"] == S47["rationale"]
+    line = full["timeline"][-1]
+    assert line["what"] == "decided" and line["actor"] == morgan
+    assert line["detail"]["approved_by"] == morgan and line["detail"]["proposed_by"] == priya
+    (decided,) = await outbox_events(intake, "mash.referral.decided")
+    assert decided["data"]["outcome"] == "strategy_discussion"
+    await change(intake, referral_id, approval, {"approve": True}, user="mash.manager",
+                 expect=409)
+
+
+async def test_a_manager_returns_a_decision_to_triage_with_a_comment(intake: Intake) -> None:
+    referral_id = await awaiting_approval(intake)
+    approval = "decision/approval"
+    missing = await change(intake, referral_id, approval, {"approve": False},
+                           user="mash.manager", expect=422)
+    assert missing["errors"][0]["loc"] == ["body", "comment"]
+    returned = await change(intake, referral_id, approval,
+                            {"approve": False, "comment": "Ask health first."},
+                            user="mash.manager")
+    assert returned["status"] == "triaged" and returned["outcome"] is None
+    full, _ = await read(intake, referral_id)
+    assert full["pending_decision"] is None
+    line = full["timeline"][-1]
+    assert line["what"] == "approval_refused"
+    assert line["detail"]["comment"] == "Ask health first."
+    assert line["detail"]["outcome"] == "strategy_discussion"
+    assert await outbox_events(intake, "mash.referral.decided") == []
+    csrf = await intake.as_user("mash.manager")
+    _, tag = await read(intake, referral_id)
+    response = await intake.client.post(f"/api/v1/referrals/{referral_id}/decision",
+                                        json=S47, headers={**csrf, "If-Match": tag})
+    assert response.status_code == 200, "a manager decides at once"
+    assert response.json()["status"] == "decided"
+    full, _ = await read(intake, referral_id)
+    assert full["approved_by"] is None and full["decided_by"] == (
+        await user_id(intake, "mash.manager"))
