@@ -4,17 +4,22 @@ discussions and manager approval (issue 15)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
-from sqlmodel import select, update
+from sqlmodel import col, select, update
 from stdnum.gb.upn import calc_check_digit as upn_check
 
 from services.referral.audit.models import AuditEntry
 from services.referral.queue.service import ORDER, QueueFilters, _filtered
 from services.referral.referrals.models import Referral
+from services.referral.staff import StaffDirectoryEntry
+from shared.agencies import AgencyDirectoryEntry
+from shared.outbox import OutboxMessage
 from tests.bodies import referral_body
 from tests.helpers import hub_clock_at
 from tests.integration.partners import HEALTH, Intake, agency_of, child, read
@@ -199,7 +204,7 @@ async def test_a_person_search_needs_a_term_valid_identifiers_and_mash_staff(
     intake: Intake,
 ) -> None:
     await intake.as_user("mash.practitioner")
-    for params in ({}, {"nhs_number": "999 000 0019"}, {"upn": "A123"},
+    for params in ({}, {"q": "'--"}, {"nhs_number": "999 000 0019"}, {"upn": "A123"},
                    {"postcode": "nowhere"}, {"date_of_birth": "2014-13-01"}):
         response = await intake.client.get("/api/v1/people", params=params)
         assert response.status_code == 422, (params, response.text)
@@ -234,3 +239,280 @@ async def test_a_persons_page_shows_the_household_and_links_with_their_undo(
     second = next(link for link in person["links"] if link["method"] != "new")
     assert second["subject"]["given_name"] == "Will"
     assert second["undo"] == f"/api/v1/people/{people['William']}/links/{second['id']}/undo"
+
+
+async def user_id(intake: Intake, username: str) -> str:
+    await intake.as_user(username)
+    me = (await intake.client.get("/api/v1/me")).json()
+    return str(me["subject"])
+
+
+async def staff_known(intake: Intake, *user_ids: str) -> None:
+    """Wait (bounded) until the referral service's staff directory has these users."""
+    for _ in range(100):
+        async with intake.hub.services["referral"].database.unit_of_work() as uow:
+            known = (await uow.session.exec(select(StaffDirectoryEntry.user_id).where(
+                col(StaffDirectoryEntry.user_id).in_(user_ids)))).all()
+        if len(known) == len(user_ids):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the staff directory never heard of them")
+
+
+async def allocate(intake: Intake, referral_id: str, to: str | None,
+                   user: str = "mash.practitioner", expect: int = 200) -> Any:
+    csrf = await intake.as_user(user)
+    _, tag = await read(intake, referral_id)
+    response = await intake.client.put(f"/api/v1/referrals/{referral_id}/assignee",
+                                       json={"user_id": to},
+                                       headers={**csrf, "If-Match": tag})
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+async def queue_ids(intake: Intake, user: str, **params: str) -> list[str]:
+    await intake.as_user(user)
+    page = (await intake.client.get("/api/v1/referrals/queue", params=params)).json()
+    return [item["id"] for item in page["items"]]
+
+
+async def test_staff_allocate_referrals_to_themselves_or_a_colleague_and_filter_by_it(
+    intake: Intake,
+) -> None:
+    mine, other = await submit(intake), await submit(intake, external_reference="B")
+    priya = await user_id(intake, "mash.practitioner")
+    morgan = await user_id(intake, "mash.manager")
+    police = await user_id(intake, "police.officer")
+    await staff_known(intake, priya, morgan, police)
+
+    state = await allocate(intake, mine, priya)
+    assert state["assignee"] == {"id": priya, "display_name": "Priya Shah (MASH social worker)"}
+    full, _ = await read(intake, mine)
+    assert full["assignee"] == state["assignee"]
+    item = next(i for i in (await intake.client.get("/api/v1/referrals/queue")).json()["items"]
+                if i["id"] == mine)
+    assert item["assignee"] == state["assignee"]
+    assert await queue_ids(intake, "mash.practitioner", assignee="me") == [mine]
+    assert await queue_ids(intake, "mash.practitioner", assignee="none") == [other]
+    assert await queue_ids(intake, "mash.manager", assignee="me") == []
+
+    handed = await allocate(intake, mine, morgan)
+    assert handed["assignee"] == {"id": morgan, "display_name": "Morgan Hale (MASH manager)"}
+    assert await queue_ids(intake, "mash.manager", assignee="me") == [mine]
+    for not_staff in (police, "no-such-user"):
+        refused = await allocate(intake, other, not_staff, expect=422)
+        assert refused["errors"][0]["loc"] == ["body", "user_id"]
+    assert (await allocate(intake, mine, None))["assignee"] is None
+    assert sorted(await queue_ids(intake, "mash.practitioner", assignee="none")) == sorted(
+        [mine, other])
+
+    full, tag = await read(intake, mine)
+    lines = [(t["what"], t["detail"].get("assignee_id")) for t in full["timeline"]]
+    assert lines[-3:] == [("assigned", priya), ("assigned", morgan), ("unassigned", None)]
+    events = await outbox_events(intake, "mash.referral.assigned")
+    assert [e["data"]["assignee_id"] for e in events] == [priya, morgan, None]
+    assert set(events[0]["data"]) == {"referral_id", "assignee_id", "sequence", "links"}
+    async with intake.hub.services["referral"].database.unit_of_work() as uow:
+        audited = (await uow.session.exec(select(AuditEntry).where(
+            AuditEntry.action == "assign", AuditEntry.record_id == mine))).all()
+    assert len(audited) == 3
+
+    csrf = await intake.as_user("mash.practitioner")
+    path = f"/api/v1/referrals/{mine}/assignee"
+    assert (await intake.client.put(path, json={"user_id": priya}, headers=csrf)
+            ).status_code == 428
+    assert (await intake.client.put(path, json={"user_id": priya},
+                                    headers={**csrf, "If-Match": '"1"'})).status_code == 412
+    partner = await intake.as_client(HEALTH)
+    intake.client.cookies.clear()
+    assert (await intake.client.put(path, json={"user_id": None},
+                                    headers={**partner, "If-Match": tag})).status_code == 403
+
+
+async def outbox_events(intake: Intake, event_type: str) -> list[dict[str, Any]]:
+    async with intake.hub.services["referral"].database.unit_of_work() as uow:
+        rows = (await uow.session.exec(select(OutboxMessage).where(
+            OutboxMessage.event_type == event_type).order_by(col(OutboxMessage.id)))).all()
+    return [json.loads(row.payload) for row in rows]
+
+
+async def agencies_known(intake: Intake, *agency_ids: str) -> None:
+    """Wait (bounded) until the referral service's agency directory has these agencies."""
+    for _ in range(100):
+        async with intake.hub.services["referral"].database.unit_of_work() as uow:
+            known = (await uow.session.exec(select(AgencyDirectoryEntry.agency_id).where(
+                col(AgencyDirectoryEntry.agency_id).in_(agency_ids)))).all()
+        if len(known) == len(agency_ids):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the agency directory never heard of them")
+
+
+async def post(intake: Intake, path: str, body: dict[str, Any], user: str,
+               expect: int, **headers: str) -> Any:
+    csrf = await intake.as_user(user)
+    response = await intake.client.post(path, json=body, headers={**csrf, **headers})
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+async def test_case_notes_of_four_kinds_are_added_never_changed_and_in_the_chronology(
+    intake: Intake,
+) -> None:
+    referral_id = await submit(intake)
+    priya = await user_id(intake, "mash.practitioner")
+    morgan = await user_id(intake, "mash.manager")
+    await staff_known(intake, priya, morgan)
+    path = f"/api/v1/referrals/{referral_id}/notes"
+    _, tag = await read(intake, referral_id)
+    note = await post(intake, path, {"text": "Rang school: attending.", "kind": "phone_call"},
+                      "mash.practitioner", 201, **{"If-Match": tag})
+    assert note["author"] == {"id": priya, "display_name": "Priya Shah (MASH social worker)"}
+    assert note["id"] and note["created_at"] and note["kind"] == "phone_call"
+    await post(intake, path, {"text": "Met the family support worker.", "kind": "meeting"},
+               "mash.practitioner", 201)
+    await post(intake, path, {"text": "Plain note."}, "mash.practitioner", 201)
+    refused = await post(intake, path, {"text": "Looks fine.", "kind": "management_oversight"},
+                         "mash.practitioner", 403)
+    assert "manager" in refused["detail"]
+    await post(intake, path, {"text": "Agree with the plan.", "kind": "management_oversight"},
+               "mash.manager", 201)
+    await post(intake, path, {"text": "stale"}, "mash.practitioner", 412, **{"If-Match": tag})
+    await post(intake, path, {"text": ""}, "mash.practitioner", 422)
+    await post(intake, path, {"text": "x", "kind": "gossip"}, "mash.practitioner", 422)
+
+    await intake.as_user("mash.practitioner")
+    listed = (await intake.client.get(path)).json()["items"]
+    assert [(n["kind"], n["author"]["id"]) for n in listed] == [
+        ("phone_call", priya), ("meeting", priya), ("note", priya),
+        ("management_oversight", morgan)]
+    for method in ("put", "patch", "delete"):
+        response = await intake.client.request(method, f"{path}/{note['id']}")
+        assert response.status_code in (404, 405), "no note is ever changed"
+    full, _ = await read(intake, referral_id)
+    notes = [t for t in full["timeline"] if t["what"] == "note"]
+    assert (notes[0]["detail"]["kind"], notes[0]["detail"]["text"]) == (
+        "phone_call", "Rang school: attending.")
+    assert len(notes) == 4
+    async with intake.hub.services["referral"].database.unit_of_work() as uow:
+        audited = (await uow.session.exec(select(AuditEntry).where(
+            AuditEntry.action == "add_note", AuditEntry.record_id == referral_id))).all()
+    assert len(audited) == 4
+
+
+async def test_a_strategy_discussion_records_agencies_outcome_reasons_and_actions(
+    intake: Intake,
+) -> None:
+    referral_id = await submit(intake)
+    police, health = agency_of(intake, "northshire-police-system"), agency_of(intake, HEALTH)
+    await agencies_known(intake, police, health)
+    await change(intake, referral_id, "triage", {"rag": "red", "rationale": "injury"})
+    path = f"/api/v1/referrals/{referral_id}/strategy-discussions"
+    body = {"held_at": "2026-12-04T10:00:00Z",
+            "attendees": [{"agency_id": police, "name": "DS Ward", "role": "CAIT"},
+                          {"agency_id": health, "name": "Dr Ng", "role": "Named doctor"}],
+            "outcome": "s47_enquiry", "reasons": "Injury with no explanation.",
+            "actions": [{"text": "Joint visit", "agency_id": police,
+                         "due_at": "2026-12-05T12:00:00Z"}]}
+    with hub_clock_at(datetime(2026, 12, 4, 12, tzinfo=ZoneInfo("UTC"))):
+        recorded = await post(intake, path, body, "mash.practitioner", 201)
+        assert recorded["outcome"] == "s47_enquiry" and recorded["id"]
+        assert recorded["attendees"] == body["attendees"]
+        assert recorded["actions"][0]["agency_id"] == police
+        unknown = await post(intake, path, {**body, "attendees": [
+            {"agency_id": "no-such-agency", "name": "X", "role": "Y"}]},
+            "mash.practitioner", 422)
+        assert unknown["errors"][0]["loc"] == ["body", "attendees", 0, "agency_id"]
+        future = await post(intake, path, {**body, "held_at": "2026-12-05T10:00:00Z"},
+                            "mash.practitioner", 422)
+        assert future["errors"][0]["loc"] == ["body", "held_at"]
+        await post(intake, path, {**body, "attendees": []}, "mash.practitioner", 422)
+        await post(intake, path, {**body, "outcome": "maybe"}, "mash.practitioner", 422)
+    await intake.as_user("mash.practitioner")
+    listed = (await intake.client.get(path)).json()["items"]
+    assert [d["id"] for d in listed] == [recorded["id"]]
+    full, _ = await read(intake, referral_id)
+    (line,) = [t for t in full["timeline"] if t["what"] == "strategy_discussion"]
+    assert line["detail"]["outcome"] == "s47_enquiry"
+    assert line["detail"]["agencies"] == sorted([police, health])
+    partner = await intake.as_client(HEALTH)
+    intake.client.cookies.clear()
+    assert (await intake.client.get(path, headers=partner)).status_code == 403
+
+
+S47 = {"outcome": "strategy_discussion", "rationale": "reasonable cause to suspect harm"}
+
+
+async def awaiting_approval(intake: Intake) -> str:
+    referral_id = await submit(intake)
+    await change(intake, referral_id, "triage", {"rag": "red", "rationale": "injury"})
+    state = await change(intake, referral_id, "decision", S47, expect=202)
+    assert state["status"] == "awaiting_approval"
+    assert state["pending_decision"]["outcome"] == "strategy_discussion"
+    return referral_id
+
+
+async def test_a_manager_approves_a_practitioners_decision_from_the_approval_queue(
+    intake: Intake,
+) -> None:
+    priya = await user_id(intake, "mash.practitioner")
+    morgan = await user_id(intake, "mash.manager")
+    await staff_known(intake, priya, morgan)
+    referral_id = await awaiting_approval(intake)
+    other = await submit(intake, external_reference="other")
+    assert await queue_ids(intake, "mash.manager", status="awaiting_approval") == [referral_id]
+    assert set(await queue_ids(intake, "mash.manager")) == {referral_id, other}
+    (waiting,) = await outbox_events(intake, "mash.referral.awaiting_approval")
+    assert waiting["data"]["referral_id"] == referral_id
+    assert waiting["data"]["outcome"] == "strategy_discussion"
+    assert await outbox_events(intake, "mash.referral.decided") == []
+
+    approval = "decision/approval"
+    refused = await change(intake, referral_id, approval, {"approve": True},
+                           user="mash.practitioner", expect=403)
+    assert "manager" in refused["detail"]
+    await change(intake, referral_id, "decision", S47, user="mash.manager", expect=409)
+    await change(intake, referral_id, "triage", {"rag": "amber", "rationale": "x"}, expect=409)
+
+    approved = await change(intake, referral_id, approval,
+                            {"approve": True, "comment": "agreed"}, user="mash.manager")
+    assert approved["status"] == "decided" and approved["outcome"] == "strategy_discussion"
+    full, _ = await read(intake, referral_id)
+    assert full["decided_by"] == priya
+    assert full["approved_by"] == {"id": morgan, "display_name": "Morgan Hale (MASH manager)"}
+    assert full["pending_decision"] is None and full["decision_rationale"] == S47["rationale"]
+    line = full["timeline"][-1]
+    assert line["what"] == "decided" and line["actor"] == morgan
+    assert line["detail"]["approved_by"] == morgan and line["detail"]["proposed_by"] == priya
+    (decided,) = await outbox_events(intake, "mash.referral.decided")
+    assert decided["data"]["outcome"] == "strategy_discussion"
+    await change(intake, referral_id, approval, {"approve": True}, user="mash.manager",
+                 expect=409)
+
+
+async def test_a_manager_returns_a_decision_to_triage_with_a_comment(intake: Intake) -> None:
+    referral_id = await awaiting_approval(intake)
+    approval = "decision/approval"
+    missing = await change(intake, referral_id, approval, {"approve": False},
+                           user="mash.manager", expect=422)
+    assert missing["errors"][0]["loc"] == ["body", "comment"]
+    returned = await change(intake, referral_id, approval,
+                            {"approve": False, "comment": "Ask health first."},
+                            user="mash.manager")
+    assert returned["status"] == "triaged" and returned["outcome"] is None
+    full, _ = await read(intake, referral_id)
+    assert full["pending_decision"] is None
+    line = full["timeline"][-1]
+    assert line["what"] == "approval_refused"
+    assert line["detail"]["comment"] == "Ask health first."
+    assert line["detail"]["outcome"] == "strategy_discussion"
+    assert await outbox_events(intake, "mash.referral.decided") == []
+    csrf = await intake.as_user("mash.manager")
+    _, tag = await read(intake, referral_id)
+    response = await intake.client.post(f"/api/v1/referrals/{referral_id}/decision",
+                                        json=S47, headers={**csrf, "If-Match": tag})
+    assert response.status_code == 200, "a manager decides at once"
+    assert response.json()["status"] == "decided"
+    full, _ = await read(intake, referral_id)
+    assert full["approved_by"] is None and full["decided_by"] == (
+        await user_id(intake, "mash.manager"))

@@ -77,6 +77,9 @@ async def search_people(
     query = search.PersonQuery(q=q.strip() if q else None, date_of_birth=date_of_birth,
                                nhs_number=nhs_number or None, upn=upn or None,
                                postcode=postcode or None)
+    if query.q is not None and not search.has_name(query.q):
+        raise InvalidValue("Give a name to search for (letters).",
+                           errors=[{"loc": ["query", "q"], "msg": "has no letters"}])
     if not any(dataclasses.astuple(query)):
         raise InvalidValue("Give a name, a date of birth, an NHS number, a UPN or a "
                            "postcode to search for.",

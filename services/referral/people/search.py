@@ -73,6 +73,11 @@ class PersonSummary:
     last_referral_at: datetime | None
 
 
+def has_name(q: str) -> bool:
+    """Whether a query has a name in it (letters, not only punctuation or digits)."""
+    return bool(name_parts(q))
+
+
 def _name_query(q: str) -> tuple[str | None, str | None]:
     """The given and family name of a query: the last word is the family name; one word
     may be either."""

@@ -47,16 +47,20 @@ def _item(referral: Referral, requests: tuple[int, datetime] | None, now: dateti
 @router.get("/queue", response_model=QueuePage)
 async def read_queue(
     caller: MashWorker, uow: UnitOfWorkDep, request: Request,
-    status: Literal["received", "triaged", "awaiting_information"] | None = None,
+    status: Literal["received", "triaged", "awaiting_information",
+                    "awaiting_approval"] | None = None,
     rag: Literal["red", "amber", "green", "unrated"] | None = None,
     source: Annotated[str | None, Query(max_length=4)] = None,
+    assignee: Annotated[str | None, Query(min_length=1, max_length=36, description=(
+        '"me": allocated to you; "none": allocated to nobody; or a user id'))] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> QueuePage:
     """New and open referrals, most urgent first: immediate risk, then red, amber, green,
     not yet rated, then the nearest decision deadline, then the earliest received (MASH
     staff). ``total`` is the exact number of referrals the filters select."""
-    filters = QueueFilters(status=status, rag=rag, source=source)
+    filters = QueueFilters(status=status, rag=rag, source=source,
+                           assignee=caller.subject if assignee == "me" else assignee)
     after = read_cursor(cursor, position, aware_datetime, aware_datetime, str)
     found = await open_referrals(uow, caller, filters, after, limit + 1)
     page, links = page_of(found, limit, request.url, sort_key)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from services.referral.referrals.schemas import ConcernView, ReferralListItem
+from services.referral.referrals.schemas import AssigneeView, ConcernView, ReferralListItem
 from shared.pagination import PageLinks
 
 
@@ -25,6 +25,7 @@ class QueueItem(ReferralListItem):
     information_overdue: bool
     is_re_referral: bool
     same_day_as: str | None
+    assignee: AssigneeView | None = Field(description="who is working on it; null if nobody")
 
 
 class QueuePage(BaseModel):

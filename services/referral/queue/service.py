@@ -30,6 +30,7 @@ class QueueFilters:
     status: str | None = None
     rag: str | None = None  # red, amber, green or "unrated"
     source: str | None = None
+    assignee: str | None = None  # a user id, or "none" for the unallocated
 
 
 SortKey = tuple[int, datetime, datetime, str]
@@ -64,6 +65,10 @@ def _filtered(query: Any, filters: QueueFilters, sqlite: bool) -> Any:
         query = query.where(Referral.rag == filters.rag)
     if filters.source:
         query = query.where(Referral.source == filters.source)
+    if filters.assignee == "none":
+        query = query.where(col(Referral.assignee_id).is_(None))
+    elif filters.assignee:
+        query = query.where(Referral.assignee_id == filters.assignee)
     return query
 
 

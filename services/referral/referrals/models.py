@@ -59,10 +59,23 @@ class Referral(SQLModel, table=True):
                                                  sa_column=Column(UTCDateTime, nullable=True))
     decided_by: str | None = Field(default=None, max_length=100)
     decision_rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    signed_off_by: str | None = Field(default=None, max_length=100)
+    signed_off_by: str | None = Field(default=None, max_length=100)  # typed, before 0015
+    # A practitioner's decision waiting for a MASH manager's approval (awaiting_approval);
+    # once approved, who approved it.
+    proposed_outcome: str | None = Field(default=None, max_length=32)
+    proposed_rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    proposed_by: str | None = Field(default=None, max_length=100)
+    proposed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    approved_by: str | None = Field(default=None, max_length=100)
+    approved_by_name: str | None = Field(default=None, max_length=200)
     # Census counting: a second referral of the same child on the same day counts once.
     same_day_as: str | None = Field(default=None, max_length=36)
     is_re_referral: bool = False
+    # Allocation: the member of staff working on it (their name as the staff directory
+    # gave it when allocated).
+    assignee_id: str | None = Field(default=None, max_length=36, index=True)
+    assignee_name: str | None = Field(default=None, max_length=200)
+    assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class ReferralSubject(SQLModel, table=True):

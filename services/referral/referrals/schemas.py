@@ -254,6 +254,23 @@ class SubjectMatch(BaseModel):
     review_id: str | None = None
 
 
+class AssigneeView(BaseModel):
+    """The member of staff a referral is allocated to."""
+
+    id: str
+    display_name: str | None = Field(description="as the staff directory named them when "
+                                                 "allocated (null if it did not know them)")
+
+
+class PendingDecision(BaseModel):
+    """A practitioner's decision waiting for a MASH manager's approval."""
+
+    outcome: str
+    rationale: str | None
+    proposed_by: str | None
+    proposed_at: datetime | None
+
+
 class ReferralLimitedView(ReferralView):
     """What the referring agency sees of its own referral: where it stands, not the file."""
 
@@ -314,7 +331,12 @@ class ReferralFullView(ReferralView):
     decided_at: datetime | None
     decided_by: str | None = None
     decision_rationale: str | None = None
-    signed_off_by: str | None = None
+    signed_off_by: str | None = Field(
+        default=None, description="a name typed before manager approval replaced it")
+    approved_by: AssigneeView | None = Field(
+        default=None, description="the MASH manager who approved a practitioner's decision")
+    pending_decision: PendingDecision | None = Field(
+        default=None, description="while awaiting_approval: the decision waiting")
     rag_rationale: str | None = None
     response_due_at: datetime | None = None
     decision_due_at: datetime | None = None
@@ -325,6 +347,8 @@ class ReferralFullView(ReferralView):
     is_re_referral: bool = Field(
         default=False, description="within 12 months of an earlier referral of the child")
     version: int = 1
+    assignee: AssigneeView | None = Field(default=None,
+                                          description="who is working on it; null if nobody")
     timeline: list[TimelineView] = Field(default_factory=list)
     view: Literal["full"] = "full"
     links: ReferralLinks
@@ -394,4 +418,14 @@ _DERIVED: dict[str, Callable[[Any], Any]] = {
     "consent": lambda referral: {"status": referral.consent_status,
                                  "reason": referral.consent_reason},
     "decision_overdue": lambda referral: referral.decision_overdue_at is not None,
+    "approved_by": lambda referral: AssigneeView(id=referral.approved_by,
+                                                 display_name=referral.approved_by_name)
+    if referral.approved_by else None,
+    "pending_decision": lambda referral: PendingDecision(
+        outcome=referral.proposed_outcome, rationale=referral.proposed_rationale,
+        proposed_by=referral.proposed_by, proposed_at=referral.proposed_at)
+    if referral.proposed_outcome else None,
+    "assignee": lambda referral: AssigneeView(id=referral.assignee_id,
+                                              display_name=referral.assignee_name)
+    if referral.assignee_id else None,
 }

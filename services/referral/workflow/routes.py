@@ -19,8 +19,11 @@ from services.referral.referrals.models import Referral
 from services.referral.referrals.schemas import ChildSummary, ReferralLinks
 from services.referral.runtime import RuntimeDep
 from services.referral.workflow import service as workflow
+from services.referral.workflow.lifecycle import ReferralStatus
 from services.referral.workflow.models import InformationRequest
 from services.referral.workflow.schemas import (
+    ApprovalBody,
+    AssigneeBody,
     DecisionBody,
     InformationRequestCreate,
     InformationRequestPage,
@@ -96,13 +99,45 @@ async def request_information(referral_id: str, body: InformationRequestCreate,
 
 
 @referrals.post("/{referral_id}/decision", response_model=ReferralState,
-                responses=CHANGE_RESPONSES)
+                responses={**CHANGE_RESPONSES, 202: {
+                    "model": ReferralState,
+                    "description": "A practitioner's strategy discussion or immediate "
+                                   "protection: waiting for a MASH manager's approval"}})
 async def decide(referral_id: str, body: DecisionBody, caller: MashWorker, uow: UnitOfWorkDep,
                  response: Response, if_match: IfMatch = None) -> ReferralState:
-    """Record the outcome; the referrer is told."""
+    """Record the outcome; the referrer is told. A strategy discussion or immediate
+    protection decided by a practitioner waits for a MASH manager's approval: 202 with
+    status `awaiting_approval` (a manager's decision is made at once)."""
     referral = await workflow.load_for_change(uow, referral_id, if_match)
-    await workflow.decide(uow, referral, caller, body.outcome, body.rationale,
-                          body.signed_off_by)
+    await workflow.decide(uow, referral, caller, body.outcome, body.rationale)
+    if referral.status == ReferralStatus.AWAITING_APPROVAL:
+        response.status_code = 202
+    return _state(referral, response)
+
+
+@referrals.post("/{referral_id}/decision/approval", response_model=ReferralState,
+                responses={**CHANGE_RESPONSES,
+                           403: {"description": "Only a MASH manager approves"}})
+async def approve_decision(referral_id: str, body: ApprovalBody, caller: MashWorker,
+                           uow: UnitOfWorkDep, response: Response,
+                           if_match: IfMatch = None) -> ReferralState:
+    """A MASH manager approves a practitioner's decision (it is made, the referrer is
+    told) or returns it to triage with a comment (`approve: false`); the approver is the
+    caller."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.approve(uow, referral, caller, body.approve, body.comment)
+    return _state(referral, response)
+
+
+@referrals.put("/{referral_id}/assignee", response_model=ReferralState,
+               responses={**CHANGE_RESPONSES,
+                          422: {"description": "Not an active member of MASH staff"}})
+async def assign(referral_id: str, body: AssigneeBody, caller: MashWorker, uow: UnitOfWorkDep,
+                 response: Response, if_match: IfMatch = None) -> ReferralState:
+    """Allocate the referral to yourself or a colleague (`user_id`), or to nobody
+    (`user_id: null`); the chronology records it."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.assign(uow, referral, caller, body.user_id)
     return _state(referral, response)
 
 
