@@ -461,6 +461,10 @@ async def test_a_manager_approves_a_practitioners_decision_from_the_approval_que
     referral_id = await awaiting_approval(intake)
     other = await submit(intake, external_reference="other")
     assert await queue_ids(intake, "mash.manager", status="awaiting_approval") == [referral_id]
+    queue = (await intake.client.get("/api/v1/referrals/queue")).json()
+    pending = {i["id"]: i["pending_decision"] for i in queue["items"]}
+    assert pending[referral_id]["outcome"] == "strategy_discussion"
+    assert pending[referral_id]["proposed_by"] == priya and pending[other] is None
     assert set(await queue_ids(intake, "mash.manager")) == {referral_id, other}
     (waiting,) = await outbox_events(intake, "mash.referral.awaiting_approval")
     assert waiting["data"]["referral_id"] == referral_id

@@ -6,7 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from services.referral.referrals.schemas import AssigneeView, ConcernView, ReferralListItem
+from services.referral.referrals.schemas import (
+    AssigneeView,
+    ConcernView,
+    PendingDecision,
+    ReferralListItem,
+)
 from shared.pagination import PageLinks
 
 
@@ -26,6 +31,9 @@ class QueueItem(ReferralListItem):
     is_re_referral: bool
     same_day_as: str | None
     assignee: AssigneeView | None = Field(description="who is working on it; null if nobody")
+    pending_decision: PendingDecision | None = Field(
+        description="while awaiting_approval: the practitioner's decision waiting for a "
+                    "manager")
 
 
 class QueuePage(BaseModel):
