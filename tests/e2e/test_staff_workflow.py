@@ -157,13 +157,10 @@ def test_a_referral_from_the_police_form_is_triaged_answered_decided_and_the_out
     work.wait_for_selector(".request:has-text('Answered')")
     assert "Attendance fell to 81%" in work.locator(".request").inner_text()
 
-    # A strategy discussion needs a manager: the API's words say so.
-    work.check("label:has-text('Strategy discussion (section 47)')")
-    work.fill("#d-rationale", "Considering significant harm.")
-    work.click("button:has-text('Record the decision')")
-    refusal = work.wait_for_selector("#decision-form .error-summary")
-    assert "needs a MASH manager's decision" in refusal.inner_text()
-    check_page(work, artifacts, "referral-decision-needs-manager")
+    # A strategy discussion needs a manager: the practitioner is told it goes for approval
+    # (tests/e2e/test_practitioners_day.py follows one through).
+    assert "Goes to a MASH manager for approval" in \
+        work.locator("#decision-form").inner_text()
 
     work.check("label:has-text('Early help')")
     work.fill("#d-rationale", "Needs support at home; family to be offered early help.")

@@ -297,5 +297,18 @@ document.getElementById("skip-link").addEventListener("click", (event) => {
   main.focus();
 });
 window.addEventListener("hashchange", render);
+// On a narrow screen a table's rows become cards (WCAG 1.4.10): each cell names its column.
+function labelCells(root) {
+  for (const table of root.querySelectorAll(".table-wrap > table")) {
+    const heads = Array.from(table.querySelectorAll("thead th"), (th) => th.textContent.trim());
+    if (!heads.length) continue;
+    for (const row of table.querySelectorAll("tbody tr")) {
+      Array.from(row.children).forEach((cell, index) => {
+        if (!cell.dataset.label && heads[index] && cell.tagName === "TD" && !cell.hasAttribute("colspan")) cell.dataset.label = heads[index];
+      });
+    }
+  }
+}
+new MutationObserver(() => labelCells(document.getElementById("main"))).observe(document.getElementById("main"), { childList: true, subtree: true });
 setInterval(() => tickCountdowns(), 1000);
 render();

@@ -20,7 +20,7 @@ export async function approvalsPage({ main }) {
       h("td.queue-cell-children", { dataset: { label: "Children" } }, (item.children || []).length
         ? h("ul.concerns", item.children.map((c) => h("li", fullName(c), c.age !== null && c.age !== undefined ? h("span.secondary", ` (${c.age})`) : null)))
         : h("span.secondary", "No child named")),
-      h("td", { dataset: { label: "Proposed" } }, item.proposed_outcome ? OUTCOMES[item.proposed_outcome] || item.proposed_outcome : "See the referral"),
+      h("td", { dataset: { label: "Proposed" } }, item.pending_decision ? OUTCOMES[item.pending_decision.outcome] || item.pending_decision.outcome : "See the referral"),
       h("td", { dataset: { label: "Rating" } }, ragTag(item.rag)),
       h("td", { dataset: { label: "Decision due" } }, item.decision_due_at ? countdownElement(item.decision_due_at, { decides: true }) : "",
         h("div.body-s.secondary", shortDateTime(item.decision_due_at))),

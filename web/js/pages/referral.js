@@ -107,7 +107,6 @@ export async function referralPage({ main, params }) {
       const element = h("div.notification.notification--success", { role: "status", tabindex: "-1" },
         h("p.notification__title", message));
       placeNotice(element, form.id);
-      announce(message);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       if (submit) submit.disabled = false;
@@ -401,13 +400,20 @@ function subjectCard(s, index) {
     ])));
 }
 
+/** The word for someone in a referral: "child", "adult", "parent or carer". */
+export function roleNoun(role) {
+  return { child: "child", sibling: "child", parent_carer: "parent or carer", adult_of_concern: "adult", other_adult: "adult" }[role] || "person";
+}
+
 function matchLine(s) {
+  const noun = roleNoun(s.role);
   if (s.match.status === "review") {
-    return ["A possible match with a known child is waiting for review. ",
+    return [`A possible match with a known ${noun} is waiting for review. `,
       s.match.review_id ? h("a", { href: `#/match-reviews/${s.match.review_id}` }, "Review the match") : null];
   }
-  if (s.match.status === "linked") return "Recognised as a child already known to the hub.";
-  return "Not known to the hub before this referral.";
+  const page = s.person_id ? [" ", h("a", { href: `#/people/${s.person_id}` }, `See this ${noun}'s page`)] : "";
+  if (s.match.status === "linked") return [`Recognised as a ${noun} already known to the hub.`, page];
+  return [`Not known to the hub before this referral.`, page];
 }
 
 function earlierPanel(ctx) {
@@ -529,16 +535,9 @@ function requestCard(r, ctx) {
 
 /** The outcome a practitioner proposed and a manager has still to approve. */
 export function proposal(ref) {
-  if (ref.status !== "awaiting_approval") return null;
-  const given = ref.proposed_decision || ref.pending_decision || ref.approval || null;
-  const entry = [...ref.timeline].reverse().find((t) => t.detail && t.detail.outcome);
-  const detail = (entry && entry.detail) || {};
-  return {
-    outcome: (given && given.outcome) || ref.proposed_outcome || detail.outcome || ref.outcome,
-    rationale: (given && (given.rationale || given.reason)) || ref.proposed_rationale || detail.rationale || ref.decision_rationale || "",
-    by: (given && (given.proposed_by || given.by)) || ref.proposed_by || (entry && entry.actor) || null,
-    at: (given && (given.proposed_at || given.at)) || ref.proposed_at || (entry && entry.at) || null,
-  };
+  if (ref.status !== "awaiting_approval" || !ref.pending_decision) return null;
+  const p = ref.pending_decision;
+  return { outcome: p.outcome, rationale: p.rationale || "", by: p.proposed_by, at: p.proposed_at };
 }
 
 function decisionSection(ctx) {
@@ -557,7 +556,7 @@ function decisionSection(ctx) {
       ["Outcome", h("strong", OUTCOMES[ref.outcome] || ref.outcome)],
       ["Reason", h("p.narrative", ref.decision_rationale || "")],
       ["Decided", [timeElement(ref.decided_at), ref.decided_by ? ` by ${ctx.staff.get(ref.decided_by) || "a member of staff"}` : ""]],
-      ref.approved_by && ["Approved by", [ctx.staff.get(ref.approved_by) || "a MASH manager", ref.approved_at ? [", ", timeElement(ref.approved_at)] : ""]],
+      ref.approved_by && ["Approved by", ref.approved_by.display_name || ctx.staff.get(ref.approved_by.id) || "a MASH manager"],
       ref.signed_off_by && ["Signed off by", ref.signed_off_by],
       ["Referrer told", toldText(ctx, "mash.referral.decided")],
     ]));
@@ -668,7 +667,8 @@ function noteForm(ctx) {
   const form = h("form#note-form.action-form", { novalidate: true, "aria-labelledby": "note-title" },
     h("h3.heading-s#note-title", "Add a case note"),
     h("div#note-form-notice"),
-    choices({ id: "n-kind", legend: "Kind of note", small: true, value: "note", options: Object.entries(NOTE_KINDS) }),
+    choices({ id: "n-kind", legend: "Kind of note", small: true, value: "note",
+      options: Object.entries(NOTE_KINDS).filter(([kind]) => kind !== "management_oversight" || isManager()) }),
     textarea({ id: "n-text", label: "Note", hint: "Notes are kept as written: they cannot be changed later, only added to.", rows: 4 }),
     button("Add the note", { secondary: true }));
   form.addEventListener("submit", (event) => {
@@ -798,20 +798,21 @@ export function timelineText(entry, staff, agencyMap) {
     case "information_requested": return `${who} asked ${agency} for information`;
     case "information_answered": return `${who} answered a question`;
     case "information_withdrawn": return `${who} withdrew a question`;
-    case "decided": return `${who} decided: ${OUTCOMES[d.outcome] || d.outcome}${d.signed_off_by ? ` (signed off by ${d.signed_off_by})` : ""}`;
+    case "decided": return d.approved_by
+      ? `${who} approved the decision: ${OUTCOMES[d.outcome] || d.outcome}${d.proposed_by ? `, proposed by ${staff.get(d.proposed_by) || "a practitioner"}` : ""}${d.comment ? `: “${d.comment}”` : ""}`
+      : `${who} decided: ${OUTCOMES[d.outcome] || d.outcome}${d.signed_off_by ? ` (signed off by ${d.signed_off_by})` : ""}`;
     case "reopened": return `${who} reopened it${d.reason ? `: “${d.reason}”` : ""}`;
     case "closed": return `${who} closed it`;
     case "assigned": return `${who} allocated it to ${d.assignee_name || staff.get(d.assignee_id) || "a colleague"}`;
     case "unassigned": return `${who} took it off ${d.previous_assignee_id ? staff.get(d.previous_assignee_id) || "a colleague" : "its allocation"}`;
-    case "awaiting_approval": case "decision_proposed": return `${who} proposed: ${OUTCOMES[d.outcome] || d.outcome}, for a manager's approval`;
-    case "approved": case "decision_approved": return `${who} approved the decision${d.comment ? `: “${d.comment}”` : ""}`;
-    case "returned": case "decision_returned": case "approval_refused": return `${who} returned the decision${d.comment ? `: “${d.comment}”` : ""}`;
-    case "strategy_discussion_recorded": case "strategy_discussion": return `${who} recorded a strategy discussion${d.outcome ? `: ${SD_OUTCOMES[d.outcome] || d.outcome}` : ""}`;
+    case "awaiting_approval": return `${who} proposed: ${OUTCOMES[d.outcome] || d.outcome}, for a manager's approval`;
+    case "approval_refused": return `${who} returned the proposed decision (${OUTCOMES[d.outcome] || d.outcome || "an outcome"})${d.comment ? `: “${d.comment}”` : ""}`;
+    case "strategy_discussion": return `${who} recorded a strategy discussion${d.outcome ? `: ${SD_OUTCOMES[d.outcome] || d.outcome}` : ""}`;
     default: return `${who}: ${entry.what.replaceAll("_", " ")}`;
   }
 }
 
-const NOTE_EVENTS = new Set(["note_added", "noted", "case_note", "note"]);
+const NOTE_EVENTS = new Set(["note"]);
 
 function chronology(ctx) {
   // Case notes are part of the chronology, in time order with everything else.
