@@ -161,7 +161,8 @@ def test_a_search_with_a_misspelt_name_leads_to_the_childs_page(
 def test_a_case_note_and_a_strategy_discussion_join_the_record(
     browser: Any, hub: Hub, artifacts: Path
 ) -> None:
-    referral = hub.submit(external_reference="casework", subjects=siblings("Notecase", "9990001022"))
+    referral = hub.submit(external_reference="casework",
+                          subjects=siblings("Notecase", "9990001022"))
     staff = open_session(browser, hub, "mash.practitioner")
     triage(staff, hub, referral["id"], "red")
     page = staff.page
@@ -210,7 +211,8 @@ def test_a_case_note_and_a_strategy_discussion_join_the_record(
 def test_a_manager_approves_one_decision_and_returns_another(
     browser: Any, hub: Hub, artifacts: Path
 ) -> None:
-    approve = hub.submit(external_reference="approve", subjects=siblings("Approvecase", "9990001030"))
+    approve = hub.submit(external_reference="approve",
+                         subjects=siblings("Approvecase", "9990001030"))
     refuse = hub.submit(external_reference="refuse", subjects=siblings("Returncase", "9990001049"))
     practitioner = open_session(browser, hub, "mash.practitioner")
     page = practitioner.page
@@ -270,7 +272,8 @@ def fits(page: Any) -> bool:
 def too_wide(page: Any) -> list[str]:
     """The elements that stick out to the right, to say what to fix."""
     return list(page.evaluate("""() => [...document.querySelectorAll('body *')]
-        .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .filter((el) => el.getBoundingClientRect().right
+            > document.documentElement.clientWidth + 0.5)
         .slice(0, 8).map((el) => el.tagName + '#' + el.id + '.' + el.className + ' '
             + Math.round(el.getBoundingClientRect().right))"""))
 
@@ -279,7 +282,8 @@ def test_every_page_reflows_at_320_px_without_sideways_scrolling(
     browser: Any, hub: Hub, artifacts: Path
 ) -> None:
     """WCAG 1.4.10: at 320 CSS pixels wide, one column and no horizontal scrolling."""
-    referral = hub.submit(external_reference="reflow", subjects=siblings("Reflowcase", "9990001057"))
+    referral = hub.submit(external_reference="reflow",
+                          subjects=siblings("Reflowcase", "9990001057"))
     staff = open_session(browser, hub, "mash.manager")
     page = staff.page
     page.set_viewport_size({"width": 320, "height": 640})
