@@ -25,7 +25,8 @@ def doc_screenshot(page: Any, name: str) -> None:
     """The README's screenshot of this page, when asked for (MASH_DOCS_SCREENSHOTS=1)."""
     if os.environ.get("MASH_DOCS_SCREENSHOTS"):
         DOCS.mkdir(parents=True, exist_ok=True)
-        page.evaluate("window.scrollTo(0, 0)")
+        page.evaluate("""() => { window.scrollTo(0, 0);
+            for (const el of document.querySelectorAll('.referral-actions')) el.scrollTop = 0; }""")
         page.screenshot(path=str(DOCS / f"{name}.png"))
 
 

@@ -36,6 +36,10 @@ def test_sign_in_needs_the_totp_code_and_lands_on_the_queue(
     page.click("button:has-text('Sign in')")
     summary = page.wait_for_selector(".error-summary")
     assert "not accepted" in summary.inner_text()
+    # Reported on the security code (the usual cause), not on the username.
+    assert page.locator("[data-field='f-otp'] .error-message").count() == 1
+    assert page.locator("[data-field='f-username'] .error-message").count() == 0
+    assert page.get_attribute("#f-otp", "aria-invalid") == "true"
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     check_page(page, artifacts, "sign-in-error")
 
@@ -92,7 +96,8 @@ def test_a_referral_from_the_police_form_is_triaged_answered_decided_and_the_out
     summary = page.wait_for_selector(".error-summary")
     text = summary.inner_text()
     assert "There is a problem" in text
-    assert "Concerns:" in text
+    assert "Concerns: choose at least one" in text
+    assert "List should have" not in text and "validation" not in text  # plain English
     assert "Why consent was not given or not sought: say why consent was not given" in text
     assert "Child's first name: a subject needs a name" in text
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")

@@ -176,16 +176,17 @@ export async function personPage({ main, params }) {
             h("td", { dataset: { label: "Rating" } }, ragTag(r.rag)),
             h("td", { dataset: { label: "Outcome" } }, r.outcome ? OUTCOMES[r.outcome] || r.outcome : STATUSES[r.status] || r.status),
             h("td", { dataset: { label: "Flags" } }, r.is_re_referral ? h("strong.tag.tag--flag", "Re-referral") : "", r.same_day_as ? " Same day" : "")))))) : h("p.body", "No referrals."),
+        h("h2.heading-m#links-title", "How the records were linked"),
+        h("p.body.secondary", "Each referral's details were tied to this person by a decision. A wrong link can be undone: the referral then gets a person of its own."),
+        h("div#links", person.links.map((link) => linkCard(link)))),
+      h("div.column-one-third",
         h("h2.heading-m#household-title", "Household"),
         h("p.body.secondary", "People given the same address in a referral."),
         person.household.length ? h("ul.list.list--plain#household", person.household.map((m) => h("li.household-member",
           h("a", { href: `#/people/${m.id}` }, fullName(m)),
           m.date_of_birth ? `, ${ageText(m.age)} (born ${dateOnly(m.date_of_birth)})` : "",
           h("span.secondary", ` at ${[m.address.line1, m.address.postcode].filter(Boolean).join(", ")}; ${m.referral_count} ${m.referral_count === 1 ? "referral" : "referrals"}`))))
-          : h("p.body", "No one else is known at the same address."),
-        h("h2.heading-m#links-title", "How the records were linked"),
-        h("p.body.secondary", "Each referral's details were tied to this person by a decision. A wrong link can be undone: the referral then gets a person of its own."),
-        h("div#links", person.links.map((link) => linkCard(link))))));
+          : h("p.body", "No one else is known at the same address."))));
   }
 
   function linkCard(link) {
