@@ -150,6 +150,16 @@ def test_a_search_with_a_misspelt_name_leads_to_the_childs_page(
     check_page(page, artifacts, "person")
     doc_screenshot(page, "person")
 
+    # A wrong link is undone from the person's page, with a reason; it stays on record.
+    card = page.locator(f".link-card:has(a:has-text('{second['reference']}'))")
+    card.locator("summary").click()
+    card.locator("textarea").fill("The hospital's record is of a cousin: a data entry error.")
+    card.locator("button:has-text('Undo the link')").click()
+    page.wait_for_selector("main >> text=Link undone")
+    assert second["reference"] not in page.locator("#person-referrals").inner_text()
+    undone = page.locator(".link-card:has-text('(undone)')").inner_text()
+    assert "a data entry error" in undone and "Priya Shah" in undone
+
     # The household leads to the sibling's page, and back to a referral.
     page.click("#household a:has-text('Oscar Searchcase')")
     page.wait_for_selector("h1:has-text('Oscar Searchcase')")
@@ -346,6 +356,7 @@ def test_a_printed_referral_is_the_record_only_on_at_most_two_a4_pages(
         .map((rule) => rule.cssText).join(' ')""")
     assert marking.count('"OFFICIAL-SENSITIVE"') == 2  # top and bottom of every page
 
+    page.screenshot(path=str(artifacts / "referral-print.png"), full_page=True)
     pdf = page.pdf(format="A4", print_background=True)
     (artifacts / "referral.pdf").write_bytes(pdf)
     pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))

@@ -411,7 +411,7 @@ function matchLine(s) {
     return [`A possible match with a known ${noun} is waiting for review. `,
       s.match.review_id ? h("a", { href: `#/match-reviews/${s.match.review_id}` }, "Review the match") : null];
   }
-  const page = s.person_id ? [" ", h("a", { href: `#/people/${s.person_id}` }, `See this ${noun}'s page`)] : "";
+  const page = s.person_id ? h("span.no-print", " ", h("a", { href: `#/people/${s.person_id}` }, `See this ${noun}'s page`)) : "";
   if (s.match.status === "linked") return [`Recognised as a ${noun} already known to the hub.`, page];
   return [`Not known to the hub before this referral.`, page];
 }
