@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from sqlmodel import col, select, update
 from stdnum.gb.upn import calc_check_digit as upn_check
 
 from services.referral.audit.models import AuditEntry
+from services.referral.people.search import PersonQuery, records_statement
 from services.referral.queue.service import ORDER, QueueFilters, _filtered
 from services.referral.referrals.models import Referral
 from services.referral.staff import StaffDirectoryEntry
@@ -520,3 +521,23 @@ async def test_a_manager_returns_a_decision_to_triage_with_a_comment(intake: Int
     full, _ = await read(intake, referral_id)
     assert full["approved_by"] is None and full["decided_by"] == (
         await user_id(intake, "mash.manager"))
+
+
+async def test_person_searches_seek_indexes_and_never_scan_the_index_records(
+    intake: Intake,
+) -> None:
+    await index_family(intake)
+    database = intake.hub.services["referral"].database
+    assert database.is_sqlite
+    queries = [PersonQuery(q="Bill Example"), PersonQuery(q="Example"),
+               PersonQuery(date_of_birth=date(2014, 5, 6)), PersonQuery(postcode="S60 1AA"),
+               PersonQuery(q="William Exmaple", date_of_birth=date(2014, 5, 6))]
+    async with database.unit_of_work() as uow:
+        connection = await uow.session.connection()
+        for query in queries:
+            statement = records_statement(query, None)
+            compiled = statement.compile(connection.engine,  # type: ignore[attr-defined]
+                                         compile_kwargs={"literal_binds": True})
+            plan = (await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
+            details = " | ".join(str(row[-1]) for row in plan)
+            assert "SCAN person_records" not in details, (query, details)

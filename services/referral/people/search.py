@@ -6,18 +6,20 @@ finds William; with a date of birth or postcode, their keys too), and also by th
 given or family name, so one misspelt name still meets the other; each record found is
 then compared with the matcher's own comparisons (matching.compare), and kept when the
 family name agrees at least closely and the given name exactly, as a variant, closely
-(a typo), as another name or by its initial. Criteria given together hold for one record
-of the person; an NHS number or UPN for any of the person's records. At most
-MAX_RECORDS records are weighed: a common name alone finds the first of them; a date of
-birth or postcode narrows it.
+(a typo), as another name or by its initial. A typo in both names, or in a name's first
+letter, is found only when the phonetic codes still agree. Criteria given together hold
+for one record of the person; an NHS number or UPN for any of the person's records. At
+most MAX_RECORDS records are weighed: one common name alone finds the first of them; a
+date of birth or postcode narrows it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 
 from services.referral.matching import PersonRecord
@@ -120,6 +122,26 @@ def _name_rank(query: PersonRecord, one_word: str | None, details: SubjectDetail
     return family + given
 
 
+def _named(record: PersonRecord, given: str | None, family: str) -> list[Any]:
+    """The records a name may find, each condition narrow enough to seek an index: with
+    a given name, those sharing a name key (a nickname's too), or the exact family name
+    and a given name of the same initial (a typo in the given name), or the exact given
+    name and a family name of the same initial (a typo in the family name); one word,
+    the exact family or given name."""
+    family_lower = func.lower(col(SubjectDetails.family_name))
+    given_lower = func.lower(col(SubjectDetails.given_name))
+    if given is None:
+        return [family_lower == family, given_lower == family]
+    first = given.split()[0]
+    named: list[Any] = [and_(family_lower == family, given_lower.like(f"{first[0]}%")),
+                        and_(given_lower == first, family_lower.like(f"{family[0]}%"))]
+    keys = sorted(_name_keys(record))
+    if keys:
+        named.append(col(SubjectDetails.subject_id).in_(
+            select(BlockingKey.subject_id).where(col(BlockingKey.key).in_(keys))))
+    return named
+
+
 async def _identified(uow: UnitOfWork, query: PersonQuery) -> set[str] | None:
     """The people with the NHS number and/or UPN asked for (None if none was asked)."""
     found: set[str] | None = None
@@ -135,12 +157,9 @@ async def _identified(uow: UnitOfWork, query: PersonQuery) -> set[str] | None:
     return found
 
 
-async def search(uow: UnitOfWork, query: PersonQuery) -> list[Hit]:
-    """Every person matching the query (from at most MAX_RECORDS records), best first."""
-    people = await _identified(uow, query)
-    if people is not None and not people:
-        return []
-    statement = select(SubjectDetails).where(col(SubjectDetails.person_id).is_not(None))
+def records_statement(query: PersonQuery, people: set[str] | None) -> Any:
+    """The records worth weighing (of ``people`` if the query named identifiers)."""
+    statement = select(SubjectDetails)
     if people is not None:
         statement = statement.where(col(SubjectDetails.person_id).in_(sorted(people)))
     if query.date_of_birth is not None:
@@ -148,21 +167,23 @@ async def search(uow: UnitOfWork, query: PersonQuery) -> list[Hit]:
     if query.postcode is not None:
         statement = statement.where(SubjectDetails.postcode == query.postcode)
     given, family = _name_query(query.q or "")
+    if family is not None:
+        record = PersonRecord(given_name=given, family_name=family,
+                              date_of_birth=query.date_of_birth, postcode=query.postcode)
+        statement = statement.where(or_(*_named(record, given, family)))
+    return statement.limit(MAX_RECORDS)
+
+
+async def search(uow: UnitOfWork, query: PersonQuery) -> list[Hit]:
+    """Every person matching the query (from at most MAX_RECORDS records), best first."""
+    people = await _identified(uow, query)
+    if people is not None and not people:
+        return []
+    given, family = _name_query(query.q or "")
     one_word = family if query.q and given is None else None
     record = PersonRecord(given_name=given, family_name=family,
                           date_of_birth=query.date_of_birth, postcode=query.postcode)
-    if family is not None:
-        named = [func.lower(col(SubjectDetails.family_name)) == family]
-        if given is not None:
-            named.append(func.lower(col(SubjectDetails.given_name)) == given.split()[0])
-            keys = sorted(_name_keys(record))
-            if keys:
-                named.append(col(SubjectDetails.subject_id).in_(
-                    select(BlockingKey.subject_id).where(col(BlockingKey.key).in_(keys))))
-        else:
-            named.append(func.lower(col(SubjectDetails.given_name)) == family)
-        statement = statement.where(or_(*named))
-    records = (await uow.session.exec(statement.limit(MAX_RECORDS))).all()
+    records = (await uow.session.exec(records_statement(query, people))).all()
     best: dict[str, Hit] = {}
     for details in records:
         rank = 0 if family is None else _name_rank(record, one_word, details)
