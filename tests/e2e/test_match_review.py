@@ -94,3 +94,34 @@ def test_a_same_child_decision_is_undone_from_the_review_page(
     check_page(page, artifacts, "match-review-undone")
     no_problems(staff)
     staff.close()
+
+
+def test_a_possible_match_of_an_adult_asks_about_the_same_adult(
+    browser: Any, hub: Hub, artifacts: Path
+) -> None:
+    """An adult of concern is not called a child on the review page."""
+    home = {"line1": "14 Quarry Road", "town": "Northshire", "postcode": "S64 7EE"}
+    adult = {"role": "adult_of_concern", "given_name": "Gordon", "family_name": "Adultcase",
+             "date_of_birth": "1981-03-14", "sex": "M", "address": home}
+    hub.submit(external_reference="adult-first", subjects=[
+        {"role": "child", "given_name": "Ava", "family_name": "Nearby",
+         "date_of_birth": "2015-01-09"}, adult])
+    second = hub.submit(external_reference="adult-second", subjects=[
+        {"role": "child", "given_name": "Milo", "family_name": "Faraway",
+         "date_of_birth": "2017-05-19"}, {**adult, "given_name": "Graham"}])
+    staff = open_session(browser, hub, "mash.practitioner")
+    page = staff.page
+    page.goto(f"/#/referrals/{second['id']}")
+    card = page.locator("section.card:has-text('Adult of concern')")
+    link = card.locator("a:has-text('Review the match')")
+    link.wait_for()
+    assert "A possible match with a known adult" in card.inner_text()
+    link.click()
+    page.wait_for_selector("h1:has-text('Is this the same adult?')")
+    text = page.locator("main").inner_text()
+    assert "child" not in text.lower()
+    assert page.locator("button:has-text('Same adult')").count() == 1
+    assert "Known adult" in page.locator("#comparison").inner_text()
+    check_page(page, artifacts, "match-review-adult")
+    no_problems(staff)
+    staff.close()
