@@ -363,3 +363,42 @@ def test_a_printed_referral_is_the_record_only_on_at_most_two_a4_pages(
     assert 1 <= pages <= 2, f"{pages} A4 pages"
     no_problems(staff)
     staff.close()
+
+
+def test_one_search_box_reads_names_dates_and_identifiers_and_errors_are_plain(
+    browser: Any, hub: Hub
+) -> None:
+    """The box's words as the API's terms, and pydantic's wording as a person says it."""
+    staff = open_session(browser, hub, "mash.practitioner")
+    page = staff.page
+    parsed = page.evaluate("""async () => {
+        const { parseSearch } = await import('/js/pages/people.js');
+        return ['Amelia Jones', '999 000 1014', 'amy 2/4/2012 s60 1aa', 'A123456789012 Jones',
+                '2012-04-02'].map(parseSearch);
+    }""")
+    assert parsed == [
+        {"q": "Amelia Jones"},
+        {"nhs_number": "9990001014"},
+        {"q": "amy", "date_of_birth": "2012-04-02", "postcode": "S60 1AA"},
+        {"upn": "A123456789012", "q": "Jones"},
+        {"date_of_birth": "2012-04-02"},
+    ]
+    said = page.evaluate("""async () => {
+        const { plainMessage } = await import('/js/forms.js');
+        return [
+            plainMessage('List should have at least 1 item after validation, not 0', 'Concerns'),
+            plainMessage('Field required', 'Reason for the decision'),
+            plainMessage('String should have at most 2000 characters', 'Reason'),
+            plainMessage('Value error, say why consent was not given', 'Why consent'),
+            plainMessage('Input should be a valid date', null),
+        ];
+    }""")
+    assert said == [
+        "Concerns: choose at least one",
+        "Enter reason for the decision",
+        "Reason must be 2,000 characters or fewer",
+        "Why consent: say why consent was not given",
+        "The date must be a real date, for example 27 3 2012",
+    ]
+    no_problems(staff)
+    staff.close()
