@@ -309,6 +309,9 @@ function labelCells(root) {
     }
   }
 }
-new MutationObserver(() => labelCells(document.getElementById("main"))).observe(document.getElementById("main"), { childList: true, subtree: true });
+const addsRows = (record) => Array.from(record.addedNodes).some((node) => node.nodeType === 1 && (node.matches("table, tbody, tr") || node.querySelector("table")));
+new MutationObserver((records) => {
+  if (records.some(addsRows)) labelCells(document.getElementById("main"));
+}).observe(document.getElementById("main"), { childList: true, subtree: true });
 setInterval(() => tickCountdowns(), 1000);
 render();
