@@ -54,7 +54,9 @@ async def test_the_queue_puts_immediate_risk_first_then_red_amber_green_unrated(
     assert first["concerns"] == [{"code": "3A", "description": "Domestic abuse: child"},
                                  {"code": "10A", "description": "Going missing"}]
     assert first["source_description"] == "Police"
-    assert "given_name" not in str(page), "the queue carries no names"
+    assert [(c["given_name"], c["date_of_birth"]) for c in first["children"]] == [
+        ("Child5", "2012-04-02")], "the queue names the children"
+    assert "summary" not in first, "the queue carries no narrative"
     assert page["links"]["next"] is None
 
     rated = (await intake.client.get("/api/v1/referrals/queue", params={"rag": "unrated"}))
