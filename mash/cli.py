@@ -264,7 +264,8 @@ def _audit(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(_verify_audit(settings, checkpoint)))
 
 
-async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
+async def _sealed_head(settings: Settings) -> dict[str, object] | None:
+    """The audit chain's head, sealed now (None: the log is empty)."""
     from services.referral.audit.seals import checkpoint, seal_key
 
     database = _database("referral", settings)
@@ -274,10 +275,15 @@ async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
             await uow.commit()
     finally:
         await database.dispose()
+    return taken.as_json() if taken is not None else None
+
+
+async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
+    taken = await _sealed_head(settings)
     if taken is None:
         print("the audit log is empty: nothing to checkpoint", file=sys.stderr, flush=True)
         return 1
-    document = json.dumps(taken.as_json())
+    document = json.dumps(taken)
     print(document, flush=True)
     if post_to:
         import httpx
@@ -419,20 +425,6 @@ def _import(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(_import_referrals(settings, args)))
 
 
-async def _seal_for_backup(settings: Settings) -> dict[str, object] | None:
-    """The audit chain's head, sealed, to go into the backup (None: an empty log)."""
-    from services.referral.audit.seals import checkpoint, seal_key
-
-    database = _database("referral", settings)
-    try:
-        async with database.unit_of_work() as uow:
-            taken = await checkpoint(uow, seal_key(settings.secret_key.get_secret_value()))
-            await uow.commit()
-    finally:
-        await database.dispose()
-    return taken.as_json() if taken is not None else None
-
-
 def _backup(args: argparse.Namespace) -> None:
     from mash.backup import BackupError, write_backup
 
@@ -446,7 +438,7 @@ def _backup(args: argparse.Namespace) -> None:
         sys.exit(2)
     settings = embedded_settings(data_dir)
     try:
-        sealed = asyncio.run(_seal_for_backup(settings))
+        sealed = asyncio.run(_sealed_head(settings))
         made = write_backup(data_dir, target, sealed)
     except BackupError as exc:
         print(f"backup not made: {exc}", file=sys.stderr, flush=True)
