@@ -33,7 +33,7 @@ from typing import Any
 from services.referral.matching import compare
 from services.referral.matching.blocking import birthday_key, blocking_keys
 from services.referral.matching.decide import shares_identifier
-from services.referral.matching.model import MatchModel
+from services.referral.matching.model import MatchModel, household_share
 from services.referral.matching.normalise import prepare
 from services.referral.matching.records import PersonRecord
 from services.referral.matching.training.simulate import MemoryIndex
@@ -257,12 +257,17 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
         u=_rounded(u),
         lower=lower,
         upper=upper,
+        households=round(household_share(records), 4),
         about={
             "command": (
                 f"python -m services.referral.matching.estimate --people {people} --seed {seed}"
                 f" --random-pairs {random_pairs} --validation-people {validation_people}"
             ),
             "records": len(records),
+            "households": (
+                "share of records with a sibling (same family name and address, given name"
+                " and date of birth both different): the household rules hold from 0.01"
+            ),
             "u": f"{random_pairs} random record pairs",
             "m": "EM over candidate pairs, u fixed; sessions by date of birth and name codes",
             "em_match_share": {session: round(share, 5) for session, share in shares.items()},
