@@ -46,7 +46,14 @@ TWIN_RULES = frozenset({NO_GIVEN_NAME, ONLY_AN_INITIAL})
 # one family at one address). Without households a given name recorded wrongly is no
 # reason to keep a person's records apart.
 HOUSEHOLD_RULES = frozenset(
-    {GIVEN_NAMES_DIFFER, NO_GIVEN_NAME, ONLY_AN_INITIAL, LOOSE_GIVEN_OTHER_BIRTHDAY}
+    {
+        GIVEN_NAMES_DIFFER,
+        NO_GIVEN_NAME,
+        ONLY_AN_INITIAL,
+        LOOSE_GIVEN_OTHER_BIRTHDAY,
+        "the dates of birth and the family names differ",  # a half-sibling
+        "the given names and the dates of birth both differ",  # a sibling
+    }
 )
 # The share of records with a sibling in the population (see estimate_households) from
 # which the household rules hold for every pair.
@@ -195,9 +202,13 @@ class MatchModel:
             return reasons
         return [reason for reason in reasons if reason not in HOUSEHOLD_RULES]
 
-    def different_people(self, score: MatchScore | Mapping[str, str]) -> list[str]:
-        """Why the pair is two people whatever its weight (see DIFFERENT_PEOPLE), if so."""
-        return _rules_met(DIFFERENT_PEOPLE, _levels(score))
+    def different_people(
+        self, score: MatchScore | Mapping[str, str], households: bool = True
+    ) -> list[str]:
+        """Why the pair is two people whatever its weight (see DIFFERENT_PEOPLE), if so
+        (siblings: none without ``households``)."""
+        reasons = _rules_met(DIFFERENT_PEOPLE, _levels(score))
+        return reasons if households else [r for r in reasons if r not in HOUSEHOLD_RULES]
 
     def contradicted(
         self, score: MatchScore | Mapping[str, str], households: bool = True
@@ -213,7 +224,7 @@ class MatchModel:
         self, total_weight: float, levels: Mapping[str, str], households: bool = True
     ) -> Decision:
         """classify() for a weighed pair (``households``: see contradictions())."""
-        if self.different_people(levels):
+        if self.different_people(levels, households):
             return "new"
         if total_weight >= self.upper and not self.contradicted(levels, households):
             return "link"

@@ -223,17 +223,11 @@ def thresholds(
     return math.floor(min(lower, upper) * 2) / 2, upper
 
 
-def _rounded(table: Table) -> Table:
-    return {
-        field: {level: round(p, 6) for level, p in levels.items()}
-        for field, levels in table.items()
-    }
-
-
-def estimate(people: int, seed: int, random_pairs: int, validation_people: int) -> dict[str, Any]:
-    rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
-    labelled = labelled_records(people, seed)
-    records = [item.record for item in labelled]
+def m_and_u(
+    records: list[PersonRecord], random_pairs: int, rng: random.Random
+) -> tuple[Table, Table, dict[str, float]]:
+    """m and u from unlabelled records (see the module docstring), and the match share
+    each EM session found."""
     u = estimate_u(records, random_pairs, rng)
     sessions: dict[str, Table] = {}
     shares: dict[str, float] = {}
@@ -249,6 +243,33 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
             level: sum(table[level] for table in estimates) / len(estimates)
             for level in estimates[0]
         }
+    return m, u, shares
+
+
+def fit_to_data(
+    model: MatchModel, records: list[PersonRecord], seed: int = 1, random_pairs: int = 200_000
+) -> MatchModel:
+    """The model with m, u and the sibling share estimated afresh from a data set's own
+    unlabelled records (as a linker is trained on the data it links), keeping the
+    thresholds: the same method as the packaged model, on other data."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
+    m, u, shares = m_and_u(records, random_pairs, rng)
+    about = {**model.about, "fitted_to": f"{len(records)} records", "em_match_share": shares}
+    return MatchModel(m, u, model.lower, model.upper, about, household_share(records))
+
+
+def _rounded(table: Table) -> Table:
+    return {
+        field: {level: round(p, 6) for level, p in levels.items()}
+        for field, levels in table.items()
+    }
+
+
+def estimate(people: int, seed: int, random_pairs: int, validation_people: int) -> dict[str, Any]:
+    rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
+    labelled = labelled_records(people, seed)
+    records = [item.record for item in labelled]
+    m, u, shares = m_and_u(records, random_pairs, rng)
     provisional = MatchModel(m=m, u=u, lower=0.0, upper=0.0)
     validation = labelled_records(validation_people, seed + 1)
     lower, upper = thresholds(best_candidates(provisional, validation))
