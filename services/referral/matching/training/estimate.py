@@ -305,7 +305,9 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("model.json"))
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent.parent / "model.json"
+    )
     parser.add_argument("--people", type=int, default=60_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--random-pairs", type=int, default=400_000)
