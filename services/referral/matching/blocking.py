@@ -15,8 +15,6 @@ measured by ``bench/matching_quality.py``):
   birth with a nickname still meets); ``pg:`` the postcode with the given name's code;
 - ``gm:`` the given name's code with the year and month of birth (a changed or
   misspelt family name with a wrong day still meets);
-- ``a:`` the postcode with the street's code (a record without a date of birth or a
-  family name, and with a wrong given name, still meets at home);
 - ``s:`` the house number and the street's code with the initial of the given name or of
   a family-name part (a mistyped postcode still meets).
 """
@@ -64,8 +62,6 @@ def blocking_keys(record: PersonRecord) -> frozenset[str]:
         keys.add(f"gm:{phonetic(prepared.given[0])}:{born.year:04d}-{born.month:02d}")
     street = [word for word in prepared.address if word not in prepared.address_numbers]
     street_code = phonetic(street[0]) if street else ""
-    if street_code and postcode:
-        keys.add(f"a:{postcode}:{street_code}")
     if street_code:
         initials = {part[0] for part in (*prepared.given[:1], *prepared.family)}
         for number in prepared.address_numbers:
