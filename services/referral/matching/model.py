@@ -3,8 +3,8 @@
 A pair's total weight is the sum over fields of log2(m/u) for the level the field
 compares at (0 when it is missing on either side). m is the probability of that level
 among pairs of records of the same person, u among pairs of different people. Both are
-estimated from data by ``services.referral.matching.estimate``; the packaged model.json
-is its output on a synthetic population.
+estimated from data by ``services.referral.matching.training.estimate``; the packaged
+model.json is its output on a synthetic population.
 """
 
 from __future__ import annotations

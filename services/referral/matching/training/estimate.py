@@ -1,6 +1,6 @@
 """Estimate the match model from a synthetic population (writes model.json).
 
-    python -m services.referral.matching.estimate --out services/referral/matching/model.json
+    python -m services.referral.matching.training.estimate  # writes ../model.json
 
 - u (P(level | different people)) from random pairs of records: almost every random pair
   is two different children, so no labels are needed.
@@ -281,8 +281,9 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
         households=round(household_share(records), 4),
         about={
             "command": (
-                f"python -m services.referral.matching.estimate --people {people} --seed {seed}"
-                f" --random-pairs {random_pairs} --validation-people {validation_people}"
+                "python -m services.referral.matching.training.estimate"
+                f" --people {people} --seed {seed} --random-pairs {random_pairs}"
+                f" --validation-people {validation_people}"
             ),
             "records": len(records),
             "households": (
