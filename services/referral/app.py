@@ -12,6 +12,7 @@ from services.referral.encompass import routes as encompass
 from services.referral.fhir import routes as fhir
 from services.referral.intake import routes as intake
 from services.referral.intake.writer import IntakeWriter
+from services.referral.intelligence import routes as intelligence
 from services.referral.people import routes as people
 from services.referral.queue import routes as queue
 from services.referral.referrals import routes as referrals
@@ -45,7 +46,8 @@ def create_service(
                    # The queue before `router`: /referrals/queue is not a referral id.
                    routers=[queue.router, reports.router, intake.router, referrals.router,
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
-                            people.people, people.reviews, encompass.router],
+                            people.people, people.reviews, encompass.router,
+                            intelligence.router],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated)],
                    workers=[deadlines, sealer], migrations=MIGRATIONS, registry=registry,

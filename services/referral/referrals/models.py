@@ -79,6 +79,7 @@ class ReferralSubject(SQLModel, table=True):
     school: str | None = Field(default=None, max_length=200)
     # The school's DfE URN: a police notification is passed on to it (Operation Encompass).
     school_urn: str | None = Field(default=None, max_length=6, index=True)
+    missing_from_home: bool | None = None
 
 
 class ReferenceCounter(SQLModel, table=True):

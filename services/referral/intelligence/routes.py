@@ -1,0 +1,72 @@
+"""HTTP layer of pattern alerts (MASH staff). Partners pass the role check and get 404:
+they do not learn whether an alert exists."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.referral.deps import IfMatch, PurposeHeader
+from services.referral.intelligence import service
+from services.referral.intelligence.schemas import (
+    AlertDecision,
+    AlertPage,
+    AlertStatus,
+    AlertView,
+    alert_view,
+)
+from services.referral.links import ALERTS
+from services.referral.permissions import ReferralReader
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    aware_datetime,
+    page_of,
+    read_cursor,
+)
+from shared.service import UnitOfWorkDep
+
+router = APIRouter(prefix=ALERTS, tags=["alerts"])
+NOT_FOUND: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such alert, or you are not MASH staff"}}
+
+
+@router.get("", response_model=AlertPage, responses=NOT_FOUND)
+async def list_alerts(
+    caller: ReferralReader, uow: UnitOfWorkDep, request: Request,
+    status: AlertStatus | None = None, cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    purpose: PurposeHeader = None,
+) -> AlertPage:
+    """Pattern alerts, latest evidence first (`status=open` for the work queue): the same
+    adult, vehicle, place, phone number or online account in referrals about different
+    children, each with its evidence. Audited."""
+    after = read_cursor(cursor, aware_datetime, str)
+    found = await service.list_alerts(uow, caller, status, after, limit + 1,
+                                      purpose or "triage")
+    page, links = page_of(found, limit, request.url, lambda a: (a.updated_at, a.id))
+    items = [alert_view(await service.alert_file(uow, alert)) for alert in page]
+    return AlertPage(items=items, next=links.next, links=links)
+
+
+@router.get("/{alert_id}", response_model=AlertView, responses=NOT_FOUND)
+async def read_alert(alert_id: str, caller: ReferralReader, uow: UnitOfWorkDep,
+                     response: Response, purpose: PurposeHeader = None) -> AlertView:
+    """One alert: the value, the referrals and children it was seen in, and for an adult
+    how each referral's subject was matched to the person (weights per field). Audited."""
+    found = await service.read_alert(uow, alert_id, caller, purpose or "triage")
+    response.headers["ETag"] = service.etag(found.alert)
+    return alert_view(found)
+
+
+@router.post("/{alert_id}", response_model=AlertView, responses={
+    **NOT_FOUND, 412: {"description": "The alert changed since you read it"}})
+async def decide_alert(alert_id: str, body: AlertDecision, caller: ReferralReader,
+                       uow: UnitOfWorkDep, response: Response,
+                       if_match: IfMatch = None) -> AlertView:
+    """Confirm or dismiss an alert with a reason. A dismissed alert does not come back
+    for the same evidence; a new referral with the same value reopens it."""
+    found = await service.decide(uow, alert_id, caller, body.decision, body.reason, if_match)
+    response.headers["ETag"] = service.etag(found.alert)
+    return alert_view(found)
