@@ -47,7 +47,7 @@ def create_service(
                    routers=[queue.router, reports.router, intake.router, referrals.router,
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
                             people.people, people.reviews, encompass.router,
-                            intelligence.router],
+                            intelligence.screenings, intelligence.router],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated)],
                    workers=[deadlines, sealer], migrations=MIGRATIONS, registry=registry,

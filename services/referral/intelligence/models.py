@@ -69,3 +69,23 @@ class Alert(SQLModel, table=True):
     decided_evidence: dict[str, Any] | None = Field(default=None,
                                                     sa_column=Column(JSON, nullable=True))
     version: int = 1
+
+
+class Screening(SQLModel, table=True):
+    """A structured risk screening of a referral (the first tool: CSE)."""
+
+    __tablename__ = "screenings"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    referral_id: str = Field(max_length=36, index=True, foreign_key="referrals.id")
+    tool: str = Field(max_length=16)
+    tool_version: int = 1
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    score: int = 0
+    category_scores: dict[str, Any] = Field(default_factory=dict,
+                                            sa_column=Column(JSON, nullable=False))
+    computed_level: str = Field(max_length=8)
+    level: str = Field(max_length=8)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    screened_by: str = Field(max_length=100)
+    screened_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -8,16 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.referral.deps import IfMatch, PurposeHeader
-from services.referral.intelligence import service
+from services.referral.intelligence import screening, service
 from services.referral.intelligence.schemas import (
     AlertDecision,
     AlertPage,
     AlertStatus,
     AlertView,
+    ScreeningCreate,
+    ScreeningView,
     alert_view,
+    screening_view,
 )
-from services.referral.links import ALERTS
-from services.referral.permissions import ReferralReader
+from services.referral.links import ALERTS, REFERRALS
+from services.referral.permissions import MashWorker, ReferralReader
+from services.referral.runtime import RuntimeDep
+from services.referral.workflow import service as workflow
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -28,6 +33,7 @@ from shared.pagination import (
 from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix=ALERTS, tags=["alerts"])
+screenings = APIRouter(prefix=REFERRALS, tags=["screenings"])
 NOT_FOUND: dict[int | str, dict[str, str]] = {
     404: {"description": "No such alert, or you are not MASH staff"}}
 
@@ -70,3 +76,21 @@ async def decide_alert(alert_id: str, body: AlertDecision, caller: ReferralReade
     found = await service.decide(uow, alert_id, caller, body.decision, body.reason, if_match)
     response.headers["ETag"] = service.etag(found.alert)
     return alert_view(found)
+
+
+@screenings.post("/{referral_id}/screenings", response_model=ScreeningView, status_code=201,
+                 responses={404: {"description": "No such referral"},
+                            412: {"description": "The referral changed since you read it"},
+                            428: {"description": "If-Match required"}})
+async def screen_referral(referral_id: str, body: ScreeningCreate, caller: MashWorker,
+                          uow: UnitOfWorkDep, runtime: RuntimeDep, response: Response,
+                          if_match: IfMatch = None) -> ScreeningView:
+    """A structured screening (the first tool: `cse`): indicators by category, weighted;
+    the computed level, and the level recorded (another needs a `reason`). The level is
+    shown on the referral and in the queue; a high level makes the referral red unless
+    the hub has turned that off. Send If-Match with the referral's ETag."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    done = await screening.screen(uow, referral, caller, body.tool, body.answers, body.level,
+                                  body.reason, runtime.calendar.settings, runtime.calendar)
+    response.headers["ETag"] = workflow.etag(referral)
+    return screening_view(done, referral.rag)

@@ -4,10 +4,11 @@ the adult's records were matched."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.referral.intelligence.models import Screening
 from services.referral.intelligence.service import SUBJECT_KEY, AlertFile
 from services.referral.links import alert_path, person_path, referral_path
 from shared.pagination import PageLinks
@@ -143,3 +144,46 @@ def alert_view(found: AlertFile) -> AlertView:
                                                   adult_matches=matches),
                      raised_at=alert.raised_at, updated_at=alert.updated_at,
                      decision=decision, version=alert.version, links=links)
+
+
+class ScreeningCreate(StrictStripped):
+    """A structured screening: the tool, which of its indicators are present (by their ids
+    in the tool's definition), and the level the practitioner records (by default the
+    computed one; another needs a reason)."""
+
+    tool: Literal["cse"]
+    answers: dict[Annotated[str, Field(max_length=64)], bool] = Field(max_length=100)
+    level: Literal["low", "medium", "high"] | None = None
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class ScreeningView(BaseModel):
+    """A screening as recorded."""
+
+    id: str
+    referral_id: str
+    tool: str
+    tool_version: int
+    answers: dict[str, bool]
+    score: int
+    category_scores: dict[str, int]
+    computed_level: str
+    level: str
+    overridden: bool
+    reason: str | None
+    screened_by: str
+    screened_at: datetime
+    referral_rag: str | None = None
+    links: dict[str, str]
+
+
+def screening_view(screening: Screening, rag: str | None = None) -> ScreeningView:
+    """A screening with its referral's link."""
+    return ScreeningView(
+        id=screening.id, referral_id=screening.referral_id, tool=screening.tool,
+        tool_version=screening.tool_version, answers=screening.answers, score=screening.score,
+        category_scores=screening.category_scores, computed_level=screening.computed_level,
+        level=screening.level, overridden=screening.level != screening.computed_level,
+        reason=screening.reason, screened_by=screening.screened_by,
+        screened_at=screening.screened_at, referral_rag=rag,
+        links={"referral": referral_path(screening.referral_id)})

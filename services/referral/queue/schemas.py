@@ -24,6 +24,7 @@ class QueueItem(ReferralListItem):
     information_overdue: bool
     is_re_referral: bool
     same_day_as: str | None
+    cse_level: str | None = None  # the latest CSE screening's level
 
 
 class QueuePage(BaseModel):

@@ -53,6 +53,8 @@ class Referral(SQLModel, table=True):
     # Census counting: a second referral of the same child on the same day counts once.
     same_day_as: str | None = Field(default=None, max_length=36)
     is_re_referral: bool = False
+    # The latest structured CSE screening's level (intelligence.screening).
+    cse_level: str | None = Field(default=None, max_length=8)
 
 
 class ReferralSubject(SQLModel, table=True):

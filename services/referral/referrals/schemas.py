@@ -349,6 +349,8 @@ class ReferralFullView(ReferralView):
     is_re_referral: bool = Field(
         default=False, description="within 12 months of an earlier referral of the child")
     version: int = 1
+    cse_level: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="the latest CSE screening's level")
     timeline: list[TimelineView] = Field(default_factory=list)
     view: Literal["full"] = "full"
     links: ReferralLinks
