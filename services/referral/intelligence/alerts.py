@@ -33,7 +33,7 @@ _INDEX = IntelligenceEntry.__table__  # type: ignore[attr-defined]
 _ALERTS = Alert.__table__  # type: ignore[attr-defined]
 
 _LOOKUP = (select(_INDEX.c.referral_id, _INDEX.c.child, _INDEX.c.household,
-                  _INDEX.c.subject_id)
+                  _INDEX.c.subject_id, _INDEX.c.source)
            .where(_INDEX.c.kind == bindparam("kind"), _INDEX.c.value == bindparam("value"),
                   _INDEX.c.seen_at >= bindparam("since"))
            .order_by(_INDEX.c.seen_at.desc()).limit(MAX_EVIDENCE))
@@ -44,7 +44,8 @@ def _claim_alert(sqlite: bool) -> Any:
     """Insert the value's alert unless it exists (a concurrent intake may insert it)."""
     return (dialect_insert(_ALERTS, sqlite=sqlite).values(
         id=bindparam("id"), kind=bindparam("kind"), value=bindparam("value"), status="open",
-        referral_ids=bindparam("referral_ids"), children=bindparam("children"),
+        referral_ids=bindparam("referral_ids"), episode_ids=bindparam("episode_ids"),
+        children=bindparam("children"),
         subject_ids=bindparam("subject_ids"), raised_at=bindparam("now"),
         updated_at=bindparam("now"), version=1)
         .on_conflict_do_nothing(index_elements=["kind", "value"]))
@@ -52,12 +53,13 @@ def _claim_alert(sqlite: bool) -> Any:
 
 @dataclass(frozen=True)
 class Sighting:
-    """A value seen in one referral about one child."""
+    """A value seen in one referral (or missing episode: ``source``) about one child."""
 
     referral_id: str
     child: str
     household: str | None
     subject_id: str | None
+    source: str = "referral"
 
 
 @dataclass
@@ -118,36 +120,51 @@ async def index_and_raise(uow: UnitOfWork, rows: Rows, referral: Mapping[str, An
                 if subject["role"] == "child"]
     if not children:
         return []
-    seen_at: datetime = referral["received_at"]
-    since = seen_at - timedelta(days=window_days)
-    connection = await uow.session.connection()
     raised = []
     for kind, value, subject_id in values_of(subjects, people, contexts, children):
-        earlier = [Sighting(*row) for row in (await connection.execute(
-            _LOOKUP, {"kind": kind, "value": value, "since": since})).all()]
-        earlier += batch.since(kind, value, since)
         now = [Sighting(referral["id"], child.key, child.household, subject_id)
                for child in children]
-        for sighting in now:
-            rows.add(IntelligenceEntry, kind=kind, value=value, referral_id=referral["id"],
-                     child=sighting.child, household=sighting.household,
-                     subject_id=subject_id, seen_at=seen_at)
-            batch.add(kind, value, seen_at, sighting)
-        evidence = earlier + now
-        enough = (_households(evidence) >= 2 if kind == "place"
-                  else len({s.child for s in evidence}) >= 2)
-        if earlier and enough:
-            alert_id = await raise_alert(uow, kind, value, evidence)
-            if alert_id is not None:
-                raised.append(alert_id)
+        alert_id = await sight(uow, rows, kind, value, now, referral["received_at"],
+                               window_days, batch)
+        if alert_id is not None:
+            raised.append(alert_id)
     return raised
+
+
+async def sight(uow: UnitOfWork, rows: Rows, kind: str, value: str, now: Sequence[Sighting],
+                seen_at: datetime, window_days: int, batch: BatchSightings | None = None
+                ) -> str | None:
+    """Index the value as seen now with these children (one indexed lookup of where it
+    was seen before); raise or grow its alert when it has been seen with two or more
+    children (for a place, of two or more homes)."""
+    since = seen_at - timedelta(days=window_days)
+    connection = await uow.session.connection()
+    earlier = [Sighting(*row) for row in (await connection.execute(
+        _LOOKUP, {"kind": kind, "value": value, "since": since})).all()]
+    if batch is not None:
+        earlier += batch.since(kind, value, since)
+    for sighting in now:
+        rows.add(IntelligenceEntry, kind=kind, value=value, referral_id=sighting.referral_id,
+                 child=sighting.child, household=sighting.household,
+                 subject_id=sighting.subject_id, source=sighting.source, seen_at=seen_at)
+        if batch is not None:
+            batch.add(kind, value, seen_at, sighting)
+    evidence = [*earlier, *now]
+    enough = (_households(evidence) >= 2 if kind == "place"
+              else len({s.child for s in evidence}) >= 2)
+    if earlier and enough:
+        return await raise_alert(uow, kind, value, evidence)
+    return None
 
 
 async def raise_alert(uow: UnitOfWork, kind: str, value: str,
                       evidence: Sequence[Sighting]) -> str | None:
     """Create the value's alert, or add the new evidence to it (reopening it if it was
     dismissed), and announce it; None when it holds this evidence already."""
-    referral_ids = list(dict.fromkeys(s.referral_id for s in evidence))
+    referral_ids = list(dict.fromkeys(s.referral_id for s in evidence
+                                      if s.source == "referral"))
+    episode_ids = list(dict.fromkeys(s.referral_id for s in evidence
+                                     if s.source == "missing_episode"))
     children = list(dict.fromkeys(s.child for s in evidence))
     subject_ids = list(dict.fromkeys(s.subject_id for s in evidence if s.subject_id))
     now = utcnow()
@@ -155,6 +172,7 @@ async def raise_alert(uow: UnitOfWork, kind: str, value: str,
     alert_id = new_id()
     created = await connection.execute(_claim_alert(uow.database.is_sqlite), {
         "id": alert_id, "kind": kind, "value": value, "referral_ids": referral_ids,
+        "episode_ids": episode_ids,
         "children": children, "subject_ids": subject_ids, "now": now})
     if created.rowcount == 1:
         add_to_outbox(uow, AlertRaised(alert_id=alert_id, kind=kind).cloud_event())
@@ -164,9 +182,11 @@ async def raise_alert(uow: UnitOfWork, kind: str, value: str,
         query = query.with_for_update()
     alert: Alert = (await uow.session.exec(query)).one()
     new_referrals = [r for r in referral_ids if r not in alert.referral_ids]
-    if not new_referrals:
+    new_episodes = [e for e in episode_ids if e not in alert.episode_ids]
+    if not new_referrals and not new_episodes:
         return None
     alert.referral_ids = [*alert.referral_ids, *new_referrals]
+    alert.episode_ids = [*alert.episode_ids, *new_episodes]
     alert.children = [*alert.children, *(c for c in children if c not in alert.children)]
     alert.subject_ids = [*alert.subject_ids,
                          *(s for s in subject_ids if s not in alert.subject_ids)]

@@ -57,6 +57,8 @@ class Alert(SQLModel, table=True):
     value: str = Field(max_length=200)
     status: str = Field(default="open", max_length=16, index=True)
     referral_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Missing episodes whose child was found at the place (a place alert).
+    episode_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     children: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # The adult's subjects, one per referral: how each was linked to the person.
     subject_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -89,3 +91,28 @@ class Screening(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     screened_by: str = Field(max_length=100)
     screened_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class MissingEpisode(SQLModel, table=True):
+    """A child missing from home or care: when, until when, where found; the return
+    interview is due 72 hours (clock time) after the return, and its being overdue is
+    announced once (``overdue_at`` claimed by a conditional update)."""
+
+    __tablename__ = "missing_episodes"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    person_id: str | None = Field(default=None, max_length=36, index=True)
+    subject: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    went_missing_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    returned_at: datetime | None = Field(default=None,
+                                         sa_column=Column(UTCDateTime, nullable=True))
+    found_at_place: str | None = Field(default=None, max_length=200)
+    return_interview_due_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True, index=True))
+    return_interview_at: datetime | None = Field(default=None,
+                                                 sa_column=Column(UTCDateTime, nullable=True))
+    return_interview_overdue_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True))
+    recorded_by: str = Field(max_length=100)
+    agency_id: str = Field(max_length=36)
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.referral.deps import IfMatch, PurposeHeader
-from services.referral.intelligence import screening, service
+from services.referral.intelligence import missing, screening, service
+from services.referral.intelligence.missing_schemas import (
+    MissingEpisodeChange,
+    MissingEpisodeCreate,
+    MissingEpisodePage,
+    MissingEpisodeView,
+    episode_view,
+)
+from services.referral.intelligence.models import MissingEpisode
 from services.referral.intelligence.schemas import (
     AlertDecision,
     AlertPage,
@@ -19,10 +27,11 @@ from services.referral.intelligence.schemas import (
     alert_view,
     screening_view,
 )
-from services.referral.links import ALERTS, REFERRALS
+from services.referral.links import ALERTS, MISSING_EPISODES, REFERRALS, missing_episode_path
 from services.referral.permissions import MashWorker, ReferralReader
 from services.referral.runtime import RuntimeDep
 from services.referral.workflow import service as workflow
+from shared.events import utcnow
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -94,3 +103,69 @@ async def screen_referral(referral_id: str, body: ScreeningCreate, caller: MashW
                                   body.reason, runtime.calendar.settings, runtime.calendar)
     response.headers["ETag"] = workflow.etag(referral)
     return screening_view(done, referral.rag)
+
+
+episodes = APIRouter(prefix=MISSING_EPISODES, tags=["missing episodes"])
+EPISODE_NOT_FOUND: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such episode, or you are neither police nor MASH staff"}}
+
+
+async def _episode_view(uow: UnitOfWorkDep, episode: MissingEpisode) -> MissingEpisodeView:
+    counts = await missing.recent_counts(uow, [episode.person_id] if episode.person_id else [])
+    return episode_view(episode, counts, utcnow())
+
+
+@episodes.get("", response_model=MissingEpisodePage, responses=EPISODE_NOT_FOUND)
+async def list_missing_episodes(
+    caller: ReferralReader, uow: UnitOfWorkDep, request: Request,
+    person_id: Annotated[str | None, Query(max_length=36)] = None, cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    purpose: PurposeHeader = None,
+) -> MissingEpisodePage:
+    """Missing episodes, the latest first (`person_id` for one child's), each with its
+    return interview's deadline and whether the child has gone missing three or more
+    times in 90 days. Police and MASH staff; audited."""
+    after = read_cursor(cursor, aware_datetime, str)
+    found = await missing.list_episodes(uow, caller, person_id, after, limit + 1,
+                                        purpose or "triage")
+    page, links = page_of(found, limit, request.url, lambda e: (e.went_missing_at, e.id))
+    counts = await missing.recent_counts(uow, [e.person_id for e in page if e.person_id])
+    now = utcnow()
+    return MissingEpisodePage(items=[episode_view(e, counts, now) for e in page],
+                              next=links.next, links=links)
+
+
+@episodes.post("", response_model=MissingEpisodeView, status_code=201,
+               responses=EPISODE_NOT_FOUND)
+async def record_missing_episode(body: MissingEpisodeCreate, caller: ReferralReader,
+                                 uow: UnitOfWorkDep, runtime: RuntimeDep,
+                                 response: Response) -> MissingEpisodeView:
+    """Record a child missing from home or care. The return interview is due 72 hours
+    after the return (`mash.missing_episode.return_interview_overdue` once if not held);
+    the place the child was found at counts towards place alerts."""
+    episode = await missing.record(
+        uow, caller, body.person_id, body.subject.model_dump(mode="json") if body.subject
+        else None, body.went_missing_at, body.returned_at, body.found_at_place,
+        runtime.calendar.settings)
+    response.headers["Location"] = missing_episode_path(episode.id)
+    return await _episode_view(uow, episode)
+
+
+@episodes.get("/{episode_id}", response_model=MissingEpisodeView, responses=EPISODE_NOT_FOUND)
+async def read_missing_episode(episode_id: str, caller: ReferralReader, uow: UnitOfWorkDep,
+                               purpose: PurposeHeader = None) -> MissingEpisodeView:
+    """One missing episode; audited."""
+    episode = await missing.read(uow, caller, episode_id, purpose or "triage")
+    return await _episode_view(uow, episode)
+
+
+@episodes.post("/{episode_id}", response_model=MissingEpisodeView,
+               responses=EPISODE_NOT_FOUND)
+async def change_missing_episode(episode_id: str, body: MissingEpisodeChange,
+                                 caller: ReferralReader, uow: UnitOfWorkDep,
+                                 runtime: RuntimeDep) -> MissingEpisodeView:
+    """Record the child's return, where they were found, or the return interview."""
+    episode = await missing.update_episode(uow, caller, episode_id,
+                                           body.model_dump(exclude_unset=True),
+                                           runtime.calendar.settings)
+    return await _episode_view(uow, episode)

@@ -80,6 +80,8 @@ class AlertView(BaseModel):
     value: str = Field(description="the normalised value; for an adult, their person id")
     status: AlertStatus
     referral_ids: list[str]
+    missing_episode_ids: list[str] = Field(
+        default_factory=list, description="a place: episodes whose child was found there")
     children: list[AlertChild]
     explanation: AlertExplanation
     raised_at: datetime
@@ -128,6 +130,8 @@ def alert_view(found: AlertFile) -> AlertView:
     summary = (f"{shown} appears in {len(alert.referral_ids)} referrals about "
                f"{len(alert.children)} different children, from {agencies} "
                f"agenc{'y' if agencies == 1 else 'ies'}")
+    if alert.episode_ids:
+        summary += f"; {len(alert.episode_ids)} missing children were found there"
     matches = [AdultMatch(subject_id=link.subject_id, referral_id=link.referral_id,
                           method=link.method, weight=link.weight, reason=link.reason,
                           explanation=link.explanation) for link in found.links]
@@ -139,7 +143,8 @@ def alert_view(found: AlertFile) -> AlertView:
         links["person"] = person_path(alert.value)
     return AlertView(id=alert.id, kind=alert.kind,
                      value=alert.value, status=alert.status,
-                     referral_ids=alert.referral_ids, children=children,
+                     referral_ids=alert.referral_ids, missing_episode_ids=alert.episode_ids,
+                     children=children,
                      explanation=AlertExplanation(summary=summary, referrals=referrals,
                                                   adult_matches=matches),
                      raised_at=alert.raised_at, updated_at=alert.updated_at,

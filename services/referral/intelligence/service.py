@@ -82,6 +82,12 @@ async def alert_file(uow: UnitOfWork, alert: Alert) -> AlertFile:
         key = SUBJECT_KEY + row.subject_id if row.subject_id in subjects else row.person_id or ""
         children[key] = row
         child_referrals.setdefault(key, []).append(row.referral_id)
+    unseen = [p for p in people if p not in children]  # seen in missing episodes only
+    if unseen:
+        for row in (await uow.session.exec(
+                select(SubjectDetails).where(col(SubjectDetails.person_id).in_(unseen))
+                .order_by(col(SubjectDetails.seen_at)))).all():
+            children[row.person_id or ""] = row
     links = list((await uow.session.exec(
         select(PersonLink).where(col(PersonLink.subject_id).in_(alert.subject_ids),
                                  col(PersonLink.undone_at).is_(None))

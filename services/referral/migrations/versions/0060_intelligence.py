@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(200), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("referral_ids", sa.JSON(), nullable=False),
+        sa.Column("episode_ids", sa.JSON(), nullable=False),
         sa.Column("children", sa.JSON(), nullable=False),
         sa.Column("subject_ids", sa.JSON(), nullable=False),
         sa.Column("raised_at", UTCDateTime(), nullable=False),
