@@ -41,3 +41,6 @@ class HubSettings(BaseSettings):
     alert_window_days: int = Field(default=365, ge=1, le=3650)
     # A CSE screening at "high" makes its referral red.
     cse_high_makes_red: bool = True
+    # Operation Encompass: a police referral with one of these concerns (CIN factors;
+    # domestic abuse by default) tells the children's schools.
+    encompass_concerns: list[str] = Field(default_factory=lambda: ["3A", "3B", "3C"])

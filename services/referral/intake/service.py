@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from services.referral.audit import service as audit
+from services.referral.encompass.rules import triggers_notice
 from services.referral.events import ReferralReceived
 from services.referral.intelligence import alerts
 from services.referral.people import index as people_index
@@ -125,6 +126,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         consent_reason=body.consent.reason,
         summary=body.summary,
         external_reference=body.external_reference,
+        incident=body.incident.model_dump(mode="json") if body.incident else None,
         referring_agency_id=submitter.agency_id,
         submitted_by=submitter.subject,
         reference=await next_reference(uow, received_at.year, batch.numbers),
@@ -152,8 +154,10 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
             referral_id=referral["id"], reference=referral["reference"],
             status=referral["status"], kind=referral["kind"],
             received_at=received_at.isoformat(), referring_agency_id=submitter.agency_id,
-            source=body.source, school_urns=[s.school_urn for s in body.subjects
-                                             if s.role == "child" and s.school_urn],
+            source=body.source, school_urns=[
+                s.school_urn for s in body.subjects if s.role == "child" and s.school_urn
+            ] if triggers_notice(body.source, body.concerns,
+                                 calendar.settings.encompass_concerns) else [],
         ).cloud_event())
     workflow.record_received(rows, referral, submitter, on_behalf=on_behalf)
     batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")

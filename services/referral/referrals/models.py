@@ -55,6 +55,8 @@ class Referral(SQLModel, table=True):
     is_re_referral: bool = False
     # The latest structured CSE screening's level (intelligence.screening).
     cse_level: str | None = Field(default=None, max_length=8)
+    # A police notification's incident: {occurred_at, place} (Operation Encompass).
+    incident: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ReferralSubject(SQLModel, table=True):
@@ -82,6 +84,8 @@ class ReferralSubject(SQLModel, table=True):
     # The school's DfE URN: a police notification is passed on to it (Operation Encompass).
     school_urn: str | None = Field(default=None, max_length=6, index=True)
     missing_from_home: bool | None = None
+    present_at_incident: bool | None = None
+    voice: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class ReferenceCounter(SQLModel, table=True):

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     EmailStr,
     Field,
@@ -95,6 +96,11 @@ class Subject(StrictStripped):
                     "(Operation Encompass)")
     missing_from_home: bool | None = Field(
         default=None, description="a child who is missing from home or care now")
+    present_at_incident: bool | None = Field(
+        default=None, description="a police notification: whether the child was present "
+                                  "at the incident (told to the school: Operation Encompass)")
+    voice: str | None = Field(default=None, max_length=2000,
+                              description="the child's own words or wishes, where known")
 
     @field_validator("date_of_birth")
     @classmethod
@@ -154,6 +160,13 @@ class Consent(StrictStripped):
         return value
 
 
+class Incident(StrictStripped):
+    """A police notification's incident: when and where (Operation Encompass)."""
+
+    occurred_at: AwareDatetime
+    place: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class Context(StrictStripped):
     """Where, with whom or what the concern arises: a vehicle (UK registration), a place
     (a postcode, an address ending in one, or a named place), a phone number, or an
@@ -187,6 +200,8 @@ class ReferralCreate(StrictStripped):
     consent: Consent
     external_reference: str | None = Field(default=None, max_length=100,
                                            description="the sender's own id for the referral")
+    incident: Incident | None = Field(
+        default=None, description="a police notification: the incident's time and place")
     contexts: list[Context] = Field(
         default_factory=list, max_length=20,
         description="vehicles, places, phones and online accounts in the concern: the "
@@ -260,6 +275,8 @@ class SubjectView(BaseModel):
     school: str | None
     school_urn: str | None = None
     missing_from_home: bool | None = None
+    present_at_incident: bool | None = None
+    voice: str | None = None
     id: str | None = None
     person_id: str | None = Field(
         default=None, description="the person this subject is linked to (GET "
@@ -349,6 +366,7 @@ class ReferralFullView(ReferralView):
     is_re_referral: bool = Field(
         default=False, description="within 12 months of an earlier referral of the child")
     version: int = 1
+    incident: dict[str, str | None] | None = None
     cse_level: Literal["low", "medium", "high"] | None = Field(
         default=None, description="the latest CSE screening's level")
     timeline: list[TimelineView] = Field(default_factory=list)
