@@ -10,6 +10,7 @@ import { referralFormPage, ourReferralsPage, ourReferralPage, requestsPage } fro
 import { timelinessPage } from "./pages/reports.js";
 import { matchReviewsPage, matchReviewPage } from "./pages/reviews.js";
 import { boardPage } from "./pages/board.js";
+import { alertsPage, alertPage } from "./pages/alerts.js";
 
 // --- routes -------------------------------------------------------------------------------
 
@@ -20,6 +21,8 @@ const ROUTES = [
   { path: /^\/match-reviews$/, page: matchReviewsPage, roles: MASH_STAFF },
   { path: /^\/match-reviews\/([\w-]+)$/, page: matchReviewPage, roles: MASH_STAFF },
   { path: /^\/reports\/timeliness$/, page: timelinessPage, roles: MASH_STAFF },
+  { path: /^\/alerts$/, page: alertsPage, roles: MASH_STAFF },
+  { path: /^\/alerts\/([\w-]+)$/, page: alertPage, roles: MASH_STAFF },
   { path: /^\/board$/, page: boardPage, roles: BOARD_READERS },
   { path: /^\/refer$/, page: referralFormPage, roles: PARTNERS },
   { path: /^\/our-referrals$/, page: ourReferralsPage, roles: PARTNERS },
@@ -123,7 +126,7 @@ function homePage({ main }) {
 
 function navItems() {
   if (isMashStaff()) {
-    const items = [["#/queue", "Queue"], ["#/match-reviews", "Match reviews"], ["#/reports/timeliness", "Timeliness"]];
+    const items = [["#/queue", "Queue"], ["#/match-reviews", "Match reviews"], ["#/alerts", "Alerts"], ["#/reports/timeliness", "Timeliness"]];
     return isManager() ? [...items, ["#/board", "Board report"]] : items;
   }
   if (hasRole(PARTNERS)) {

@@ -38,7 +38,7 @@ class IntelligenceEntry(SQLModel, table=True):
     kind: str = Field(max_length=8)
     value: str = Field(max_length=200)
     referral_id: str = Field(max_length=36, index=True)
-    child: str = Field(max_length=36)
+    child: str = Field(max_length=48)  # a person id, or "subject:" and a subject id
     household: str | None = Field(default=None, max_length=10)
     subject_id: str | None = Field(default=None, max_length=36)  # the adult's subject
     source: str = Field(default="referral", max_length=16)  # referral | missing_episode

@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(8), nullable=False),
         sa.Column("value", sa.String(200), nullable=False),
         sa.Column("referral_id", sa.String(36), nullable=False),
-        sa.Column("child", sa.String(36), nullable=False),
+        sa.Column("child", sa.String(48), nullable=False),
         sa.Column("household", sa.String(10), nullable=True),
         sa.Column("subject_id", sa.String(36), nullable=True),
         sa.Column("source", sa.String(16), nullable=False),
