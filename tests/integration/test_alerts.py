@@ -6,6 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,11 @@ import pytest
 from sqlmodel import select
 
 from services.referral.audit.models import AuditEntry
+from services.referral.intelligence import alerts
 from services.referral.intelligence.models import IntelligenceEntry
+from shared.events import utcnow
 from shared.outbox import OutboxMessage
+from shared.rows import Rows
 from tests.auth import load_credentials
 from tests.bodies import referral_body
 from tests.integration.hub import hub_settings, start_hub
@@ -233,3 +237,23 @@ async def test_partners_never_see_alerts_and_every_read_is_audited(hub: Intake) 
     assert ("read", alert["id"]) in actions
     assert actions.count(("search", "*")) >= 2
     assert sum(1 for action, _ in actions if action == "refused") >= 7
+
+
+async def test_children_waiting_for_a_match_review_count_by_their_subject(hub: Intake) -> None:
+    """A child whose match review is open has no person yet: they count by their subject
+    (a longer key, which PostgreSQL must hold)."""
+    database = hub.hub.services["referral"].database
+    for referral_id in (str(uuid.uuid4()), str(uuid.uuid4())):
+        subjects = [{"id": str(uuid.uuid4()), "role": "child", "postcode": None},
+                    {"id": str(uuid.uuid4()), "role": "adult_of_concern", "postcode": None}]
+        async with database.unit_of_work() as uow:
+            rows = Rows()
+            await alerts.index_and_raise(uow, rows, {"id": referral_id, "received_at": utcnow()},
+                                         subjects, [None, "adult-person"], [], 365,
+                                         alerts.BatchSightings())
+            await rows.write(uow)
+            await uow.commit()
+    (alert,) = await open_alerts(hub)
+    assert alert["kind"] == "adult" and alert["value"] == "adult-person"
+    assert len(alert["children"]) == 2
+    assert all(c["person_id"] is None for c in alert["children"])
