@@ -106,6 +106,15 @@ def record_received(rows: Rows, referral: Mapping[str, Any], submitter: Principa
         recorded_by_mash_for_source=referral["source"] if on_behalf else None))
 
 
+def record_child_facts(rows: Rows, referral: Mapping[str, Any], submitter: Principal,
+                       children: list[dict[str, Any]]) -> None:
+    """A chronology line for what the referrer said of the children's placement (looked
+    after, placed in or out of area) and child protection plans, when they said anything."""
+    if children:
+        rows.add(TimelineEntry, **_timeline_values(
+            referral["id"], "children_status_recorded", submitter, children=children))
+
+
 async def transition(uow: UnitOfWork, referral: Referral, who: Principal,
                      action: ReferralAction, *, what: str, purpose: str,
                      change: Callable[[datetime], Mapping[str, Any]],
