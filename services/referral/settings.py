@@ -34,3 +34,15 @@ class HubSettings(BaseSettings):
     deadline_poll_seconds: float = 30.0
     # How often the audit chain's head is sealed with the key kept out of the database.
     audit_seal_seconds: float = 5.0
+
+    # This hub's own local authority (its DfE code, e.g. 372) and name, as peer hubs see
+    # them: a child placed in or from another authority whose hub is a registered peer
+    # is notified to that hub (services/referral/peers).
+    la_code: str | None = Field(default=None, pattern=r"^[0-9]{3}$")
+    hub_name: str = "MASH"
+    # Notices to peer hubs: retried after these many seconds each (then dead-lettered,
+    # about 3 days in all), each attempt given up after the timeout.
+    peer_retry_schedule_seconds: list[float] = Field(default_factory=lambda: [
+        2.0, 5.0, 15.0, 60.0, 300.0, 1800.0, 3600.0, 7200.0, *([21600.0] * 10)])
+    peer_timeout_seconds: float = 15.0
+    peer_poll_seconds: float = 1.0

@@ -364,6 +364,12 @@ class ReferralFullView(ReferralView):
         default=False, description="within 12 months of an earlier referral of the child")
     version: int = 1
     timeline: list[TimelineView] = Field(default_factory=list)
+    known_to: dict[str, Any] | None = Field(
+        default=None, description="sent by a peer hub: {peer_hub_id, name, la_code, "
+                                  "their_reference} (the child is known to that hub)")
+    peer_notices: list[dict[str, Any]] = Field(
+        default_factory=list, description="what peer hubs were told of this referral "
+                                          "(GET /api/v1/referrals/{id}/peer-notices)")
     view: Literal["full"] = "full"
     links: ReferralLinks
 
