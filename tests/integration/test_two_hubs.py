@@ -5,6 +5,7 @@ refused."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,57 @@ def test_peer_hubs_are_for_admins_and_a_private_base_url_is_refused(
     assert ["body", "base_url"] in [e["loc"] for e in refused.json()["errors"]]
     assert "999" not in [p["la_code"] for p in
                          a.as_user("admin").get("/api/v1/peer-hubs").json()["items"]]
+
+
+def test_each_share_and_each_decision_not_to_share_is_in_the_ledger_with_its_basis(
+    hubs: tuple[RunningHub, RunningHub],
+) -> None:
+    a, b = hubs
+    sent = a.refer(referral_body(subjects=[placed_child()], external_reference="SYP-3"))
+    wait_for(lambda: by_external_reference(b, sent["reference"]))
+    peer = next(p for p in a.as_user("admin").get("/api/v1/peer-hubs").json()["items"]
+                if p["la_code"] == "373")
+    staff = a.as_user("mash.manager")
+    shared = staff.post(f"/api/v1/referrals/{sent['id']}/peer-notices", json={
+        "peer_hub_id": peer["id"], "share": True, "share_summary": True,
+        "legal_basis": "DPA 2018 Sch 8 para 4 (safeguarding of children)"})
+    assert shared.status_code == 201, shared.text
+    declined = staff.post(f"/api/v1/referrals/{sent['id']}/peer-notices", json={
+        "peer_hub_id": peer["id"], "share": False,
+        "reason": "the police asked us not to share the account yet"})
+    assert declined.status_code == 201, declined.text
+    assert declined.json()["status"] == "not_shared"
+    no_reason = staff.post(f"/api/v1/referrals/{sent['id']}/peer-notices",
+                           json={"peer_hub_id": peer["id"], "share": False})
+    assert no_reason.status_code == 422
+
+    account = wait_for(lambda: [r for r in _all_about(b, sent["reference"])
+                                if "domestic incident" in r["summary"]])
+    assert "DPA 2018 Sch 8 para 4" in account[0]["summary"]
+
+    for reader in ("board.member", "auditor", "admin"):
+        ledger = a.as_user(reader).get("/api/v1/peer-hubs/ledger")
+        assert ledger.status_code == 200, (reader, ledger.text)
+    assert a.as_user("mash.practitioner").get("/api/v1/peer-hubs/ledger").status_code == 403
+    lines = {n["id"]: n for n in a.as_user("auditor").get("/api/v1/peer-hubs/ledger").json()[
+        "items"] if n["referral_id"] == sent["id"]}
+    assert {(n["kind"], n["legal_basis"], n["reason"]) for n in lines.values()} == {
+        ("referral", "Children Act 2004 s11 / DPA 2018 Sch 8", None),
+        ("share", "DPA 2018 Sch 8 para 4 (safeguarding of children)", None),
+        ("share", None, "the police asked us not to share the account yet")}
+    assert all("Lily" not in str(n) for n in lines.values()), "no names in the ledger"
+
+
+def test_the_private_keys_are_sealed_at_rest(hubs: tuple[RunningHub, RunningHub]) -> None:
+    a, _ = hubs
+    with sqlite3.connect(a.data_dir / "referral.db") as conn:
+        sealed = [row[0] for row in conn.execute(
+            "SELECT private_key_encrypted FROM peer_hubs").fetchall()]
+    assert sealed and all("PRIVATE KEY" not in s and s.startswith("gAAAA") for s in sealed)
+
+
+def _all_about(hub: RunningHub, reference: str) -> list[dict[str, Any]]:
+    staff = hub.as_user("mash.practitioner")
+    page = staff.get("/api/v1/referrals", params={"q": reference}).json()
+    return [staff.get(f"/api/v1/referrals/{i['id']}").json() for i in page["items"]
+            if i["external_reference"] == reference]
