@@ -57,7 +57,7 @@ class Arrivals:
         class Hook(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 arrived = time.perf_counter()
                 self.send_response(204)
