@@ -19,11 +19,13 @@ from services.referral.peers.schemas import (
     PeerHubCreate,
     PeerHubList,
     PeerHubView,
+    RequestLine,
     ShareDecision,
 )
 from services.referral.permissions import MashWorker
 from services.referral.referrals.models import Referral, ReferralSubject
 from services.referral.runtime import RuntimeDep
+from services.referral.workflow.models import InformationRequest
 from shared.auth import Principal, RolePermission
 from shared.events import utcnow
 from shared.problems import Problem
@@ -95,8 +97,15 @@ async def read_ledger(caller: LedgerReader, uow: UnitOfWorkDep,
     if status is not None:
         notices = [n for n in notices if n.status == status]
     names = {p.id: p.name for p in await service.all_peers(uow)}
+    requests = (await uow.session.exec(
+        select(InformationRequest).order_by(col(InformationRequest.created_at).desc())
+        .limit(limit))).all()
     await audit.record(uow, caller, "read", "peer_notice", "*", "sharing_ledger")
-    return Ledger(items=[NoticeView.of(n, names.get(n.peer_hub_id)) for n in notices])
+    return Ledger(items=[NoticeView.of(n, names.get(n.peer_hub_id)) for n in notices],
+                  information_requests=[RequestLine(
+                      id=r.id, referral_id=r.referral_id, agency_id=r.agency_id,
+                      legal_basis=r.legal_basis, status=r.status, created_at=r.created_at)
+                      for r in requests])
 
 
 @router.post("/notices/{notice_id}/retry", response_model=NoticeView)

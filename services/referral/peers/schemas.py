@@ -90,10 +90,23 @@ class NoticeView(BaseModel):
                    dead_reason=notice.dead_reason, their_reference=notice.remote_reference)
 
 
+class RequestLine(BaseModel):
+    """An information request as the ledger shows it: who was asked, under what basis."""
+
+    id: str
+    referral_id: str
+    agency_id: str
+    legal_basis: str | None
+    status: str
+    created_at: datetime
+
+
 class Ledger(BaseModel):
-    """The sharing ledger, newest first."""
+    """The sharing ledger, newest first: notices to peer hubs and decisions not to share
+    (``items``), and, on the ledger endpoint, information requests to partners."""
 
     items: list[NoticeView]
+    information_requests: list[RequestLine] = Field(default_factory=list)
 
 
 class ShareDecision(StrictStripped):

@@ -160,7 +160,8 @@ async def triage(uow: UnitOfWork, referral: Referral, who: Principal, rag: str,
 
 async def request_information(uow: UnitOfWork, referral: Referral, who: Principal,
                               agency_id: str, question: str, due_at: datetime | None,
-                              calendar: WorkingCalendar) -> InformationRequest:
+                              calendar: WorkingCalendar, legal_basis: str | None = None
+                              ) -> InformationRequest:
     """Ask a partner agency a question; it is due by the referral's RAG response time."""
     next_status(ReferralAction.REQUEST_INFORMATION, referral.status)  # refused before checks
     now = utcnow()
@@ -170,7 +171,7 @@ async def request_information(uow: UnitOfWork, referral: Referral, who: Principa
     request = InformationRequest(
         referral_id=referral.id, agency_id=agency_id, question=question,
         due_at=due_at or calendar.response_due(now, referral.rag or "green"),
-        created_by=who.subject, created_at=now)
+        created_by=who.subject, created_at=now, legal_basis=legal_basis)
 
     def ask(_now: datetime) -> Mapping[str, Any]:
         uow.session.add(request)
