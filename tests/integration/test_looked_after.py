@@ -62,3 +62,22 @@ async def test_only_a_child_is_looked_after(intake: Intake) -> None:
         child(), {"role": "adult_of_concern", "given_name": "Sam", "looked_after": PLACED}]))
     assert response.status_code == 422
     assert await intake.count(Referral) == 0
+
+
+async def test_the_person_shows_the_latest_placement_and_plan_any_referral_gave(
+    intake: Intake,
+) -> None:
+    first = (await intake.submit(referral_body(subjects=[child(
+        looked_after=PLACED, child_protection_plan="current")]))).json()
+    moved = {**PLACED, "host_la_code": "374"}
+    second = (await intake.submit(referral_body(subjects=[child(looked_after=moved)]))).json()
+    await intake.submit(referral_body(subjects=[child()]))  # says nothing of either
+    await intake.as_user("mash.practitioner")
+    full = (await intake.client.get(f"/api/v1/referrals/{second['id']}")).json()
+    person = (await intake.client.get(
+        f"/api/v1/people/{full['subjects'][0]['person_id']}")).json()
+    assert len(person["referrals"]) == 3
+    assert {k: person["looked_after"][k] for k in PLACED} == moved
+    assert person["looked_after"]["referral_id"] == second["id"]
+    assert person["child_protection_plan"]["status"] == "current"
+    assert person["child_protection_plan"]["referral_id"] == first["id"]

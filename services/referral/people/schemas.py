@@ -105,6 +105,13 @@ class PersonView(BaseModel):
     addresses: list[AddressView]
     referrals: list[PersonReferralView] = Field(description="oldest first, all agencies")
     links: list[LinkView]
+    looked_after: dict[str, Any] | None = Field(
+        default=None, description="the child's placement as the latest referral that gave "
+                                  "one said it: {placing_la_code, host_la_code, placed_at, "
+                                  "referral_id, seen_at}")
+    child_protection_plan: dict[str, Any] | None = Field(
+        default=None, description="as the latest referral that said it: {status, "
+                                  "referral_id, seen_at}")
 
 
 def person_view(found: PersonFile) -> PersonView:
@@ -116,7 +123,13 @@ def person_view(found: PersonFile) -> PersonView:
                               IdentifierView.model_validate(identifier.model_dump()))
     sexes = Counter(d.sex for d in records if d.sex)
     base = f"{person_path(found.person.id)}/links"
+    placed = [(d, facts) for d, facts, _ in found.status_facts if facts]
+    plans = [(d, plan) for d, _, plan in found.status_facts if plan]
     return PersonView(
+        looked_after={**placed[-1][1], "referral_id": placed[-1][0].referral_id,
+                      "seen_at": placed[-1][0].seen_at.isoformat()} if placed else None,
+        child_protection_plan={"status": plans[-1][1], "referral_id": plans[-1][0].referral_id,
+                               "seen_at": plans[-1][0].seen_at.isoformat()} if plans else None,
         id=found.person.id, created_at=found.person.created_at,
         identifiers=list(first_seen.values()),
         names=[NameView(given_name=d.given_name, family_name=d.family_name,

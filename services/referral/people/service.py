@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import col, select
 
 from services.referral.audit import service as audit
 from services.referral.people import index
@@ -15,7 +19,7 @@ from services.referral.people.models import (
     SubjectDetails,
 )
 from services.referral.permissions import is_mash_staff
-from services.referral.referrals.models import Referral
+from services.referral.referrals.models import Referral, ReferralSubject
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import NotFound
@@ -30,6 +34,10 @@ class PersonFile:
     records: list[tuple[SubjectDetails, Referral]]
     identifiers: list[PersonIdentifier]
     links: list[PersonLink]
+    # What referrals said of the child's placement and protection plan, oldest first:
+    # (subject's details, looked_after, child_protection_plan).
+    status_facts: list[tuple[SubjectDetails, dict[str, Any] | None, str | None]] = \
+        field(default_factory=list)
 
 
 def require_mash_staff(reader: Principal, what: str) -> None:
@@ -43,9 +51,21 @@ async def person_file(uow: UnitOfWork, person_id: str) -> PersonFile:
     person = await uow.session.get(Person, person_id)
     if person is None:
         raise Problem(404, "No such person.")
-    return PersonFile(person, await index.person_records(uow, person_id),
-                      await index.person_identifiers(uow, person_id),
-                      await index.person_links(uow, person_id))
+    records = await index.person_records(uow, person_id)
+    by_subject = {details.subject_id: details for details, _ in records}
+    facts = (await uow.session.exec(
+        select(ReferralSubject.id, ReferralSubject.looked_after,
+               ReferralSubject.child_protection_plan)
+        .where(col(ReferralSubject.id).in_(list(by_subject)),
+               or_(col(ReferralSubject.looked_after).is_not(None),
+                   col(ReferralSubject.child_protection_plan).is_not(None))))).all() \
+        if by_subject else []
+    status_facts = sorted(((by_subject[subject_id], dict(looked_after) if looked_after
+                            else None, plan)
+                           for subject_id, looked_after, plan in facts),
+                          key=lambda fact: fact[0].seen_at)
+    return PersonFile(person, records, await index.person_identifiers(uow, person_id),
+                      await index.person_links(uow, person_id), status_facts)
 
 
 async def read_person(uow: UnitOfWork, person_id: str, reader: Principal,
