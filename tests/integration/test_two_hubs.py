@@ -208,6 +208,18 @@ def test_each_share_and_each_decision_not_to_share_is_in_the_ledger_with_its_bas
         ("share", None, "the police asked us not to share the account yet")}
     assert all("Lily" not in str(n) for n in lines.values()), "no names in the ledger"
 
+    (figures,) = a.as_user("board.member").get("/api/v1/peer-hubs/ledger").json()["figures"]
+    assert (figures["name"], figures["not_shared"]) == ("Doncaster MASH", 1)
+    assert figures["delivered"] >= 3 and figures["sent"] >= figures["delivered"]
+    assert figures["median_seconds_to_deliver"] is not None
+    assert 0 < figures["median_seconds_to_deliver"] < 30
+    later = a.as_user("auditor").get("/api/v1/peer-hubs/ledger",
+                                     params={"from": "2999-01-01T00:00:00Z"}).json()
+    assert later["items"] == [] and later["figures"] == []
+    naive = a.as_user("auditor").get("/api/v1/peer-hubs/ledger",
+                                     params={"from": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422
+
 
 def test_the_private_keys_are_sealed_at_rest(hubs: tuple[RunningHub, RunningHub]) -> None:
     a, _ = hubs

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AwareDatetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -14,6 +15,7 @@ from services.referral.links import REFERRALS
 from services.referral.peers import keys, service
 from services.referral.peers.models import SAFEGUARDING_BASIS, NoticeStatus, PeerHub, PeerNotice
 from services.referral.peers.schemas import (
+    ExchangeFigures,
     Ledger,
     NoticeView,
     PeerHubCreate,
@@ -90,22 +92,31 @@ async def register_peer_hub(body: PeerHubCreate, caller: PeerHubAdmin, uow: Unit
 @router.get("/ledger", response_model=Ledger)
 async def read_ledger(caller: LedgerReader, uow: UnitOfWorkDep,
                       status: NoticeStatus | None = None,
+                      since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+                      until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Ledger:
     """Every notice to a peer hub and every decision not to share, with its legal basis
-    and reason, newest first (no names, no narrative)."""
-    notices = await service.ledger(uow, since=None, until=None, limit=limit)
-    if status is not None:
-        notices = [n for n in notices if n.status == status]
+    and reason, newest first; the information requests to partners with theirs; and per
+    peer hub, the notices exchanged and how fast they were accepted (no names, no
+    narrative). ``from``/``to`` bound the time the line was written."""
+    notices = await service.ledger(uow, since=since, until=until, limit=limit,
+                                   status=status)
     names = {p.id: p.name for p in await service.all_peers(uow)}
+    asked = select(InformationRequest)
+    if since is not None:
+        asked = asked.where(col(InformationRequest.created_at) >= since)
+    if until is not None:
+        asked = asked.where(col(InformationRequest.created_at) < until)
     requests = (await uow.session.exec(
-        select(InformationRequest).order_by(col(InformationRequest.created_at).desc())
-        .limit(limit))).all()
+        asked.order_by(col(InformationRequest.created_at).desc()).limit(limit))).all()
+    figures = await service.exchange_figures(uow, since=since, until=until)
     await audit.record(uow, caller, "read", "peer_notice", "*", "sharing_ledger")
     return Ledger(items=[NoticeView.of(n, names.get(n.peer_hub_id)) for n in notices],
                   information_requests=[RequestLine(
                       id=r.id, referral_id=r.referral_id, agency_id=r.agency_id,
                       legal_basis=r.legal_basis, status=r.status, created_at=r.created_at)
-                      for r in requests])
+                      for r in requests],
+                  figures=[ExchangeFigures.model_validate(f) for f in figures])
 
 
 @router.post("/notices/{notice_id}/retry", response_model=NoticeView)

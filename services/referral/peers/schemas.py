@@ -101,12 +101,29 @@ class RequestLine(BaseModel):
     created_at: datetime
 
 
+class ExchangeFigures(BaseModel):
+    """Notices exchanged with one peer hub over the period, and how fast it accepted them."""
+
+    peer_hub_id: str
+    name: str | None
+    la_code: str | None
+    sent: int
+    delivered: int
+    pending: int
+    dead: int
+    not_shared: int
+    median_seconds_to_deliver: float | None = Field(
+        description="from the referral's event to the peer's acceptance")
+
+
 class Ledger(BaseModel):
     """The sharing ledger, newest first: notices to peer hubs and decisions not to share
-    (``items``), and, on the ledger endpoint, information requests to partners."""
+    (``items``), and, on the ledger endpoint, information requests to partners and the
+    figures per peer hub."""
 
     items: list[NoticeView]
     information_requests: list[RequestLine] = Field(default_factory=list)
+    figures: list[ExchangeFigures] = Field(default_factory=list)
 
 
 class ShareDecision(StrictStripped):

@@ -182,9 +182,11 @@ async def notices_of_referral(uow: UnitOfWork, referral_id: str) -> list[PeerNot
 
 
 async def ledger(uow: UnitOfWork, *, since: datetime | None, until: datetime | None,
-                 limit: int) -> list[PeerNotice]:
+                 limit: int, status: str | None = None) -> list[PeerNotice]:
     """Every share and decision not to share, newest first."""
     query = select(PeerNotice)
+    if status is not None:
+        query = query.where(col(PeerNotice.status) == status)
     if since is not None:
         query = query.where(col(PeerNotice.created_at) >= since)
     if until is not None:
@@ -209,3 +211,37 @@ async def known_to_and_notices(uow: UnitOfWork, referral: Referral
                        "their_reference": n.remote_reference,
                        "delivered_at": n.delivered_at.isoformat() if n.delivered_at else None}
                       for n in notices]
+
+
+async def exchange_figures(uow: UnitOfWork, *, since: datetime | None,
+                           until: datetime | None) -> list[dict[str, Any]]:
+    """Per peer hub, over the period: notices sent, delivered, waiting, dead, decisions not
+    to share, and the median time from the referral's commit to the peer's acceptance."""
+    query = select(PeerNotice.peer_hub_id, PeerNotice.status, PeerNotice.committed_at,
+                   PeerNotice.delivered_at)
+    if since is not None:
+        query = query.where(col(PeerNotice.created_at) >= since)
+    if until is not None:
+        query = query.where(col(PeerNotice.created_at) < until)
+    rows = (await uow.session.exec(query)).all()
+    names = {p.id: p for p in await all_peers(uow)}
+    figures: dict[str, dict[str, Any]] = {}
+    waits: dict[str, list[float]] = {}
+    for peer_id, status, committed_at, delivered_at in rows:
+        line = figures.setdefault(peer_id, {
+            "peer_hub_id": peer_id, "name": names[peer_id].name if peer_id in names else None,
+            "la_code": names[peer_id].la_code if peer_id in names else None,
+            "sent": 0, "delivered": 0, "pending": 0, "dead": 0, "not_shared": 0,
+            "median_seconds_to_deliver": None})
+        line[status] = line.get(status, 0) + 1
+        if status != NoticeStatus.NOT_SHARED:
+            line["sent"] += 1
+        if delivered_at is not None and committed_at is not None:
+            waits.setdefault(peer_id, []).append((delivered_at - committed_at).total_seconds())
+    for peer_id, values in waits.items():
+        ordered = sorted(values)
+        middle = len(ordered) // 2
+        figures[peer_id]["median_seconds_to_deliver"] = round(
+            ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2,
+            3)
+    return sorted(figures.values(), key=lambda line: str(line["name"]))
