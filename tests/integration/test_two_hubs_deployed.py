@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.bodies import referral_body
-from tests.deployment import deployed
+from tests.deployment import Deployment, deployed, wait_until_ready
 from tests.integration.partners import child
 from tests.two_hubs import FAST_RETRIES, RunningHub, by_external_reference, pair, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.nginx]
 
 PLACED = {"placing_la_code": "372", "host_la_code": "373"}
+DEPLOYMENTS: dict[str, Deployment] = {}
 
 
 def hub_env(name: str, la_code: str) -> dict[str, str]:
@@ -42,6 +43,7 @@ def hubs(postgres_database_factory: Callable[[], AbstractContextManager[str]],
                              int(urlsplit(deployment.gateway).port or 0), {})
             stack.callback(hub.close)
             running.append(hub)
+            DEPLOYMENTS[code] = deployment
         pair(running[0], running[1])
         yield running[0], running[1]
 
@@ -68,3 +70,26 @@ def test_a_referral_reaches_the_peer_and_its_decision_comes_back(
     answer = wait_for(lambda: by_external_reference(a, notice["reference"]), seconds=20)
     assert answer["known_to"]["name"] == "Doncaster MASH"
     assert "advice_signposting" in answer["summary"]
+
+
+def test_the_peers_referral_service_down_for_a_while_loses_nothing(
+    hubs: tuple[RunningHub, RunningHub],
+) -> None:
+    a, b = hubs
+    deployment = DEPLOYMENTS["373"]
+    referral_service = deployment.process("referral")
+    referral_service.stop()
+    try:
+        sent = a.refer(referral_body(subjects=[child(nhs_number="999 000 0042",
+                                                     looked_after=PLACED)],
+                                     external_reference="SYP-D2"))
+        waiting = wait_for(lambda: [
+            n for n in a.as_user("admin").get("/api/v1/peer-hubs/ledger").json()["items"]
+            if n["referral_id"] == sent["id"] and n["attempt_count"] >= 2], seconds=20)
+        assert waiting[0]["status"] == "pending" and waiting[0]["last_status_code"] in (502, 503)
+    finally:
+        referral_service.restart()
+        wait_until_ready(referral_service,
+                         f"http://127.0.0.1:{deployment.ports['referral']}/readyz")
+    notice = wait_for(lambda: by_external_reference(b, sent["reference"]), seconds=20)
+    assert notice["known_to"]["their_reference"] == sent["reference"]
