@@ -234,3 +234,32 @@ def _all_about(hub: RunningHub, reference: str) -> list[dict[str, Any]]:
     page = staff.get("/api/v1/referrals", params={"q": reference}).json()
     return [staff.get(f"/api/v1/referrals/{i['id']}").json() for i in page["items"]
             if i["external_reference"] == reference]
+
+
+def test_a_new_key_is_used_at_once_and_a_stopped_peer_is_told_nothing(
+    hubs: tuple[RunningHub, RunningHub],
+) -> None:
+    a, b = hubs
+    admin = a.as_user("admin")
+    peer = next(p for p in admin.get("/api/v1/peer-hubs").json()["items"]
+                if p["la_code"] == "373")
+    old_kid = httpx.get(peer["jwks_uri"], timeout=10).json()["keys"][0]["kid"]
+    assert a.as_user("mash.manager").post(f"/api/v1/peer-hubs/{peer['id']}/key"
+                                          ).status_code == 403
+    rotated = admin.post(f"/api/v1/peer-hubs/{peer['id']}/key")
+    assert rotated.status_code == 200, rotated.text
+    new_kid = httpx.get(peer["jwks_uri"], timeout=10).json()["keys"][0]["kid"]
+    assert new_kid != old_kid
+    sent = a.refer(referral_body(subjects=[placed_child()], external_reference="SYP-4"))
+    assert wait_for(lambda: by_external_reference(b, sent["reference"]))
+
+    stopped = admin.patch(f"/api/v1/peer-hubs/{peer['id']}", json={"active": False})
+    assert stopped.status_code == 200 and stopped.json()["active"] is False
+    assert httpx.get(peer["jwks_uri"], timeout=10).status_code == 404
+    quiet = a.refer(referral_body(subjects=[placed_child()], external_reference="SYP-5"))
+    time.sleep(3)
+    assert by_external_reference(b, quiet["reference"]) is None
+    assert not [n for n in admin.get("/api/v1/peer-hubs/ledger").json()["items"]
+                if n["referral_id"] == quiet["id"]], "no notice for a stopped peer"
+    resumed = admin.patch(f"/api/v1/peer-hubs/{peer['id']}", json={"active": True})
+    assert resumed.status_code == 200 and resumed.json()["active"] is True

@@ -18,6 +18,7 @@ from services.referral.peers.schemas import (
     ExchangeFigures,
     Ledger,
     NoticeView,
+    PeerHubChange,
     PeerHubCreate,
     PeerHubList,
     PeerHubView,
@@ -133,6 +134,38 @@ async def retry_notice(notice_id: str, caller: PeerHubAdmin, uow: UnitOfWorkDep)
     await audit.record(uow, caller, "retry", "peer_notice", notice.id, "administration")
     peer = await uow.session.get(PeerHub, notice.peer_hub_id)
     return NoticeView.of(notice, peer.name if peer else None)
+
+
+@router.patch("/{peer_hub_id}", response_model=PeerHubView)
+async def change_peer_hub(peer_hub_id: str, body: PeerHubChange, caller: PeerHubAdmin,
+                          uow: UnitOfWorkDep, runtime: RuntimeDep) -> PeerHubView:
+    """Stop (``active: false``) or resume notices to a peer hub (admin). A stopped peer's
+    JWKS is no longer published, so no token is issued to this hub there."""
+    peer = await uow.session.get(PeerHub, peer_hub_id)
+    if peer is None:
+        raise Problem(404, "No such peer hub.")
+    peer.active = body.active
+    uow.session.add(peer)
+    await audit.record(uow, caller, "update", "peer_hub", peer.id, "administration")
+    return PeerHubView.of(peer, _peers(runtime).origin)
+
+
+@router.post("/{peer_hub_id}/key", response_model=PeerHubView)
+async def rotate_peer_key(peer_hub_id: str, caller: PeerHubAdmin, uow: UnitOfWorkDep,
+                          runtime: RuntimeDep) -> PeerHubView:
+    """Replace this hub's key for a peer (admin), say after a suspected leak: the old key
+    signs nothing more and leaves the JWKS at once; the peer finds the new one by its key
+    id at the same ``jwks_uri``."""
+    peers = _peers(runtime)
+    peer = await uow.session.get(PeerHub, peer_hub_id)
+    if peer is None:
+        raise Problem(404, "No such peer hub.")
+    key = keys.new_key(peers.fernet)
+    peer.kid, peer.public_jwk = key.kid, key.public_jwk
+    peer.private_key_encrypted = key.private_key_encrypted
+    uow.session.add(peer)
+    await audit.record(uow, caller, "rotate_key", "peer_hub", peer.id, "administration")
+    return PeerHubView.of(peer, peers.origin)
 
 
 @router.get("/{peer_hub_id}/jwks.json", responses={404: {"description": "No such peer hub"}})

@@ -26,6 +26,12 @@ class PeerHubCreate(StrictStripped):
                     "then shown as known to it, and not sent back to it")
 
 
+class PeerHubChange(StrictStripped):
+    """Stop or resume notices to a peer hub."""
+
+    active: bool
+
+
 class PeerHubView(BaseModel):
     """A peer hub; ``jwks_uri`` is what the peer registers this hub's partner system with
     (``private_key_jwt``, algorithm ES256)."""

@@ -68,7 +68,8 @@ class PeerSender(PollingWorker):
         # No proxy from the environment: the guard checked where the URL resolves.
         self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
                                         transport=transport, trust_env=False)
-        self._tokens: dict[str, tuple[float, str]] = {}  # peer id -> (expires, token)
+        # (peer id, key id) -> (expires, token): a new key gets a new token at once.
+        self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
         database.on_commit(self.wake)
 
     async def step(self) -> None:
@@ -154,7 +155,7 @@ class PeerSender(PollingWorker):
             return response
         code, body = response
         if code == 401:
-            self._tokens.pop(peer.id, None)  # perhaps revoked or expired early: a new one
+            self._tokens.pop((peer.id, peer.kid), None)  # revoked or expired early: anew
         if 200 <= code < 300:
             return Attempt(True, status_code=code, answer=body)
         return Attempt(False, status_code=code, error=f"HTTP {code}",
@@ -162,7 +163,7 @@ class PeerSender(PollingWorker):
 
     async def _token(self, peer: PeerHub) -> str | Attempt:
         """An access token at the peer, by a client assertion signed with its key."""
-        cached = self._tokens.get(peer.id)
+        cached = self._tokens.get((peer.id, peer.kid))
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         token_endpoint = f"{peer.base_url}/oauth2/token"
@@ -178,7 +179,7 @@ class PeerSender(PollingWorker):
         if code != 200 or not isinstance(token, str):
             return Attempt(False, status_code=code, error=f"token HTTP {code}")
         lifetime = float((body or {}).get("expires_in") or 60)
-        self._tokens[peer.id] = (time.monotonic() + max(lifetime - 30, 1), token)
+        self._tokens[(peer.id, peer.kid)] = (time.monotonic() + max(lifetime - 30, 1), token)
         return token
 
     async def _post(self, url: str, headers: dict[str, str], **content: Any
