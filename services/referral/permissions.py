@@ -25,6 +25,9 @@ ReferralSubmitter = Annotated[Principal, Depends(ReferralSubmitPermission)]
 ReferralReader = Annotated[Principal, Depends(ReferralReadPermission)]
 AuditReader = Annotated[Principal, Depends(AuditReadPermission)]
 BoardReader = Annotated[Principal, Depends(BoardReportPermission)]
+CensusPermission = RolePermission("extract the CIN census return", Role.MASH_MANAGER,
+                                  Role.AUDITOR)
+CensusReader = Annotated[Principal, Depends(CensusPermission)]
 MashWorker = Annotated[Principal, Depends(ReferralWorkPermission)]
 InformationRequestReader = Annotated[Principal, Depends(InformationRequestReadPermission)]
 InformationRequestAnswerer = Annotated[Principal, Depends(InformationRequestAnswerPermission)]

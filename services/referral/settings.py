@@ -15,6 +15,9 @@ class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
 
     hub_timezone: str = "Europe/London"
+    # The council's three-digit DfE local authority number (the CIN census header's LEA;
+    # 999 is not a real one).
+    la_code: str = Field(default="999", pattern=r"^[0-9]{3}$")
     opening_time: time = time(9, 0)
     closing_time: time = time(17, 0)
     working_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4],
@@ -35,10 +38,9 @@ class HubSettings(BaseSettings):
     # How often the audit chain's head is sealed with the key kept out of the database.
     audit_seal_seconds: float = 5.0
 
-    # This hub's own local authority (its DfE code, e.g. 372) and name, as peer hubs see
-    # them: a child placed in or from another authority whose hub is a registered peer
-    # is notified to that hub (services/referral/peers).
-    la_code: str | None = Field(default=None, pattern=r"^[0-9]{3}$")
+    # This hub's name as peer hubs see it (with la_code above): a child placed in or from
+    # another authority whose hub is a registered peer is notified to that hub
+    # (services/referral/peers).
     hub_name: str = "MASH"
     # Notices to peer hubs: retried after these many seconds each (then dead-lettered,
     # about 3 days in all), each attempt given up after the timeout.

@@ -172,7 +172,8 @@ async def test_a_decided_referral_is_reopened_on_record_then_decided_again(
     for path, payload in (("triage", REPORT),
                           ("decision", {"outcome": "no_further_action", "rationale": "x"}),
                           ("reopen", {"reason": "new information from school"}),
-                          ("decision", {"outcome": "cin_assessment", "rationale": "y"}),
+                          ("decision", {"outcome": "cin_assessment", "rationale": "y",
+                                        "primary_need": "N1"}),
                           ("close", None)):
         _, tag = await read(intake, referral_id)
         response = await intake.client.post(f"/api/v1/referrals/{referral_id}/{path}",
@@ -180,6 +181,7 @@ async def test_a_decided_referral_is_reopened_on_record_then_decided_again(
         assert response.status_code == 200, (path, response.text)
     full, _ = await read(intake, referral_id)
     assert full["status"] == "closed" and full["outcome"] == "cin_assessment"
+    assert full["primary_need"] == "N1"
     reopened = next(t for t in full["timeline"] if t["what"] == "reopened")
     assert reopened["detail"] == {"reason": "new information from school",
                                   "previous_outcome": "no_further_action"}
@@ -189,23 +191,51 @@ async def test_a_decided_referral_is_reopened_on_record_then_decided_again(
     assert [e["purpose"] for e in log["items"]] == ["new information from school"]
 
 
-async def test_strategy_discussion_needs_a_manager_or_their_sign_off(intake: Intake) -> None:
+async def test_a_practitioners_strategy_discussion_waits_for_a_manager_a_typed_name_is_not_one(
+    intake: Intake,
+) -> None:
     referral_id = (await intake.submit()).json()["id"]
     csrf = await intake.as_user("mash.practitioner")
     _, tag = await read(intake, referral_id)
     await intake.client.post(f"/api/v1/referrals/{referral_id}/triage", json=REPORT,
                              headers={**csrf, "If-Match": tag})
     _, tag = await read(intake, referral_id)
-    s47 = {"outcome": "strategy_discussion", "rationale": "reasonable cause to suspect harm"}
-    refused = await intake.client.post(f"/api/v1/referrals/{referral_id}/decision", json=s47,
-                                       headers={**csrf, "If-Match": tag})
-    assert refused.status_code == 403
-    signed = await intake.client.post(
+    s47 = {"outcome": "strategy_discussion", "rationale": "reasonable cause to suspect harm",
+           "primary_need": "N1"}
+    waiting = await intake.client.post(
         f"/api/v1/referrals/{referral_id}/decision", json={**s47, "signed_off_by": "mash.manager"},
         headers={**csrf, "If-Match": tag})
-    assert signed.status_code == 200, signed.text
+    assert waiting.status_code == 202, waiting.text
+    assert waiting.json()["status"] == "awaiting_approval" and waiting.json()["outcome"] is None
     full, _ = await read(intake, referral_id)
-    assert full["signed_off_by"] == "mash.manager"
+    assert full["signed_off_by"] is None and full["decided_at"] is None
+    assert full["pending_decision"]["outcome"] == "strategy_discussion"
+
+
+async def test_an_outcome_leading_to_an_assessment_needs_the_primary_need(
+    intake: Intake,
+) -> None:
+    referral_id = (await intake.submit()).json()["id"]
+    csrf = await intake.as_user("mash.manager")
+    _, tag = await read(intake, referral_id)
+    await intake.client.post(f"/api/v1/referrals/{referral_id}/triage", json=REPORT,
+                             headers={**csrf, "If-Match": tag})
+    _, tag = await read(intake, referral_id)
+    body = {"outcome": "cin_assessment", "rationale": "needs assessing"}
+    refused = await intake.client.post(f"/api/v1/referrals/{referral_id}/decision",
+                                       json=body, headers={**csrf, "If-Match": tag})
+    assert refused.status_code == 422
+    assert [e["loc"] for e in refused.json()["errors"]] == [["body", "primary_need"]]
+    assert (await read(intake, referral_id))[0]["outcome"] is None
+    unknown = await intake.client.post(f"/api/v1/referrals/{referral_id}/decision",
+                                       json={**body, "primary_need": "N10"},
+                                       headers={**csrf, "If-Match": tag})
+    assert unknown.status_code == 422
+    nfa = await intake.client.post(
+        f"/api/v1/referrals/{referral_id}/decision", headers={**csrf, "If-Match": tag},
+        json={"outcome": "no_further_action", "rationale": "no concerns once checked"})
+    assert nfa.status_code == 200, nfa.text
+    assert (await read(intake, referral_id))[0]["primary_need"] is None
 
 
 async def test_partners_cannot_triage_decide_or_see_others_requests(intake: Intake) -> None:

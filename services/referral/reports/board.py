@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Integer, and_, case, distinct, func, literal, or_, select, union_all
 
 from services.referral.codes import REFERRAL_SOURCES
 from services.referral.referrals.models import Referral, ReferralSubject
@@ -33,7 +33,7 @@ from services.referral.reports.schemas import (
 from services.referral.workflow.lifecycle import Outcome
 from services.referral.workflow.models import InformationRequest
 from shared.agencies import AgencyDirectoryEntry
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, UTCDateTime
 
 INTERVALS = ("week", "month")
 POLICE = "6"
@@ -83,7 +83,7 @@ def _percent(part: int, whole: int) -> float | None:
 
 @dataclass
 class _Tally:
-    """One period's counts, added up as rows are read."""
+    """One period's counts, added up from grouped rows (``n`` referrals each)."""
 
     referrals: int = 0
     notifications: int = 0
@@ -96,18 +96,18 @@ class _Tally:
 
     def received(self, row: Any) -> None:
         if row.kind == "notification":
-            self.notifications += 1
+            self.notifications += row.n
         else:
-            self.referrals += 1
-        self.sources[row.source] += 1
-        if row.same_day_as is None:
-            self.counted_once += 1
-            self.re_referrals += bool(row.is_re_referral)
+            self.referrals += row.n
+        self.sources[row.source] += row.n
+        if row.once:
+            self.counted_once += row.n
+            self.re_referrals += row.n if row.is_re_referral else 0
 
     def decided(self, row: Any) -> None:
-        self.decisions += 1
-        self.in_time += row.decision_due_at is None or row.decided_at <= row.decision_due_at
-        self.outcomes[row.outcome] += 1
+        self.decisions += row.n
+        self.in_time += row.n if row.in_time else 0
+        self.outcomes[row.outcome] += row.n
 
     def figures(self, first: date, last: date) -> BoardPeriod:
         nfa = self.outcomes.get(Outcome.NO_FURTHER_ACTION, 0)
@@ -128,84 +128,96 @@ class _Tally:
 
 @dataclass
 class _Answers:
-    """One agency's questions of the range."""
+    """One agency's questions of the range (those the MASH withdrew left out)."""
 
     asked: int = 0
     answered: int = 0
     on_time: int = 0
-    hours: list[float] = field(default_factory=list)
-
-    def add(self, row: Any) -> None:
-        if row.withdrawn_at is not None:
-            return  # withdrawn by the MASH: nothing the agency owed
-        self.asked += 1
-        if row.answered_at is not None:
-            self.answered += 1
-            self.on_time += row.answered_at <= row.due_at
-            self.hours.append((row.answered_at - row.created_at).total_seconds() / 3600)
+    median_hours: float | None = None
 
 
 class Board:
-    """Builds the report from one range's rows (read in a long read: see the route)."""
+    """Builds the report with the database's own aggregates: a handful of GROUP BY
+    queries over indexed ranges, so the cost follows the range, not the rows' number
+    in Python. The periods are a small VALUES table joined on the time ranges (each
+    period's bounds are computed here, in the hub's time zone, so SQLite needs no
+    time-zone arithmetic)."""
 
     def __init__(self, first: date, last: date, interval: str, zone: ZoneInfo) -> None:
         self.first, self.last, self.interval, self.zone = first, last, interval, zone
         self.spans = periods(first, last, interval)
-        self.starts_at = datetime.combine(first, time.min, zone)
-        self.ends_at = datetime.combine(last + timedelta(days=1), time.min, zone)
+        self.starts_at = self._midnight(first)
+        self.ends_at = self._midnight(last + timedelta(days=1))
 
-    def _span_of(self, instant: datetime) -> date:
-        return period_start(instant.astimezone(self.zone).date(), self.interval)
+    def _midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time.min, self.zone)
+
+    def _periods(self) -> Any:
+        """The periods as a CTE of one row each (SQLite has no column list for VALUES)."""
+        rows = [select(literal(i, Integer).label("idx"),
+                       literal(self._midnight(first), UTCDateTime()).label("starts"),
+                       literal(self._midnight(last + timedelta(days=1)),
+                               UTCDateTime()).label("ends"))
+                for i, (first, last) in enumerate(self.spans)]
+        return union_all(*rows).cte("periods")
 
     async def build(self, uow: UnitOfWork, now: datetime) -> BoardReport:
         within = (self.starts_at, self.ends_at)
+        spans = self._periods()
+        once = _R.c.same_day_as.is_(None).label("once")
         received = await _rows(uow, select(
-            _R.c.id, _R.c.kind, _R.c.source, _R.c.referring_agency_id, _R.c.same_day_as,
-            _R.c.is_re_referral, _R.c.received_at).where(
-                _R.c.received_at >= within[0], _R.c.received_at < within[1]))
+            spans.c.idx, _R.c.kind, _R.c.source, once, _R.c.is_re_referral,
+            _R.c.referring_agency_id, func.count().label("n"))
+            .select_from(_R.join(spans, and_(_R.c.received_at >= spans.c.starts,
+                                             _R.c.received_at < spans.c.ends)))
+            .group_by(spans.c.idx, _R.c.kind, _R.c.source, once, _R.c.is_re_referral,
+                      _R.c.referring_agency_id))
+        by_agency: Counter[str] = Counter()
+        for row in received:
+            by_agency[row.referring_agency_id] += row.n
+        in_time = or_(_R.c.decision_due_at.is_(None),
+                      _R.c.decided_at <= _R.c.decision_due_at).label("in_time")
         decided = await _rows(uow, select(
-            _R.c.decided_at, _R.c.decision_due_at, _R.c.outcome).where(
-                _R.c.decided_at >= within[0], _R.c.decided_at < within[1],
-                _R.c.outcome.is_not(None)))
-        asked = await _rows(uow, select(
-            _Q.c.agency_id, _Q.c.created_at, _Q.c.due_at, _Q.c.answered_at,
-            _Q.c.withdrawn_at).where(_Q.c.created_at >= within[0], _Q.c.created_at < within[1]))
-        notices = await _rows(uow, select(_S.c.school_urn, _S.c.referral_id).join(
-            _R, _R.c.id == _S.c.referral_id).where(
-                _R.c.source == POLICE, _R.c.received_at >= within[0],
-                _R.c.received_at < within[1], _S.c.role == "child",
-                _S.c.school_urn.is_not(None)))
+            spans.c.idx, _R.c.outcome, in_time, func.count().label("n"))
+            .select_from(_R.join(spans, and_(_R.c.decided_at >= spans.c.starts,
+                                             _R.c.decided_at < spans.c.ends)))
+            .where(_R.c.outcome.is_not(None))
+            .group_by(spans.c.idx, _R.c.outcome, in_time))
+        answers = await _answers(uow, within)
+        notices = dict(await _rows(uow, select(
+            _S.c.school_urn, func.count(distinct(_S.c.referral_id)))
+            .join(_R, _R.c.id == _S.c.referral_id)
+            .where(_R.c.source == POLICE, _R.c.received_at >= within[0],
+                   _R.c.received_at < within[1], _S.c.role == "child",
+                   _S.c.school_urn.is_not(None))
+            .group_by(_S.c.school_urn)))
         directory = {row.agency_id: row for row in await _rows(uow, select(
             _A.c.agency_id, _A.c.name, _A.c.kind, _A.c.school_urn))}
-        return self._report(now, received, decided, asked, notices, directory)
+        return self._report(now, received, decided, by_agency, answers, notices, directory)
 
     def _report(self, now: datetime, received: Sequence[Any], decided: Sequence[Any],
-                asked: Sequence[Any], notices: Sequence[Any],
-                directory: dict[str, Any]) -> BoardReport:
+                by_agency: Counter[str], answers: dict[str, _Answers],
+                notices: dict[str, int], directory: dict[str, Any]) -> BoardReport:
         total = _Tally()
-        by_span: defaultdict[date, _Tally] = defaultdict(_Tally)
-        referrals_by_agency: Counter[str] = Counter()
+        by_span: defaultdict[int, _Tally] = defaultdict(_Tally)
         for row in received:
             total.received(row)
-            by_span[self._span_of(row.received_at)].received(row)
-            referrals_by_agency[row.referring_agency_id] += 1
+            by_span[row.idx].received(row)
         for row in decided:
             total.decided(row)
-            by_span[self._span_of(row.decided_at)].decided(row)
-        answers: dict[str, _Answers] = defaultdict(_Answers)
-        for row in asked:
-            answers[row.agency_id].add(row)
-        agencies = [self._engagement(agency_id, referrals_by_agency[agency_id],
-                                     answers[agency_id], directory.get(agency_id))
-                    for agency_id in sorted(set(referrals_by_agency) | set(answers))]
+            by_span[row.idx].decided(row)
+        agencies = [self._engagement(agency_id, by_agency.get(agency_id, 0),
+                                     answers.get(agency_id, _Answers()),
+                                     directory.get(agency_id))
+                    for agency_id in sorted(set(by_agency) | set(answers))]
         return BoardReport(
             from_date=self.first, to_date=self.last, interval=self.interval,
             time_zone=str(self.zone), generated_at=now,
             totals=total.figures(self.first, self.last),
-            periods=[by_span[period_start(first, self.interval)].figures(first, last)
-                     for first, last in self.spans],
+            periods=[by_span[i].figures(first, last)
+                     for i, (first, last) in enumerate(self.spans)],
             agencies=sorted(agencies, key=lambda a: ((a.name or "~").lower(), a.agency_id)),
-            schools=_schools(directory.values(), referrals_by_agency, answers, notices))
+            schools=_schools(directory.values(), by_agency, answers, notices))
 
     @staticmethod
     def _engagement(agency_id: str, referrals: int, answers: _Answers,
@@ -216,22 +228,48 @@ class Board:
             referrals=referrals, information_requests=answers.asked, answered=answers.answered,
             answered_on_time=answers.on_time,
             answered_on_time_percent=_percent(answers.on_time, answers.asked),
-            median_hours_to_answer=(round(statistics.median(answers.hours), 1)
-                                    if answers.hours else None),
+            median_hours_to_answer=answers.median_hours,
             unanswered=answers.asked - answers.answered)
 
 
-def _schools(entries: Iterable[Any], referrals: Counter[str], answers: dict[str, _Answers],
-             notices: Sequence[Any]) -> list[SchoolFigures]:
+async def _answers(uow: UnitOfWork, within: tuple[datetime, datetime]) -> dict[str, _Answers]:
+    """Each agency's questions asked in the range: counts by the database; the median time
+    to answer by PostgreSQL's percentile_cont, or from the answered ones' times (SQLite)."""
+    asked = and_(_Q.c.created_at >= within[0], _Q.c.created_at < within[1],
+                 _Q.c.withdrawn_at.is_(None))
+    on_time = func.sum(case((_Q.c.answered_at <= _Q.c.due_at, 1), else_=0))
+    found = {agency: _Answers(int(n), int(answered), int(timely or 0)) for agency, n, answered,
+             timely in await _rows(uow, select(_Q.c.agency_id, func.count(),
+                                               func.count(_Q.c.answered_at), on_time)
+                                   .where(asked).group_by(_Q.c.agency_id))}
+    answered = and_(asked, _Q.c.answered_at.is_not(None))
+    if uow.database.is_sqlite:
+        # The hours as SQLite works them out (julianday), not two timestamps a row parsed
+        # in Python: the median of those numbers is taken here.
+        taken = (func.julianday(_Q.c.answered_at) - func.julianday(_Q.c.created_at)) * 24
+        hours: defaultdict[str, list[float]] = defaultdict(list)
+        for agency, spent in await _rows(uow, select(_Q.c.agency_id, taken).where(answered)):
+            hours[agency].append(float(spent))
+        medians = {agency: statistics.median(values) for agency, values in hours.items()}
+    else:
+        seconds = func.extract("epoch", _Q.c.answered_at - _Q.c.created_at)
+        medians = dict(await _rows(uow, select(
+            _Q.c.agency_id, func.percentile_cont(0.5).within_group(seconds) / 3600)
+            .where(answered).group_by(_Q.c.agency_id)))
+    for agency, median in medians.items():
+        found[agency].median_hours = round(float(median), 1)
+    return found
+
+
+def _schools(entries: Iterable[Any], referrals: dict[str, int], answers: dict[str, _Answers],
+             notices: dict[str, int]) -> list[SchoolFigures]:
     """Every school in the directory, by name and URN, those that did nothing included."""
-    by_urn: dict[str, set[str]] = defaultdict(set)
-    for urn, referral_id in notices:
-        by_urn[urn].add(referral_id)
+    none = _Answers()
     schools = [SchoolFigures(agency_id=entry.agency_id, name=entry.name, urn=entry.school_urn,
-                             referrals=referrals[entry.agency_id],
-                             encompass_notices=len(by_urn.get(entry.school_urn, ())),
-                             information_requests=answers[entry.agency_id].asked,
-                             answered=answers[entry.agency_id].answered)
+                             referrals=referrals.get(entry.agency_id, 0),
+                             encompass_notices=notices.get(entry.school_urn, 0),
+                             information_requests=answers.get(entry.agency_id, none).asked,
+                             answered=answers.get(entry.agency_id, none).answered)
                for entry in entries if entry.kind == "school" and entry.school_urn]
     return sorted(schools, key=lambda s: ((s.name or "~").lower(), s.urn))
 

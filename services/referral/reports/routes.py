@@ -9,9 +9,20 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.referral.audit import service as audit
-from services.referral.permissions import BoardReader, MashWorker
+from services.referral.permissions import BoardReader, CensusReader, MashWorker
 from services.referral.reports.board import Board, board_csv, default_range
-from services.referral.reports.schemas import BoardReport, TimelinessReport
+from services.referral.reports.census import (
+    census_csv,
+    census_problems,
+    census_records,
+    census_xml,
+    collection_period,
+)
+from services.referral.reports.schemas import (
+    BoardReport,
+    CensusExtract,
+    TimelinessReport,
+)
 from services.referral.reports.service import timeliness
 from services.referral.runtime import RuntimeDep
 from shared.errors import InvalidValue
@@ -32,6 +43,39 @@ async def read_timeliness(caller: MashWorker, uow: UnitOfWorkDep, reading: LongR
     report = await timeliness(reading, utcnow(), runtime.calendar.zone)
     await audit.record(uow, caller, "report", "referral", "*", "timeliness")
     return report
+
+
+XML = "application/xml"
+
+
+@router.get("/cin-census", response_model=CensusExtract,
+            responses={200: {"content": {CSV: {"schema": {"type": "string"}},
+                                         XML: {"schema": {"type": "string"}}},
+                             "description": "The extract (JSON, or CSV or XML when asked for)"}})
+async def read_cin_census(
+    request: Request, caller: CensusReader, uow: UnitOfWorkDep, reading: LongReadDep,
+    runtime: RuntimeDep,
+    year: Annotated[int, Query(ge=2000, le=2100, description="the census named by the year "
+                               "its collection period ends: 2026 is 1 April 2025 to 31 "
+                               "March 2026")],
+) -> CensusExtract | Response:
+    """The referral part of the DfE Children in Need census (MASH managers, auditors):
+    one record per child referred in the collection year, same-day referrals once.
+    `Accept: application/xml` or `text/csv` for the return's formats. Audited."""
+    records = await census_records(reading, year, runtime.calendar.zone)
+    await audit.record(uow, caller, "export", "referral", "*", "cin_census")
+    accept = request.headers.get("accept", "")
+    if XML in accept:
+        return Response(census_xml(records, year, runtime.calendar.settings.la_code, utcnow()),
+                        media_type=XML)
+    if CSV in accept:
+        return Response(census_csv(records), media_type=f"{CSV}; charset=utf-8",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="cin-census-{year}.csv"'})
+    first, last = collection_period(year)
+    return CensusExtract(year=year, period_start=first, period_end=last,
+                         records=records,
+                         problems=census_problems(records, year))
 
 
 @router.get("/board", response_model=BoardReport,

@@ -18,10 +18,10 @@ class PeriodFigures(BaseModel):
 
 
 class AgencyOverdue(BaseModel):
-    """What is late at one agency: decisions on its referrals, answers it owes."""
+    """What is late at one agency: the answers it owes the MASH (late decisions are the
+    MASH's own, in ``TimelinessReport.overdue_decisions``)."""
 
     agency_id: str
-    overdue_decisions: int
     overdue_information_requests: int
 
 
@@ -110,3 +110,28 @@ class BoardReport(BaseModel):
     periods: list[BoardPeriod]
     agencies: list[AgencyEngagement]
     schools: list[SchoolFigures]
+
+
+class CensusRecordView(BaseModel):
+    """One child's referral in the CIN census's item names."""
+
+    LAchildID: str
+    UPN: str | None
+    PersonBirthDate: date | None
+    GenderCurrent: str
+    CINreferralDate: date
+    ReferralSource: str
+    PrimaryNeedCode: str | None
+    ReferralNFA: bool | None
+    ReReferral: bool
+
+
+class CensusExtract(BaseModel):
+    """The referral part of the census return for one collection year, with the
+    specification's checks that fail (to put right before the return is made)."""
+
+    year: int
+    period_start: date
+    period_end: date
+    records: list[CensusRecordView]
+    problems: list[str]

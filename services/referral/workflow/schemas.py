@@ -9,9 +9,17 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     Field,
+    ValidationInfo,
+    field_validator,
 )
 
-from services.referral.referrals.schemas import ReferralLinks, ReferralView
+from services.referral.referrals.schemas import (
+    AssigneeView,
+    ChildSummary,
+    PendingDecision,
+    ReferralLinks,
+    ReferralView,
+)
 from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
 
@@ -23,6 +31,12 @@ class TriageBody(StrictStripped):
     rationale: str = Field(min_length=1, max_length=5000)
 
 
+PrimaryNeed = Literal["N0", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9"]
+# Outcomes after which social care assesses: the CIN census needs the primary need.
+ASSESSMENT_OUTCOMES = frozenset({"cin_assessment", "strategy_discussion",
+                                 "immediate_protection"})
+
+
 class DecisionBody(StrictStripped):
     """The outcome and why; a manager's sign-off where the outcome needs one."""
 
@@ -30,9 +44,38 @@ class DecisionBody(StrictStripped):
                      "strategy_discussion", "immediate_protection"]
     rationale: str = Field(min_length=1, max_length=10_000)
     signed_off_by: str | None = Field(
-        default=None, max_length=100,
-        description="the MASH manager who signed off a strategy discussion or immediate "
-                    "protection decided by a practitioner")
+        default=None, max_length=100, deprecated=True,
+        description="ignored: a strategy discussion or immediate protection decided by a "
+                    "practitioner now waits for a MASH manager's approval (202, status "
+                    "awaiting_approval; POST .../decision/approval)")
+    primary_need: PrimaryNeed | None = Field(
+        default=None, validate_default=True,
+        description="the child's primary need (CIN census N0-N9): required when the "
+                    "outcome leads to an assessment")
+
+    @field_validator("primary_need")
+    @classmethod
+    def _need_for_assessments(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("outcome") in ASSESSMENT_OUTCOMES:
+            raise ValueError("give the child's primary need (N0-N9) for an outcome that "
+                             "leads to an assessment")
+        return value
+
+
+class ApprovalBody(StrictStripped):
+    """A MASH manager's answer to a decision waiting for approval."""
+
+    approve: bool = Field(description="true: the decision is made; false: it goes back to "
+                                      "triage")
+    comment: str | None = Field(default=None, max_length=5000,
+                                description="required when returning the decision")
+
+
+class AssigneeBody(StrictStripped):
+    """Whom to allocate the referral to: an active member of MASH staff (yourself or a
+    colleague, by user id), or null for nobody."""
+
+    user_id: str | None = Field(min_length=1, max_length=36)
 
 
 class ReopenBody(StrictStripped):
@@ -72,6 +115,9 @@ class InformationRequestView(BaseModel):
     answered_at: datetime | None = None
     referral_id: str | None = None
     legal_basis: str | None = None
+    children: list[ChildSummary] | None = Field(
+        default=None, description="the children of the referral asked about (MASH staff "
+                                  "only; null for partners)")
     links: ReferralLinks
 
 
@@ -94,5 +140,7 @@ class ReferralState(ReferralView):
     outcome: str | None
     decided_at: datetime | None
     version: int
+    assignee: AssigneeView | None = None
+    pending_decision: PendingDecision | None = None
     links: ReferralLinks
 

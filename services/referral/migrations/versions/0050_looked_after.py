@@ -1,7 +1,7 @@
 """Looked-after children's placements and child protection plan status on subjects.
 
 Revision ID: 0050
-Revises: 0031
+Revises: 0032
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0050"
-down_revision: str | None = "0031"
+down_revision: str | None = "0032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

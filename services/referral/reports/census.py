@@ -1,0 +1,166 @@
+"""The referral part of the DfE Children in Need census: one record per child referred in
+the collection year, in the specification's item names.
+
+The census is named by the year its collection period ends: the 2026 census covers
+referrals received from 1 April 2025 to 31 March 2026 (in the hub's time zone). A child
+referred more than once on the same day counts once. A record is a referral's child:
+``LAchildID`` is the hub's person id of the child (the person index's), so the same child
+referred by two agencies is one child.
+
+``ReferralNFA`` is true when the MASH decided that social care takes no further action
+(no further action, advice and signposting, early help), false when an assessment
+follows (then ``PrimaryNeedCode`` is required), and empty while undecided.
+``ReReferral`` is derived, not an item of the return: a referral within 12 months of an
+earlier one of the child.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from services.referral.codes import REFERRAL_SOURCES
+from services.referral.people.models import SubjectDetails
+from services.referral.referrals.models import Referral, ReferralSubject
+from services.referral.reports.schemas import CensusRecordView as CensusRecord
+from shared.db import UnitOfWork
+
+NFA_OUTCOMES = frozenset({"no_further_action", "advice_signposting", "early_help"})
+PRIMARY_NEEDS = frozenset(f"N{n}" for n in range(10))
+GENDER = {"M": "1", "F": "2", "U": "0"}  # GenderCurrent; 9: not stated
+RE_REFERRAL_DAYS = 365
+
+_R = Referral.__table__  # type: ignore[attr-defined]
+_S = ReferralSubject.__table__  # type: ignore[attr-defined]
+_P = SubjectDetails.__table__  # type: ignore[attr-defined]
+
+
+def collection_period(year: int) -> tuple[date, date]:
+    """The first and last day of the census named ``year``."""
+    return date(year - 1, 4, 1), date(year, 3, 31)
+
+
+async def census_records(uow: UnitOfWork, year: int, zone: ZoneInfo) -> list[CensusRecord]:
+    """The year's records, oldest first; same-day referrals of a child once."""
+    first, last = collection_period(year)
+    starts_at = datetime.combine(first, time.min, zone)
+    ends_at = datetime.combine(last + timedelta(days=1), time.min, zone)
+    query = (select(_S.c.id, _P.c.person_id, _S.c.upn, _S.c.date_of_birth, _S.c.sex,
+                    _R.c.received_at, _R.c.source, _R.c.primary_need, _R.c.outcome,
+                    _R.c.is_re_referral)
+             .select_from(_S.join(_R, _R.c.id == _S.c.referral_id)
+                          .outerjoin(_P, _P.c.subject_id == _S.c.id))
+             .where(_R.c.received_at >= starts_at, _R.c.received_at < ends_at,
+                    _R.c.kind == "referral", _S.c.role == "child")
+             .order_by(_R.c.received_at, _S.c.position))
+    connection = await uow.session.connection()
+    rows = (await connection.execute(query)).all()
+    seen: set[tuple[str, date]] = set()
+    records = []
+    for row in rows:
+        child = row.person_id or row.id
+        day = row.received_at.astimezone(zone).date()
+        if (child, day) in seen:
+            continue
+        seen.add((child, day))
+        records.append(CensusRecord(
+            LAchildID=child, UPN=row.upn, PersonBirthDate=row.date_of_birth,
+            GenderCurrent=GENDER.get(row.sex or "", "9"), CINreferralDate=day,
+            ReferralSource=row.source, PrimaryNeedCode=row.primary_need,
+            ReferralNFA=None if row.outcome is None else row.outcome in NFA_OUTCOMES,
+            ReReferral=bool(row.is_re_referral)))
+    return records
+
+
+def census_problems(records: Sequence[CensusRecord], year: int) -> list[str]:
+    """The specification's checks that apply to referrals, as messages (none: valid)."""
+    first, last = collection_period(year)
+    problems = []
+    seen: dict[str, list[date]] = {}
+    for n, record in enumerate(records, start=1):
+        where = f"record {n} (child {record.LAchildID})"
+        if not first <= record.CINreferralDate <= last:
+            problems.append(f"{where}: CINreferralDate {record.CINreferralDate} is outside "
+                            f"the collection year {first} to {last}")
+        if record.ReferralSource not in REFERRAL_SOURCES:
+            problems.append(f"{where}: ReferralSource {record.ReferralSource!r} is not a code")
+        if record.PrimaryNeedCode is not None and record.PrimaryNeedCode not in PRIMARY_NEEDS:
+            problems.append(f"{where}: PrimaryNeedCode {record.PrimaryNeedCode!r} is not N0-N9")
+        if record.ReferralNFA is False and record.PrimaryNeedCode is None:
+            problems.append(f"{where}: an assessment follows but PrimaryNeedCode is missing")
+        if record.ReferralNFA is None:
+            problems.append(f"{where}: not decided yet, so ReferralNFA is unknown")
+        earlier = seen.setdefault(record.LAchildID, [])
+        if record.CINreferralDate in earlier:
+            problems.append(f"{where}: the child is referred twice on "
+                            f"{record.CINreferralDate} (counted once)")
+        recent = any((record.CINreferralDate - d).days <= RE_REFERRAL_DAYS for d in earlier)
+        if recent and not record.ReReferral:
+            problems.append(f"{where}: an earlier referral within 12 months, but not marked "
+                            "as a re-referral")
+        earlier.append(record.CINreferralDate)
+    return problems
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+CSV_ITEMS = tuple(CensusRecord.model_fields)
+
+
+def census_csv(records: Sequence[CensusRecord]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_ITEMS)
+    for record in records:
+        writer.writerow([_text(getattr(record, name)) for name in CSV_ITEMS])
+    return out.getvalue()
+
+
+def census_xml(records: Sequence[CensusRecord], year: int, la_code: str,
+               generated_at: datetime) -> bytes:
+    """The records in the census return's XML shape (Header, then a Child per record)."""
+    message = ElementTree.Element("Message")
+    header = ElementTree.SubElement(message, "Header")
+    details = ElementTree.SubElement(header, "CollectionDetails")
+    for name, value in (("Collection", "CIN"), ("Year", str(year)),
+                        ("ReferenceDate", collection_period(year)[1].isoformat())):
+        ElementTree.SubElement(details, name).text = value
+    source = ElementTree.SubElement(header, "Source")
+    for name, value in (("SourceLevel", "L"), ("LEA", la_code), ("SoftwareCode", "mash"),
+                        ("Release", "1"), ("SerialNo", "1"),
+                        ("DateTime", generated_at.replace(microsecond=0).isoformat())):
+        ElementTree.SubElement(source, name).text = value
+    children = ElementTree.SubElement(message, "Children")
+    for record in records:
+        child = ElementTree.SubElement(children, "Child")
+        identifiers = ElementTree.SubElement(child, "ChildIdentifiers")
+        ElementTree.SubElement(identifiers, "LAchildID").text = record.LAchildID
+        if record.UPN:
+            ElementTree.SubElement(identifiers, "UPN").text = record.UPN
+        if record.PersonBirthDate:
+            ElementTree.SubElement(identifiers, "PersonBirthDate").text = _text(
+                record.PersonBirthDate)
+        ElementTree.SubElement(identifiers, "GenderCurrent").text = record.GenderCurrent
+        cin = ElementTree.SubElement(child, "CINdetails")
+        ElementTree.SubElement(cin, "CINreferralDate").text = _text(record.CINreferralDate)
+        ElementTree.SubElement(cin, "ReferralSource").text = record.ReferralSource
+        if record.PrimaryNeedCode:
+            ElementTree.SubElement(cin, "PrimaryNeedCode").text = record.PrimaryNeedCode
+        if record.ReferralNFA is not None:
+            ElementTree.SubElement(cin, "ReferralNFA").text = _text(record.ReferralNFA)
+    ElementTree.indent(message)
+    xml: bytes = ElementTree.tostring(message, encoding="utf-8", xml_declaration=True)
+    return xml
