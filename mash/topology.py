@@ -36,6 +36,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     "/api/v1/reports": "referral",
     "/api/v1/alerts": "referral",
     "/api/v1/missing-episodes": "referral",
+    "/api/v1/peer-hubs": "referral",
     "/fhir/": "referral",
     "/api/v1/subscriptions": "notify",
     "/api/v1/deliveries": "notify",

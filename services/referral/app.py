@@ -10,11 +10,17 @@ from services.referral.audit import routes as audit
 from services.referral.audit.seals import AuditSealer, seal_key
 from services.referral.casework import routes as casework
 from services.referral.encompass import routes as encompass
+from services.referral.events import REFERRAL_DECIDED, REFERRAL_RECEIVED
 from services.referral.fhir import routes as fhir
 from services.referral.intake import routes as intake
 from services.referral.intake.writer import IntakeWriter
 from services.referral.intelligence import routes as intelligence
 from services.referral.intelligence.missing import ReturnInterviewScheduler
+from services.referral.peers import routes as peers
+from services.referral.peers.keys import peer_fernet
+from services.referral.peers.runtime import PeerRuntime
+from services.referral.peers.sender import PeerSender
+from services.referral.peers.service import NoticeMaker
 from services.referral.people import routes as people
 from services.referral.queue import routes as queue
 from services.referral.referrals import routes as referrals
@@ -30,6 +36,7 @@ from shared.broker import Broker
 from shared.db import Database
 from shared.service import Service, Subscription
 from shared.settings import Settings
+from shared.ssrf import UrlGuard
 from shared.staff import STAFF_UPDATED
 
 NAME = "referral"
@@ -47,20 +54,31 @@ def create_service(
     interviews = ReturnInterviewScheduler(database, poll_seconds=hub.deadline_poll_seconds)
     sealer = AuditSealer(database, seal_key(settings.secret_key.get_secret_value()),
                          poll_seconds=hub.audit_seal_seconds)
+    peer_runtime = PeerRuntime(
+        peer_fernet(settings),
+        UrlGuard(allow_loopback=settings.allows_loopback_fetches(), what="peer hub URL"),
+        hub, settings.issuer)
+    sender = PeerSender(database, peer_runtime.fernet, peer_runtime.guard,
+                        schedule=hub.peer_retry_schedule_seconds,
+                        timeout=hub.peer_timeout_seconds, poll_seconds=hub.peer_poll_seconds)
     service = Service(NAME, settings=settings, broker=broker, database=database,
                    # The queue before `router`: /referrals/queue is not a referral id.
                    routers=[queue.router, reports.router, intake.router, referrals.router,
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
                             casework.router, people.people, people.reviews,
                             encompass.router, intelligence.screenings, intelligence.router,
-                            intelligence.episodes],
+                            intelligence.episodes, peers.router, peers.shares],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated),
                                   Subscription("referral.staff-directory", [STAFF_UPDATED],
-                                               record_staff_updated)],
-                   workers=[deadlines, interviews, sealer], migrations=MIGRATIONS,
+                                               record_staff_updated),
+                                  Subscription("referral.peer-hub-notices",
+                                               [REFERRAL_RECEIVED, REFERRAL_DECIDED],
+                                               NoticeMaker(hub))],
+                   workers=[deadlines, interviews, sealer, sender], migrations=MIGRATIONS,
                    registry=registry,
                    title="MASH referral service")
-    service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar))
+    service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar),
+                                                peer_runtime)
     return service
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.referral.intake.writer import IntakeWriter
+from services.referral.peers.runtime import PeerRuntime
 from services.referral.workflow.working_time import WorkingCalendar
 from shared.service import runtime_dependency
 
@@ -18,6 +19,7 @@ class ReferralRuntime:
 
     calendar: WorkingCalendar
     intake: IntakeWriter
+    peers: PeerRuntime | None = None  # peer hubs' keys and URL guard
 
 
 RuntimeDep = Annotated[ReferralRuntime, Depends(runtime_dependency(ReferralRuntime))]

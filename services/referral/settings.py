@@ -44,3 +44,14 @@ class HubSettings(BaseSettings):
     # Operation Encompass: a police referral with one of these concerns (CIN factors;
     # domestic abuse by default) tells the children's schools.
     encompass_concerns: list[str] = Field(default_factory=lambda: ["3A", "3B", "3C"])
+
+    # This hub's name as peer hubs see it (with la_code above): a child placed in or from
+    # another authority whose hub is a registered peer is notified to that hub
+    # (services/referral/peers).
+    hub_name: str = "MASH"
+    # Notices to peer hubs: retried after these many seconds each (then dead-lettered,
+    # about 3 days in all), each attempt given up after the timeout.
+    peer_retry_schedule_seconds: list[float] = Field(default_factory=lambda: [
+        2.0, 5.0, 15.0, 60.0, 300.0, 1800.0, 3600.0, 7200.0, *([21600.0] * 10)])
+    peer_timeout_seconds: float = 15.0
+    peer_poll_seconds: float = 1.0

@@ -257,7 +257,7 @@ async def test_demo_data_is_created_once_with_working_credentials(data_dir: Path
     roles = {u["username"]: u["roles"] for u in credentials["users"]}
     assert sorted(r for rs in roles.values() for r in rs) == sorted([
         "admin", "mash_manager", "mash_practitioner", "partner_practitioner",
-        "partner_practitioner", "auditor"])
+        "partner_practitioner", "auditor", "board_member"])
     agencies = {a["id"]: a["kind"] for a in credentials["agencies"]}
     assert sorted(agencies.values()) == ["health", "local_authority", "police", "school"]
     for user in credentials["users"]:

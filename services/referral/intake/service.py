@@ -139,8 +139,10 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     )
     subjects = [rows.add(
         ReferralSubject, referral_id=referral["id"], position=position,
-        **subject.model_dump(exclude={"address"}),
+        **subject.model_dump(exclude={"address", "looked_after"}),
         address=subject.address.model_dump(exclude_none=True) if subject.address else None,
+        looked_after=subject.looked_after.model_dump(mode="json")
+        if subject.looked_after else None,
         postcode=subject.address.postcode if subject.address else None,
     ) for position, subject in enumerate(body.subjects)]
     # Each subject linked to a person; the re-referral and same-day flags by person.
@@ -162,6 +164,12 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
                                  calendar.settings.encompass_concerns) else [],
         ).cloud_event())
     workflow.record_received(rows, referral, submitter, on_behalf=on_behalf)
+    workflow.record_child_facts(rows, referral, submitter, [
+        {"position": position, "looked_after": subject.looked_after.model_dump(mode="json")
+         if subject.looked_after else None,
+         "child_protection_plan": subject.child_protection_plan}
+        for position, subject in enumerate(body.subjects)
+        if subject.looked_after or subject.child_protection_plan])
     batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")
     if own:
         await batch.write(uow)

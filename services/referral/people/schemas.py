@@ -148,6 +148,13 @@ class PersonView(BaseModel):
     addresses: list[AddressView]
     referrals: list[PersonReferralView] = Field(description="oldest first, all agencies")
     links: list[LinkView]
+    looked_after: dict[str, Any] | None = Field(
+        default=None, description="the child's placement as the latest referral that gave "
+                                  "one said it: {placing_la_code, host_la_code, placed_at, "
+                                  "referral_id, seen_at}")
+    child_protection_plan: dict[str, Any] | None = Field(
+        default=None, description="as the latest referral that said it: {status, "
+                                  "referral_id, seen_at}")
     household: list[HouseholdMember] = Field(
         default_factory=list, description="people given the same address (postcode and "
                                           "first line) in a referral, youngest last")
@@ -196,11 +203,17 @@ def person_view(found: PersonFile) -> PersonView:
     records = [details for details, _ in found.records]
     sexes = Counter(d.sex for d in records if d.sex)
     base = f"{person_path(found.person.id)}/links"
+    placed = [(d, facts) for d, facts, _ in found.status_facts if facts]
+    plans = [(d, plan) for d, _, plan in found.status_facts if plan]
     today = utcnow().date()
     latest = max(records, key=lambda d: d.seen_at, default=None)
     born = max((d for d in records if d.date_of_birth), key=lambda d: d.seen_at, default=None)
     linked = found.linked_subjects
     return PersonView(
+        looked_after={**placed[-1][1], "referral_id": placed[-1][0].referral_id,
+                      "seen_at": placed[-1][0].seen_at.isoformat()} if placed else None,
+        child_protection_plan={"status": plans[-1][1], "referral_id": plans[-1][0].referral_id,
+                               "seen_at": plans[-1][0].seen_at.isoformat()} if plans else None,
         id=found.person.id, created_at=found.person.created_at,
         given_name=latest.given_name if latest else None,
         family_name=latest.family_name if latest else None,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from services.referral.audit import service as audit
@@ -18,7 +20,7 @@ from services.referral.people.models import (
     SubjectDetails,
 )
 from services.referral.permissions import is_mash_staff
-from services.referral.referrals.models import Referral
+from services.referral.referrals.models import Referral, ReferralSubject
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import NotFound
@@ -36,6 +38,10 @@ class PersonFile:
     household: list[search.Housemate] = field(default_factory=list)
     # The details of each subject a link is about (undone links' subjects included).
     linked_subjects: dict[str, SubjectDetails] = field(default_factory=dict)
+    # What referrals said of the child's placement and protection plan, oldest first:
+    # (subject's details, looked_after, child_protection_plan).
+    status_facts: list[tuple[SubjectDetails, dict[str, Any] | None, str | None]] = \
+        field(default_factory=list)
 
 
 def require_mash_staff(reader: Principal, what: str) -> None:
@@ -50,13 +56,25 @@ async def person_file(uow: UnitOfWork, person_id: str) -> PersonFile:
     if person is None:
         raise Problem(404, "No such person.")
     records = await index.person_records(uow, person_id)
+    by_subject = {details.subject_id: details for details, _ in records}
+    facts = (await uow.session.exec(
+        select(ReferralSubject.id, ReferralSubject.looked_after,
+               ReferralSubject.child_protection_plan)
+        .where(col(ReferralSubject.id).in_(list(by_subject)),
+               or_(col(ReferralSubject.looked_after).is_not(None),
+                   col(ReferralSubject.child_protection_plan).is_not(None))))).all() \
+        if by_subject else []
+    status_facts = sorted(((by_subject[subject_id], dict(looked_after) if looked_after
+                            else None, plan)
+                           for subject_id, looked_after, plan in facts),
+                          key=lambda fact: fact[0].seen_at)
     links = await index.person_links(uow, person_id)
     subject_ids = sorted({link.subject_id for link in links})
     linked = {d.subject_id: d for d in (await uow.session.exec(
         select(SubjectDetails).where(col(SubjectDetails.subject_id).in_(subject_ids)))).all()}
     return PersonFile(person, records, await index.person_identifiers(uow, person_id), links,
                       await search.household(uow, person_id, [d for d, _ in records]),
-                      linked)
+                      linked, status_facts)
 
 
 async def search_people(uow: UnitOfWork, reader: Principal, query: search.PersonQuery,

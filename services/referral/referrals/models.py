@@ -110,6 +110,11 @@ class ReferralSubject(SQLModel, table=True):
     missing_from_home: bool | None = None
     present_at_incident: bool | None = None
     voice: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A looked-after child's placement {placing_la_code, host_la_code, placed_at}: a child
+    # placed in or from a peer hub's area is notified to that hub (services/referral/peers).
+    looked_after: dict[str, Any] | None = Field(default=None,
+                                                sa_column=Column(JSON, nullable=True))
+    child_protection_plan: str | None = Field(default=None, max_length=8)
 
 
 class ReferenceCounter(SQLModel, table=True):

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime
 
 from services.referral.deps import PurposeHeader
 from services.referral.links import REFERRALS
+from services.referral.peers import service as peers
 from services.referral.people import index as people_index
 from services.referral.people.models import SubjectDetails
 from services.referral.permissions import (
@@ -57,9 +58,11 @@ async def read_referral(referral_id: str, caller: ReferralReader, uow: UnitOfWor
     if not is_mash_staff(caller):
         return ReferralLimitedView.of(referral)
     response.headers["ETag"] = workflow.etag(referral)
+    known_to, notices = await peers.known_to_and_notices(uow, referral)
     return ReferralFullView.of(
         referral, subjects=[_subject_view(s, matches.get(s.id)) for s in subjects],
-        timeline=[TimelineView.model_validate(t.model_dump()) for t in chronology])
+        timeline=[TimelineView.model_validate(t.model_dump()) for t in chronology],
+        known_to=known_to, peer_notices=notices)
 
 
 def _subject_view(subject: ReferralSubject, indexed: SubjectDetails | None) -> SubjectView:

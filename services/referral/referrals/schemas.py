@@ -67,6 +67,30 @@ class Address(StrictStripped):
         default=None, max_length=10, examples=["S60 1AA"])
 
 
+LA_CODE_PATTERN = r"^[0-9]{3}$"  # a DfE local authority code, e.g. 372 for Rotherham
+ProtectionPlan = Literal["current", "ended", "none"]
+
+
+class LookedAfter(StrictStripped):
+    """A looked-after child's placement: the authority that placed the child and the one
+    whose area the child lives in (the same when placed in area)."""
+
+    placing_la_code: str = Field(pattern=LA_CODE_PATTERN, examples=["372"],
+                                 description="DfE code of the local authority that placed "
+                                             "the child")
+    host_la_code: str = Field(pattern=LA_CODE_PATTERN, examples=["373"],
+                              description="DfE code of the local authority where the "
+                                          "child lives")
+    placed_at: date | None = None
+
+    @field_validator("placed_at")
+    @classmethod
+    def _placed_already(cls, value: date | None) -> date | None:
+        if value is not None and value > _today():
+            raise ValueError("is in the future")
+        return value
+
+
 class Subject(StrictStripped):
     """A person the referral is about: a child, or an adult around them."""
 
@@ -101,6 +125,12 @@ class Subject(StrictStripped):
                                   "at the incident (told to the school: Operation Encompass)")
     voice: str | None = Field(default=None, max_length=2000,
                               description="the child's own words or wishes, where known")
+    looked_after: LookedAfter | None = Field(
+        default=None, description="a looked-after child's placement (a child placed in or "
+                                  "from another hub's area is notified to that hub)")
+    child_protection_plan: ProtectionPlan | None = Field(
+        default=None, description="whether the child is subject to a child protection "
+                                  "plan now, was once, or never was")
 
     @field_validator("date_of_birth")
     @classmethod
@@ -124,6 +154,12 @@ class Subject(StrictStripped):
         if not _today() <= value <= _today() + MAX_PREGNANCY:
             raise ValueError("must be within the next 300 days")
         return value
+
+    @model_validator(mode="after")
+    def _child_facts(self) -> Subject:
+        if self.role != "child" and (self.looked_after or self.child_protection_plan):
+            raise ValueError("looked_after and child_protection_plan are only for a child")
+        return self
 
     @model_validator(mode="after")
     def _identifiable(self) -> Subject:
@@ -277,6 +313,8 @@ class SubjectView(BaseModel):
     missing_from_home: bool | None = None
     present_at_incident: bool | None = None
     voice: str | None = None
+    looked_after: dict[str, Any] | None = None
+    child_protection_plan: str | None = None
     id: str | None = None
     person_id: str | None = Field(
         default=None, description="the person this subject is linked to (GET "
@@ -394,6 +432,12 @@ class ReferralFullView(ReferralView):
     cse_level: Literal["low", "medium", "high"] | None = Field(
         default=None, description="the latest CSE screening's level")
     timeline: list[TimelineView] = Field(default_factory=list)
+    known_to: dict[str, Any] | None = Field(
+        default=None, description="sent by a peer hub: {peer_hub_id, name, la_code, "
+                                  "their_reference} (the child is known to that hub)")
+    peer_notices: list[dict[str, Any]] = Field(
+        default_factory=list, description="what peer hubs were told of this referral "
+                                          "(GET /api/v1/referrals/{id}/peer-notices)")
     view: Literal["full"] = "full"
     links: ReferralLinks
 

@@ -20,6 +20,8 @@ class InformationRequest(SQLModel, table=True):
     referral_id: str = Field(foreign_key="referrals.id", max_length=36, index=True)
     agency_id: str = Field(max_length=36, index=True)
     question: str = Field(sa_column=Column(Text, nullable=False))
+    # The lawful basis for asking, for the sharing ledger (services/referral/peers).
+    legal_basis: str | None = Field(default=None, max_length=200)
     status: str = Field(default="open", max_length=16, index=True)
     due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     created_by: str = Field(max_length=100)

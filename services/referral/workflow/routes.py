@@ -69,6 +69,7 @@ def _request_view(request: InformationRequest, reader: Principal,
         status=request.status, due_at=request.due_at, created_at=request.created_at,
         answer=request.answer, answered_at=request.answered_at,
         referral_id=request.referral_id if is_mash_staff(reader) else None,
+        legal_basis=request.legal_basis,
         links=ReferralLinks(self=information_request_path(request.id)))
 
 
@@ -92,7 +93,8 @@ async def request_information(referral_id: str, body: InformationRequestCreate,
     """Ask a partner agency a question; it is told, and sees only the question."""
     referral = await workflow.load_for_change(uow, referral_id, if_match, required=False)
     request = await workflow.request_information(uow, referral, caller, body.agency_id,
-                                                 body.question, body.due_at, runtime.calendar)
+                                                 body.question, body.due_at, runtime.calendar,
+                                                 body.legal_basis)
     response.headers["Location"] = information_request_path(request.id)
     response.headers["ETag"] = workflow.etag(referral)
     return _request_view(request, caller)

@@ -91,6 +91,9 @@ class InformationRequestCreate(StrictStripped):
     question: str = Field(min_length=1, max_length=5000)
     due_at: AwareDatetime | None = Field(default=None,
                                          description="default: the RAG response time")
+    legal_basis: str = Field(
+        default="Children Act 2004 s11 / DPA 2018 Sch 8", min_length=3, max_length=200,
+        description="the lawful basis for asking (recorded in the sharing ledger)")
 
 
 class InformationResponse(StrictStripped):
@@ -111,6 +114,7 @@ class InformationRequestView(BaseModel):
     answer: str | None = None
     answered_at: datetime | None = None
     referral_id: str | None = None
+    legal_basis: str | None = None
     children: list[ChildSummary] | None = Field(
         default=None, description="the children of the referral asked about (MASH staff "
                                   "only; null for partners)")

@@ -110,6 +110,15 @@ def record_received(rows: Rows, referral: Mapping[str, Any], submitter: Principa
         recorded_by_mash_for_source=referral["source"] if on_behalf else None))
 
 
+def record_child_facts(rows: Rows, referral: Mapping[str, Any], submitter: Principal,
+                       children: list[dict[str, Any]]) -> None:
+    """A chronology line for what the referrer said of the children's placement (looked
+    after, placed in or out of area) and child protection plans, when they said anything."""
+    if children:
+        rows.add(TimelineEntry, **_timeline_values(
+            referral["id"], "children_status_recorded", submitter, children=children))
+
+
 async def transition(uow: UnitOfWork, referral: Referral, who: Principal,
                      action: ReferralAction, *, what: str, purpose: str,
                      change: Callable[[datetime], Mapping[str, Any]],
@@ -156,7 +165,8 @@ async def triage(uow: UnitOfWork, referral: Referral, who: Principal, rag: str,
 
 async def request_information(uow: UnitOfWork, referral: Referral, who: Principal,
                               agency_id: str, question: str, due_at: datetime | None,
-                              calendar: WorkingCalendar) -> InformationRequest:
+                              calendar: WorkingCalendar, legal_basis: str | None = None
+                              ) -> InformationRequest:
     """Ask a partner agency a question; it is due by the referral's RAG response time."""
     next_status(ReferralAction.REQUEST_INFORMATION, referral.status)  # refused before checks
     now = utcnow()
@@ -166,7 +176,7 @@ async def request_information(uow: UnitOfWork, referral: Referral, who: Principa
     request = InformationRequest(
         referral_id=referral.id, agency_id=agency_id, question=question,
         due_at=due_at or calendar.response_due(now, referral.rag or "green"),
-        created_by=who.subject, created_at=now)
+        created_by=who.subject, created_at=now, legal_basis=legal_basis)
 
     def ask(_now: datetime) -> Mapping[str, Any]:
         uow.session.add(request)

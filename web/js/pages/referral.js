@@ -262,6 +262,8 @@ function page(ctx) {
           ["Consent", [CONSENT[ref.consent.status] || ref.consent.status, ref.consent.reason ? h("p", `Reason: ${ref.consent.reason}`) : null]],
           ["Allocated to", ref.assignee ? assigneeName(ctx, ref.assignee) : "Nobody"],
           ref.external_reference && ["Referrer's own reference", ref.external_reference],
+          ref.known_to && ["Known to", `${ref.known_to.name} (local authority ${ref.known_to.la_code}), their reference ${ref.known_to.their_reference || "not given"}`],
+          ref.peer_notices && ref.peer_notices.length && ["Other hubs told", h("ul.list", ref.peer_notices.map((n) => h("li", peerNoticeText(n))))],
           ref.same_day_as && ["Same day as", [h("a", { href: `#/referrals/${ref.same_day_as}` }, "an earlier referral of this child today"), " (the census counts them once)"]],
         ]),
         h("h2.heading-m", "The referrer's account"),
@@ -396,8 +398,27 @@ function subjectCard(s, index) {
       s.local_id && ["Referrer's id", s.local_id],
       address && ["Address", address],
       s.school && ["School", s.school],
+      s.looked_after && ["Looked after", lookedAfterText(s.looked_after)],
+      s.child_protection_plan && ["Child protection plan", PROTECTION_PLANS[s.child_protection_plan] || s.child_protection_plan],
       match && ["Person index", match],
     ])));
+}
+
+const PROTECTION_PLANS = { current: "Subject to a plan now", ended: "Was subject to a plan", none: "Never subject to a plan" };
+
+function lookedAfterText(placed) {
+  const where = placed.placing_la_code === placed.host_la_code
+    ? `placed by local authority ${placed.placing_la_code} in its own area`
+    : `placed by local authority ${placed.placing_la_code} in the area of local authority ${placed.host_la_code}`;
+  return `Yes: ${where}${placed.placed_at ? ` since ${dateOnly(placed.placed_at)}` : ""}`;
+}
+
+function peerNoticeText(n) {
+  const hub = n.peer_hub || "another hub";
+  if (n.status === "not_shared") return `${hub}: not shared. Reason: ${n.reason || "not given"}`;
+  const what = n.status === "delivered" ? `told${n.their_reference ? `, their reference ${n.their_reference}` : ""}`
+    : n.status === "dead" ? "not told: sending failed (an administrator can send it again)" : "being sent";
+  return `${hub}: ${what} (${n.legal_basis || "no legal basis recorded"})`;
 }
 
 /** The word for someone in a referral: "child", "adult", "parent or carer". */
@@ -827,6 +848,8 @@ export function timelineText(entry, staff, agencyMap) {
     case "awaiting_approval": return `${who} proposed: ${OUTCOMES[d.outcome] || d.outcome}, for a manager's approval`;
     case "approval_refused": return `${who} returned the proposed decision (${OUTCOMES[d.outcome] || d.outcome || "an outcome"})${d.comment ? `: “${d.comment}”` : ""}`;
     case "strategy_discussion": return `${who} recorded a strategy discussion${d.outcome ? `: ${SD_OUTCOMES[d.outcome] || d.outcome}` : ""}`;
+    case "children_status_recorded": return `The referrer said ${(d.children || []).map((c) => [c.looked_after ? lookedAfterText(c.looked_after).replace("Yes: ", "a child is looked after, ") : null, c.child_protection_plan ? `child protection plan: ${PROTECTION_PLANS[c.child_protection_plan] || c.child_protection_plan}` : null].filter(Boolean).join("; ")).join("; ")}`;
+    case "peer_hub_notified": return `${d.peer_hub || "Another hub"} was told${d.their_reference ? ` (their reference ${d.their_reference})` : ""}`;
     default: return `${who}: ${entry.what.replaceAll("_", " ")}`;
   }
 }

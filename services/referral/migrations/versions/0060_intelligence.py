@@ -2,7 +2,7 @@
 a subject's missing-from-home flag.
 
 Revision ID: 0060
-Revises: 0032
+Revises: 0052
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from shared.db import UTCDateTime
 
 revision: str = "0060"
-down_revision: str | None = "0032"
+down_revision: str | None = "0052"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
