@@ -34,6 +34,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     "/api/v1/match-reviews": "referral",
     "/api/v1/audit": "referral",
     "/api/v1/reports": "referral",
+    "/api/v1/hub": "referral",
     "/fhir/": "referral",
     "/api/v1/subscriptions": "notify",
     "/api/v1/deliveries": "notify",

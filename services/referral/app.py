@@ -18,6 +18,7 @@ from services.referral.referrals import routes as referrals
 from services.referral.reports import routes as reports
 from services.referral.runtime import ReferralRuntime
 from services.referral.settings import HubSettings
+from services.referral.workflow import partner_routes
 from services.referral.workflow import routes as workflow
 from services.referral.workflow.deadlines import DeadlineScheduler
 from services.referral.workflow.working_time import WorkingCalendar
@@ -45,7 +46,9 @@ def create_service(
                    # The queue before `router`: /referrals/queue is not a referral id.
                    routers=[queue.router, reports.router, intake.router, referrals.router,
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
-                            people.people, people.reviews, encompass.router],
+                            people.people, people.reviews, encompass.router,
+                            partner_routes.referrals, partner_routes.requests,
+                            partner_routes.hub],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated)],
                    workers=[deadlines, sealer], migrations=MIGRATIONS, registry=registry,

@@ -37,3 +37,10 @@ class HubSettings(BaseSettings):
     deadline_poll_seconds: float = 30.0
     # How often the audit chain's head is sealed with the key kept out of the database.
     audit_seal_seconds: float = 5.0
+    # How partners reach the MASH about a question (shown on every question card).
+    contact_phone: str = Field(default="01632 960000", max_length=40)
+    duty_mailbox: str = Field(default="mash.duty@northshire.example", max_length=320)
+    # A partner's working hours, by kind of agency, where they differ from the hub's: a
+    # school's answers fall due in school hours (red requests still run on the clock).
+    partner_hours: dict[str, tuple[time, time]] = Field(
+        default_factory=lambda: {"school": (time(8, 30), time(16, 0))})

@@ -18,6 +18,7 @@ class ReferralStatus(StrEnum):
     AWAITING_INFORMATION = "awaiting_information"
     DECIDED = "decided"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # by the referring agency, sent in error, before a decision
 
 
 class ReferralAction(StrEnum):
@@ -28,6 +29,7 @@ class ReferralAction(StrEnum):
     DECIDE = "decide"
     REOPEN = "reopen"
     CLOSE = "close"
+    WITHDRAW = "withdraw_referral"
 
 
 class InformationRequestStatus(StrEnum):
@@ -37,6 +39,7 @@ class InformationRequestStatus(StrEnum):
     OVERDUE = "overdue"
     ANSWERED = "answered"
     WITHDRAWN = "withdrawn"
+    DECLINED = "declined"
 
 
 class InformationRequestAction(StrEnum):
@@ -45,6 +48,8 @@ class InformationRequestAction(StrEnum):
     ANSWER = "answer"
     WITHDRAW = "withdraw"
     BECOME_OVERDUE = "become_overdue"
+    DECLINE = "decline"
+    ASK_FOR_TIME = "ask_for_time"
 
 
 Status = ReferralStatus
@@ -61,6 +66,8 @@ REFERRAL_TRANSITIONS: dict[ReferralAction, dict[ReferralStatus, ReferralStatus]]
                             Status.AWAITING_INFORMATION: Status.DECIDED},
     ReferralAction.REOPEN: {Status.DECIDED: Status.TRIAGED, Status.CLOSED: Status.TRIAGED},
     ReferralAction.CLOSE: {Status.DECIDED: Status.CLOSED},
+    ReferralAction.WITHDRAW: {Status.RECEIVED: Status.WITHDRAWN, Status.TRIAGED: Status.WITHDRAWN,
+                              Status.AWAITING_INFORMATION: Status.WITHDRAWN},
 }
 
 
@@ -77,6 +84,9 @@ REFERRAL_REFUSALS: dict[ReferralAction, Callable[[str], str]] = {
     ReferralAction.REOPEN: lambda status: f"A {status} referral is open already.",
     ReferralAction.CLOSE: lambda status: f"Only a decided referral can be closed; this one is "
                                          f"{status}.",
+    ReferralAction.WITHDRAW: lambda status: (
+        f"A {status} referral cannot be withdrawn: only one not yet decided can. Call the "
+        "MASH to tell them it was sent in error."),
 }
 
 REQUEST_TRANSITIONS: dict[InformationRequestAction,
@@ -89,6 +99,12 @@ REQUEST_TRANSITIONS: dict[InformationRequestAction,
         InformationRequestStatus.OVERDUE: InformationRequestStatus.WITHDRAWN},
     InformationRequestAction.BECOME_OVERDUE: {
         InformationRequestStatus.OPEN: InformationRequestStatus.OVERDUE},
+    InformationRequestAction.DECLINE: {
+        InformationRequestStatus.OPEN: InformationRequestStatus.DECLINED,
+        InformationRequestStatus.OVERDUE: InformationRequestStatus.DECLINED},
+    InformationRequestAction.ASK_FOR_TIME: {
+        InformationRequestStatus.OPEN: InformationRequestStatus.OPEN,
+        InformationRequestStatus.OVERDUE: InformationRequestStatus.OVERDUE},
 }
 
 REQUEST_REFUSALS: dict[InformationRequestAction, Callable[[str], str]] = {
@@ -97,6 +113,10 @@ REQUEST_REFUSALS: dict[InformationRequestAction, Callable[[str], str]] = {
     InformationRequestAction.WITHDRAW: lambda status: f"This request is {status}; it cannot be "
                                                       "withdrawn.",
     InformationRequestAction.BECOME_OVERDUE: lambda status: f"This request is {status}.",
+    InformationRequestAction.DECLINE: lambda status: f"This request is {status}; it cannot "
+                                                     "be declined.",
+    InformationRequestAction.ASK_FOR_TIME: lambda status: f"This request is {status}; it "
+                                                          "needs no more time.",
 }
 
 

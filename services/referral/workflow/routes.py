@@ -61,6 +61,10 @@ def _request_view(request: InformationRequest, reader: Principal) -> Information
         id=request.id, agency_id=request.agency_id, question=request.question,
         status=request.status, due_at=request.due_at, created_at=request.created_at,
         answer=request.answer, answered_at=request.answered_at,
+        declined_at=request.declined_at, decline_reason=request.decline_reason,
+        decline_detail=request.decline_detail, held_by_agency_id=request.held_by_agency_id,
+        extension_until=request.extension_until, extension_reason=request.extension_reason,
+        extension_requested_at=request.extension_requested_at,
         referral_id=request.referral_id if is_mash_staff(reader) else None,
         links=ReferralLinks(self=information_request_path(request.id)))
 
