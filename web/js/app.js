@@ -10,6 +10,12 @@ import { referralFormPage, ourReferralsPage, ourReferralPage, requestsPage } fro
 import { timelinessPage } from "./pages/reports.js";
 import { matchReviewsPage, matchReviewPage } from "./pages/reviews.js";
 import { boardPage } from "./pages/board.js";
+import { partnerHomePage } from "./pages/partner_home.js";
+import { auditPage } from "./pages/audit.js";
+import { adminPage } from "./pages/admin.js";
+
+const AUDITORS = ["auditor"];
+const ADMINS = ["admin"];
 
 // --- routes -------------------------------------------------------------------------------
 
@@ -25,6 +31,9 @@ const ROUTES = [
   { path: /^\/our-referrals$/, page: ourReferralsPage, roles: PARTNERS },
   { path: /^\/our-referrals\/([\w-]+)$/, page: ourReferralPage, roles: PARTNERS },
   { path: /^\/information-requests$/, page: requestsPage, roles: PARTNERS },
+  { path: /^\/home$/, page: partnerHomePage, roles: PARTNERS },
+  { path: /^\/audit$/, page: auditPage, roles: AUDITORS },
+  { path: /^\/admin$/, page: adminPage, roles: ADMINS },
   { path: /^\/$/, page: homePage },
 ];
 
@@ -111,11 +120,14 @@ async function loadSession() {
 
 function homePage({ main }) {
   if (isMashStaff()) go("/queue");
-  else if (hasRole(PARTNERS)) go("/our-referrals");
+  else if (hasRole(PARTNERS)) go("/home");
+  else if (hasRole(AUDITORS)) go("/audit");
+  else if (hasRole(ADMINS)) go("/admin");
   else if (hasRole(BOARD_READERS)) go("/board");
   else {
     show(main, h("h1.heading-l", "MASH referral hub"),
-      h("p.body", "This web client is for MASH staff and partner practitioners. Administrators and auditors use the API: see the API reference at /docs."));
+      h("p.body", "Your account has no role in this web client. Partner systems use the API: see the ",
+        h("a", { href: "/docs" }, "API reference"), "."));
   }
 }
 
@@ -127,8 +139,10 @@ function navItems() {
     return isManager() ? [...items, ["#/board", "Board report"]] : items;
   }
   if (hasRole(PARTNERS)) {
-    return [["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"], ["#/information-requests", "Information requests"]];
+    return [["#/home", "Home"], ["#/information-requests", "Information requests"], ["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"]];
   }
+  if (hasRole(AUDITORS)) return [["#/audit", "Audit log"], ["#/board", "Board report"], ["/docs", "API reference"]];
+  if (hasRole(ADMINS)) return [["#/admin", "Administration"], ["/docs", "API reference"]];
   if (hasRole(BOARD_READERS)) return [["#/board", "Board report"]];
   return [];
 }

@@ -1,0 +1,94 @@
+// An administrator's first page: the hub's agencies (with a school's URN and safeguarding
+// lead) and its users, whose roles can be changed or who can be disabled (their sessions
+// end at once), and the hub's own settings that are safe to show.
+
+import { api, ApiError } from "../api.js";
+import { h, clear, show } from "../dom.js";
+import { select, button, showErrors } from "../forms.js";
+import { hubSettingsOf } from "./partner.js";
+
+const ROLES = [
+  ["mash_practitioner", "MASH practitioner"], ["mash_manager", "MASH manager"],
+  ["partner_practitioner", "Partner practitioner"], ["admin", "Administrator"],
+  ["auditor", "Auditor"], ["board_member", "Board member"],
+];
+const ROLE_WORDS = Object.fromEntries(ROLES);
+const DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+export async function adminPage({ main }) {
+  const notice = h("div#admin-notice");
+  const users = h("tbody");
+  const agencyRows = h("tbody");
+  let agencyNames = new Map();
+
+  async function load() {
+    const [{ data: agencyList }, { data: userList }] = await Promise.all([api("/api/v1/agencies"), api("/api/v1/users")]);
+    agencyNames = new Map(agencyList.map((a) => [a.id, a.name]));
+    clear(agencyRows, agencyList.map((a) => h("tr",
+      h("td", a.name), h("td", a.kind.replace("_", " ")), h("td", a.school_urn || ""),
+      h("td", a.safeguarding_lead_email || ""), h("td", a.active ? "Active" : "Disabled"))));
+    clear(users, userList.map(userRow));
+  }
+
+  function done(message) {
+    const element = h("div.notification.notification--success", { role: "status", tabindex: "-1" }, h("p.notification__title", message));
+    clear(notice, element);
+    element.focus();
+  }
+
+  function userRow(u) {
+    const id = `role-${u.id}`;
+    const form = h("form.role-form", { novalidate: true, "aria-label": `Role of ${u.username}` },
+      select({ id, label: `Role of ${u.username}`, value: u.roles[0], options: ROLES }),
+      button("Change role", { secondary: true }));
+    form.querySelector("label").classList.add("visually-hidden");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const role = form.querySelector(`#${CSS.escape(id)}`).value;
+      try {
+        await api(`/api/v1/users/${u.id}`, { method: "PATCH", body: { roles: [role] } });
+        await load();
+        done(`${u.username} is now ${ROLE_WORDS[role].toLowerCase()}. Their sessions have ended: they sign in again with the new role.`);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        showErrors(form, [{ id, text: error.message }]);
+      }
+    });
+    const toggle = button(u.active ? "Disable" : "Enable", { type: "button", secondary: true, onclick: async () => {
+      await api(`/api/v1/users/${u.id}`, { method: "PATCH", body: { active: !u.active } });
+      await load();
+      done(`${u.username} is ${u.active ? "disabled; their sessions have ended" : "enabled"}.`);
+    } });
+    return h("tr.user-row", { dataset: { username: u.username } },
+      h("td", h("strong", u.username), h("div.body-s.secondary", u.display_name)),
+      h("td", agencyNames.get(u.agency_id) || ""),
+      h("td", u.roles.map((r) => ROLE_WORDS[r] || r).join(", ")),
+      h("td", u.active ? "Active" : "Disabled"),
+      h("td", form, toggle));
+  }
+
+  const settings = await hubSettingsOf();
+  show(main,
+    h("h1.heading-l", "Administration"),
+    notice,
+    h("h2.heading-m", "Users"),
+    h("p.body", "Changing a user's role or disabling them ends their sessions at once. Every change is audited."),
+    h("div.table-wrap", h("table.table#users",
+      h("caption.visually-hidden", "Users of the hub"),
+      h("thead", h("tr", ["User", "Agency", "Roles", "Status", "Change"].map((t) => h("th", { scope: "col" }, t)))),
+      users)),
+    h("h2.heading-m", "Agencies"),
+    h("div.table-wrap", h("table.table#agencies",
+      h("caption.visually-hidden", "Agencies of the hub"),
+      h("thead", h("tr", ["Name", "Kind", "School URN", "Safeguarding lead", "Status"].map((t) => h("th", { scope: "col" }, t)))),
+      agencyRows)),
+    h("h2.heading-m", "The hub's settings"),
+    h("dl.summary-list#hub-settings",
+      ...[["Contact", `${settings.contact.phone} · ${settings.contact.duty_mailbox}`],
+        ["Working hours", `${settings.opening_time}–${settings.closing_time}, ${settings.working_days.map((d) => DAYS[d]).join(", ")}`],
+        ...settings.partner_hours.map((p) => [`Working hours (${p.agency_kind})`, `${p.opening_time}–${p.closing_time}`]),
+        ["Partner response times", Object.entries(settings.rag_response_hours).map(([rag, hours]) => `${rag} ${hours} h`).join(", ") + (settings.red_on_clock_time ? " (red on the clock)" : "")],
+        ["Bank holidays", settings.bank_holidays.join(", ") || "None in the next year"]]
+        .map(([key, value]) => h("div.summary-list__row", h("dt.summary-list__key", key), h("dd.summary-list__value", value)))));
+  await load();
+}
