@@ -40,8 +40,8 @@ def create_service(
     hub = HubSettings()
     calendar = WorkingCalendar(hub)
     deadlines = DeadlineScheduler(database, poll_seconds=hub.deadline_poll_seconds)
-    sealer = AuditSealer(database, seal_key(settings.secret_key.get_secret_value()),
-                         poll_seconds=hub.audit_seal_seconds)
+    audit_key = seal_key(settings.secret_key.get_secret_value())
+    sealer = AuditSealer(database, audit_key, poll_seconds=hub.audit_seal_seconds)
     service = Service(NAME, settings=settings, broker=broker, database=database,
                    # The queue before `router`: /referrals/queue is not a referral id.
                    routers=[queue.router, reports.router, intake.router, referrals.router,
@@ -53,6 +53,7 @@ def create_service(
                                                record_agency_updated)],
                    workers=[deadlines, sealer], migrations=MIGRATIONS, registry=registry,
                    title="MASH referral service")
-    service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar))
+    service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar),
+                                                audit_key)
     return service
 

@@ -18,6 +18,7 @@ class ReferralRuntime:
 
     calendar: WorkingCalendar
     intake: IntakeWriter
+    audit_key: bytes | None = None  # the seals' key, to verify the audit chain's seals
 
 
 RuntimeDep = Annotated[ReferralRuntime, Depends(runtime_dependency(ReferralRuntime))]
