@@ -7,8 +7,11 @@ import { field, button, valueOf } from "../forms.js";
 import { agencies, staffNames } from "../state.js";
 
 const FILTERS = [
+  ["person_id", "Person (their id in the index)", "20", "Every read of their record and of each referral they are in"],
   ["record_id", "Record (a referral's id)", "20"],
   ["actor", "User or client (its id)", "20"],
+  ["agency_id", "Agency (its id)", "20"],
+  ["purpose", "Purpose", "10", "For example: triage, referrer_follow_up, information_sharing"],
   ["action", "Action", "10", "For example: read, search, triage, decide, refused"],
   ["at_from", "From", "10", "A date, for example 2026-12-01"],
   ["at_to", "To", "10", "A date, for example 2026-12-31"],
@@ -54,10 +57,23 @@ export async function auditPage({ main, query }) {
   params.at_from = asInstant(params.at_from, false);
   params.at_to = asInstant(params.at_to, true);
 
+  const { data: check } = await api("/api/v1/audit/verification");
+  const status = check.ok
+    ? h("div.notification.notification--success#chain-status", { role: "status" },
+      h("p.notification__title", `The chain holds: ${check.entries} entries verified at ${dateTime(check.verified_at)}.`),
+      h("p.body", check.last_checkpoint ? `Last checkpoint: entry ${check.last_checkpoint.seq}, sealed ${dateTime(check.last_checkpoint.sealed_at)}.` : "No checkpoint sealed yet."))
+    : h("div.error-summary#chain-status", { role: "alert" },
+      h("h2.error-summary__title", "The audit chain does not hold"),
+      h("ul.list", check.problems.map((p) => h("li", `Entry ${p.seq}: ${p.problem}`))));
+  const exportLink = withQuery("/api/v1/audit/export", params);
+
   show(main,
     h("h1.heading-l", "Audit log"),
+    status,
     h("p.body", "Every read and change of a child's record: who, when and why. Newest first."),
     form,
+    h("p.body", h("a#export", { href: exportLink, download: "audit-extract.csv" }, "Download these entries as CSV"),
+      h("span.body-s.secondary", " (the download is itself audited)")),
     h("div.table-wrap", h("table.table#audit-entries",
       h("caption.visually-hidden", "Audit entries, newest first"),
       h("thead", h("tr", ["When", "Who", "Action", "Record", "Why (purpose)"].map((t) => h("th", { scope: "col" }, t)))),
