@@ -6,6 +6,9 @@ MASH_SCREENSHOTS set, see scripts/screenshots.sh) saved for the README."""
 from __future__ import annotations
 
 import re
+import sqlite3
+import uuid
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -123,5 +126,46 @@ def test_an_admin_demotes_a_user_who_loses_access_at_once(
     page.reload()
     expect(page).to_have_url(re.compile(r"#/sign-in"))
     context.close()
+    no_problems(admin)
+    admin.close()
+
+
+def dead_letter(hub: Hub, subscription_id: str, agency_id: str) -> str:
+    """A delivery that ran out of retries, as the dispatcher leaves one (written straight
+    into the running hub's notify database: waiting out a real retry schedule takes days)."""
+    delivery_id = str(uuid.uuid4())
+    created = hub.now().astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(hub.data_dir / "notify.db") as db:
+        db.execute(
+            "INSERT INTO deliveries (id, event_id, event_type, status, created_at, "
+            "subscription_id, agency_id, channel, payload, attempt_count, last_status_code, "
+            "last_error, dead_reason) VALUES (?, ?, 'mash.referral.decided', 'dead', ?, ?, ?, "
+            "'email', '{}', 8, NULL, 'mailbox refused', 'retries_exhausted')",
+            (delivery_id, str(uuid.uuid4()), created, subscription_id, agency_id))
+    return delivery_id
+
+
+def test_an_admin_replays_a_dead_lettered_delivery(
+    browser: Any, hub: Hub, artifacts: Path
+) -> None:
+    admin = open_session(browser, hub, "admin")
+    police = hub.agency_id("police")
+    subscription = staff_api(admin, hub, "POST", "/api/v1/subscriptions", data={
+        "channel": "email", "address": "duty@police.example", "agency_id": police,
+        "event_types": ["mash.referral.decided"]}).json()
+    delivery_id = dead_letter(hub, subscription["id"], police)
+
+    page = admin.page
+    page.goto("/#/admin")
+    page.reload()
+    row = page.locator(f"tr.dead-row[data-delivery-id='{delivery_id}']")
+    expect(row).to_contain_text("retries_exhausted")
+    expect(page.locator("#subscriptions")).to_contain_text("duty@police.example")
+    check_page(page, artifacts, "admin-dead-deliveries")
+    row.locator("button:has-text('Replay')").click()
+    expect(page.locator("#admin-notice")).to_contain_text("replayed")
+    expect(row).to_have_count(0)
+    dead = staff_api(admin, hub, "GET", "/api/v1/deliveries?status=dead").json()["items"]
+    assert delivery_id not in {d["id"] for d in dead}
     no_problems(admin)
     admin.close()

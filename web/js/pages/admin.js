@@ -3,7 +3,7 @@
 // end at once), and the hub's own settings that are safe to show.
 
 import { api, ApiError } from "../api.js";
-import { h, clear, show } from "../dom.js";
+import { h, clear, dateTime, show } from "../dom.js";
 import { select, button, showErrors } from "../forms.js";
 import { hubSettingsOf } from "./partner.js";
 
@@ -19,6 +19,8 @@ export async function adminPage({ main }) {
   const notice = h("div#admin-notice");
   const users = h("tbody");
   const agencyRows = h("tbody");
+  const subscriptionRows = h("tbody");
+  const deadRows = h("tbody");
   let agencyNames = new Map();
 
   async function load() {
@@ -28,6 +30,35 @@ export async function adminPage({ main }) {
       h("td", a.name), h("td", a.kind.replace("_", " ")), h("td", a.school_urn || ""),
       h("td", a.safeguarding_lead_email || ""), h("td", a.active ? "Active" : "Disabled"))));
     clear(users, userList.map(userRow));
+    const [{ data: subs }, { data: dead }] = await Promise.all([
+      api("/api/v1/subscriptions"), api("/api/v1/deliveries?status=dead&limit=50")]);
+    clear(subscriptionRows, subs.length ? subs.map((x) => h("tr",
+      h("td", agencyNames.get(x.agency_id) || x.agency_id),
+      h("td", x.channel === "webhook" ? "Webhook" : "Email"),
+      h("td", h("code", x.url || x.address || "")),
+      h("td", x.event_types.join(", ")),
+      h("td", !x.active ? `Off${x.disabled_reason ? `: ${x.disabled_reason}` : ""}` : x.failing_since ? `Failing since ${dateTime(x.failing_since)}` : "On"))) : h("tr", h("td", { colspan: "5" }, "No subscriptions.")));
+    clear(deadRows, dead.items.length ? dead.items.map(deadRow) : h("tr", h("td", { colspan: "5" }, "No failed deliveries.")));
+  }
+
+  function deadRow(d) {
+    const replay = button("Replay", { type: "button", secondary: true, onclick: async () => {
+      try {
+        await api(`/api/v1/deliveries/${d.id}/retry`, { method: "POST" });
+        await load();
+        done(`Delivery of ${d.event_type} replayed: it is sent again with the same webhook-id.`);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        const problem = h("div.error-summary", { role: "alert", tabindex: "-1" }, h("p.body", error.message));
+        clear(notice, problem);
+        problem.focus();
+      }
+    } });
+    return h("tr.dead-row", { dataset: { deliveryId: d.id } },
+      h("td", d.event_type), h("td", agencyNames.get(d.agency_id) || d.agency_id || ""),
+      h("td", dateTime(d.created_at)),
+      h("td", [d.dead_reason, d.last_status_code ? `HTTP ${d.last_status_code}` : null, d.last_error].filter(Boolean).join("; ")),
+      h("td", replay));
   }
 
   function done(message) {
@@ -82,6 +113,17 @@ export async function adminPage({ main }) {
       h("caption.visually-hidden", "Agencies of the hub"),
       h("thead", h("tr", ["Name", "Kind", "School URN", "Safeguarding lead", "Status"].map((t) => h("th", { scope: "col" }, t)))),
       agencyRows)),
+    h("h2.heading-m", "Webhook and email subscriptions"),
+    h("div.table-wrap", h("table.table#subscriptions",
+      h("caption.visually-hidden", "Subscriptions of every agency"),
+      h("thead", h("tr", ["Agency", "Channel", "Endpoint", "Events", "State"].map((t) => h("th", { scope: "col" }, t)))),
+      subscriptionRows)),
+    h("h2.heading-m", "Failed deliveries"),
+    h("p.body", "Deliveries that ran out of retries. Replay one when the partner's endpoint works again."),
+    h("div.table-wrap", h("table.table#dead-deliveries",
+      h("caption.visually-hidden", "Dead-lettered deliveries, newest first"),
+      h("thead", h("tr", ["Event", "Agency", "Created", "Why it failed", "Action"].map((t) => h("th", { scope: "col" }, t)))),
+      deadRows)),
     h("h2.heading-m", "The hub's settings"),
     h("dl.summary-list#hub-settings",
       ...[["Contact", `${settings.contact.phone} · ${settings.contact.duty_mailbox}`],
