@@ -28,6 +28,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     "/api/v1/agencies": "identity",
     "/api/v1/users": "identity",
     "/api/v1/clients": "identity",
+    "/api/v1/admin-changes": "identity",
     "/api/v1/referrals": "referral",
     "/api/v1/information-requests": "referral",
     "/api/v1/people": "referral",
