@@ -97,6 +97,13 @@ def test_a_school_declines_one_question_and_answers_another(
     declined = [t for t in full["timeline"] if t["what"] == "information_declined"]
     assert len(declined) == 1 and declined[0]["detail"]["reason"] == "held_elsewhere"
     assert declined[0]["detail"]["held_by_agency_id"] == hub.agency_id("health")
+    staff.page.goto(f"/#/referrals/{made['id']}")
+    card = staff.page.locator("section.request").filter(has_text="GP")
+    expect(card).to_contain_text("Declined")
+    expect(card.locator(".decline")).to_contain_text(
+        "Another agency holds this: Northshire Hospitals NHS Foundation Trust holds it")
+    expect(staff.page.locator(".timeline")).to_contain_text("declined a question")
+    check_page(staff.page, artifacts, "referral-with-a-declined-question")
     no_problems(school)
     school.close()
     staff.close()
