@@ -96,9 +96,21 @@ def test_an_admin_demotes_a_user_who_loses_access_at_once(
     browser: Any, hub: Hub, artifacts: Path
 ) -> None:
     admin = open_session(browser, hub, "admin")
-    created = staff_api(admin, hub, "POST", "/api/v1/users", data={
-        "username": "e2e.demoted", "display_name": "Dee Moted (MASH social worker)",
-        "agency_id": hub.agency_id("local_authority"), "roles": ["mash_practitioner"]}).json()
+    # The administrator creates the user; the first password and secret are shown once.
+    admin.page.goto("/#/admin")
+    admin.page.click("summary:has-text('Create a user')")
+    admin.page.fill("#u-username", "e2e.demoted")
+    admin.page.fill("#u-display_name", "Dee Moted (MASH social worker)")
+    admin.page.select_option("#u-agency_id", label="Northshire Council MASH")
+    admin.page.select_option("#u-roles", "mash_practitioner")
+    admin.page.click("button:has-text('Create the user')")
+    admin.page.wait_for_selector("#secret-once")
+    shown = admin.page.locator("#secret-once code.secret").all_inner_texts()
+    created = {"initial_password": shown[0], "totp_secret": shown[1]}
+    assert shown[2].startswith("otpauth://totp/")
+    check_page(admin.page, artifacts, "admin-user-created")
+    admin.page.reload()
+    expect(admin.page.locator("#secret-once")).to_have_count(0)  # shown once only
 
     context = browser.new_context(base_url=hub.base_url)
     page = context.new_page()
@@ -111,8 +123,6 @@ def test_an_admin_demotes_a_user_who_loses_access_at_once(
     expect(page).to_have_url(re.compile(r"#/queue"))
     assert context.request.get(f"{hub.base_url}/api/v1/referrals/queue").ok
 
-    admin.page.goto("/#/admin")
-    admin.page.reload()  # the list as it is now, with the new user
     row = admin.page.locator("tr.user-row[data-username='e2e.demoted']")
     row.locator("select").select_option("board_member")
     row.locator("button:has-text('Change role')").click()
