@@ -197,6 +197,29 @@ export async function adminPage({ main }) {
     }
   });
 
+  const newAgency = h("form#new-agency", { novalidate: true, "aria-labelledby": "new-agency-title" },
+    field({ id: "g-name", label: "Name", width: "30", autocomplete: "organization" }),
+    select({ id: "g-kind", label: "Kind", value: "school", options: [["school", "School"], ["police", "Police"], ["health", "Health"], ["local_authority", "Local authority"], ["other", "Other"]] }),
+    field({ id: "g-school_urn", label: "School URN (schools only)", hint: "The DfE unique reference number: 6 digits", width: "10", inputmode: "numeric" }),
+    field({ id: "g-safeguarding_lead_email", label: "Safeguarding lead's mailbox (schools only)", hint: "Told of police notifications about its pupils (Operation Encompass)", type: "email", width: "30", spellcheck: false }),
+    button("Add the agency", { secondary: true }));
+  newAgency.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(newAgency);
+    try {
+      const { data } = await api("/api/v1/agencies", { method: "POST", body: {
+        name: valueOf(newAgency, "g-name") || "", kind: valueOf(newAgency, "g-kind"),
+        school_urn: valueOf(newAgency, "g-school_urn") || undefined,
+        safeguarding_lead_email: valueOf(newAgency, "g-safeguarding_lead_email") || undefined } });
+      newAgency.reset();
+      await load();
+      done(`${data.name} added.`);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      showErrors(newAgency, error.status === 422 ? apiErrors(newAgency, error, { prefix: "g" }) : [{ id: "g-name", text: error.message }]);
+    }
+  });
+
   const settings = await hubSettingsOf();
   show(main,
     h("h1.heading-l", "Administration"),
@@ -213,6 +236,7 @@ export async function adminPage({ main }) {
       h("caption.visually-hidden", "Agencies of the hub"),
       h("thead", h("tr", ["Name", "Kind", "School URN", "Safeguarding lead", "Status"].map((t) => h("th", { scope: "col" }, t)))),
       agencyRows)),
+    h("details.details", h("summary.details__summary", h("span#new-agency-title", "Add an agency")), h("div.details__text", newAgency)),
     h("h2.heading-m", "Partner systems (API clients)"),
     h("p.body", "A disabled system gets no new tokens at once. To rotate keys, the system publishes its new key at its JWKS URL."),
     h("div.table-wrap", h("table.table#clients",
