@@ -43,7 +43,7 @@ export async function adminPage({ main }) {
         await api(`/api/v1/clients/${encodeURIComponent(c.client_id)}`, { method: "PATCH", body: { active: !c.active } });
         await load();
         done(`${c.name} is ${c.active ? "disabled: it gets no new tokens" : "enabled"}.`);
-      } })))));
+      } }), rotateForm(c)))));
     clear(changeRows, changes.slice(0, 20).map((c) => h("tr",
       h("td", dateTime(c.at)), h("td", c.action.replaceAll("_", " ")),
       h("td", `${c.record_type} `, h("code", c.record_id)),
@@ -61,6 +61,27 @@ export async function adminPage({ main }) {
       h("td", x.event_types.join(", ")),
       h("td", !x.active ? `Off${x.disabled_reason ? `: ${x.disabled_reason}` : ""}` : x.failing_since ? `Failing since ${dateTime(x.failing_since)}` : "On"))) : h("tr", h("td", { colspan: "5" }, "No subscriptions.")));
     clear(deadRows, dead.items.length ? dead.items.map(deadRow) : h("tr", h("td", { colspan: "5" }, "No failed deliveries.")));
+  }
+
+  function rotateForm(c) {
+    const id = `k-${c.client_id.replace(/[^\w-]/g, "_")}`;
+    const form = h("form.rotate-form", { novalidate: true, "aria-label": `New keys for ${c.name}` },
+      field({ id, label: `New JWKS URL for ${c.name}`, type: "url", width: "20", spellcheck: false }),
+      button("Replace keys", { secondary: true }));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const url = valueOf(form, id);
+      if (!url) return showErrors(form, [{ id, text: "Enter the URL where the system publishes its keys" }]);
+      try {
+        await api(`/api/v1/clients/${encodeURIComponent(c.client_id)}`, { method: "PATCH", body: { jwks_uri: url } });
+        await load();
+        done(`${c.name} now signs with the keys at ${url}.`);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        showErrors(form, [{ id, text: error.message }]);
+      }
+    });
+    return h("details.details", h("summary.details__summary", h("span", "Rotate its keys")), h("div.details__text", form));
   }
 
   function deadRow(d) {
