@@ -264,7 +264,8 @@ def _audit(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(_verify_audit(settings, checkpoint)))
 
 
-async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
+async def _sealed_head(settings: Settings) -> dict[str, object] | None:
+    """The audit chain's head, sealed now (None: the log is empty)."""
     from services.referral.audit.seals import checkpoint, seal_key
 
     database = _database("referral", settings)
@@ -274,10 +275,15 @@ async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
             await uow.commit()
     finally:
         await database.dispose()
+    return taken.as_json() if taken is not None else None
+
+
+async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
+    taken = await _sealed_head(settings)
     if taken is None:
         print("the audit log is empty: nothing to checkpoint", file=sys.stderr, flush=True)
         return 1
-    document = json.dumps(taken.as_json())
+    document = json.dumps(taken)
     print(document, flush=True)
     if post_to:
         import httpx
@@ -419,6 +425,43 @@ def _import(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(_import_referrals(settings, args)))
 
 
+def _backup(args: argparse.Namespace) -> None:
+    from mash.backup import BackupError, write_backup
+
+    data_dir, target = Path(args.data_dir), Path(args.to)
+    if not (data_dir / "referral.db").exists():
+        print(f"no `mash up` data in {data_dir}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    if target.exists():
+        print(f"backup not made: {target} exists: give a new file name", file=sys.stderr,
+              flush=True)
+        sys.exit(2)
+    settings = embedded_settings(data_dir)
+    try:
+        sealed = asyncio.run(_sealed_head(settings))
+        made = write_backup(data_dir, target, sealed)
+    except BackupError as exc:
+        print(f"backup not made: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    print(f"backup written to {made.path} (readable by you only): "
+          f"{', '.join(made.databases)} and {len(made.files)} other files; the audit log "
+          f"sealed at entry {made.checkpoint_seq}", flush=True)
+
+
+def _restore(args: argparse.Namespace) -> None:
+    from mash.backup import CHECKPOINT, BackupError, restore_backup
+
+    data_dir = Path(args.data_dir)
+    try:
+        manifest = restore_backup(Path(args.source), data_dir)
+    except BackupError as exc:
+        print(f"not restored: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    print(f"restored the backup made at {manifest['made_at']} into {data_dir}.\n"
+          f"  Check it:  mash audit verify --data-dir {data_dir} --checkpoint "
+          f"{data_dir / CHECKPOINT}\n  Start it:  mash up --data-dir {data_dir}", flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of `mash`."""
     parser = argparse.ArgumentParser(prog="mash", description=__doc__)
@@ -514,6 +557,19 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("--data-dir", default=None,
                          help="for `mash up` data: the data directory (default: MASH_ settings)")
     imports.set_defaults(func=_import)
+
+    backup = commands.add_parser(
+        "backup", help="copy a `mash up` data directory while the hub runs (each SQLite "
+                       "database by its online backup API, a sealed audit checkpoint, the "
+                       "hub's secret) into one archive, readable by you only")
+    backup.add_argument("--data-dir", default=".mash")
+    backup.add_argument("--to", required=True, metavar="FILE", help="a new .tar.gz file")
+    backup.set_defaults(func=_backup)
+    restore = commands.add_parser(
+        "restore", help="unpack a backup into a new data directory, checking every file")
+    restore.add_argument("--from", dest="source", required=True, metavar="FILE")
+    restore.add_argument("--data-dir", required=True, help="a new, empty directory")
+    restore.set_defaults(func=_restore)
 
     keys = commands.add_parser("keys", help="manage identity's token-signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -39,6 +39,7 @@ from shared.outbox import add_to_outbox
 from shared.problems import Problem
 from shared.roles import Role
 from shared.settings import Settings
+from shared.staff import staff_updated_event
 
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -97,6 +98,12 @@ async def _check_urn_free(uow: UnitOfWork, urn: str | None, agency_id: str | Non
         raise Problem(409, "Another agency has this school_urn.", title="Conflict")
 
 
+def _publish_staff(uow: UnitOfWork, user: User) -> None:
+    add_to_outbox(uow, staff_updated_event(
+        user.id, display_name=user.display_name, agency_id=user.agency_id, roles=user.roles,
+        active=user.active))
+
+
 def _publish_agency(uow: UnitOfWork, agency: Agency) -> None:
     add_to_outbox(uow, agency_updated_event(
         agency.id, kind=agency.kind, active=agency.active, school_urn=agency.school_urn,
@@ -127,6 +134,7 @@ async def create_user(
     )
     uow.session.add(user)
     await uow.session.flush()
+    _publish_staff(uow, user)
     return user
 
 
@@ -174,6 +182,7 @@ async def update_user(uow: UnitOfWork, user: User, changes: dict[str, Any]) -> U
     for name, value in changes.items():
         setattr(user, name, value)
     uow.session.add(user)
+    _publish_staff(uow, user)
     if reason is not None:
         await end_sessions_of(uow, user.id, reason)
     return user

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from services.referral.audit import routes as audit
 from services.referral.audit.seals import AuditSealer, seal_key
+from services.referral.casework import routes as casework
 from services.referral.encompass import routes as encompass
 from services.referral.fhir import routes as fhir
 from services.referral.intake import routes as intake
@@ -18,6 +19,7 @@ from services.referral.referrals import routes as referrals
 from services.referral.reports import routes as reports
 from services.referral.runtime import ReferralRuntime
 from services.referral.settings import HubSettings
+from services.referral.staff import record_staff_updated
 from services.referral.workflow import partner_routes
 from services.referral.workflow import routes as workflow
 from services.referral.workflow.deadlines import DeadlineScheduler
@@ -27,6 +29,7 @@ from shared.broker import Broker
 from shared.db import Database
 from shared.service import Service, Subscription
 from shared.settings import Settings
+from shared.staff import STAFF_UPDATED
 
 NAME = "referral"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,11 +49,13 @@ def create_service(
                    # The queue before `router`: /referrals/queue is not a referral id.
                    routers=[queue.router, reports.router, intake.router, referrals.router,
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
-                            people.people, people.reviews, encompass.router,
-                            partner_routes.referrals, partner_routes.requests,
-                            partner_routes.hub],
+                            casework.router, people.people, people.reviews,
+                            encompass.router, partner_routes.referrals,
+                            partner_routes.requests, partner_routes.hub],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
-                                               record_agency_updated)],
+                                               record_agency_updated),
+                                  Subscription("referral.staff-directory", [STAFF_UPDATED],
+                                               record_staff_updated)],
                    workers=[deadlines, sealer], migrations=MIGRATIONS, registry=registry,
                    title="MASH referral service")
     service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar),

@@ -105,6 +105,28 @@ class ReferralDecided(ReferralEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReferralAssigned(ReferralEvent):
+    """`mash.referral.assigned`: a referral was allocated to a member of staff (or no
+    longer is: ``assignee_id`` null); ids only."""
+
+    type: ClassVar[str] = "mash.referral.assigned"
+    assignee_id: str | None
+    sequence: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferralAwaitingApproval(ReferralEvent):
+    """`mash.referral.awaiting_approval`: a practitioner's decision waits for a MASH
+    manager; ids, status and the outcome's code only."""
+
+    type: ClassVar[str] = "mash.referral.awaiting_approval"
+    reference: str
+    status: str
+    outcome: str
+    sequence: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class DecisionOverdue(ReferralEvent):
     """`mash.referral.decision_overdue`: no decision by the deadline."""
 
@@ -188,6 +210,8 @@ REFERRAL_RECEIVED = ReferralReceived.type
 REFERRAL_TRIAGED = ReferralTriaged.type
 REFERRAL_DECIDED = ReferralDecided.type
 DECISION_OVERDUE = DecisionOverdue.type
+REFERRAL_ASSIGNED = ReferralAssigned.type
+REFERRAL_AWAITING_APPROVAL = ReferralAwaitingApproval.type
 REQUEST_CREATED = InformationRequestCreated.type
 REQUEST_ANSWERED = InformationRequestAnswered.type
 REQUEST_OVERDUE = InformationRequestOverdue.type

@@ -99,3 +99,53 @@ def test_a_page_left_while_it_loads_does_not_draw_over_the_next(
     assert page.locator("[data-queue-ready]").count() == 0
     no_problems(practitioner)
     practitioner.close()
+
+
+def triage_by_api(session: Any, hub: Hub, referral_id: str, rag: str = "amber") -> None:
+    """Triage with the browser's own session (its cookie and the anti-CSRF header)."""
+    request = session.context.request
+    read = request.get(f"{hub.base_url}/api/v1/referrals/{referral_id}")
+    done = request.post(f"{hub.base_url}/api/v1/referrals/{referral_id}/triage",
+                        data={"rag": rag, "rationale": "screened"},
+                        headers={"x-mash-csrf": "1", "if-match": read.headers["etag"]})
+    assert done.ok, done.text()
+
+
+def test_a_decision_sent_after_a_manager_decided_is_explained_and_its_text_kept(
+    browser: Any, hub: Hub, artifacts: Path
+) -> None:
+    """The lost decision: a practitioner sends "Early help" with a reason after a manager
+    has decided. The page says what happened, shows the manager's decision, and keeps the
+    practitioner's choice and words (it used to throw and drop them)."""
+    referral = hub.submit(external_reference="lost-decision")
+    practitioner = open_session(browser, hub, "mash.practitioner")
+    manager = open_session(browser, hub, "mash.manager")
+    triage_by_api(manager, hub, referral["id"])
+    for session in (practitioner, manager):
+        session.page.goto(f"/#/referrals/{referral['id']}")
+        session.page.wait_for_selector("#decision-form")
+
+    manager.page.check("#decision-form label:has-text('No further action')")
+    manager.page.fill("#d-rationale", "Manager: already known to early help; no new concern.")
+    manager.page.click("button:has-text('Record the decision')")
+    manager.page.wait_for_selector("text=Decision recorded: No further action.")
+
+    page = practitioner.page
+    page.check("#decision-form label:has-text('Early help')")
+    typed = "Practitioner: the family asked for help with the children's routines."
+    page.fill("#d-rationale", typed)
+    page.click("button:has-text('Record the decision')")
+    conflict = page.wait_for_selector(".conflict")
+    text = conflict.inner_text()
+    assert "yours was not saved" in text
+    assert "Decision: No further action, by Morgan Hale" in text
+    assert "Your choice" not in text and "Outcome: Early help" in text
+    assert page.input_value("#unsent textarea") == typed
+    assert page.evaluate("document.activeElement.classList.contains('conflict')")
+    # The record shows the manager's decision; nothing was recorded as the practitioner's.
+    decision = page.locator("section[aria-labelledby='decision-title']").inner_text()
+    assert "No further action" in decision and "Early help" not in decision
+    check_page(page, artifacts, "referral-lost-decision")
+    for session in (practitioner, manager):
+        no_problems(session)
+        session.close()

@@ -80,7 +80,7 @@ def test_an_auditor_finds_every_read_of_one_child_and_exports_them(
     text = page.locator("#audit-entries").inner_text()
     assert made["id"] in text and person_id in text
     assert "triage" in text, "each read says why (its purpose)"
-    home_screenshot(page, artifacts, "auditor-person")
+    check_page(page, artifacts, "auditor-person")
     with page.expect_download() as download:
         page.click("#export")
     content = Path(download.value.path()).read_text()

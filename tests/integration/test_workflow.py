@@ -191,7 +191,9 @@ async def test_a_decided_referral_is_reopened_on_record_then_decided_again(
     assert [e["purpose"] for e in log["items"]] == ["new information from school"]
 
 
-async def test_strategy_discussion_needs_a_manager_or_their_sign_off(intake: Intake) -> None:
+async def test_a_practitioners_strategy_discussion_waits_for_a_manager_a_typed_name_is_not_one(
+    intake: Intake,
+) -> None:
     referral_id = (await intake.submit()).json()["id"]
     csrf = await intake.as_user("mash.practitioner")
     _, tag = await read(intake, referral_id)
@@ -200,15 +202,14 @@ async def test_strategy_discussion_needs_a_manager_or_their_sign_off(intake: Int
     _, tag = await read(intake, referral_id)
     s47 = {"outcome": "strategy_discussion", "rationale": "reasonable cause to suspect harm",
            "primary_need": "N1"}
-    refused = await intake.client.post(f"/api/v1/referrals/{referral_id}/decision", json=s47,
-                                       headers={**csrf, "If-Match": tag})
-    assert refused.status_code == 403
-    signed = await intake.client.post(
+    waiting = await intake.client.post(
         f"/api/v1/referrals/{referral_id}/decision", json={**s47, "signed_off_by": "mash.manager"},
         headers={**csrf, "If-Match": tag})
-    assert signed.status_code == 200, signed.text
+    assert waiting.status_code == 202, waiting.text
+    assert waiting.json()["status"] == "awaiting_approval" and waiting.json()["outcome"] is None
     full, _ = await read(intake, referral_id)
-    assert full["signed_off_by"] == "mash.manager"
+    assert full["signed_off_by"] is None and full["decided_at"] is None
+    assert full["pending_decision"]["outcome"] == "strategy_discussion"
 
 
 async def test_an_outcome_leading_to_an_assessment_needs_the_primary_need(

@@ -104,9 +104,11 @@ def test_postcode_and_address_levels() -> None:
     assert postcode("S60 1AA") == "exact"
     assert postcode("S60 1ZZ") == "sector"
     assert postcode("S60 4AB") == "district"
+    assert postcode("S61 1AA") == "close"  # a typo in another district
     assert postcode("LS1 4AB") == "different"
     assert levels(AMY, with_(AMY, address_line1="12 high st."))["address"] == "exact"
-    assert levels(AMY, with_(AMY, address_line1="14 High Street"))["address"] == "different"
+    assert levels(AMY, with_(AMY, address_line1="14 High Street"))["address"] == "street"
+    assert levels(AMY, with_(AMY, address_line1="14 Low Road"))["address"] == "different"
 
 
 def test_weights_come_from_the_packaged_model_and_have_the_right_signs() -> None:

@@ -10,6 +10,8 @@ import { referralFormPage, ourReferralsPage, ourReferralPage, requestsPage } fro
 import { timelinessPage } from "./pages/reports.js";
 import { matchReviewsPage, matchReviewPage } from "./pages/reviews.js";
 import { boardPage } from "./pages/board.js";
+import { searchPage, personPage, searchBox } from "./pages/people.js";
+import { approvalsPage } from "./pages/approvals.js";
 import { partnerHomePage } from "./pages/partner_home.js";
 import { auditPage } from "./pages/audit.js";
 import { adminPage } from "./pages/admin.js";
@@ -27,6 +29,9 @@ const ROUTES = [
   { path: /^\/match-reviews\/([\w-]+)$/, page: matchReviewPage, roles: MASH_STAFF },
   { path: /^\/reports\/timeliness$/, page: timelinessPage, roles: MASH_STAFF },
   { path: /^\/board$/, page: boardPage, roles: BOARD_READERS },
+  { path: /^\/search$/, page: searchPage, roles: MASH_STAFF },
+  { path: /^\/people\/([\w-]+)$/, page: personPage, roles: MASH_STAFF },
+  { path: /^\/approvals$/, page: approvalsPage, roles: ["mash_manager"] },
   { path: /^\/refer$/, page: referralFormPage, roles: PARTNERS },
   { path: /^\/our-referrals$/, page: ourReferralsPage, roles: PARTNERS },
   { path: /^\/our-referrals\/([\w-]+)$/, page: ourReferralPage, roles: PARTNERS },
@@ -135,8 +140,7 @@ function homePage({ main }) {
 
 function navItems() {
   if (isMashStaff()) {
-    const items = [["#/queue", "Queue"], ["#/match-reviews", "Match reviews"], ["#/reports/timeliness", "Timeliness"]];
-    return isManager() ? [...items, ["#/board", "Board report"]] : items;
+    return [["#/queue", "Queue"], isManager() && ["#/approvals", "Approvals"], ["#/match-reviews", "Match reviews"], ["#/reports/timeliness", "Timeliness"], isManager() && ["#/board", "Board report"]].filter(Boolean);
   }
   if (hasRole(PARTNERS)) {
     return [["#/home", "Home"], ["#/information-requests", "Information requests"], ["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"]];
@@ -153,6 +157,7 @@ function renderHeader() {
   if (!session.me) {
     clear(nav);
     clear(account);
+    clear(document.getElementById("search"));
     return;
   }
   const { path } = currentRoute();
@@ -161,6 +166,15 @@ function renderHeader() {
     return h(`li.nav__item${current ? ".nav__item--active" : ""}`,
       h("a.nav__link", { href, "aria-current": current ? "page" : undefined }, text));
   })));
+  // The search box on every staff page (its own landmark, after the navigation).
+  const search = document.getElementById("search");
+  if (isMashStaff()) {
+    const typed = search.querySelector("#search-q");
+    const value = path === "/search" ? currentRoute().query.get("q") || "" : typed ? typed.value : "";
+    clear(search, searchBox(value));
+  } else {
+    clear(search);
+  }
   clear(account,
     h("span.account__name", session.me.display_name || session.me.username),
     h("button.link-button", { type: "button", onclick: signOut }, "Sign out"));
@@ -207,7 +221,11 @@ function signInForm(prefix, onSignedIn) {
       if (!(error instanceof ApiError)) throw error;
       const errors = error.status === 422
         ? apiErrors(form, error, { prefix, labelOf: (id) => labels[id] })
-        : [{ id: ids.username, text: error.message }];
+        : error.status === 401
+          // The hub does not say which of the three was wrong (so as not to help a guesser);
+          // a code that has just changed is the usual cause, so the code field says so.
+          ? [{ id: ids.otp, text: `${error.message} Enter the code showing now in your authenticator app, and check your username and password.` }]
+          : [{ id: null, text: error.message }];
       form.querySelector(`#${ids.password}`).value = "";
       form.querySelector(`#${ids.otp}`).value = "";
       showErrors(form, errors);
@@ -297,5 +315,21 @@ document.getElementById("skip-link").addEventListener("click", (event) => {
   main.focus();
 });
 window.addEventListener("hashchange", render);
+// On a narrow screen a table's rows become cards (WCAG 1.4.10): each cell names its column.
+function labelCells(root) {
+  for (const table of root.querySelectorAll(".table-wrap > table")) {
+    const heads = Array.from(table.querySelectorAll("thead th"), (th) => th.textContent.trim());
+    if (!heads.length) continue;
+    for (const row of table.querySelectorAll("tbody tr")) {
+      Array.from(row.children).forEach((cell, index) => {
+        if (!cell.dataset.label && heads[index] && cell.tagName === "TD" && !cell.hasAttribute("colspan")) cell.dataset.label = heads[index];
+      });
+    }
+  }
+}
+const addsRows = (record) => Array.from(record.addedNodes).some((node) => node.nodeType === 1 && (node.matches("table, tbody, tr") || node.querySelector("table")));
+new MutationObserver((records) => {
+  if (records.some(addsRows)) labelCells(document.getElementById("main"));
+}).observe(document.getElementById("main"), { childList: true, subtree: true });
 setInterval(() => tickCountdowns(), 1000);
 render();

@@ -82,6 +82,7 @@ export const STATUSES = {
   received: "New",
   triaged: "Triaged",
   awaiting_information: "Awaiting information",
+  awaiting_approval: "Awaiting a manager's approval",
   decided: "Decided",
   closed: "Closed",
 };
@@ -224,4 +225,28 @@ let uniqueCounter = 0;
 export function uniqueId(prefix) {
   uniqueCounter += 1;
   return `${prefix}-${uniqueCounter}`;
+}
+
+/** Whole years from a date of birth ("2012-04-02") to today on the page's clock. */
+export function ageFrom(dateOfBirth, now = new Date()) {
+  if (!dateOfBirth) return null;
+  const [y, m, d] = dateOfBirth.split("-").map(Number);
+  let age = now.getFullYear() - y;
+  if (now.getMonth() + 1 < m || (now.getMonth() + 1 === m && now.getDate() < d)) age -= 1;
+  return age;
+}
+
+export function ageText(age) {
+  if (age === null || age === undefined) return "";
+  return age === 1 ? "1 year old" : `${age} years old`;
+}
+
+export function fullName(person, fallback = "Name not known") {
+  return [person && person.given_name, person && person.family_name].filter(Boolean).join(" ") || fallback;
+}
+
+/** "Amelia Reviewcase (12)" for each child a list item names. */
+export function childrenText(children) {
+  if (!children || !children.length) return "";
+  return children.map((c) => `${fullName(c)}${c.age !== null && c.age !== undefined ? ` (${c.age})` : c.date_of_birth ? "" : " (unborn or age not known)"}`).join(", ");
 }

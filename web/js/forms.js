@@ -1,6 +1,6 @@
 // Form fields and errors in the GOV.UK pattern: a label, a hint, the error message next
-// to the field, and an error summary at the top linking to each field. The messages are
-// the API's own (problem+json `errors`: {loc, msg}), so the form says what the API says.
+// to the field, and an error summary at the top linking to each field. The messages come
+// from the API's problem+json `errors` ({loc, msg}), said in plain English by the field.
 
 import { h, clear, uniqueId } from "./dom.js";
 
@@ -135,15 +135,46 @@ function focusField(event, id) {
   target.focus({ preventScroll: true });
 }
 
+// Pydantic's own wording, said as a person would. Anything not listed keeps the API's
+// words, less a "Value error, " prefix; a field's internal name never reaches the page.
+const PLAIN = [
+  [/^Field required$/i, (label) => label ? `Enter ${lower(label)}` : "Enter the missing details"],
+  [/^List should have at least 1 item/i, (label) => label ? `${label}: choose at least one` : "Choose at least one"],
+  [/^String should have at least 1 character/i, (label) => label ? `Enter ${lower(label)}` : "Enter the missing text"],
+  [/^String should have at most (\d+) characters?/i, (label, m) => `${label || "This"} must be ${Number(m[1]).toLocaleString("en-GB")} characters or fewer`],
+  [/^String should have at least (\d+) characters?/i, (label, m) => `${label || "This"} must be at least ${m[1]} characters`],
+  [/^List should have at most (\d+) items?/i, (label, m) => `Choose no more than ${m[1]}`],
+  [/^Input should be a valid date/i, (label) => `${label || "The date"} must be a real date, for example 27 3 2012`],
+  [/^Input should be a valid datetime/i, (label) => `${label || "The date and time"} must be a real date and time`],
+  [/^Input should be '.*'$|^Input should be (.*) or '.*'$/i, (label) => label ? `Choose ${lower(label)} from the list` : "Choose one of the options"],
+  [/^Input should be a valid (integer|number)/i, (label) => `${label || "This"} must be a number`],
+  [/^Extra inputs are not permitted$/i, () => "The page sent something the hub does not expect: reload the page and try again"],
+];
+
+function lower(label) {
+  return label.charAt(0).toLowerCase() + label.slice(1);
+}
+
+/** The API's message for a field, in plain English. */
+export function plainMessage(msg, label = null) {
+  const text = String(msg || "is not valid").replace(/^Value error, /, "");
+  for (const [pattern, say] of PLAIN) {
+    const m = text.match(pattern);
+    if (m) return say(label, m);
+  }
+  return label ? `${label}: ${text}` : text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /**
  * The API's validation errors as {id, text}: `loc` ["body", "referrer", "name"] is the
  * field with id "f-referrer-name" if there is one, else the nearest enclosing field
- * ("f-referrer"), else the form as a whole. `labelOf(id)` names the field in the message.
+ * ("f-referrer"), else the form as a whole. `labelOf(id)` names the field in the message;
+ * `aliases` maps an API field name to a form field's name where they differ.
  */
-export function apiErrors(form, error, { prefix = "f", labelOf = () => null } = {}) {
+export function apiErrors(form, error, { prefix = "f", labelOf = () => null, aliases = {} } = {}) {
   if (!error.errors.length) return [{ id: null, text: error.message }];
   return error.errors.map(({ loc, msg }) => {
-    const parts = (loc || []).filter((part) => part !== "body");
+    const parts = (loc || []).filter((part) => part !== "body" && part !== "query").map((part) => aliases[part] || part);
     let id = null;
     for (let n = parts.length; n > 0 && !id; n -= 1) {
       const candidate = [prefix, ...parts.slice(0, n)].join("-");
@@ -154,8 +185,7 @@ export function apiErrors(form, error, { prefix = "f", labelOf = () => null } = 
       if (control) id = control.id;
     }
     const label = id ? labelOf(id) : null;
-    const message = String(msg || "is not valid").replace(/^Value error, /, "");
-    return { id, text: label ? `${label}: ${message}` : message };
+    return { id, text: plainMessage(msg, label) };
   });
 }
 

@@ -7,7 +7,7 @@ export const MASH_STAFF = ["mash_practitioner", "mash_manager"];
 export const PARTNERS = ["partner_practitioner"];
 export const BOARD_READERS = ["board_member", "mash_manager", "auditor"];
 
-export const session = { me: null, agencies: null, staff: null };
+export const session = { me: null, agencies: null, staff: null, staffList: null };
 
 export function hasRole(...roles) {
   return Boolean(session.me && session.me.roles.some((r) => roles.flat().includes(r)));
@@ -31,9 +31,17 @@ export async function staffNames() {
     try {
       const { data } = await api("/api/v1/users/directory");
       session.staff = new Map(data.map((u) => [u.id, u.display_name]));
+      session.staffList = data;
     } catch {
       session.staff = new Map();
+      session.staffList = [];
     }
   }
   return session.staff;
+}
+
+/** MASH colleagues one may allocate a referral to: active staff of one's own agency. */
+export async function colleagues() {
+  await staffNames();
+  return (session.staffList || []).filter((u) => session.me && u.agency_id === session.me.agency_id);
 }

@@ -18,6 +18,7 @@ from services.referral.referrals.models import ReferenceCounter, Referral, Refer
 from services.referral.referrals.schemas import ReferralCreate
 from services.referral.settings import HubSettings
 from services.referral.workflow import service as workflow
+from services.referral.workflow.lifecycle import urgency
 from services.referral.workflow.working_time import WorkingCalendar
 from shared.auth import Principal
 from shared.db import UnitOfWork, dialect_insert
@@ -127,6 +128,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         reference=await next_reference(uow, received_at.year, batch.numbers),
         received_at=received_at,
         rag=rag,
+        urgency=urgency(body.immediate_risk, rag),
         response_due_at=calendar.response_due(received_at, rag) if rag else None,
         decision_due_at=calendar.decision_due(received_at, rag),
     )

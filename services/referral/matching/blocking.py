@@ -14,7 +14,9 @@ measured by ``bench/matching_quality.py``):
 - ``pf:`` the postcode with a family-name part's code (the household: a wrong date of
   birth with a nickname still meets); ``pg:`` the postcode with the given name's code;
 - ``gm:`` the given name's code with the year and month of birth (a changed or
-  misspelt family name with a wrong day still meets).
+  misspelt family name with a wrong day still meets);
+- ``s:`` the house number and the street's code with the initial of the given name or of
+  a family-name part (a mistyped postcode still meets).
 """
 
 from __future__ import annotations
@@ -58,4 +60,11 @@ def blocking_keys(record: PersonRecord) -> frozenset[str]:
             keys.add(f"pg:{postcode}:{phonetic(prepared.given[0])}")
     if prepared.given and born is not None:
         keys.add(f"gm:{phonetic(prepared.given[0])}:{born.year:04d}-{born.month:02d}")
+    street = [word for word in prepared.address if word not in prepared.address_numbers]
+    street_code = phonetic(street[0]) if street else ""
+    if street_code:
+        initials = {part[0] for part in (*prepared.given[:1], *prepared.family)}
+        for number in prepared.address_numbers:
+            for initial in initials:
+                keys.add(f"s:{number}:{street_code}:{initial}")
     return frozenset(key[:40] for key in keys)

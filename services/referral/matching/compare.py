@@ -21,8 +21,8 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "family_name": ("exact", "part", "close", "different", "missing"),
     "date_of_birth": ("exact", "transposed", "one_digit", "year_month", "different", "missing"),
     "sex": ("exact", "different", "missing"),
-    "postcode": ("exact", "sector", "district", "different", "missing"),
-    "address": ("exact", "close", "different", "missing"),
+    "postcode": ("exact", "sector", "district", "close", "different", "missing"),
+    "address": ("exact", "close", "street", "different", "missing"),
     "nhs_number": ("exact", "different", "missing"),
     "upn": ("exact", "different", "missing"),
 }
@@ -122,7 +122,8 @@ def sex(subject: PreparedRecord, candidate: PreparedRecord) -> str:
 
 
 def postcode(subject: PreparedRecord, candidate: PreparedRecord) -> str:
-    """exact, sector (S60 1), district (S60), different."""
+    """exact, sector (S60 1), district (S60), close (one character changed, added,
+    dropped, or two swapped: a typo), different."""
     if subject.postcode is None or candidate.postcode is None:
         return "missing"
     if subject.postcode == candidate.postcode:
@@ -131,19 +132,28 @@ def postcode(subject: PreparedRecord, candidate: PreparedRecord) -> str:
         return "sector"
     if subject.district == candidate.district:
         return "district"
+    if OSA.distance(subject.postcode, candidate.postcode, score_cutoff=1) <= 1:
+        return "close"
     return "different"
 
 
 def address(subject: PreparedRecord, candidate: PreparedRecord) -> str:
-    """exact (after normalising), close (same house number, similar words), different."""
+    """exact (after normalising), close (same house number, similar words), street
+    (similar street words, another or no house number), different."""
     if not subject.address or not candidate.address:
         return "missing"
     if subject.address == candidate.address:
         return "exact"
-    if subject.address_numbers != candidate.address_numbers:
-        return "different"
-    ratio = token_sort_ratio(" ".join(subject.address), " ".join(candidate.address))
-    return "close" if ratio >= CLOSE_ADDRESS else "different"
+    if subject.address_numbers == candidate.address_numbers:
+        ratio = token_sort_ratio(" ".join(subject.address), " ".join(candidate.address))
+        return "close" if ratio >= CLOSE_ADDRESS else "different"
+    first = " ".join(word for word in subject.address if word not in subject.address_numbers)
+    second = " ".join(
+        word for word in candidate.address if word not in candidate.address_numbers
+    )
+    if first and second and token_sort_ratio(first, second) >= CLOSE_ADDRESS:
+        return "street"
+    return "different"
 
 
 def _identifier(first: str | None, second: str | None) -> str:

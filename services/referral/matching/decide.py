@@ -72,16 +72,34 @@ def _could_be_twin(weighed: Weighed, record: PersonRecord, chosen: PersonRecord)
     return compare.given_name(prepare(record), prepare(chosen)) not in ("exact", "variant", "close")
 
 
+def _one_household(first: PersonRecord, second: PersonRecord) -> bool:
+    """Whether two records of different people are two children of one household: one
+    family name at one address, different given names."""
+    one, other = prepare(first), prepare(second)
+    return (
+        compare.family_name(one, other) in ("exact", "part")
+        and compare.address(one, other) in ("exact", "close")
+        and compare.postcode(one, other) in ("exact", "missing")
+        and compare.given_name(one, other) == "different"
+    )
+
+
 def best_match(
     model: MatchModel,
     subject: PersonRecord,
     candidates: Iterable[tuple[str, PersonRecord]],
+    households: bool | None = None,
 ) -> tuple[Decision, str | None, MatchScore | None]:
     """Given (person_id, record) candidates (a person may appear with several records),
     the decision, the chosen person id and its score. Identifier matches first.
 
     A subject without a given name (or with only an initial) is linked automatically
     only when no other candidate person could be a twin (same date of birth and family).
+
+    The household rules (model.HOUSEHOLD_RULES: given names that differ or are missing)
+    hold when ``households`` is true; by default (None) when the model's population has
+    households (``model.has_households``). Without them they still hold where another
+    candidate person is a second child of the chosen person's household.
     """
     best: dict[str, tuple[Weighed, PersonRecord]] = {}
     by_identifier: dict[str, tuple[Weighed, PersonRecord]] = {}
@@ -106,7 +124,10 @@ def best_match(
         return "new", None, None
     ranked = sorted(best.items(), key=lambda item: item[1][0].total, reverse=True)
     person_id, (weighed, record) = ranked[0]
-    decision = model.decide(weighed.total, weighed.levels)
+    rules = model.has_households if households is None else households
+    if not rules and model.contradictions(weighed.levels):
+        rules = any(_one_household(record, other) for _, (_, other) in ranked[1:])
+    decision = model.decide(weighed.total, weighed.levels, rules)
     if decision == "review" and _twin_rule_only(model, weighed):
         if not any(_could_be_twin(other, rec, record) for _, (other, rec) in ranked[1:]):
             decision = "link"

@@ -3,15 +3,16 @@
 A pair's total weight is the sum over fields of log2(m/u) for the level the field
 compares at (0 when it is missing on either side). m is the probability of that level
 among pairs of records of the same person, u among pairs of different people. Both are
-estimated from data by ``services.referral.matching.estimate``; the packaged model.json
-is its output on a synthetic population.
+estimated from data by ``services.referral.matching.training.estimate``; the packaged
+model.json is its output on a synthetic population.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any, Literal, NamedTuple
@@ -36,11 +37,31 @@ class Weighed(NamedTuple):
 # address and twins also the date of birth. Each rule: (reason, field levels that all hold).
 NO_GIVEN_NAME = "no given name to tell twins apart"
 ONLY_AN_INITIAL = "only an initial to tell twins apart"
+GIVEN_NAMES_DIFFER = "the given names differ"
+LOOSE_GIVEN_OTHER_BIRTHDAY = "the dates of birth differ and the given names agree only loosely"
 TWIN_RULES = frozenset({NO_GIVEN_NAME, ONLY_AN_INITIAL})
+# The rules that protect the children of one household (twins and siblings, who share a
+# family name and an address): they hold only where households are in evidence, in the
+# population (``MatchModel.households``) or among a subject's candidates (two children of
+# one family at one address). Without households a given name recorded wrongly is no
+# reason to keep a person's records apart.
+HOUSEHOLD_RULES = frozenset(
+    {
+        GIVEN_NAMES_DIFFER,
+        NO_GIVEN_NAME,
+        ONLY_AN_INITIAL,
+        LOOSE_GIVEN_OTHER_BIRTHDAY,
+        "the dates of birth and the family names differ",  # a half-sibling
+        "the given names and the dates of birth both differ",  # a sibling
+    }
+)
+# The share of records with a sibling in the population (see estimate_households) from
+# which the household rules hold for every pair.
+HOUSEHOLD_EVIDENCE = 0.01
 _DIFFERENT = frozenset({"different"})
 _LOOSE_GIVEN = frozenset({"close", "other_name", "initial", "different", "missing"})
 NO_AUTOMATIC_LINK: tuple[tuple[str, dict[str, frozenset[str]]], ...] = (
-    ("the given names differ", {"given_name": _DIFFERENT}),
+    (GIVEN_NAMES_DIFFER, {"given_name": _DIFFERENT}),
     (NO_GIVEN_NAME, {"given_name": frozenset({"missing"})}),
     (ONLY_AN_INITIAL, {"given_name": frozenset({"initial"})}),
     ("the NHS numbers differ", {"nhs_number": _DIFFERENT}),
@@ -49,10 +70,7 @@ NO_AUTOMATIC_LINK: tuple[tuple[str, dict[str, frozenset[str]]], ...] = (
         "the sexes differ and the given names are not the same",
         {"sex": _DIFFERENT, "given_name": _LOOSE_GIVEN | {"variant"}},
     ),
-    (
-        "the dates of birth differ and the given names agree only loosely",
-        {"date_of_birth": _DIFFERENT, "given_name": _LOOSE_GIVEN},
-    ),
+    (LOOSE_GIVEN_OTHER_BIRTHDAY, {"date_of_birth": _DIFFERENT, "given_name": _LOOSE_GIVEN}),
     (
         "the dates of birth and the family names differ",
         {"date_of_birth": _DIFFERENT, "family_name": _DIFFERENT},
@@ -93,6 +111,7 @@ class MatchModel:
         lower: float,
         upper: float,
         about: dict[str, Any] | None = None,
+        households: float = 1.0,
     ) -> None:
         missing = [
             f"{field}.{level}"
@@ -110,6 +129,8 @@ class MatchModel:
         self.lower = lower
         self.upper = upper
         self.about = dict(about or {})
+        # the share of records with a sibling in the population the model is used on
+        self.households = households
         self.weights: dict[str, dict[str, float]] = {
             field: {
                 level: 0.0 if level == "missing" else self._weight(field, level) for level in levels
@@ -162,27 +183,50 @@ class MatchModel:
         """The total weight of a pair and each field's comparison behind it."""
         return self.explain(subject, candidate, self.weigh(subject, candidate))
 
-    def contradictions(self, score: MatchScore | Mapping[str, str]) -> list[str]:
-        """Why the pair may not be linked automatically (see NO_AUTOMATIC_LINK), if so."""
-        return _rules_met(NO_AUTOMATIC_LINK + DIFFERENT_PEOPLE, _levels(score))
+    @property
+    def has_households(self) -> bool:
+        """Whether the population has households (so the household rules always hold)."""
+        return self.households >= HOUSEHOLD_EVIDENCE
 
-    def different_people(self, score: MatchScore | Mapping[str, str]) -> list[str]:
-        """Why the pair is two people whatever its weight (see DIFFERENT_PEOPLE), if so."""
-        return _rules_met(DIFFERENT_PEOPLE, _levels(score))
+    def with_households(self, households: float) -> MatchModel:
+        """The same model for a population with another share of siblings."""
+        return MatchModel(self.m, self.u, self.lower, self.upper, self.about, households)
 
-    def contradicted(self, score: MatchScore | Mapping[str, str]) -> bool:
+    def contradictions(
+        self, score: MatchScore | Mapping[str, str], households: bool = True
+    ) -> list[str]:
+        """Why the pair may not be linked automatically (see NO_AUTOMATIC_LINK), if so;
+        without ``households``, the household rules do not count."""
+        reasons = _rules_met(NO_AUTOMATIC_LINK + DIFFERENT_PEOPLE, _levels(score))
+        if households:
+            return reasons
+        return [reason for reason in reasons if reason not in HOUSEHOLD_RULES]
+
+    def different_people(
+        self, score: MatchScore | Mapping[str, str], households: bool = True
+    ) -> list[str]:
+        """Why the pair is two people whatever its weight (see DIFFERENT_PEOPLE), if so
+        (siblings: none without ``households``)."""
+        reasons = _rules_met(DIFFERENT_PEOPLE, _levels(score))
+        return reasons if households else [r for r in reasons if r not in HOUSEHOLD_RULES]
+
+    def contradicted(
+        self, score: MatchScore | Mapping[str, str], households: bool = True
+    ) -> bool:
         """Whether the pair may not be linked automatically."""
-        return bool(self.contradictions(score))
+        return bool(self.contradictions(score, households))
 
     def classify(self, score: MatchScore) -> Decision:
         """link above the upper threshold (unless contradicted), new below the lower one."""
         return self.decide(score.total_weight, _levels(score))
 
-    def decide(self, total_weight: float, levels: Mapping[str, str]) -> Decision:
-        """classify() for a weighed pair."""
-        if self.different_people(levels):
+    def decide(
+        self, total_weight: float, levels: Mapping[str, str], households: bool = True
+    ) -> Decision:
+        """classify() for a weighed pair (``households``: see contradictions())."""
+        if self.different_people(levels, households):
             return "new"
-        if total_weight >= self.upper and not self.contradicted(levels):
+        if total_weight >= self.upper and not self.contradicted(levels, households):
             return "link"
         if total_weight >= self.lower:
             return "review"
@@ -199,6 +243,7 @@ class MatchModel:
                 for field, levels in self.weights.items()
             },
             "about": self.about,
+            "households": self.households,
         }
 
     @classmethod
@@ -209,12 +254,39 @@ class MatchModel:
             lower=float(data["lower"]),
             upper=float(data["upper"]),
             about=data.get("about"),
+            households=float(data.get("households", 1.0)),
         )
 
     @classmethod
     def load_default(cls) -> MatchModel:
         """The packaged model (model.json beside this module), estimated from data."""
         return _default_model()
+
+
+def household_share(records: Iterable[PersonRecord]) -> float:
+    """The share of records with a sibling among the others: a record of the same family
+    name (or part of it) at the same postcode and address whose given name and date of
+    birth both differ. Labels are not needed: a person's own records rarely differ in
+    both. About 0.4 in a population of children in households; 0 in a file of unrelated
+    people."""
+    by_home: dict[tuple[str, tuple[str, ...]], list[PreparedRecord]] = defaultdict(list)
+    total = 0
+    for record in records:
+        total += 1
+        prepared = prepare(record)
+        if prepared.postcode and prepared.address and prepared.family:
+            by_home[(prepared.postcode, prepared.address)].append(prepared)
+    with_sibling = 0
+    for members in by_home.values():
+        for one in members:
+            with_sibling += any(
+                compare.family_name(one, other) in ("exact", "part")
+                and compare.given_name(one, other) == "different"
+                and compare.date_of_birth(one, other) == "different"
+                for other in members
+                if other is not one
+            )
+    return with_sibling / total if total else 0.0
 
 
 def _levels(score: MatchScore | Mapping[str, str]) -> Mapping[str, str]:

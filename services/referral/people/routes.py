@@ -6,29 +6,42 @@ person or review exists.
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import AfterValidator
 
 from services.referral.deps import PurposeHeader
+from services.referral.identifiers import (
+    normalise_nhs_number,
+    normalise_postcode,
+    normalise_upn,
+)
 from services.referral.links import MATCH_REVIEWS, PEOPLE
-from services.referral.people import decisions, service
+from services.referral.people import decisions, search, service
 from services.referral.people.schemas import (
     MatchReviewPage,
     MatchReviewView,
+    PersonSearchPage,
     PersonView,
     ReviewDecision,
     UndoLink,
     person_view,
     review_view,
+    search_item,
 )
-from services.referral.permissions import ReferralReader
+from services.referral.permissions import MashWorker, ReferralReader
 from services.referral.runtime import RuntimeDep
+from shared.errors import InvalidValue
+from shared.events import utcnow
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     aware_datetime,
     page_of,
+    position,
     read_cursor,
 )
 from shared.service import UnitOfWorkDep
@@ -39,6 +52,45 @@ NOT_FOUND: dict[int | str, dict[str, str]] = {
     404: {"description": "No such person or review, or you are not MASH staff"}}
 DECIDED: dict[int | str, dict[str, str]] = {
     **NOT_FOUND, 409: {"description": "Already decided or undone"}}
+
+
+@people.get("", response_model=PersonSearchPage)
+async def search_people(
+    caller: MashWorker, uow: UnitOfWorkDep, request: Request,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description=(
+        "a name: given and family name, or either; typos and nicknames are tolerated"))
+    ] = None,
+    date_of_birth: date | None = None,
+    nhs_number: Annotated[str | None, Query(max_length=13), AfterValidator(
+        lambda v: v and normalise_nhs_number(v))] = None,
+    upn: Annotated[str | None, Query(max_length=13), AfterValidator(
+        lambda v: v and normalise_upn(v))] = None,
+    postcode: Annotated[str | None, Query(max_length=10), AfterValidator(
+        lambda v: v and normalise_postcode(v))] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    purpose: PurposeHeader = None,
+) -> PersonSearchPage:
+    """Find people in the index by name, date of birth, NHS number, UPN or postcode (MASH
+    staff); criteria given together must all hold. Best match first; the search and its
+    terms are audited."""
+    query = search.PersonQuery(q=q.strip() if q else None, date_of_birth=date_of_birth,
+                               nhs_number=nhs_number or None, upn=upn or None,
+                               postcode=postcode or None)
+    if query.q is not None and not search.has_name(query.q):
+        raise InvalidValue("Give a name to search for (letters).",
+                           errors=[{"loc": ["query", "q"], "msg": "has no letters"}])
+    if not any(dataclasses.astuple(query)):
+        raise InvalidValue("Give a name, a date of birth, an NHS number, a UPN or a "
+                           "postcode to search for.",
+                           errors=[{"loc": ["query", "q"], "msg": "give at least one term"}])
+    after = read_cursor(cursor, position, str, str)
+    found = await service.search_people(uow, caller, query, after, limit + 1,
+                                        purpose or "triage")
+    page, links = page_of(found, limit, request.url, lambda row: row[0].key())
+    today = utcnow().date()
+    return PersonSearchPage(items=[search_item(summary, today) for _, summary in page],
+                            links=links)
 
 
 @people.get("/{person_id}", response_model=PersonView, responses=NOT_FOUND)

@@ -9,8 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from services.referral.links import match_review_path, person_path, referral_path
-from services.referral.people.models import MatchReview, SubjectDetails
+from services.referral.people.models import MatchReview, PersonIdentifier, SubjectDetails
+from services.referral.people.search import PersonSummary
 from services.referral.people.service import PersonFile
+from services.referral.referrals.schemas import age_on
+from shared.events import utcnow
 from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
 
@@ -91,13 +94,53 @@ class LinkView(BaseModel):
     undone_by: str | None
     undo_reason: str | None = None
     undo: str | None = Field(default=None, description="POST here to undo the link")
+    subject: LinkedSubject | None = Field(
+        default=None, description="the details the linked subject gave in its referral")
+
+
+class LinkedSubject(BaseModel):
+    """Who a link is about, as the referral described them."""
+
+    role: str
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+
+
+class SharedAddress(BaseModel):
+    """An address two people were given."""
+
+    line1: str | None
+    postcode: str
+
+
+class HouseholdMember(BaseModel):
+    """Someone given the same address as the person in a referral."""
+
+    id: str
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    age: int | None
+    address: SharedAddress
+    referral_count: int
+    link: str
+
+
+LinkView.model_rebuild()
 
 
 class PersonView(BaseModel):
-    """A person: identifiers, names and addresses seen, and every referral about them."""
+    """A person: identifiers, names and addresses seen, every referral about them, the
+    household (people given the same address) and the links with their undo."""
 
     id: str
     created_at: datetime
+    given_name: str | None = Field(default=None, description="the latest name given")
+    family_name: str | None = None
+    date_of_birth: date | None = Field(default=None,
+                                       description="the latest date of birth given")
+    age: int | None = Field(default=None, description="in whole years, on the hub's clock")
     identifiers: list[IdentifierView]
     names: list[NameView]
     dates_of_birth: list[date]
@@ -105,20 +148,65 @@ class PersonView(BaseModel):
     addresses: list[AddressView]
     referrals: list[PersonReferralView] = Field(description="oldest first, all agencies")
     links: list[LinkView]
+    household: list[HouseholdMember] = Field(
+        default_factory=list, description="people given the same address (postcode and "
+                                          "first line) in a referral, youngest last")
+
+
+class PersonSearchItem(BaseModel):
+    """A person found by a search."""
+
+    id: str
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    age: int | None
+    identifiers: list[IdentifierView]
+    referral_count: int
+    last_referral_at: datetime | None
+    link: str
+
+
+class PersonSearchPage(BaseModel):
+    """One page of people found, best match first."""
+
+    items: list[PersonSearchItem]
+    links: PageLinks
+
+
+def _identifiers(identifiers: list[PersonIdentifier]) -> list[IdentifierView]:
+    first_seen: dict[tuple[str, str], IdentifierView] = {}
+    for identifier in identifiers:
+        first_seen.setdefault((identifier.type, identifier.value),
+                              IdentifierView.model_validate(identifier.model_dump()))
+    return list(first_seen.values())
+
+
+def search_item(summary: PersonSummary, today: date) -> PersonSearchItem:
+    """Shape a search result."""
+    return PersonSearchItem(
+        id=summary.person_id, given_name=summary.given_name, family_name=summary.family_name,
+        date_of_birth=summary.date_of_birth, age=age_on(summary.date_of_birth, today),
+        identifiers=_identifiers(summary.identifiers), referral_count=summary.referral_count,
+        last_referral_at=summary.last_referral_at, link=person_path(summary.person_id))
 
 
 def person_view(found: PersonFile) -> PersonView:
     """Shape a person's file."""
     records = [details for details, _ in found.records]
-    first_seen: dict[tuple[str, str], IdentifierView] = {}
-    for identifier in found.identifiers:
-        first_seen.setdefault((identifier.type, identifier.value),
-                              IdentifierView.model_validate(identifier.model_dump()))
     sexes = Counter(d.sex for d in records if d.sex)
     base = f"{person_path(found.person.id)}/links"
+    today = utcnow().date()
+    latest = max(records, key=lambda d: d.seen_at, default=None)
+    born = max((d for d in records if d.date_of_birth), key=lambda d: d.seen_at, default=None)
+    linked = found.linked_subjects
     return PersonView(
         id=found.person.id, created_at=found.person.created_at,
-        identifiers=list(first_seen.values()),
+        given_name=latest.given_name if latest else None,
+        family_name=latest.family_name if latest else None,
+        date_of_birth=born.date_of_birth if born else None,
+        age=age_on(born.date_of_birth, today) if born else None,
+        identifiers=_identifiers(found.identifiers),
         names=[NameView(given_name=d.given_name, family_name=d.family_name,
                         other_names=d.other_names, referral_id=d.referral_id,
                         seen_at=d.seen_at) for d in records],
@@ -138,8 +226,17 @@ def person_view(found: PersonFile) -> PersonView:
             comparisons=[Comparison.model_validate(c)
                          for c in (link.explanation or {}).get("comparisons", [])],
             undo=(f"{base}/{link.id}/undo"
-                  if link.undone_at is None and link.method != "new" else None))
-            for link in found.links])
+                  if link.undone_at is None and link.method != "new" else None),
+            subject=(LinkedSubject.model_validate(linked[link.subject_id].model_dump())
+                     if link.subject_id in linked else None))
+            for link in found.links],
+        household=[HouseholdMember(
+            id=mate.summary.person_id, given_name=mate.summary.given_name,
+            family_name=mate.summary.family_name, date_of_birth=mate.summary.date_of_birth,
+            age=age_on(mate.summary.date_of_birth, today),
+            address=SharedAddress(line1=mate.line1, postcode=mate.postcode),
+            referral_count=mate.summary.referral_count,
+            link=person_path(mate.summary.person_id)) for mate in found.household])
 
 
 class MatchedDetails(BaseModel):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlmodel import col, select
+
 from services.referral.audit import service as audit
-from services.referral.people import index
+from services.referral.people import index, search
 from services.referral.people.models import (
     MatchReview,
     Person,
@@ -30,6 +33,9 @@ class PersonFile:
     records: list[tuple[SubjectDetails, Referral]]
     identifiers: list[PersonIdentifier]
     links: list[PersonLink]
+    household: list[search.Housemate] = field(default_factory=list)
+    # The details of each subject a link is about (undone links' subjects included).
+    linked_subjects: dict[str, SubjectDetails] = field(default_factory=dict)
 
 
 def require_mash_staff(reader: Principal, what: str) -> None:
@@ -43,9 +49,29 @@ async def person_file(uow: UnitOfWork, person_id: str) -> PersonFile:
     person = await uow.session.get(Person, person_id)
     if person is None:
         raise Problem(404, "No such person.")
-    return PersonFile(person, await index.person_records(uow, person_id),
-                      await index.person_identifiers(uow, person_id),
-                      await index.person_links(uow, person_id))
+    records = await index.person_records(uow, person_id)
+    links = await index.person_links(uow, person_id)
+    subject_ids = sorted({link.subject_id for link in links})
+    linked = {d.subject_id: d for d in (await uow.session.exec(
+        select(SubjectDetails).where(col(SubjectDetails.subject_id).in_(subject_ids)))).all()}
+    return PersonFile(person, records, await index.person_identifiers(uow, person_id), links,
+                      await search.household(uow, person_id, [d for d, _ in records]),
+                      linked)
+
+
+async def search_people(uow: UnitOfWork, reader: Principal, query: search.PersonQuery,
+                        after: tuple[int, str, str] | None, limit: int, purpose: str
+                        ) -> list[tuple[search.Hit, search.PersonSummary]]:
+    """People matching the query, best first, after a cursor; the search and its terms
+    are audited."""
+    hits = await search.search(uow, query)
+    if after is not None:
+        hits = [hit for hit in hits if hit.key() > after]
+    hits = hits[:limit]
+    found = await search.summaries(uow, [hit.person_id for hit in hits])
+    await audit.record(uow, reader, "search", "person", "*", purpose,
+                       detail=dataclasses.asdict(query))
+    return [(hit, found[hit.person_id]) for hit in hits]
 
 
 async def read_person(uow: UnitOfWork, person_id: str, reader: Principal,

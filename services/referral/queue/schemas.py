@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from services.referral.referrals.schemas import ConcernView, ReferralListItem
+from services.referral.referrals.schemas import (
+    AssigneeView,
+    ConcernView,
+    PendingDecision,
+    ReferralListItem,
+)
 from shared.pagination import PageLinks
 
 
 class QueueItem(ReferralListItem):
-    """A referral in the queue: what it is about in codes and words, and when it is due.
-    No names or narrative (open the referral for those: that read is audited)."""
+    """A referral in the queue: the children it is about, what it is about in codes and
+    words, and when it is due. No narrative (open the referral for that: that read is
+    audited)."""
 
     source_description: str
     concerns: list[ConcernView]
@@ -24,11 +30,17 @@ class QueueItem(ReferralListItem):
     information_overdue: bool
     is_re_referral: bool
     same_day_as: str | None
+    assignee: AssigneeView | None = Field(description="who is working on it; null if nobody")
+    pending_decision: PendingDecision | None = Field(
+        description="while awaiting_approval: the practitioner's decision waiting for a "
+                    "manager")
 
 
 class QueuePage(BaseModel):
     """One page of the queue, most urgent first; ``as_of`` is the hub's clock."""
 
     items: list[QueueItem]
+    total: int = Field(description="exactly how many referrals the filters select, on "
+                                   "every page")
     as_of: datetime
     links: PageLinks

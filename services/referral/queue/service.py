@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import func, literal_column
 from sqlmodel import col, select
 
 from services.referral.audit import service as audit
@@ -21,17 +22,6 @@ from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.pagination import after as keyset_after
 
-RAG_ORDER = {"red": 0, "amber": 1, "green": 2}  # then not yet rated
-UNRATED = len(RAG_ORDER)
-RAG_RANK = case(*((col(Referral.rag) == rag, rank) for rag, rank in RAG_ORDER.items()),
-                else_=UNRATED)
-
-
-RISK_RANK = case((col(Referral.immediate_risk).is_(True), 0), else_=1)
-
-
-
-
 
 @dataclass(frozen=True)
 class QueueFilters:
@@ -40,34 +30,62 @@ class QueueFilters:
     status: str | None = None
     rag: str | None = None  # red, amber, green or "unrated"
     source: str | None = None
+    assignee: str | None = None  # a user id, or "none" for the unallocated
 
 
-SortKey = tuple[int, int, datetime, str]
+SortKey = tuple[int, datetime, datetime, str]
+ORDER = (col(Referral.urgency), col(Referral.decision_due_at), col(Referral.received_at),
+         col(Referral.id))
 
 
 def sort_key(referral: Referral) -> SortKey:
-    """Where a referral stands in the queue's order (and in its cursors)."""
-    rank = RAG_ORDER.get(referral.rag or "", UNRATED)
+    """Where a referral stands in the queue's order (and in its cursors): urgency, the
+    decision deadline, the time received, the id (so equal deadlines keep one order)."""
     assert referral.decision_due_at is not None
-    return (0 if referral.immediate_risk else 1, rank, referral.decision_due_at, referral.id)
+    return (referral.urgency, referral.decision_due_at, referral.received_at, referral.id)
 
 
-async def open_referrals(uow: UnitOfWork, reader: Principal, filters: QueueFilters,
-                         after: SortKey | None, limit: int) -> list[Referral]:
-    """Open referrals in the order of urgency, after a cursor; the read is audited."""
-    query = select(Referral).where(col(Referral.status).in_(
-        [filters.status] if filters.status else OPEN_STATUSES))
+# Open statuses written into the statement: the queue's partial index holds exactly the
+# open referrals, and a database uses it only for the same condition in the same words.
+_OPEN = col(Referral.status).in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
+# SQLite, without statistics, would rather read the status index and sort every open
+# referral; likely() tells it the condition selects most rows, so it reads the partial
+# index in the queue's order and stops at the page's end.
+_OPEN_SQLITE = func.likely(_OPEN)
+
+
+def _filtered(query: Any, filters: QueueFilters, sqlite: bool) -> Any:
+    if filters.status:
+        query = query.where(Referral.status == filters.status)
+    else:
+        query = query.where(_OPEN_SQLITE if sqlite else _OPEN)
     if filters.rag == "unrated":
         query = query.where(col(Referral.rag).is_(None))
     elif filters.rag:
         query = query.where(Referral.rag == filters.rag)
     if filters.source:
         query = query.where(Referral.source == filters.source)
+    if filters.assignee == "none":
+        query = query.where(col(Referral.assignee_id).is_(None))
+    elif filters.assignee:
+        query = query.where(Referral.assignee_id == filters.assignee)
+    return query
+
+
+async def count_open(uow: UnitOfWork, filters: QueueFilters) -> int:
+    """How many referrals the filtered queue holds, exactly."""
+    query = _filtered(select(func.count()).select_from(Referral), filters,
+                      uow.database.is_sqlite)
+    return int((await uow.session.exec(query)).one())
+
+
+async def open_referrals(uow: UnitOfWork, reader: Principal, filters: QueueFilters,
+                         after: SortKey | None, limit: int) -> list[Referral]:
+    """Open referrals in the order of urgency, after a cursor; the read is audited."""
+    query = _filtered(select(Referral), filters, uow.database.is_sqlite)
     if after is not None:
-        query = query.where(keyset_after(
-            [RISK_RANK, RAG_RANK, col(Referral.decision_due_at), col(Referral.id)], after))
-    query = query.order_by(RISK_RANK, RAG_RANK, col(Referral.decision_due_at),
-                           col(Referral.id)).limit(limit)
+        query = query.where(keyset_after(list(ORDER), after))
+    query = query.order_by(*ORDER).limit(limit)
     referrals = list((await uow.session.exec(query)).all())
     await audit.record(uow, reader, "search", "referral", "*", "queue",
                        detail=dataclasses.asdict(filters))

@@ -5,16 +5,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime, new_id
+
+# The open statuses (workflow.lifecycle.OPEN_STATUSES): the queue's index holds those.
+OPEN_STATUS_CONDITION = text("status IN ('received', 'triaged', 'awaiting_information', "
+                             "'awaiting_approval')")
 
 
 class Referral(SQLModel, table=True):
     """A referral (or information-only notification) received by the hub."""
 
     __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_queue_order", "urgency", "decision_due_at",
+                            "received_at", "id", sqlite_where=OPEN_STATUS_CONDITION,
+                            postgresql_where=OPEN_STATUS_CONDITION),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     reference: str = Field(max_length=32, unique=True)
@@ -23,6 +30,10 @@ class Referral(SQLModel, table=True):
     kind: str = Field(default="referral", max_length=16)
     immediate_risk: bool = False
     rag: str | None = Field(default=None, max_length=8, index=True)
+    # The queue's first sort key (see queue.service.urgency): immediate risk 0, then red,
+    # amber, green, not yet rated; kept with immediate_risk and rag so one index serves
+    # the queue's order.
+    urgency: int = Field(default=4)
     concerns: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     referrer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     consent_status: str = Field(default="not_sought", max_length=16)
@@ -48,7 +59,15 @@ class Referral(SQLModel, table=True):
                                                  sa_column=Column(UTCDateTime, nullable=True))
     decided_by: str | None = Field(default=None, max_length=100)
     decision_rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    signed_off_by: str | None = Field(default=None, max_length=100)
+    signed_off_by: str | None = Field(default=None, max_length=100)  # typed, before 0015
+    # A practitioner's decision waiting for a MASH manager's approval (awaiting_approval);
+    # once approved, who approved it.
+    proposed_outcome: str | None = Field(default=None, max_length=32)
+    proposed_rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    proposed_by: str | None = Field(default=None, max_length=100)
+    proposed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    approved_by: str | None = Field(default=None, max_length=100)
+    approved_by_name: str | None = Field(default=None, max_length=200)
     primary_need: str | None = Field(default=None, max_length=2)  # CIN census N0-N9
     # The referring agency withdrew it, sent in error, before a decision: when and why.
     withdrawn_at: datetime | None = Field(default=None,
@@ -57,6 +76,11 @@ class Referral(SQLModel, table=True):
     # Census counting: a second referral of the same child on the same day counts once.
     same_day_as: str | None = Field(default=None, max_length=36)
     is_re_referral: bool = False
+    # Allocation: the member of staff working on it (their name as the staff directory
+    # gave it when allocated).
+    assignee_id: str | None = Field(default=None, max_length=36, index=True)
+    assignee_name: str | None = Field(default=None, max_length=200)
+    assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class ReferralSubject(SQLModel, table=True):

@@ -93,4 +93,6 @@ async def list_referrals(
     referrals = await service.list_referrals(uow, caller, filters, after, limit + 1,
                                              purpose or service.default_purpose(caller))
     page, links = page_of(referrals, limit, request.url, lambda r: (r.received_at, r.id))
-    return ReferralPage(items=[ReferralListItem.of(r) for r in page], links=links)
+    children = await service.children_summaries(uow, caller, [r.id for r in page])
+    return ReferralPage(items=[ReferralListItem.of(
+        r, children=None if children is None else children[r.id]) for r in page], links=links)

@@ -254,6 +254,23 @@ class SubjectMatch(BaseModel):
     review_id: str | None = None
 
 
+class AssigneeView(BaseModel):
+    """The member of staff a referral is allocated to."""
+
+    id: str
+    display_name: str | None = Field(description="as the staff directory named them when "
+                                                 "allocated (null if it did not know them)")
+
+
+class PendingDecision(BaseModel):
+    """A practitioner's decision waiting for a MASH manager's approval."""
+
+    outcome: str
+    rationale: str | None
+    proposed_by: str | None
+    proposed_at: datetime | None
+
+
 class ReferralLimitedView(ReferralView):
     """What the referring agency sees of its own referral: where it stands, not the file."""
 
@@ -355,7 +372,12 @@ class ReferralFullView(ReferralView):
     decided_at: datetime | None
     decided_by: str | None = None
     decision_rationale: str | None = None
-    signed_off_by: str | None = None
+    signed_off_by: str | None = Field(
+        default=None, description="a name typed before manager approval replaced it")
+    approved_by: AssigneeView | None = Field(
+        default=None, description="the MASH manager who approved a practitioner's decision")
+    pending_decision: PendingDecision | None = Field(
+        default=None, description="while awaiting_approval: the decision waiting")
     primary_need: str | None = None
     rag_rationale: str | None = None
     response_due_at: datetime | None = None
@@ -367,13 +389,40 @@ class ReferralFullView(ReferralView):
     is_re_referral: bool = Field(
         default=False, description="within 12 months of an earlier referral of the child")
     version: int = 1
+    assignee: AssigneeView | None = Field(default=None,
+                                          description="who is working on it; null if nobody")
     timeline: list[TimelineView] = Field(default_factory=list)
     view: Literal["full"] = "full"
     links: ReferralLinks
 
 
+def age_on(born: date | None, today: date) -> int | None:
+    """Age in whole years on ``today`` (None if the date of birth is not known)."""
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+class ChildSummary(BaseModel):
+    """A child a referral is about, as a list names them; ``age`` is in whole years on
+    the hub's clock (null for an unborn child or an unknown date of birth)."""
+
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    age: int | None
+
+    @classmethod
+    def of(cls, subject: Any, today: date) -> ChildSummary:
+        """The summary of a child subject (a ReferralSubject)."""
+        return cls(given_name=subject.given_name, family_name=subject.family_name,
+                   date_of_birth=subject.date_of_birth,
+                   age=age_on(subject.date_of_birth, today))
+
+
 class ReferralListItem(ReferralView):
-    """A referral in a list: no names, no narrative (open the referral for those)."""
+    """A referral in a list: no narrative (open the referral for that); MASH staff see
+    the children it is about (``children``; null for partners)."""
 
     id: str
     reference: str
@@ -386,6 +435,9 @@ class ReferralListItem(ReferralView):
     referring_agency_id: str
     received_at: datetime
     outcome: str | None
+    children: list[ChildSummary] | None = Field(
+        default=None, description="the children the referral is about, in the order the "
+                                  "referrer gave them (MASH staff; null for partners)")
     links: ReferralLinks
 
 
@@ -408,4 +460,14 @@ _DERIVED: dict[str, Callable[[Any], Any]] = {
     "consent": lambda referral: {"status": referral.consent_status,
                                  "reason": referral.consent_reason},
     "decision_overdue": lambda referral: referral.decision_overdue_at is not None,
+    "approved_by": lambda referral: AssigneeView(id=referral.approved_by,
+                                                 display_name=referral.approved_by_name)
+    if referral.approved_by else None,
+    "pending_decision": lambda referral: PendingDecision(
+        outcome=referral.proposed_outcome, rationale=referral.proposed_rationale,
+        proposed_by=referral.proposed_by, proposed_at=referral.proposed_at)
+    if referral.proposed_outcome else None,
+    "assignee": lambda referral: AssigneeView(id=referral.assignee_id,
+                                              display_name=referral.assignee_name)
+    if referral.assignee_id else None,
 }

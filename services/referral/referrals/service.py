@@ -14,8 +14,10 @@ from sqlmodel import col, select
 from services.referral.audit import service as audit
 from services.referral.permissions import is_mash_staff
 from services.referral.referrals.models import Referral, ReferralSubject
+from services.referral.referrals.schemas import ChildSummary
 from shared.auth import Principal
 from shared.db import UnitOfWork
+from shared.events import utcnow
 from shared.pagination import after as keyset_after
 
 
@@ -109,3 +111,30 @@ def _matches(q: str, reader: Principal) -> Any:
         col(ReferralSubject.upn) == term.upper(),
     ))
     return or_(by_reference, col(Referral.id).in_(named))
+
+
+async def children_of(uow: UnitOfWork, referral_ids: list[str]
+                      ) -> dict[str, list[ReferralSubject]]:
+    """The child subjects of each referral, in the referrer's order (one query)."""
+    if not referral_ids:
+        return {}
+    rows = await uow.session.exec(
+        select(ReferralSubject).where(col(ReferralSubject.referral_id).in_(referral_ids),
+                                      ReferralSubject.role == "child")
+        .order_by(col(ReferralSubject.referral_id), col(ReferralSubject.position)))
+    found: dict[str, list[ReferralSubject]] = {}
+    for subject in rows.all():
+        found.setdefault(subject.referral_id, []).append(subject)
+    return found
+
+
+async def children_summaries(uow: UnitOfWork, reader: Principal, referral_ids: list[str]
+                             ) -> dict[str, list[ChildSummary]] | None:
+    """Each referral's children as lists show them, for MASH staff (None for others);
+    ages on the hub's clock."""
+    if not is_mash_staff(reader):
+        return None
+    today = utcnow().date()
+    found = await children_of(uow, referral_ids)
+    return {referral_id: [ChildSummary.of(s, today) for s in found.get(referral_id, [])]
+            for referral_id in referral_ids}

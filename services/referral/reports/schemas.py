@@ -18,10 +18,10 @@ class PeriodFigures(BaseModel):
 
 
 class AgencyOverdue(BaseModel):
-    """What is late at one agency: decisions on its referrals, answers it owes."""
+    """What is late at one agency: the answers it owes the MASH (late decisions are the
+    MASH's own, in ``TimelinessReport.overdue_decisions``)."""
 
     agency_id: str
-    overdue_decisions: int
     overdue_information_requests: int
 
 

@@ -1,5 +1,6 @@
-"""Timeliness figures for MASH managers: how many referrals came in, how many were
-decided within the one working day, and what is overdue at which agency."""
+"""Timeliness figures for MASH staff: how many referrals came in, how many were decided
+within the one working day, and what is overdue: the MASH's decisions, and each partner's
+answers (a late decision is never counted against the agency that referred)."""
 
 from __future__ import annotations
 
@@ -38,23 +39,22 @@ async def timeliness(uow: UnitOfWork, now: datetime, zone: ZoneInfo) -> Timeline
     open_count = (await uow.session.exec(
         select(func.count()).select_from(Referral)
         .where(col(Referral.status).in_(OPEN_STATUSES)))).one()
-    late_decisions = dict((await uow.session.exec(
-        select(Referral.referring_agency_id, func.count())
-        .where(col(Referral.status).in_(OPEN_STATUSES), col(Referral.decision_due_at) <= now)
-        .group_by(col(Referral.referring_agency_id)))).all())
+    # A late decision is the MASH's, whoever referred: counted once, for the hub.
+    late_decisions = (await uow.session.exec(
+        select(func.count()).select_from(Referral)
+        .where(col(Referral.status).in_(OPEN_STATUSES),
+               col(Referral.decision_due_at) <= now))).one()
+    # A late answer is the partner's: counted against the agency asked.
     late_answers = dict((await uow.session.exec(
         select(InformationRequest.agency_id, func.count())
         .where(col(InformationRequest.status).in_(AWAITING_ANSWER),
                col(InformationRequest.due_at) <= now)
         .group_by(col(InformationRequest.agency_id)))).all())
-    agencies = sorted(set(late_decisions) | set(late_answers),
-                      key=lambda a: -(late_decisions.get(a, 0) + late_answers.get(a, 0)))
+    agencies = sorted(late_answers, key=lambda a: -late_answers[a])
     return TimelinessReport(
         as_of=now, time_zone=str(zone), today=await _period(uow, today),
         this_week=await _period(uow, week), open_referrals=open_count,
-        overdue_decisions=sum(late_decisions.values()),
+        overdue_decisions=late_decisions,
         overdue_information_requests=sum(late_answers.values()),
-        overdue_by_agency=[AgencyOverdue(agency_id=a,
-                                         overdue_decisions=late_decisions.get(a, 0),
-                                         overdue_information_requests=late_answers.get(a, 0))
+        overdue_by_agency=[AgencyOverdue(agency_id=a, overdue_information_requests=late_answers[a])
                            for a in agencies])

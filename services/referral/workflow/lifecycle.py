@@ -11,11 +11,14 @@ from shared.errors import InvalidTransition
 
 class ReferralStatus(StrEnum):
     """Where a referral stands: received -> triaged -> awaiting_information -> decided ->
-    closed (reopening takes a decided or closed one back to triaged)."""
+    closed (reopening takes a decided or closed one back to triaged); a practitioner's
+    decision that needs a manager waits in awaiting_approval until one approves it
+    (decided) or returns it (triaged)."""
 
     RECEIVED = "received"
     TRIAGED = "triaged"
     AWAITING_INFORMATION = "awaiting_information"
+    AWAITING_APPROVAL = "awaiting_approval"
     DECIDED = "decided"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"  # by the referring agency, sent in error, before a decision
@@ -29,6 +32,12 @@ class ReferralAction(StrEnum):
     DECIDE = "decide"
     REOPEN = "reopen"
     CLOSE = "close"
+    ASSIGN = "assign"
+    ADD_NOTE = "add_note"
+    PROPOSE_DECISION = "propose_decision"  # a practitioner's, for a manager's approval
+    APPROVE_DECISION = "approve_decision"
+    RETURN_DECISION = "return_decision"  # refused: back to triage
+    RECORD_STRATEGY_DISCUSSION = "record_strategy_discussion"
     WITHDRAW = "withdraw_referral"
 
 
@@ -53,7 +62,9 @@ class InformationRequestAction(StrEnum):
 
 
 Status = ReferralStatus
-OPEN_STATUSES = (Status.RECEIVED, Status.TRIAGED, Status.AWAITING_INFORMATION)
+# Not yet decided. The queue's index (migration 0011) holds exactly these: change both.
+OPEN_STATUSES = (Status.RECEIVED, Status.TRIAGED, Status.AWAITING_INFORMATION,
+                 Status.AWAITING_APPROVAL)
 
 # For each action: the statuses it may start from, and the status it leads to.
 REFERRAL_TRANSITIONS: dict[ReferralAction, dict[ReferralStatus, ReferralStatus]] = {
@@ -64,26 +75,53 @@ REFERRAL_TRANSITIONS: dict[ReferralAction, dict[ReferralStatus, ReferralStatus]]
         Status.AWAITING_INFORMATION: Status.AWAITING_INFORMATION},
     ReferralAction.DECIDE: {Status.TRIAGED: Status.DECIDED,
                             Status.AWAITING_INFORMATION: Status.DECIDED},
+    ReferralAction.PROPOSE_DECISION: {Status.TRIAGED: Status.AWAITING_APPROVAL,
+                                      Status.AWAITING_INFORMATION: Status.AWAITING_APPROVAL},
+    ReferralAction.APPROVE_DECISION: {Status.AWAITING_APPROVAL: Status.DECIDED},
+    ReferralAction.RETURN_DECISION: {Status.AWAITING_APPROVAL: Status.TRIAGED},
     ReferralAction.REOPEN: {Status.DECIDED: Status.TRIAGED, Status.CLOSED: Status.TRIAGED},
     ReferralAction.CLOSE: {Status.DECIDED: Status.CLOSED},
+    # Allocation leaves the status as it is.
+    ReferralAction.ASSIGN: {status: status for status in Status if status != Status.CLOSED},
+    # Case notes may be added whatever the status (a call after closing, say).
+    ReferralAction.ADD_NOTE: {status: status for status in Status},
+    ReferralAction.RECORD_STRATEGY_DISCUSSION: {status: status for status in Status
+                                                if status != Status.CLOSED},
     ReferralAction.WITHDRAW: {Status.RECEIVED: Status.WITHDRAWN, Status.TRIAGED: Status.WITHDRAWN,
-                              Status.AWAITING_INFORMATION: Status.WITHDRAWN},
+                              Status.AWAITING_INFORMATION: Status.WITHDRAWN,
+                              Status.AWAITING_APPROVAL: Status.WITHDRAWN},
 }
 
 
 # Why an action is refused in a status, in words a practitioner acts on.
 REFERRAL_REFUSALS: dict[ReferralAction, Callable[[str], str]] = {
-    ReferralAction.TRIAGE: lambda status: f"A {status} referral cannot be triaged; reopen it "
-                                          "first.",
+    ReferralAction.TRIAGE: lambda status: (
+        "The referral's decision is waiting for a manager's approval."
+        if status == Status.AWAITING_APPROVAL
+        else f"A {status} referral cannot be triaged; reopen it first."),
     ReferralAction.REQUEST_INFORMATION: lambda status: (
         "Triage the referral before asking partners for information."
         if status == Status.RECEIVED else f"A {status} referral takes no new requests."),
     ReferralAction.DECIDE: lambda status: (
         "Triage the referral before deciding." if status == Status.RECEIVED
+        else "The referral's decision is waiting for a manager's approval: approve it or "
+             "return it." if status == Status.AWAITING_APPROVAL
         else f"A {status} referral is already decided; reopen it to decide again."),
+    ReferralAction.PROPOSE_DECISION: lambda status: (
+        "Triage the referral before deciding." if status == Status.RECEIVED
+        else f"A {status} referral cannot be decided now."),
+    ReferralAction.APPROVE_DECISION: lambda status: (
+        f"A {status} referral has no decision waiting for approval."),
+    ReferralAction.RETURN_DECISION: lambda status: (
+        f"A {status} referral has no decision waiting for approval."),
     ReferralAction.REOPEN: lambda status: f"A {status} referral is open already.",
     ReferralAction.CLOSE: lambda status: f"Only a decided referral can be closed; this one is "
                                          f"{status}.",
+    ReferralAction.ASSIGN: lambda status: f"A {status} referral is not allocated; reopen it "
+                                          "first.",
+    ReferralAction.ADD_NOTE: lambda status: f"A {status} referral takes no notes.",
+    ReferralAction.RECORD_STRATEGY_DISCUSSION: lambda status: (
+        f"A {status} referral takes no strategy discussion; reopen it first."),
     ReferralAction.WITHDRAW: lambda status: (
         f"A {status} referral cannot be withdrawn: only one not yet decided can. Call the "
         "MASH to tell them it was sent in error."),
@@ -152,3 +190,13 @@ class Outcome(StrEnum):
 MANAGER_OUTCOMES = frozenset({Outcome.STRATEGY_DISCUSSION, Outcome.IMMEDIATE_PROTECTION})
 # Requests still waiting for the partner's answer.
 AWAITING_ANSWER = (InformationRequestStatus.OPEN, InformationRequestStatus.OVERDUE)
+
+
+RAG_URGENCY = {"red": 1, "amber": 2, "green": 3}  # after immediate risk (0)
+UNRATED_URGENCY = 4
+
+
+def urgency(immediate_risk: bool, rag: str | None) -> int:
+    """The queue's first sort key, stored on the referral: immediate risk, then red, amber,
+    green, not yet rated."""
+    return 0 if immediate_risk else RAG_URGENCY.get(rag or "", UNRATED_URGENCY)

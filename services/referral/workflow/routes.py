@@ -14,12 +14,16 @@ from services.referral.permissions import (
     MashWorker,
     is_mash_staff,
 )
+from services.referral.referrals import service as referral_service
 from services.referral.referrals.models import Referral
-from services.referral.referrals.schemas import ReferralLinks
+from services.referral.referrals.schemas import ChildSummary, ReferralLinks
 from services.referral.runtime import RuntimeDep
 from services.referral.workflow import service as workflow
+from services.referral.workflow.lifecycle import ReferralStatus
 from services.referral.workflow.models import InformationRequest
 from services.referral.workflow.schemas import (
+    ApprovalBody,
+    AssigneeBody,
     DecisionBody,
     InformationRequestCreate,
     InformationRequestPage,
@@ -56,8 +60,11 @@ def _state(referral: Referral, response: Response) -> ReferralState:
     return ReferralState.of(referral)
 
 
-def _request_view(request: InformationRequest, reader: Principal) -> InformationRequestView:
+def _request_view(request: InformationRequest, reader: Principal,
+                  children: dict[str, list[ChildSummary]] | None = None,
+                  ) -> InformationRequestView:
     return InformationRequestView(
+        children=None if children is None else children.get(request.referral_id, []),
         id=request.id, agency_id=request.agency_id, question=request.question,
         status=request.status, due_at=request.due_at, created_at=request.created_at,
         answer=request.answer, answered_at=request.answered_at,
@@ -96,13 +103,46 @@ async def request_information(referral_id: str, body: InformationRequestCreate,
 
 
 @referrals.post("/{referral_id}/decision", response_model=ReferralState,
-                responses=CHANGE_RESPONSES)
+                responses={**CHANGE_RESPONSES, 202: {
+                    "model": ReferralState,
+                    "description": "A practitioner's strategy discussion or immediate "
+                                   "protection: waiting for a MASH manager's approval"}})
 async def decide(referral_id: str, body: DecisionBody, caller: MashWorker, uow: UnitOfWorkDep,
                  response: Response, if_match: IfMatch = None) -> ReferralState:
-    """Record the outcome; the referrer is told."""
+    """Record the outcome; the referrer is told. A strategy discussion or immediate
+    protection decided by a practitioner waits for a MASH manager's approval: 202 with
+    status `awaiting_approval` (a manager's decision is made at once)."""
     referral = await workflow.load_for_change(uow, referral_id, if_match)
     await workflow.decide(uow, referral, caller, body.outcome, body.rationale,
-                          body.signed_off_by, body.primary_need)
+                          body.primary_need)
+    if referral.status == ReferralStatus.AWAITING_APPROVAL:
+        response.status_code = 202
+    return _state(referral, response)
+
+
+@referrals.post("/{referral_id}/decision/approval", response_model=ReferralState,
+                responses={**CHANGE_RESPONSES,
+                           403: {"description": "Only a MASH manager approves"}})
+async def approve_decision(referral_id: str, body: ApprovalBody, caller: MashWorker,
+                           uow: UnitOfWorkDep, response: Response,
+                           if_match: IfMatch = None) -> ReferralState:
+    """A MASH manager approves a practitioner's decision (it is made, the referrer is
+    told) or returns it to triage with a comment (`approve: false`); the approver is the
+    caller."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.approve(uow, referral, caller, body.approve, body.comment)
+    return _state(referral, response)
+
+
+@referrals.put("/{referral_id}/assignee", response_model=ReferralState,
+               responses={**CHANGE_RESPONSES,
+                          422: {"description": "Not an active member of MASH staff"}})
+async def assign(referral_id: str, body: AssigneeBody, caller: MashWorker, uow: UnitOfWorkDep,
+                 response: Response, if_match: IfMatch = None) -> ReferralState:
+    """Allocate the referral to yourself or a colleague (`user_id`), or to nobody
+    (`user_id: null`); the chronology records it."""
+    referral = await workflow.load_for_change(uow, referral_id, if_match)
+    await workflow.assign(uow, referral, caller, body.user_id)
     return _state(referral, response)
 
 
@@ -137,7 +177,10 @@ async def list_information_requests(
     after = read_cursor(cursor, aware_datetime, str)
     found = await workflow.information_requests(uow, caller, status, after, limit + 1)
     page, links = page_of(found, limit, request.url, lambda r: (r.created_at, r.id))
-    return InformationRequestPage(items=[_request_view(r, caller) for r in page], links=links)
+    children = await referral_service.children_summaries(
+        uow, caller, sorted({r.referral_id for r in page}))
+    return InformationRequestPage(items=[_request_view(r, caller, children) for r in page],
+                                  links=links)
 
 
 async def _visible_request(uow: UnitOfWorkDep, request_id: str,
@@ -152,7 +195,9 @@ async def _visible_request(uow: UnitOfWorkDep, request_id: str,
 async def read_information_request(request_id: str, caller: InformationRequestReader,
                                    uow: UnitOfWorkDep) -> InformationRequestView:
     """One request, if it is addressed to your agency (or you are MASH staff)."""
-    return _request_view(await _visible_request(uow, request_id, caller), caller)
+    found = await _visible_request(uow, request_id, caller)
+    children = await referral_service.children_summaries(uow, caller, [found.referral_id])
+    return _request_view(found, caller, children)
 
 
 @requests.post("/{request_id}/response", response_model=InformationRequestView,

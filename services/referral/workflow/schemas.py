@@ -13,7 +13,13 @@ from pydantic import (
     field_validator,
 )
 
-from services.referral.referrals.schemas import ReferralLinks, ReferralView
+from services.referral.referrals.schemas import (
+    AssigneeView,
+    ChildSummary,
+    PendingDecision,
+    ReferralLinks,
+    ReferralView,
+)
 from shared.pagination import PageLinks
 from shared.schemas import StrictStripped
 
@@ -38,9 +44,10 @@ class DecisionBody(StrictStripped):
                      "strategy_discussion", "immediate_protection"]
     rationale: str = Field(min_length=1, max_length=10_000)
     signed_off_by: str | None = Field(
-        default=None, max_length=100,
-        description="the MASH manager who signed off a strategy discussion or immediate "
-                    "protection decided by a practitioner")
+        default=None, max_length=100, deprecated=True,
+        description="ignored: a strategy discussion or immediate protection decided by a "
+                    "practitioner now waits for a MASH manager's approval (202, status "
+                    "awaiting_approval; POST .../decision/approval)")
     primary_need: PrimaryNeed | None = Field(
         default=None, validate_default=True,
         description="the child's primary need (CIN census N0-N9): required when the "
@@ -53,6 +60,22 @@ class DecisionBody(StrictStripped):
             raise ValueError("give the child's primary need (N0-N9) for an outcome that "
                              "leads to an assessment")
         return value
+
+
+class ApprovalBody(StrictStripped):
+    """A MASH manager's answer to a decision waiting for approval."""
+
+    approve: bool = Field(description="true: the decision is made; false: it goes back to "
+                                      "triage")
+    comment: str | None = Field(default=None, max_length=5000,
+                                description="required when returning the decision")
+
+
+class AssigneeBody(StrictStripped):
+    """Whom to allocate the referral to: an active member of MASH staff (yourself or a
+    colleague, by user id), or null for nobody."""
+
+    user_id: str | None = Field(min_length=1, max_length=36)
 
 
 class ReopenBody(StrictStripped):
@@ -118,6 +141,9 @@ class InformationRequestView(BaseModel):
     extension_reason: str | None = None
     extension_requested_at: datetime | None = None
     referral_id: str | None = None
+    children: list[ChildSummary] | None = Field(
+        default=None, description="the children of the referral asked about (MASH staff "
+                                  "only; null for partners)")
     links: ReferralLinks
 
 
@@ -140,6 +166,8 @@ class ReferralState(ReferralView):
     outcome: str | None
     decided_at: datetime | None
     version: int
+    assignee: AssigneeView | None = None
+    pending_decision: PendingDecision | None = None
     links: ReferralLinks
 
 

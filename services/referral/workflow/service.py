@@ -20,18 +20,22 @@ from services.referral.audit import service as audit
 from services.referral.events import (
     InformationRequestAnswered,
     InformationRequestCreated,
+    ReferralAssigned,
+    ReferralAwaitingApproval,
     ReferralDecided,
     ReferralServiceEvent,
     ReferralTriaged,
 )
 from services.referral.permissions import is_mash_staff
 from services.referral.referrals.models import Referral
+from services.referral.staff import staff_entry
 from services.referral.workflow.lifecycle import (
     MANAGER_OUTCOMES,
     InformationRequestAction,
     ReferralAction,
     next_request_status,
     next_status,
+    urgency,
 )
 from services.referral.workflow.models import InformationRequest, TimelineEntry
 from services.referral.workflow.working_time import WorkingCalendar
@@ -130,6 +134,7 @@ async def triage(uow: UnitOfWork, referral: Referral, who: Principal, rag: str,
     """Rate a referral red, amber or green; this sets the partner and decision deadlines."""
     def rate(now: datetime) -> Mapping[str, Any]:
         referral.rag, referral.rag_rationale = rag, rationale
+        referral.urgency = urgency(referral.immediate_risk, rag)
         referral.triaged_at, referral.triaged_by = now, who.subject
         referral.response_due_at = calendar.response_due(now, rag)
         referral.decision_due_at = calendar.decision_due(referral.received_at, rag)
@@ -254,33 +259,131 @@ async def withdraw(uow: UnitOfWork, request: InformationRequest,
     return request
 
 
+def _decided_event(referral: Referral) -> ReferralDecided:
+    assert referral.decided_at is not None and referral.outcome is not None
+    return ReferralDecided(
+        referral_id=referral.id, reference=referral.reference, status=referral.status,
+        outcome=referral.outcome, decided_at=referral.decided_at.isoformat(),
+        referring_agency_id=referral.referring_agency_id, sequence=referral.version)
+
+
 async def decide(uow: UnitOfWork, referral: Referral, who: Principal, outcome: str,
-                 rationale: str, signed_off_by: str | None,
-                 primary_need: str | None = None) -> Referral:
-    """Record the decision; strategy discussions and immediate protection need a manager."""
-    next_status(ReferralAction.DECIDE, referral.status)  # refused before the sign-off check
-    is_manager = who.has_any_role([Role.MASH_MANAGER])
-    if outcome in MANAGER_OUTCOMES and not is_manager and not signed_off_by:
-        raise NotAllowed(f"A {outcome.replace('_', ' ')} needs a MASH manager's decision "
-                         "or their recorded sign-off (signed_off_by).")
+                 rationale: str, primary_need: str | None = None) -> Referral:
+    """Record the decision. A strategy discussion or immediate protection is a MASH
+    manager's: a manager decides it at once; a practitioner's waits for a manager's
+    approval (awaiting_approval; see ``approve``)."""
+    if outcome in MANAGER_OUTCOMES and not who.has_any_role([Role.MASH_MANAGER]):
+        return await _propose(uow, referral, who, outcome, rationale, primary_need)
 
     def record(now: datetime) -> Mapping[str, Any]:
         referral.outcome, referral.decision_rationale = outcome, rationale
         referral.decided_at, referral.decided_by = now, who.subject
-        referral.signed_off_by = None if is_manager else signed_off_by
+        referral.signed_off_by = referral.approved_by = referral.approved_by_name = None
         referral.primary_need = primary_need
-        return {"outcome": outcome, "rationale": rationale,
-                "signed_off_by": referral.signed_off_by, "primary_need": primary_need}
-
-    def decided() -> ReferralDecided:
-        assert referral.decided_at is not None
-        return ReferralDecided(
-            referral_id=referral.id, reference=referral.reference, status=referral.status,
-            outcome=outcome, decided_at=referral.decided_at.isoformat(),
-            referring_agency_id=referral.referring_agency_id, sequence=referral.version)
+        return {"outcome": outcome, "rationale": rationale, "primary_need": primary_need}
 
     await transition(uow, referral, who, ReferralAction.DECIDE, what="decided",
-                     purpose="decision", change=record, event=decided)
+                     purpose="decision", change=record,
+                     event=lambda: _decided_event(referral))
+    return referral
+
+
+async def _propose(uow: UnitOfWork, referral: Referral, who: Principal, outcome: str,
+                   rationale: str, primary_need: str | None) -> Referral:
+    def propose(now: datetime) -> Mapping[str, Any]:
+        referral.proposed_outcome, referral.proposed_rationale = outcome, rationale
+        referral.proposed_by, referral.proposed_at = who.subject, now
+        referral.primary_need = primary_need  # the census's, once approved
+        return {"outcome": outcome, "rationale": rationale, "primary_need": primary_need}
+
+    def waiting() -> ReferralAwaitingApproval:
+        return ReferralAwaitingApproval(
+            referral_id=referral.id, reference=referral.reference, status=referral.status,
+            outcome=outcome, sequence=referral.version)
+
+    await transition(uow, referral, who, ReferralAction.PROPOSE_DECISION,
+                     what="awaiting_approval", purpose="decision", change=propose,
+                     event=waiting)
+    return referral
+
+
+def _clear_proposal(referral: Referral) -> None:
+    referral.proposed_outcome = referral.proposed_rationale = None
+    referral.proposed_by = referral.proposed_at = None
+
+
+async def approve(uow: UnitOfWork, referral: Referral, who: Principal, approve: bool,
+                  comment: str | None) -> Referral:
+    """A MASH manager (the caller, from their token) approves the decision waiting for
+    approval, which makes it (the referrer is told), or returns it to triage with a
+    comment."""
+    if not who.has_any_role([Role.MASH_MANAGER]):
+        raise NotAllowed("Only a MASH manager approves a decision.")
+    if not approve:
+        if not comment:
+            raise InvalidValue("Say why the decision is returned.", errors=[
+                {"loc": ["body", "comment"], "msg": "say why the decision is returned"}])
+        proposed = referral.proposed_outcome
+
+        def send_back(_now: datetime) -> Mapping[str, Any]:
+            by = referral.proposed_by
+            _clear_proposal(referral)
+            referral.primary_need = None
+            return {"outcome": proposed, "comment": comment, "proposed_by": by}
+
+        await transition(uow, referral, who, ReferralAction.RETURN_DECISION,
+                         what="approval_refused", purpose="decision", change=send_back)
+        return referral
+    entry = await staff_entry(uow, who.subject)
+
+    def record(now: datetime) -> Mapping[str, Any]:
+        assert referral.proposed_outcome is not None
+        referral.outcome = referral.proposed_outcome
+        referral.decision_rationale = referral.proposed_rationale
+        referral.decided_at, referral.decided_by = now, referral.proposed_by
+        referral.approved_by = who.subject
+        referral.approved_by_name = entry.display_name if entry is not None else None
+        referral.signed_off_by = None
+        detail = {"outcome": referral.outcome, "rationale": referral.decision_rationale,
+                  "proposed_by": referral.proposed_by, "approved_by": who.subject,
+                  "comment": comment}
+        _clear_proposal(referral)
+        return detail
+
+    await transition(uow, referral, who, ReferralAction.APPROVE_DECISION, what="decided",
+                     purpose="decision", change=record,
+                     event=lambda: _decided_event(referral))
+    return referral
+
+
+async def assign(uow: UnitOfWork, referral: Referral, who: Principal,
+                 user_id: str | None) -> Referral:
+    """Allocate the referral to an active member of MASH staff (the caller, or a
+    colleague the staff directory knows), or to nobody (``user_id`` None)."""
+    next_status(ReferralAction.ASSIGN, referral.status)  # refused before the checks
+    name: str | None = None
+    if user_id is not None:
+        entry = await staff_entry(uow, user_id)
+        if user_id != who.subject and (entry is None or not entry.is_active_mash_staff):
+            raise InvalidValue("Allocate the referral to an active member of MASH staff.",
+                               errors=[{"loc": ["body", "user_id"],
+                                        "msg": "not an active member of MASH staff"}])
+        name = entry.display_name if entry is not None else None
+    previous = referral.assignee_id
+
+    def allocate(now: datetime) -> Mapping[str, Any]:
+        referral.assignee_id, referral.assignee_name = user_id, name
+        referral.assigned_at = now if user_id is not None else None
+        return {"assignee_id": user_id, "assignee_name": name,
+                "previous_assignee_id": previous}
+
+    def assigned() -> ReferralAssigned:
+        return ReferralAssigned(referral_id=referral.id, assignee_id=user_id,
+                                sequence=referral.version)
+
+    await transition(uow, referral, who, ReferralAction.ASSIGN,
+                     what="assigned" if user_id else "unassigned", purpose="allocation",
+                     change=allocate, event=assigned)
     return referral
 
 
@@ -291,7 +394,8 @@ async def reopen(uow: UnitOfWork, referral: Referral, who: Principal, reason: st
         previous = referral.outcome
         referral.outcome = None
         referral.decided_at = referral.decided_by = referral.decision_rationale = None
-        referral.signed_off_by = referral.primary_need = None
+        referral.signed_off_by = referral.approved_by = referral.approved_by_name = None
+        referral.primary_need = None
         referral.decision_due_at = calendar.decision_due(now, referral.rag)
         referral.decision_overdue_at = None
         return {"reason": reason, "previous_outcome": previous}

@@ -2,7 +2,7 @@
 // losing the practitioner's place (filters in the URL, scroll position, focus).
 
 import { api, pathOf, withQuery } from "../api.js";
-import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, tickCountdowns, live, STATUSES, show } from "../dom.js";
+import { h, clear, ragTag, statusTag, countdownElement, shortDateTime, announce, clockTime, tickCountdowns, live, STATUSES, show, fullName } from "../dom.js";
 import { select, button } from "../forms.js";
 import { codes } from "../codes.js";
 import { session } from "../state.js";
@@ -11,8 +11,8 @@ const REFRESH_SECONDS = 30;
 const PAGE = 50;
 
 export async function queuePage({ main, query }) {
-  const filters = { status: query.get("status") || "", rag: query.get("rag") || "", source: query.get("source") || "" };
-  const state = { items: [], next: null, updatedAt: null, busy: false };
+  const filters = { status: query.get("status") || "", rag: query.get("rag") || "", source: query.get("source") || "", assignee: query.get("assignee") || "" };
+  const state = { items: [], next: null, total: null, updatedAt: null, busy: false };
   session.lastQueue = window.location.hash;
   // The first page of the queue and the code list at once, not one after the other.
   const firstPage = fetchItems(PAGE);
@@ -23,21 +23,25 @@ export async function queuePage({ main, query }) {
   const updated = h("p.body-s.secondary", { id: "queue-updated" });
   const counts = h("p.body", { id: "queue-counts" });
   const more = h("div");
-  const table = h("div.table-wrap", h("table.table#queue-table",
+  const table = h("div.table-wrap", h("table.table.table--cards#queue-table",
     h("caption.visually-hidden", "Open referrals, most urgent first"),
     h("thead", h("tr",
       h("th", { scope: "col" }, "Referral"),
+      h("th", { scope: "col" }, "Children"),
       h("th", { scope: "col" }, "Concerns"),
       h("th", { scope: "col" }, "Source"),
       h("th", { scope: "col" }, "Rating"),
       h("th", { scope: "col" }, "Status"),
       h("th", { scope: "col" }, "Decision due"),
-      h("th", { scope: "col" }, "Partner answers"))),
+      h("th", { scope: "col" }, "Partner answers"),
+      h("th", { scope: "col" }, "Allocated to"))),
     tbody));
 
   const form = h("form.filters", { "aria-label": "Filter the queue", novalidate: true },
     select({ id: "filter-status", label: "Status", value: filters.status,
-      options: [["", "All open"], ["received", STATUSES.received], ["triaged", STATUSES.triaged], ["awaiting_information", STATUSES.awaiting_information]] }),
+      options: [["", "All open"], ["received", STATUSES.received], ["triaged", STATUSES.triaged], ["awaiting_information", STATUSES.awaiting_information], ["awaiting_approval", STATUSES.awaiting_approval]] }),
+    select({ id: "filter-assignee", label: "Allocated to", value: filters.assignee,
+      options: [["", "Anyone or nobody"], ["me", "My referrals"], ["none", "Unallocated"]] }),
     select({ id: "filter-rag", label: "Rating", value: filters.rag,
       options: [["", "Any rating"], ["red", "Red"], ["amber", "Amber"], ["green", "Green"], ["unrated", "Not rated"]] }),
     select({ id: "filter-source", label: "Source", value: filters.source,
@@ -49,6 +53,7 @@ export async function queuePage({ main, query }) {
     filters.status = form.querySelector("#filter-status").value;
     filters.rag = form.querySelector("#filter-rag").value;
     filters.source = form.querySelector("#filter-source").value;
+    filters.assignee = form.querySelector("#filter-assignee").value;
     // The filters live in the address, so a refresh or a shared link keeps them.
     history.replaceState(null, "", `#${withQuery("/queue", filters)}`);
     session.lastQueue = window.location.hash;
@@ -79,7 +84,10 @@ export async function queuePage({ main, query }) {
     const now = Date.now();
     const overdue = state.items.filter((i) => i.decision_due_at && new Date(i.decision_due_at).getTime() <= now).length;
     const shown = state.items.length;
-    const base = shown === 0 ? "No open referrals" : `${shown}${state.next ? "+" : ""} open ${shown === 1 ? "referral" : "referrals"}, most urgent first`;
+    const total = typeof state.total === "number" ? state.total : null;
+    const count = total ?? shown;
+    const many = total !== null ? count.toLocaleString("en-GB") : `${shown}${state.next ? "+" : ""}`;
+    const base = count === 0 ? "No open referrals" : `${many} open ${count === 1 ? "referral" : "referrals"}, most urgent first${total !== null && shown < total ? ` (${shown.toLocaleString("en-GB")} shown)` : ""}`;
     return overdue ? `${base}. ${overdue} overdue.` : `${base}.`;
   }
 
@@ -87,13 +95,15 @@ export async function queuePage({ main, query }) {
     let path = withQuery("/api/v1/referrals/queue", { ...filters, limit: Math.min(200, Math.max(PAGE, count)) });
     const items = [];
     let next = null;
+    let total = null;
     do {
       const { data } = await api(path);
       items.push(...data.items);
       next = data.links.next;
+      if (typeof data.total === "number") total = data.total;
       path = next ? pathOf(next) : null;
     } while (path && items.length < count);
-    return { items, next };
+    return { items, next, total };
   }
 
   async function load(reset, byHand = false, given = null) {
@@ -101,9 +111,10 @@ export async function queuePage({ main, query }) {
     state.busy = true;
     try {
       const before = new Set(state.items.map((i) => i.id));
-      const { items, next } = await (given || fetchItems(reset ? PAGE : Math.max(PAGE, state.items.length)));
+      const { items, next, total } = await (given || fetchItems(reset ? PAGE : Math.max(PAGE, state.items.length)));
       state.items = items;
       state.next = next;
+      state.total = total;
       state.updatedAt = new Date();
       renderRows();
       if (!reset) {
@@ -124,6 +135,7 @@ export async function queuePage({ main, query }) {
       const { data } = await api(pathOf(state.next));
       state.items.push(...data.items);
       state.next = data.links.next;
+      if (typeof data.total === "number") state.total = data.total;
       renderRows();
       const link = tbody.querySelectorAll("a.queue-link")[firstNew];
       if (link) link.focus();
@@ -143,7 +155,7 @@ export async function queuePage({ main, query }) {
     const focusedKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focusKey : null;
     const scroll = window.scrollY;
     clear(tbody, state.items.length ? state.items.map((item) => row(item)) :
-      h("tr", h("td", { colspan: "7" }, filters.status || filters.rag || filters.source ? "No open referrals match these filters." : "There are no open referrals.")));
+      h("tr", h("td", { colspan: "9" }, filters.status || filters.rag || filters.source || filters.assignee ? "No open referrals match these filters." : "There are no open referrals.")));
     clear(counts, countsText());
     renderStatus();
     clear(more, state.next ? button("Show more referrals", { type: "button", secondary: true, onclick: loadMore }) : null);
@@ -166,17 +178,24 @@ export async function queuePage({ main, query }) {
     const answers = item.open_information_requests
       ? h("div", `${item.open_information_requests} awaited`, h("br"), countdownElement(item.next_information_due_at))
       : h("span.secondary", "None awaited");
+    const children = item.children || [];
+    const me = session.me && session.me.subject;
+    const assignee = item.assignee ? (item.assignee.id === me ? "You" : item.assignee.display_name || "A colleague") : null;
     return h(`tr.queue-row${overdue ? ".row--overdue" : ""}${!overdue && item.immediate_risk ? ".row--risk" : ""}`, { dataset: { referralId: item.id, deadlineRow: "1" } },
       h("td",
         h("a.queue-link", { href: `#/referrals/${item.id}`, dataset: { focusKey: `referral-${item.id}` } }, item.reference),
         h("div.body-s.secondary", "Received ", shortDateTime(item.received_at)),
         flags.length ? h("div.cell-flags", flags) : null),
-      h("td", h("ul.concerns", item.concerns.map((c) => h("li", c.description || c.code)))),
-      h("td", item.source_description || item.source),
-      h("td", ragTag(item.rag)),
-      h("td", statusTag(item.status)),
-      h("td", item.decision_due_at ? countdownElement(item.decision_due_at, { decides: true }) : "", h("div.body-s.secondary", shortDateTime(item.decision_due_at))),
-      h("td", answers));
+      h("td.queue-cell-children", { dataset: { label: "Children" } }, children.length
+        ? h("ul.concerns", children.map((c) => h("li", fullName(c), c.age !== null && c.age !== undefined ? h("span.secondary", ` (${c.age})`) : null)))
+        : h("span.secondary", "No child named")),
+      h("td", { dataset: { label: "Concerns" } }, h("ul.concerns", item.concerns.map((c) => h("li", c.description || c.code)))),
+      h("td", { dataset: { label: "Source" } }, item.source_description || item.source),
+      h("td", { dataset: { label: "Rating" } }, ragTag(item.rag)),
+      h("td", { dataset: { label: "Status" } }, statusTag(item.status)),
+      h("td", { dataset: { label: "Decision due" } }, item.decision_due_at ? countdownElement(item.decision_due_at, { decides: true }) : "", h("div.body-s.secondary", shortDateTime(item.decision_due_at))),
+      h("td", { dataset: { label: "Partner answers" } }, answers),
+      h("td.queue-cell-assignee", { dataset: { label: "Allocated to" } }, assignee || h("span.secondary", "Nobody")));
   }
 
   await load(true, false, firstPage);

@@ -26,7 +26,6 @@ export async function timelinessPage({ main }) {
   const [{ data: report }, agencyMap] = await Promise.all([api("/api/v1/reports/timeliness"), agencies()]);
   const rows = report.overdue_by_agency.map((a) => h("tr",
     h("th", { scope: "row" }, agencyMap.get(a.agency_id)?.name || "Unknown agency"),
-    h("td.numeric", String(a.overdue_decisions)),
     h("td.numeric", String(a.overdue_information_requests))));
   show(main,
     h("span.caption", "MASH"),
@@ -41,7 +40,7 @@ export async function timelinessPage({ main }) {
         stat(String(report.overdue_decisions), "decisions overdue", "overdue-decisions"),
         stat(String(report.overdue_information_requests), "partner answers overdue", "overdue-answers")),
       rows.length ? h("div.table-wrap", h("table.table#overdue-by-agency",
-        h("caption", "Overdue items by agency"),
-        h("thead", h("tr", h("th", { scope: "col" }, "Agency"), h("th", { scope: "col" }, "Decisions overdue on its referrals"), h("th", { scope: "col" }, "Its answers overdue"))),
-        h("tbody", rows))) : h("p.body", "Nothing is overdue.")));
+        h("caption", "Partners' answers overdue, by agency (late decisions are the MASH's, above)"),
+        h("thead", h("tr", h("th", { scope: "col" }, "Agency"), h("th", { scope: "col" }, "Its answers overdue"))),
+        h("tbody", rows))) : h("p.body", "No partner's answer is overdue.")));
 }

@@ -1,6 +1,6 @@
 """Estimate the match model from a synthetic population (writes model.json).
 
-    python -m services.referral.matching.estimate --out services/referral/matching/model.json
+    python -m services.referral.matching.training.estimate  # writes ../model.json
 
 - u (P(level | different people)) from random pairs of records: almost every random pair
   is two different children, so no labels are needed.
@@ -33,7 +33,7 @@ from typing import Any
 from services.referral.matching import compare
 from services.referral.matching.blocking import birthday_key, blocking_keys
 from services.referral.matching.decide import shares_identifier
-from services.referral.matching.model import MatchModel
+from services.referral.matching.model import MatchModel, household_share
 from services.referral.matching.normalise import prepare
 from services.referral.matching.records import PersonRecord
 from services.referral.matching.training.simulate import MemoryIndex
@@ -223,17 +223,11 @@ def thresholds(
     return math.floor(min(lower, upper) * 2) / 2, upper
 
 
-def _rounded(table: Table) -> Table:
-    return {
-        field: {level: round(p, 6) for level, p in levels.items()}
-        for field, levels in table.items()
-    }
-
-
-def estimate(people: int, seed: int, random_pairs: int, validation_people: int) -> dict[str, Any]:
-    rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
-    labelled = labelled_records(people, seed)
-    records = [item.record for item in labelled]
+def m_and_u(
+    records: list[PersonRecord], random_pairs: int, rng: random.Random
+) -> tuple[Table, Table, dict[str, float]]:
+    """m and u from unlabelled records (see the module docstring), and the match share
+    each EM session found."""
     u = estimate_u(records, random_pairs, rng)
     sessions: dict[str, Table] = {}
     shares: dict[str, float] = {}
@@ -249,6 +243,33 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
             level: sum(table[level] for table in estimates) / len(estimates)
             for level in estimates[0]
         }
+    return m, u, shares
+
+
+def fit_to_data(
+    model: MatchModel, records: list[PersonRecord], seed: int = 1, random_pairs: int = 200_000
+) -> MatchModel:
+    """The model with m, u and the sibling share estimated afresh from a data set's own
+    unlabelled records (as a linker is trained on the data it links), keeping the
+    thresholds: the same method as the packaged model, on other data."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
+    m, u, shares = m_and_u(records, random_pairs, rng)
+    about = {**model.about, "fitted_to": f"{len(records)} records", "em_match_share": shares}
+    return MatchModel(m, u, model.lower, model.upper, about, household_share(records))
+
+
+def _rounded(table: Table) -> Table:
+    return {
+        field: {level: round(p, 6) for level, p in levels.items()}
+        for field, levels in table.items()
+    }
+
+
+def estimate(people: int, seed: int, random_pairs: int, validation_people: int) -> dict[str, Any]:
+    rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
+    labelled = labelled_records(people, seed)
+    records = [item.record for item in labelled]
+    m, u, shares = m_and_u(records, random_pairs, rng)
     provisional = MatchModel(m=m, u=u, lower=0.0, upper=0.0)
     validation = labelled_records(validation_people, seed + 1)
     lower, upper = thresholds(best_candidates(provisional, validation))
@@ -257,12 +278,18 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
         u=_rounded(u),
         lower=lower,
         upper=upper,
+        households=round(household_share(records), 4),
         about={
             "command": (
-                f"python -m services.referral.matching.estimate --people {people} --seed {seed}"
-                f" --random-pairs {random_pairs} --validation-people {validation_people}"
+                "python -m services.referral.matching.training.estimate"
+                f" --people {people} --seed {seed} --random-pairs {random_pairs}"
+                f" --validation-people {validation_people}"
             ),
             "records": len(records),
+            "households": (
+                "share of records with a sibling (same family name and address, given name"
+                " and date of birth both different): the household rules hold from 0.01"
+            ),
             "u": f"{random_pairs} random record pairs",
             "m": "EM over candidate pairs, u fixed; sessions by date of birth and name codes",
             "em_match_share": {session: round(share, 5) for session, share in shares.items()},
@@ -279,7 +306,9 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("model.json"))
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent.parent / "model.json"
+    )
     parser.add_argument("--people", type=int, default=60_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--random-pairs", type=int, default=400_000)

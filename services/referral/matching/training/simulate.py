@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.referral.matching.blocking import blocking_keys
@@ -76,16 +76,27 @@ class MemoryIndex:
 
 
 def simulate(
-    model: MatchModel, labelled: list[LabelledRecord], reviews_decided: bool = False
+    model: MatchModel,
+    labelled: list[LabelledRecord],
+    reviews_decided: bool = False,
+    known: Sequence[LabelledRecord] = (),
+    households: bool | None = None,
 ) -> Quality:
     """Run intake over the records in order and measure its links.
 
     A review makes a new person (only automatic links count), or, with
     ``reviews_decided``, is decided rightly (the subject joins the candidate person when
-    that person really is the same child).
+    that person really is the same child). ``known`` records are in the index before the
+    first arrives, each a person of its own (a file loaded as it is, e.g. FEBRL4's A);
+    ``households`` is passed to ``best_match``. Pairs and the review share count the
+    known records too, except that ``records`` (the denominator of the review share) is
+    the arriving records only.
     """
     index = MemoryIndex()
     truths: dict[str, set[str]] = defaultdict(set)  # the true children behind each person
+    for number, item in enumerate(known):
+        index.add(item.record, f"known-{number}")
+        truths[f"known-{number}"].add(item.person_id)
     reviews = 0
     sizes: list[int] = []
     started = time.perf_counter()
@@ -93,7 +104,10 @@ def simulate(
         found = index.candidates(item.record)
         sizes.append(len(found))
         decision, person_id, _ = best_match(
-            model, item.record, ((index.people[i], index.records[i]) for i in found)
+            model,
+            item.record,
+            ((index.people[i], index.records[i]) for i in found),
+            households=households,
         )
         reviews += decision == "review"
         given = f"new-{number}"
@@ -105,23 +119,24 @@ def simulate(
         truths[given].add(item.person_id)
         index.add(item.record, given)
     seconds = time.perf_counter() - started
+    everyone = [*known, *labelled]
     linked = Counter(index.people)
-    truth = Counter(item.person_id for item in labelled)
-    both = Counter(zip(index.people, (item.person_id for item in labelled), strict=True))
+    truth = Counter(item.person_id for item in everyone)
+    both = Counter(zip(index.people, (item.person_id for item in everyone), strict=True))
     return Quality(
         records=len(labelled),
         true_pairs=_pairs(truth.values()),
         linked_pairs=_pairs(linked.values()),
         correct_pairs=_pairs(both.values()),
         reviews=reviews,
-        wrong_household_pairs=_household_pairs(index.people, labelled),
+        wrong_household_pairs=_household_pairs(index.people, everyone),
         seconds=seconds,
         candidates_mean=sum(sizes) / len(sizes) if sizes else 0.0,
         candidates_max=max(sizes, default=0),
     )
 
 
-def _household_pairs(people: list[str], labelled: list[LabelledRecord]) -> int:
+def _household_pairs(people: list[str], labelled: Sequence[LabelledRecord]) -> int:
     groups: dict[str, list[LabelledRecord]] = defaultdict(list)
     for person_id, item in zip(people, labelled, strict=True):
         groups[person_id].append(item)

@@ -2,7 +2,7 @@
 `mash import` to resume without duplicates.
 
 Revision ID: 0030
-Revises: 0010
+Revises: 0015
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from shared.migrations import create_inbox_age_index, drop_inbox_age_index
 
 revision: str = "0030"
-down_revision: str | None = "0010"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

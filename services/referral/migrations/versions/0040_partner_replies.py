@@ -1,7 +1,7 @@
 """Partners decline a question or ask for more time; a referrer withdraws a referral.
 
 Revision ID: 0040
-Revises: 0032
+Revises: 0063
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from shared.db import UTCDateTime
 
 revision: str = "0040"
-down_revision: str | None = "0032"
+down_revision: str | None = "0063"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

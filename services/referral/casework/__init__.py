@@ -1,0 +1,1 @@
+"""Case work on a referral: case notes and strategy discussions, both append-only."""
