@@ -35,6 +35,8 @@ PUBLIC_ROUTES: dict[str, str] = {
     "/api/v1/match-reviews": "referral",
     "/api/v1/audit": "referral",
     "/api/v1/reports": "referral",
+    "/api/v1/alerts": "referral",
+    "/api/v1/missing-episodes": "referral",
     "/api/v1/hub": "referral",
     "/fhir/": "referral",
     "/api/v1/subscriptions": "notify",

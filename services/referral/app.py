@@ -13,6 +13,8 @@ from services.referral.encompass import routes as encompass
 from services.referral.fhir import routes as fhir
 from services.referral.intake import routes as intake
 from services.referral.intake.writer import IntakeWriter
+from services.referral.intelligence import routes as intelligence
+from services.referral.intelligence.missing import ReturnInterviewScheduler
 from services.referral.people import routes as people
 from services.referral.queue import routes as queue
 from services.referral.referrals import routes as referrals
@@ -43,6 +45,7 @@ def create_service(
     hub = HubSettings()
     calendar = WorkingCalendar(hub)
     deadlines = DeadlineScheduler(database, poll_seconds=hub.deadline_poll_seconds)
+    interviews = ReturnInterviewScheduler(database, poll_seconds=hub.deadline_poll_seconds)
     audit_key = seal_key(settings.secret_key.get_secret_value())
     sealer = AuditSealer(database, audit_key, poll_seconds=hub.audit_seal_seconds)
     service = Service(NAME, settings=settings, broker=broker, database=database,
@@ -50,13 +53,15 @@ def create_service(
                    routers=[queue.router, reports.router, intake.router, referrals.router,
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
                             casework.router, people.people, people.reviews,
-                            encompass.router, partner_routes.referrals,
+                            encompass.router, intelligence.screenings, intelligence.router,
+                            intelligence.episodes, partner_routes.referrals,
                             partner_routes.requests, partner_routes.hub],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated),
                                   Subscription("referral.staff-directory", [STAFF_UPDATED],
                                                record_staff_updated)],
-                   workers=[deadlines, sealer], migrations=MIGRATIONS, registry=registry,
+                   workers=[deadlines, interviews, sealer], migrations=MIGRATIONS,
+                   registry=registry,
                    title="MASH referral service")
     service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar),
                                                 audit_key)

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from services.referral.links import information_request_path, match_review_path, referral_path
+from services.referral.links import (
+    alert_path,
+    information_request_path,
+    match_review_path,
+    missing_episode_path,
+    referral_path,
+)
 from shared.events import CloudEvent
 
 SOURCE = "/services/referral"
@@ -206,6 +212,42 @@ class MatchReviewNeeded(ReferralServiceEvent):
                 "referral": referral_path(self.referral_id)}
 
 
+@dataclass(frozen=True, kw_only=True)
+class AlertRaised(ReferralServiceEvent):
+    """`mash.alert.raised`: a value (adult, vehicle, place, phone, handle) was seen in
+    referrals about different children; raised again with new evidence. Ids and the kind
+    only: the evidence is read through the API (and audited)."""
+
+    type: ClassVar[str] = "mash.alert.raised"
+    alert_id: str
+    kind: str
+
+    @property
+    def subject(self) -> str:
+        return self.alert_id
+
+    def links(self) -> dict[str, str]:
+        return {"self": alert_path(self.alert_id)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnInterviewOverdue(ReferralServiceEvent):
+    """`mash.missing_episode.return_interview_overdue`: no return interview recorded
+    within 72 hours of the child's return; ids only."""
+
+    type: ClassVar[str] = "mash.missing_episode.return_interview_overdue"
+    missing_episode_id: str
+    person_id: str | None
+    due_at: str
+
+    @property
+    def subject(self) -> str:
+        return self.missing_episode_id
+
+    def links(self) -> dict[str, str]:
+        return {"self": missing_episode_path(self.missing_episode_id)}
+
+
 REFERRAL_RECEIVED = ReferralReceived.type
 REFERRAL_TRIAGED = ReferralTriaged.type
 REFERRAL_DECIDED = ReferralDecided.type
@@ -216,3 +258,5 @@ REQUEST_CREATED = InformationRequestCreated.type
 REQUEST_ANSWERED = InformationRequestAnswered.type
 REQUEST_OVERDUE = InformationRequestOverdue.type
 MATCH_REVIEW_NEEDED = MatchReviewNeeded.type
+ALERT_RAISED = AlertRaised.type
+RETURN_INTERVIEW_OVERDUE = ReturnInterviewOverdue.type

@@ -6,6 +6,8 @@ REFERRALS = "/api/v1/referrals"
 INFORMATION_REQUESTS = "/api/v1/information-requests"
 MATCH_REVIEWS = "/api/v1/match-reviews"
 PEOPLE = "/api/v1/people"
+ALERTS = "/api/v1/alerts"
+MISSING_EPISODES = "/api/v1/missing-episodes"
 
 
 def referral_path(referral_id: str) -> str:
@@ -31,3 +33,13 @@ def match_review_path(review_id: str) -> str:
 def person_path(person_id: str) -> str:
     """The public path of one person in the index."""
     return f"{PEOPLE}/{person_id}"
+
+
+def alert_path(alert_id: str) -> str:
+    """The public path of one pattern alert."""
+    return f"{ALERTS}/{alert_id}"
+
+
+def missing_episode_path(episode_id: str) -> str:
+    """The public path of one missing episode."""
+    return f"{MISSING_EPISODES}/{episode_id}"

@@ -37,6 +37,13 @@ class HubSettings(BaseSettings):
     deadline_poll_seconds: float = 30.0
     # How often the audit chain's head is sealed with the key kept out of the database.
     audit_seal_seconds: float = 5.0
+    # Pattern alerts: a value seen with two or more children within this many days.
+    alert_window_days: int = Field(default=365, ge=1, le=3650)
+    # A CSE screening at "high" makes its referral red.
+    cse_high_makes_red: bool = True
+    # Operation Encompass: a police referral with one of these concerns (CIN factors;
+    # domestic abuse by default) tells the children's schools.
+    encompass_concerns: list[str] = Field(default_factory=lambda: ["3A", "3B", "3C"])
     # How partners reach the MASH about a question (shown on every question card).
     contact_phone: str = Field(default="01632 960000", max_length=40)
     duty_mailbox: str = Field(default="mash.duty@northshire.example", max_length=320)

@@ -5,6 +5,7 @@ through the API; other schools hear and see nothing."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from standardwebhooks.webhooks import Webhook
 from services.notify import events
 from services.notify.models import Delivery
 from services.notify.settings import NotifySettings
+from services.referral.encompass.rules import triggers_notice
 from services.referral.encompass.service import may_read
 from services.referral.referrals.models import Referral, ReferralSubject
 from shared.agencies import (
@@ -27,6 +29,7 @@ from shared.agencies import (
 )
 from shared.db import Database
 from shared.events import CloudEvent, utcnow
+from shared.outbox import OutboxMessage
 from tests.auth import basic
 from tests.bodies import referral_body
 from tests.helpers import eventually
@@ -157,7 +160,7 @@ def test_only_the_named_school_may_read_a_police_notification() -> None:
     school = AgencyDirectoryEntry(agency_id=RIVERSIDE, kind="school", active=True,
                                   school_urn=RIVERSIDE_URN, updated_at=utcnow())
     police = Referral(reference="MASH-2026-000001", source="6", referring_agency_id="p",
-                      submitted_by="c", received_at=utcnow())
+                      submitted_by="c", received_at=utcnow(), concerns=["3B"])
     pupil = ReferralSubject(referral_id=police.id, role="child", school_urn=RIVERSIDE_URN)
     assert may_read(school, police, [pupil])
     assert not may_read(school, police, [])  # no pupil of this school named
@@ -165,9 +168,19 @@ def test_only_the_named_school_may_read_a_police_notification() -> None:
     assert not may_read(other, police, [pupil])
     gp = Referral(**{**police.model_dump(), "source": "3A"})
     assert not may_read(school, gp, [pupil])
+    not_abuse = Referral(**{**police.model_dump(), "concerns": ["10A"]})
+    assert not may_read(school, not_abuse, [pupil])  # no domestic abuse concern
+    assert may_read(school, not_abuse, [pupil], trigger_concerns=["10A"])  # the hub's choice
     closed = AgencyDirectoryEntry(**{**school.model_dump(), "active": False})
     assert not may_read(closed, police, [pupil])
     assert not may_read(None, police, [pupil])
+
+
+def test_only_police_referrals_with_a_domestic_abuse_concern_trigger_a_notice() -> None:
+    assert triggers_notice("6", ["3A"]) and triggers_notice("6", ["10A", "3C"])
+    assert not triggers_notice("6", ["10A", "24A"])  # police, not domestic abuse
+    assert not triggers_notice("3A", ["3A"])  # a GP's referral of domestic abuse
+    assert triggers_notice("6", ["24A"], trigger_concerns=["3A", "3B", "3C", "24A"])
 
 
 # --- end to end, through the embedded hub ------------------------------------------------
@@ -320,3 +333,39 @@ async def _lead_is(hub: NotifyHub, agency_id: str, address: str) -> bool:
     async with hub.hub.services["notify"].database.unit_of_work() as uow:
         entry = await uow.session.get(AgencyDirectoryEntry, agency_id)
     return entry is not None and entry.safeguarding_lead_email == address
+
+
+async def test_the_school_reads_the_incident_whether_the_child_was_present_and_their_voice(
+    hub_with_mailbox: NotifyHub,
+) -> None:
+    hub = hub_with_mailbox
+    school = demo_school(hub)
+    await eventually(lambda: in_directory(hub, "referral", school["id"]))
+    body = pupil_referral("999001", incident={"occurred_at": "2026-12-01T21:40:00+00:00",
+                                              "place": "the family home"})
+    body["subjects"][0].update(present_at_incident=True,
+                               voice="said she hid upstairs and wants to stay with mum")
+    posted = await hub.client.post("/api/v1/referrals", json=body)
+    assert posted.status_code == 201, posted.text
+    not_abuse = await hub.client.post("/api/v1/referrals",
+                                      json=pupil_referral("999001", concerns=["10A"]))
+    assert not_abuse.status_code == 201
+    dsl = await hub.staff("school.dsl")
+    try:
+        notice = (await dsl.get(f"/api/v1/referrals/{posted.json()['id']}/encompass")).json()
+        assert notice["incident"] == {"occurred_at": "2026-12-01T21:40:00Z",
+                                      "place": "the family home"}
+        (pupil,) = notice["pupils"]
+        assert pupil["present_at_incident"] is True
+        assert pupil["voice"] == "said she hid upstairs and wants to stay with mum"
+        assert (await dsl.get(f"/api/v1/referrals/{not_abuse.json()['id']}/encompass")
+                ).status_code == 404  # police, but no domestic abuse: no notice
+    finally:
+        await dsl.aclose()
+    async with hub.hub.services["referral"].database.unit_of_work() as uow:
+        rows = (await uow.session.exec(select(OutboxMessage).where(
+            OutboxMessage.event_type == "mash.referral.received"))).all()
+    urns = {json.loads(r.payload)["data"]["referral_id"]:
+            json.loads(r.payload)["data"].get("school_urns") for r in rows}
+    assert urns[posted.json()["id"]] == ["999001"]
+    assert urns[not_abuse.json()["id"]] is None

@@ -12,6 +12,7 @@ import { matchReviewsPage, matchReviewPage } from "./pages/reviews.js";
 import { boardPage } from "./pages/board.js";
 import { searchPage, personPage, searchBox } from "./pages/people.js";
 import { approvalsPage } from "./pages/approvals.js";
+import { alertsPage, alertPage } from "./pages/alerts.js";
 import { partnerHomePage } from "./pages/partner_home.js";
 import { auditPage } from "./pages/audit.js";
 import { adminPage } from "./pages/admin.js";
@@ -28,6 +29,8 @@ const ROUTES = [
   { path: /^\/match-reviews$/, page: matchReviewsPage, roles: MASH_STAFF },
   { path: /^\/match-reviews\/([\w-]+)$/, page: matchReviewPage, roles: MASH_STAFF },
   { path: /^\/reports\/timeliness$/, page: timelinessPage, roles: MASH_STAFF },
+  { path: /^\/alerts$/, page: alertsPage, roles: MASH_STAFF },
+  { path: /^\/alerts\/([\w-]+)$/, page: alertPage, roles: MASH_STAFF },
   { path: /^\/board$/, page: boardPage, roles: BOARD_READERS },
   { path: /^\/search$/, page: searchPage, roles: MASH_STAFF },
   { path: /^\/people\/([\w-]+)$/, page: personPage, roles: MASH_STAFF },
@@ -140,7 +143,7 @@ function homePage({ main }) {
 
 function navItems() {
   if (isMashStaff()) {
-    return [["#/queue", "Queue"], isManager() && ["#/approvals", "Approvals"], ["#/match-reviews", "Match reviews"], ["#/reports/timeliness", "Timeliness"], isManager() && ["#/board", "Board report"]].filter(Boolean);
+    return [["#/queue", "Queue"], isManager() && ["#/approvals", "Approvals"], ["#/match-reviews", "Match reviews"], ["#/alerts", "Alerts"], ["#/reports/timeliness", "Timeliness"], isManager() && ["#/board", "Board report"]].filter(Boolean);
   }
   if (hasRole(PARTNERS)) {
     return [["#/home", "Home"], ["#/information-requests", "Information requests"], ["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"]];

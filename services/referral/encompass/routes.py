@@ -10,6 +10,7 @@ from services.referral.encompass import service as encompass
 from services.referral.encompass.schemas import EncompassView, PupilView
 from services.referral.links import REFERRALS, encompass_path
 from services.referral.referrals.schemas import ReferralLinks
+from services.referral.runtime import RuntimeDep
 from shared.auth import Principal
 from shared.problems import Problem
 from shared.service import UnitOfWorkDep
@@ -21,12 +22,15 @@ SchoolReader = Annotated[Principal, Depends(encompass.EncompassReadPermission)]
 @router.get("/{referral_id}/encompass", response_model=EncompassView,
             responses={404: {"description": "No such notification about your pupils"}})
 async def read_encompass_notice(
-    referral_id: str, caller: SchoolReader, uow: UnitOfWorkDep,
+    referral_id: str, caller: SchoolReader, uow: UnitOfWorkDep, runtime: RuntimeDep,
     purpose: Annotated[str | None, Header(alias="X-Purpose", max_length=100)] = None,
 ) -> EncompassView:
     """A police notification about your school's pupils (Operation Encompass): the
-    pupils, the police's references, when and why; every read is audited."""
-    notice = await encompass.read_notice(uow, referral_id, caller, purpose or encompass.PURPOSE)
+    pupils (whether each was present, and their voice where known), the police's
+    references, the incident's time and place, when and why; every read is audited.
+    Only police referrals with a domestic abuse concern (or another the hub names)."""
+    notice = await encompass.read_notice(uow, referral_id, caller, purpose or encompass.PURPOSE,
+                                         runtime.calendar.settings.encompass_concerns)
     if notice is None:
         raise Problem(404, "No such notification about your pupils.")
     referral = notice.referral

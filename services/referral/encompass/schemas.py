@@ -18,6 +18,15 @@ class PupilView(BaseModel):
     date_of_birth: date | None
     upn: str | None
     police_reference: str | None
+    present_at_incident: bool | None = None
+    voice: str | None = None
+
+
+class IncidentView(BaseModel):
+    """The incident the police attended: when and where."""
+
+    occurred_at: datetime
+    place: str | None = None
 
 
 class EncompassView(ReferralView):
@@ -30,6 +39,7 @@ class EncompassView(ReferralView):
     concerns: list[ConcernView]
     immediate_risk: bool
     external_reference: str | None
+    incident: IncidentView | None = None
     pupils: list[PupilView]
     view: Literal["encompass"] = "encompass"
     links: ReferralLinks

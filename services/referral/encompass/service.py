@@ -8,12 +8,13 @@ adults, not the other children."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlmodel import col, select
 
 from services.referral.audit import service as audit
-from services.referral.events import POLICE_SOURCE
+from services.referral.encompass.rules import DOMESTIC_ABUSE, triggers_notice
 from services.referral.referrals.models import Referral, ReferralSubject
 from shared.agencies import AgencyDirectoryEntry, agency_entry
 from shared.auth import Principal, RolePermission
@@ -39,17 +40,22 @@ class EncompassNotice:
 
 
 def may_read(school: AgencyDirectoryEntry | None, referral: Referral | None,
-             pupils: list[ReferralSubject]) -> bool:
-    """The rule: an active school reads a police referral naming at least one of its
-    pupils (a child subject with the school's URN); nobody else reads this view."""
+             pupils: list[ReferralSubject],
+             trigger_concerns: Collection[str] = DOMESTIC_ABUSE) -> bool:
+    """The rule: an active school reads a police referral that triggers a notice (a
+    domestic abuse concern, or another of the hub's ``encompass_concerns``) naming at
+    least one of its pupils (a child subject with the school's URN); nobody else reads
+    this view."""
     return (school is not None and school.active and school.kind == "school"
             and school.school_urn is not None and referral is not None
-            and referral.source == POLICE_SOURCE and bool(pupils)
+            and triggers_notice(referral.source, referral.concerns, trigger_concerns)
+            and bool(pupils)
             and all(p.role == "child" and p.school_urn == school.school_urn for p in pupils))
 
 
 async def read_notice(uow: UnitOfWork, referral_id: str, reader: Principal,
-                      purpose: str) -> EncompassNotice | None:
+                      purpose: str, trigger_concerns: Collection[str] = DOMESTIC_ABUSE
+                      ) -> EncompassNotice | None:
     """The reader's school's view of a police notification, audited; None if the reader
     may not know it exists."""
     school = await agency_entry(uow, reader.agency_id)
@@ -62,7 +68,7 @@ async def read_notice(uow: UnitOfWork, referral_id: str, reader: Principal,
                                       col(ReferralSubject.role) == "child",
                                       col(ReferralSubject.school_urn) == school.school_urn)
         .order_by(col(ReferralSubject.position)))).all())
-    if not may_read(school, referral, pupils):
+    if not may_read(school, referral, pupils, trigger_concerns):
         await audit.record_refusal(uow, reader, "referral", referral_id, purpose)
         return None
     await audit.record(uow, reader, "read", "referral", referral.id, purpose)

@@ -11,7 +11,9 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from services.referral.audit import service as audit
+from services.referral.encompass.rules import triggers_notice
 from services.referral.events import ReferralReceived
+from services.referral.intelligence import alerts
 from services.referral.people import index as people_index
 from services.referral.people import linking
 from services.referral.referrals.models import ReferenceCounter, Referral, ReferralSubject
@@ -78,6 +80,7 @@ class IntakeBatch:
     audit: audit.AuditBatch = field(default_factory=audit.AuditBatch)
     index: people_index.BatchIndex = field(default_factory=people_index.BatchIndex)
     numbers: dict[int, int] = field(default_factory=dict)  # year: last reference number
+    sightings: alerts.BatchSightings = field(default_factory=alerts.BatchSightings)
 
     async def write(self, uow: UnitOfWork) -> None:
         """Write it all in the caller's transaction (the audit chain last)."""
@@ -86,6 +89,7 @@ class IntakeBatch:
         await self.rows.write(uow)
         await self.audit.append(uow)
         self.index = people_index.BatchIndex()
+        self.sightings = alerts.BatchSightings()
 
 
 async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal,
@@ -123,6 +127,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         consent_reason=body.consent.reason,
         summary=body.summary,
         external_reference=body.external_reference,
+        incident=body.incident.model_dump(mode="json") if body.incident else None,
         referring_agency_id=submitter.agency_id,
         submitted_by=submitter.subject,
         reference=await next_reference(uow, received_at.year, batch.numbers),
@@ -141,13 +146,20 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     # Each subject linked to a person; the re-referral and same-day flags by person.
     referral["same_day_as"], referral["is_re_referral"] = await linking.index_referral(
         uow, rows, referral, subjects, calendar, batch.index)
+    # Adults of concern (by person) and contexts seen with other children: alerts.
+    people = [s.person_id for s in batch.index.subjects[-len(subjects):]]
+    await alerts.index_and_raise(
+        uow, rows, referral, subjects, people, [(c.kind, c.value) for c in body.contexts],
+        calendar.settings.alert_window_days, batch.sightings)
     if announce:
         outbox_row(rows, ReferralReceived(
             referral_id=referral["id"], reference=referral["reference"],
             status=referral["status"], kind=referral["kind"],
             received_at=received_at.isoformat(), referring_agency_id=submitter.agency_id,
-            source=body.source, school_urns=[s.school_urn for s in body.subjects
-                                             if s.role == "child" and s.school_urn],
+            source=body.source, school_urns=[
+                s.school_urn for s in body.subjects if s.role == "child" and s.school_urn
+            ] if triggers_notice(body.source, body.concerns,
+                                 calendar.settings.encompass_concerns) else [],
         ).cloud_event())
     workflow.record_received(rows, referral, submitter, on_behalf=on_behalf)
     batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")

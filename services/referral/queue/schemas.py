@@ -34,6 +34,7 @@ class QueueItem(ReferralListItem):
     pending_decision: PendingDecision | None = Field(
         description="while awaiting_approval: the practitioner's decision waiting for a "
                     "manager")
+    cse_level: str | None = None  # the latest CSE screening's level
 
 
 class QueuePage(BaseModel):

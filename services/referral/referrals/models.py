@@ -81,6 +81,10 @@ class Referral(SQLModel, table=True):
     assignee_id: str | None = Field(default=None, max_length=36, index=True)
     assignee_name: str | None = Field(default=None, max_length=200)
     assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The latest structured CSE screening's level (intelligence.screening).
+    cse_level: str | None = Field(default=None, max_length=8)
+    # A police notification's incident: {occurred_at, place} (Operation Encompass).
+    incident: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ReferralSubject(SQLModel, table=True):
@@ -107,6 +111,9 @@ class ReferralSubject(SQLModel, table=True):
     school: str | None = Field(default=None, max_length=200)
     # The school's DfE URN: a police notification is passed on to it (Operation Encompass).
     school_urn: str | None = Field(default=None, max_length=6, index=True)
+    missing_from_home: bool | None = None
+    present_at_incident: bool | None = None
+    voice: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class ReferenceCounter(SQLModel, table=True):

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     EmailStr,
     Field,
@@ -23,6 +24,7 @@ from services.referral.identifiers import (
     normalise_postcode,
     normalise_upn,
 )
+from services.referral.intelligence.contexts import ContextKind, normalise
 from services.referral.links import referral_path
 from shared.agencies import SCHOOL_URN_PATTERN
 from shared.events import utcnow
@@ -92,6 +94,13 @@ class Subject(StrictStripped):
         description="a child's school, by DfE unique reference number: the school's "
                     "designated safeguarding lead is told of a police notification "
                     "(Operation Encompass)")
+    missing_from_home: bool | None = Field(
+        default=None, description="a child who is missing from home or care now")
+    present_at_incident: bool | None = Field(
+        default=None, description="a police notification: whether the child was present "
+                                  "at the incident (told to the school: Operation Encompass)")
+    voice: str | None = Field(default=None, max_length=2000,
+                              description="the child's own words or wishes, where known")
 
     @field_validator("date_of_birth")
     @classmethod
@@ -151,6 +160,28 @@ class Consent(StrictStripped):
         return value
 
 
+class Incident(StrictStripped):
+    """A police notification's incident: when and where (Operation Encompass)."""
+
+    occurred_at: AwareDatetime
+    place: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class Context(StrictStripped):
+    """Where, with whom or what the concern arises: a vehicle (UK registration), a place
+    (a postcode, an address ending in one, or a named place), a phone number, or an
+    online account (``platform: handle``). Stored normalised: ``ab12 cde`` is
+    ``AB12CDE``, ``07700 900123`` is ``+447700900123``."""
+
+    kind: ContextKind
+    value: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _normalised(self) -> Context:
+        self.value = normalise(self.kind, self.value)
+        return self
+
+
 class ReferralCreate(StrictStripped):
     """A referral, or a notification for information only (``kind``)."""
 
@@ -169,6 +200,12 @@ class ReferralCreate(StrictStripped):
     consent: Consent
     external_reference: str | None = Field(default=None, max_length=100,
                                            description="the sender's own id for the referral")
+    incident: Incident | None = Field(
+        default=None, description="a police notification: the incident's time and place")
+    contexts: list[Context] = Field(
+        default_factory=list, max_length=20,
+        description="vehicles, places, phones and online accounts in the concern: the "
+                    "same one in referrals about different children raises an alert")
 
     @field_validator("subjects")
     @classmethod
@@ -237,6 +274,9 @@ class SubjectView(BaseModel):
     address: dict[str, str] | None
     school: str | None
     school_urn: str | None = None
+    missing_from_home: bool | None = None
+    present_at_incident: bool | None = None
+    voice: str | None = None
     id: str | None = None
     person_id: str | None = Field(
         default=None, description="the person this subject is linked to (GET "
@@ -391,6 +431,9 @@ class ReferralFullView(ReferralView):
     version: int = 1
     assignee: AssigneeView | None = Field(default=None,
                                           description="who is working on it; null if nobody")
+    incident: dict[str, str | None] | None = None
+    cse_level: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="the latest CSE screening's level")
     timeline: list[TimelineView] = Field(default_factory=list)
     view: Literal["full"] = "full"
     links: ReferralLinks
