@@ -124,3 +124,19 @@ class SignInAttempt(SQLModel, table=True):
     succeeded: bool
     reason: str = Field(max_length=32)  # ok | bad_credentials | locked | disabled
     attempted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class AdminChange(SQLModel, table=True):
+    """One change an administrator made (an agency, a user, an API client): who, when,
+    what, and which fields to which values (never a secret, a password or a key)."""
+
+    __tablename__ = "admin_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=32)
+    record_type: str = Field(max_length=16)
+    record_id: str = Field(max_length=64, index=True)
+    changes: dict[str, object] = Field(default_factory=dict,
+                                       sa_column=Column(JSON, nullable=False))

@@ -21,6 +21,7 @@ from services.identity.oauth import (
 from services.identity.passwords import new_totp_secret, totp_uri
 from services.identity.runtime import RuntimeDep
 from services.identity.schemas import (
+    AdminChangeView,
     AgencyCreate,
     AgencyPublic,
     AgencyUpdate,
@@ -29,6 +30,7 @@ from services.identity.schemas import (
     ClientPublic,
     ClientUpdate,
     Me,
+    SecondFactorReset,
     SessionCreate,
     UserCreate,
     UserCreated,
@@ -43,6 +45,7 @@ from shared.settings import Settings
 from shared.ssrf import UnsafeUrl, UrlGuard
 
 ManageIdentities = RolePermission("manage agencies, users and API clients", Role.ADMIN)
+changes_router = APIRouter(prefix="/api/v1/admin-changes", tags=["administration"])
 AdminDep = Annotated[Principal, Depends(ManageIdentities)]
 
 discovery = APIRouter(tags=["discovery"])
@@ -215,23 +218,27 @@ async def list_agencies(_: AdminDep, uow: UnitOfWorkDep) -> list[Agency]:
 
 
 @admin.post("/agencies", response_model=AgencyPublic, status_code=201)
-async def create_agency(body: AgencyCreate, _: AdminDep, uow: UnitOfWorkDep) -> Agency:
+async def create_agency(body: AgencyCreate, caller: AdminDep, uow: UnitOfWorkDep) -> Agency:
     """Register an agency."""
     agency = await service.create_agency(
         uow, body.name, body.kind, school_urn=body.school_urn,
         safeguarding_lead_email=str(body.safeguarding_lead_email)
         if body.safeguarding_lead_email else None)
+    service.record_admin_change(uow, caller, "create_agency", "agency", agency.id,
+                                body.model_dump(mode="json"))
     return agency
 
 
 @admin.patch("/agencies/{agency_id}", response_model=AgencyPublic)
-async def update_agency(agency_id: str, body: AgencyUpdate, _: AdminDep,
+async def update_agency(agency_id: str, body: AgencyUpdate, caller: AdminDep,
                         uow: UnitOfWorkDep) -> Agency:
     """Rename, disable or enable an agency, or set a school's URN and DSL mailbox."""
     agency = await uow.session.get(Agency, agency_id)
     if agency is None:
         raise Problem(404, "No such agency.")
-    await service.update_agency(uow, agency, body.model_dump(exclude_unset=True, mode="json"))
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    await service.update_agency(uow, agency, dict(changes))
+    service.record_admin_change(uow, caller, "update_agency", "agency", agency.id, changes)
     return agency
 
 
@@ -242,7 +249,7 @@ async def list_users(_: AdminDep, uow: UnitOfWorkDep) -> list[User]:
 
 
 @admin.post("/users", response_model=UserCreated, status_code=201)
-async def create_user(body: UserCreate, _: AdminDep, uow: UnitOfWorkDep,
+async def create_user(body: UserCreate, caller: AdminDep, uow: UnitOfWorkDep,
                       svc: ServiceDep) -> Any:
     """Register a member of staff; their first password and TOTP secret are shown once."""
     await _agency(uow, body.agency_id)
@@ -254,12 +261,15 @@ async def create_user(body: UserCreate, _: AdminDep, uow: UnitOfWorkDep,
                                      display_name=body.display_name,
                                      agency_id=body.agency_id, roles=body.roles,
                                      password=password, totp_secret=totp_secret)
+    service.record_admin_change(uow, caller, "create_user", "user", user.id,
+                                body.model_dump(mode="json"))
     return _public(UserCreated, user, initial_password=password, totp_secret=totp_secret,
                    otpauth_uri=totp_uri(totp_secret, user.username))
 
 
 @admin.patch("/users/{user_id}", response_model=UserPublic)
-async def update_user(user_id: str, body: UserUpdate, _: AdminDep, uow: UnitOfWorkDep) -> User:
+async def update_user(user_id: str, body: UserUpdate, caller: AdminDep,
+                      uow: UnitOfWorkDep) -> User:
     """Change a user's name, roles or agency, or disable them.
 
     Disabling them, or changing their roles or agency, ends their sessions at once: a
@@ -272,8 +282,30 @@ async def update_user(user_id: str, body: UserUpdate, _: AdminDep, uow: UnitOfWo
                if value is not None}
     if "agency_id" in changes:
         await _agency(uow, changes["agency_id"])
+    service.record_admin_change(uow, caller, "update_user", "user", user.id,
+                                body.model_dump(exclude_unset=True, mode="json"))
     await service.update_user(uow, user, changes)
     return user
+
+
+@admin.post("/users/{user_id}/second-factor", response_model=SecondFactorReset)
+async def reset_second_factor(user_id: str, caller: AdminDep, uow: UnitOfWorkDep,
+                              svc: ServiceDep) -> SecondFactorReset:
+    """A new second factor for a user who lost theirs: the secret is shown this once, and
+    their sessions end."""
+    user = await uow.session.get(User, user_id)
+    if user is None:
+        raise Problem(404, "No such user.")
+    secret = await service.reset_second_factor(uow, svc.settings, user)
+    service.record_admin_change(uow, caller, "reset_second_factor", "user", user.id)
+    return SecondFactorReset(totp_secret=secret, otpauth_uri=totp_uri(secret, user.username))
+
+
+@changes_router.get("", response_model=list[AdminChangeView])
+async def list_admin_changes(_: AdminDep, uow: UnitOfWorkDep) -> list[AdminChangeView]:
+    """Every administrator's change to agencies, users and API clients, newest first."""
+    return [AdminChangeView.model_validate(c.model_dump())
+            for c in await service.admin_changes(uow)]
 
 
 @admin.get("/clients", response_model=list[ClientPublic])
@@ -283,7 +315,7 @@ async def list_clients(_: AdminDep, uow: UnitOfWorkDep) -> list[dict[str, Any]]:
 
 
 @admin.post("/clients", response_model=ClientCreated, status_code=201)
-async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep,
+async def create_client(body: ClientCreate, caller: AdminDep, uow: UnitOfWorkDep,
                         runtime: RuntimeDep) -> dict[str, Any]:
     """Register a partner system; without a JWKS it gets a secret, shown this once."""
     await _agency(uow, body.agency_id)
@@ -296,11 +328,13 @@ async def create_client(body: ClientCreate, _: AdminDep, uow: UnitOfWorkDep,
         roles=body.roles, jwks=body.jwks, jwks_uri=str(body.jwks_uri) if body.jwks_uri else None,
         client_secret=secret, assertion_algorithms=list(body.assertion_algorithms),
     )
+    service.record_admin_change(uow, caller, "create_client", "client", client.id,
+                                body.model_dump(mode="json"))
     return _client_public(client, client_secret=secret)
 
 
 @admin.patch("/clients/{client_id}", response_model=ClientPublic)
-async def update_client(client_id: str, body: ClientUpdate, _: AdminDep,
+async def update_client(client_id: str, body: ClientUpdate, caller: AdminDep,
                         uow: UnitOfWorkDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Rename, disable or enable a partner system, or register new keys."""
     client = await uow.session.get(ApiClient, client_id)
@@ -308,6 +342,7 @@ async def update_client(client_id: str, body: ClientUpdate, _: AdminDep,
         raise Problem(404, "No such client.")
     changes = body.model_dump(exclude_unset=True, mode="json")
     await _check_jwks_uri(changes.get("jwks_uri"), runtime.guard)
+    service.record_admin_change(uow, caller, "update_client", "client", client.id, changes)
     if "jwks" in changes:
         client.jwks = service.jwks_text(changes.pop("jwks"))
     for name, value in changes.items():
@@ -316,4 +351,4 @@ async def update_client(client_id: str, body: ClientUpdate, _: AdminDep,
     return _client_public(client)
 
 
-ROUTERS = [discovery, tokens, sessions, admin]
+ROUTERS = [discovery, tokens, sessions, admin, changes_router]

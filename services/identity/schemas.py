@@ -188,3 +188,22 @@ class ClientCreated(ClientPublic):
     """A new partner system; ``client_secret`` is shown this once only (when no JWKS)."""
 
     client_secret: str | None = None
+
+
+class SecondFactorReset(BaseModel):
+    """A user's new second factor: shown this once."""
+
+    totp_secret: str
+    otpauth_uri: str
+
+
+class AdminChangeView(BaseModel):
+    """One administrator's change: who, when, what (secrets never shown)."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    record_type: str
+    record_id: str
+    changes: dict[str, Any]

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from services.identity import passwords
 from services.identity.keys import KeyStore
 from services.identity.models import (
+    AdminChange,
     Agency,
     ApiClient,
     SignInAttempt,
@@ -31,7 +32,7 @@ from services.identity.passwords import (
     seal_totp_secret,
 )
 from shared.agencies import agency_updated_event
-from shared.auth import SESSION_TOKEN_TYPE, session_ended_event
+from shared.auth import SESSION_TOKEN_TYPE, Principal, session_ended_event
 from shared.db import UnitOfWork
 from shared.events import utcnow
 from shared.outbox import add_to_outbox
@@ -344,3 +345,35 @@ async def describe_subject(uow: UnitOfWork, subject: str, kind: str) -> dict[str
         return {"username": user.username, "display_name": user.display_name} if user else {}
     client = await uow.session.get(ApiClient, subject)
     return {"client_id": client.id, "display_name": client.name} if client else {}
+
+
+# Fields an admin change never records the value of.
+_SECRET_FIELDS = frozenset({"jwks", "client_secret", "password", "totp_secret",
+                            "secret_hash", "password_hash"})
+
+
+def record_admin_change(uow: UnitOfWork, who: Principal, action: str, record_type: str,
+                        record_id: str, changes: dict[str, Any] | None = None) -> None:
+    """Audit one administrator's change, in the change's own transaction."""
+    shown = {name: ("(changed)" if name in _SECRET_FIELDS else value)
+             for name, value in (changes or {}).items()}
+    uow.session.add(AdminChange(at=utcnow(), actor=who.subject, action=action,
+                                record_type=record_type, record_id=record_id,
+                                changes=json.loads(json.dumps(shown, default=str))))
+
+
+async def admin_changes(uow: UnitOfWork, limit: int = 200) -> list[AdminChange]:
+    """The newest administrators' changes first."""
+    result = await uow.session.exec(select(AdminChange)
+                                    .order_by(col(AdminChange.id).desc()).limit(limit))
+    return list(result.all())
+
+
+async def reset_second_factor(uow: UnitOfWork, settings: Settings, user: User) -> str:
+    """A new TOTP secret for a user who lost theirs (returned once); their sessions end."""
+    secret = passwords.new_totp_secret()
+    user.totp_secret = passwords.seal_totp_secret(settings, secret)
+    user.last_totp_step = 0  # the new secret's codes have not been used
+    uow.session.add(user)
+    await end_sessions_of(uow, user.id, "second_factor_reset")
+    return secret

@@ -28,6 +28,7 @@ from services.referral.reports import routes as reports
 from services.referral.runtime import ReferralRuntime
 from services.referral.settings import HubSettings
 from services.referral.staff import record_staff_updated
+from services.referral.workflow import partner_routes
 from services.referral.workflow import routes as workflow
 from services.referral.workflow.deadlines import DeadlineScheduler
 from services.referral.workflow.working_time import WorkingCalendar
@@ -52,8 +53,8 @@ def create_service(
     calendar = WorkingCalendar(hub)
     deadlines = DeadlineScheduler(database, poll_seconds=hub.deadline_poll_seconds)
     interviews = ReturnInterviewScheduler(database, poll_seconds=hub.deadline_poll_seconds)
-    sealer = AuditSealer(database, seal_key(settings.secret_key.get_secret_value()),
-                         poll_seconds=hub.audit_seal_seconds)
+    audit_key = seal_key(settings.secret_key.get_secret_value())
+    sealer = AuditSealer(database, audit_key, poll_seconds=hub.audit_seal_seconds)
     peer_runtime = PeerRuntime(
         peer_fernet(settings),
         UrlGuard(allow_loopback=settings.allows_loopback_fetches(), what="peer hub URL"),
@@ -67,7 +68,9 @@ def create_service(
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
                             casework.router, people.people, people.reviews,
                             encompass.router, intelligence.screenings, intelligence.router,
-                            intelligence.episodes, peers.router, peers.shares],
+                            intelligence.episodes, peers.router, peers.shares,
+                            partner_routes.referrals, partner_routes.requests,
+                            partner_routes.hub],
                    subscriptions=[Subscription("referral.agency-directory", [AGENCY_UPDATED],
                                                record_agency_updated),
                                   Subscription("referral.staff-directory", [STAFF_UPDATED],
@@ -79,6 +82,6 @@ def create_service(
                    registry=registry,
                    title="MASH referral service")
     service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar),
-                                                peer_runtime)
+                                                peers=peer_runtime, audit_key=audit_key)
     return service
 

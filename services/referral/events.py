@@ -184,6 +184,17 @@ class InformationRequestOverdue(InformationRequestEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class InformationRequestDeclined(InformationRequestEvent):
+    """`mash.information_request.declined`: the partner cannot answer; why (a code) and,
+    if it said, which agency holds the information (no narrative)."""
+
+    type: ClassVar[str] = "mash.information_request.declined"
+    referral_id: str
+    reason: str
+    held_by_agency_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class MatchReviewNeeded(ReferralServiceEvent):
     """`mash.person.match_review_needed`: a possible match waits for MASH staff; ids and
     links only (the details are read through the API)."""

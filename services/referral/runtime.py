@@ -20,6 +20,7 @@ class ReferralRuntime:
     calendar: WorkingCalendar
     intake: IntakeWriter
     peers: PeerRuntime | None = None  # peer hubs' keys and URL guard
+    audit_key: bytes | None = None  # the seals' key, to verify the audit chain's seals
 
 
 RuntimeDep = Annotated[ReferralRuntime, Depends(runtime_dependency(ReferralRuntime))]

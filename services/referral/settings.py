@@ -55,3 +55,10 @@ class HubSettings(BaseSettings):
         2.0, 5.0, 15.0, 60.0, 300.0, 1800.0, 3600.0, 7200.0, *([21600.0] * 10)])
     peer_timeout_seconds: float = 15.0
     peer_poll_seconds: float = 1.0
+    # How partners reach the MASH about a question (shown on every question card).
+    contact_phone: str = Field(default="01632 960000", max_length=40)
+    duty_mailbox: str = Field(default="mash.duty@northshire.example", max_length=320)
+    # A partner's working hours, by kind of agency, where they differ from the hub's: a
+    # school's answers fall due in school hours (red requests still run on the clock).
+    partner_hours: dict[str, tuple[time, time]] = Field(
+        default_factory=lambda: {"school": (time(8, 30), time(16, 0))})

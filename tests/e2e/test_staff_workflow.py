@@ -64,6 +64,8 @@ def test_sign_in_needs_the_totp_code_and_lands_on_the_queue(
 
 
 def fill_referral_form(page: Any) -> None:
+    page.fill("#f-referrer-name", "PC 4021 Ellis")  # nobody's name is assumed
+    page.fill("#f-referrer-role", "Police officer")
     page.fill("#f-referrer-phone", "01632 960001")
     page.fill("#f-subjects-0-given_name", "Jordan")
     page.fill("#f-subjects-0-family_name", "Testcase")
@@ -84,11 +86,18 @@ def test_a_referral_from_the_police_form_is_triaged_answered_decided_and_the_out
 ) -> None:
     police = open_session(browser, hub, "police.officer")
     page = police.page
+    page.wait_for_selector("#waiting-summary")  # a partner starts on what waits for them
+    page.click("nav >> text=Your referrals")
     page.wait_for_selector("#our-referrals")
     check_page(page, artifacts, "partner-referrals")
     page.click("nav >> text=Make a referral")
     page.wait_for_selector("#referral-form")
     check_page(page, artifacts, "partner-referral-form")
+
+    # Immediate risk has no answer pre-set: the practitioner must say.
+    page.click("button:has-text('Send the referral')")
+    expect(page.locator(".error-summary")).to_contain_text("immediate risk")
+    page.check("#f-immediate_risk-1")  # No
 
     # Sent incomplete: the API's messages, by each field and in a summary at the top.
     page.check("label:has-text('Consent not sought')")
@@ -99,7 +108,7 @@ def test_a_referral_from_the_police_form_is_triaged_answered_decided_and_the_out
     assert "Concerns: choose at least one" in text
     assert "List should have" not in text and "validation" not in text  # plain English
     assert "Why consent was not given or not sought: say why consent was not given" in text
-    assert "Child's first name: a subject needs a name" in text
+    assert "Child 1: first name: a subject needs a name" in text
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     concerns_group = page.locator("[data-field='f-concerns']")
     assert "form-group--error" in (concerns_group.get_attribute("class") or "")
@@ -182,7 +191,9 @@ def test_a_referral_from_the_police_form_is_triaged_answered_decided_and_the_out
     assert "Early help" in row.inner_text()
     page.click(f"a:has-text('{reference}')")
     assert page.wait_for_selector("#outcome").inner_text() == "Early help"
-    assert "Jordan" not in page.locator("main").inner_text()  # the limited view
+    # The limited view: what the agency sent, and the outcome, not the MASH's file.
+    assert "Jordan" in page.locator("#as-sent").inner_text()
+    assert "Needs support at home" not in page.locator("main").inner_text()
     check_page(page, artifacts, "partner-outcome")
 
     for session in (police, staff, school):

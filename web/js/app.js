@@ -13,6 +13,12 @@ import { boardPage } from "./pages/board.js";
 import { searchPage, personPage, searchBox } from "./pages/people.js";
 import { approvalsPage } from "./pages/approvals.js";
 import { alertsPage, alertPage } from "./pages/alerts.js";
+import { partnerHomePage } from "./pages/partner_home.js";
+import { auditPage } from "./pages/audit.js";
+import { adminPage } from "./pages/admin.js";
+
+const AUDITORS = ["auditor"];
+const ADMINS = ["admin"];
 
 // --- routes -------------------------------------------------------------------------------
 
@@ -33,6 +39,9 @@ const ROUTES = [
   { path: /^\/our-referrals$/, page: ourReferralsPage, roles: PARTNERS },
   { path: /^\/our-referrals\/([\w-]+)$/, page: ourReferralPage, roles: PARTNERS },
   { path: /^\/information-requests$/, page: requestsPage, roles: PARTNERS },
+  { path: /^\/home$/, page: partnerHomePage, roles: PARTNERS },
+  { path: /^\/audit$/, page: auditPage, roles: AUDITORS },
+  { path: /^\/admin$/, page: adminPage, roles: ADMINS },
   { path: /^\/$/, page: homePage },
 ];
 
@@ -119,11 +128,14 @@ async function loadSession() {
 
 function homePage({ main }) {
   if (isMashStaff()) go("/queue");
-  else if (hasRole(PARTNERS)) go("/our-referrals");
+  else if (hasRole(PARTNERS)) go("/home");
+  else if (hasRole(AUDITORS)) go("/audit");
+  else if (hasRole(ADMINS)) go("/admin");
   else if (hasRole(BOARD_READERS)) go("/board");
   else {
     show(main, h("h1.heading-l", "MASH referral hub"),
-      h("p.body", "This web client is for MASH staff and partner practitioners. Administrators and auditors use the API: see the API reference at /docs."));
+      h("p.body", "Your account has no role in this web client. Partner systems use the API: see the ",
+        h("a", { href: "/docs" }, "API reference"), "."));
   }
 }
 
@@ -134,8 +146,10 @@ function navItems() {
     return [["#/queue", "Queue"], isManager() && ["#/approvals", "Approvals"], ["#/match-reviews", "Match reviews"], ["#/alerts", "Alerts"], ["#/reports/timeliness", "Timeliness"], isManager() && ["#/board", "Board report"]].filter(Boolean);
   }
   if (hasRole(PARTNERS)) {
-    return [["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"], ["#/information-requests", "Information requests"]];
+    return [["#/home", "Home"], ["#/information-requests", "Information requests"], ["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"]];
   }
+  if (hasRole(AUDITORS)) return [["#/audit", "Audit log"], ["#/board", "Board report"], ["/docs", "API reference"]];
+  if (hasRole(ADMINS)) return [["#/admin", "Administration"], ["/docs", "API reference"]];
   if (hasRole(BOARD_READERS)) return [["#/board", "Board report"]];
   return [];
 }

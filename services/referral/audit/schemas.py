@@ -43,3 +43,28 @@ class AuditPage(BaseModel):
 
     items: list[AuditEntryView]
     links: PageLinks
+
+
+class ChainProblemView(BaseModel):
+    """Where the chain does not hold, and how."""
+
+    seq: int
+    problem: str
+
+
+class CheckpointView(BaseModel):
+    """A sealed head of the chain."""
+
+    seq: int
+    hash: str
+    sealed_at: datetime
+
+
+class VerificationView(BaseModel):
+    """The chain checked end to end just now."""
+
+    ok: bool
+    entries: int
+    verified_at: datetime
+    problems: list[ChainProblemView]
+    last_checkpoint: CheckpointView | None

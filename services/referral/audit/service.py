@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import hashlib
+import io
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -10,11 +13,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, or_, update
 from sqlmodel import col, select
 
 from services.referral.audit.models import GENESIS, AuditEntry, AuditHead
 from services.referral.audit.seals import SEAL_GRACE, Checkpoint, check_seal, seals
+from services.referral.people.models import SubjectDetails
 from shared.auth import Principal
 from shared.db import UnitOfWork, dialect_insert
 from shared.events import utcnow
@@ -220,6 +224,15 @@ class AuditFilters:
     action: str | None = None
     at_from: datetime | None = None
     at_to: datetime | None = None
+    agency_id: str | None = None
+    purpose: str | None = None
+    # A person in the index: the reads of their record and of every referral they are in.
+    person_id: str | None = None
+
+    def given(self) -> dict[str, str]:
+        """The filters given, as text (an export's audit entry records them)."""
+        return {name: value.isoformat() if isinstance(value, datetime) else str(value)
+                for name, value in dataclasses.asdict(self).items() if value is not None}
 
 
 async def audit_entries(uow: UnitOfWork, filters: AuditFilters, before: tuple[int] | None,
@@ -227,6 +240,15 @@ async def audit_entries(uow: UnitOfWork, filters: AuditFilters, before: tuple[in
     """Audit entries, newest first."""
     entry = AuditEntry
     query = select(entry)
+    if filters.person_id:
+        referrals = select(SubjectDetails.referral_id).where(
+            SubjectDetails.person_id == filters.person_id)
+        query = query.where(or_(col(entry.record_id).in_(referrals),
+                                col(entry.record_id) == filters.person_id))
+    if filters.agency_id:
+        query = query.where(entry.agency_id == filters.agency_id)
+    if filters.purpose:
+        query = query.where(entry.purpose == filters.purpose)
     if filters.record_id:
         query = query.where(entry.record_id == filters.record_id)
     if filters.actor:
@@ -241,3 +263,40 @@ async def audit_entries(uow: UnitOfWork, filters: AuditFilters, before: tuple[in
         query = query.where(keyset_after([col(entry.seq)], before, descending=True))
     query = query.order_by(col(entry.seq).desc()).limit(limit)
     return list((await uow.session.exec(query)).all())
+
+
+EXPORT_LIMIT = 10_000
+EXPORT_COLUMNS = ("seq", "at", "actor", "actor_kind", "agency_id", "action", "record_type",
+                  "record_id", "purpose", "request_id", "hash")
+
+
+async def export_extract(uow: UnitOfWork, who: Principal, filters: AuditFilters) -> str:
+    """An extract of the log as CSV (newest first, at most EXPORT_LIMIT entries); the export
+    is itself audited, with the filters it used."""
+    entries = await audit_entries(uow, filters, None, EXPORT_LIMIT)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for e in entries:
+        writer.writerow([e.at.isoformat() if name == "at" else getattr(e, name) or ""
+                         for name in EXPORT_COLUMNS])
+    await record(uow, who, "export", "audit", "extract", "audit",
+                 {**filters.given(), "entries": len(entries)})
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The chain checked end to end just now, and its newest seal."""
+
+    entries: int
+    problems: list[ChainProblem]
+    last_checkpoint: Checkpoint | None
+    verified_at: datetime
+
+
+async def verification(uow: UnitOfWork, key: bytes | None) -> Verification:
+    """Verify the whole chain (and its seals, given the key) and name its newest seal."""
+    count, problems = await verify_chain(uow, key)
+    sealed = await seals(uow)
+    return Verification(count, problems, sealed[-1] if sealed else None, utcnow())

@@ -69,6 +69,10 @@ class Referral(SQLModel, table=True):
     approved_by: str | None = Field(default=None, max_length=100)
     approved_by_name: str | None = Field(default=None, max_length=200)
     primary_need: str | None = Field(default=None, max_length=2)  # CIN census N0-N9
+    # The referring agency withdrew it, sent in error, before a decision: when and why.
+    withdrawn_at: datetime | None = Field(default=None,
+                                          sa_column=Column(UTCDateTime, nullable=True))
+    withdrawal_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Census counting: a second referral of the same child on the same day counts once.
     same_day_as: str | None = Field(default=None, max_length=36)
     is_re_referral: bool = False

@@ -360,7 +360,48 @@ class ReferralLimitedView(ReferralView):
     received_at: datetime
     outcome: str | None = None
     decided_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: str | None = None
     view: Literal["limited"] = "limited"
+    links: ReferralLinks
+
+
+class SentSubjectView(BaseModel):
+    """A subject exactly as the referring agency gave it."""
+
+    role: str
+    given_name: str | None
+    family_name: str | None
+    other_names: list[str]
+    date_of_birth: date | None
+    expected_date_of_birth: date | None
+    sex: str | None
+    nhs_number: str | None
+    upn: str | None
+    police_reference: str | None
+    local_id: str | None
+    address: dict[str, str] | None
+    school: str | None
+
+
+class ReferralAsSentView(ReferralView):
+    """What the referring agency sent, word for word: for the agency's own record (none of
+    what the MASH has added: no rating, chronology or matches)."""
+
+    id: str
+    reference: str
+    kind: str
+    source: str
+    source_description: str
+    immediate_risk: bool
+    concerns: list[ConcernView]
+    referrer: dict[str, str]
+    consent: dict[str, str | None]
+    summary: str | None
+    external_reference: str | None
+    subjects: list[SentSubjectView]
+    received_at: datetime
+    submitted_by: str
     links: ReferralLinks
 
 

@@ -21,6 +21,7 @@ class ReferralStatus(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     DECIDED = "decided"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # by the referring agency, sent in error, before a decision
 
 
 class ReferralAction(StrEnum):
@@ -37,6 +38,7 @@ class ReferralAction(StrEnum):
     APPROVE_DECISION = "approve_decision"
     RETURN_DECISION = "return_decision"  # refused: back to triage
     RECORD_STRATEGY_DISCUSSION = "record_strategy_discussion"
+    WITHDRAW = "withdraw_referral"
 
 
 class InformationRequestStatus(StrEnum):
@@ -46,6 +48,7 @@ class InformationRequestStatus(StrEnum):
     OVERDUE = "overdue"
     ANSWERED = "answered"
     WITHDRAWN = "withdrawn"
+    DECLINED = "declined"
 
 
 class InformationRequestAction(StrEnum):
@@ -54,6 +57,8 @@ class InformationRequestAction(StrEnum):
     ANSWER = "answer"
     WITHDRAW = "withdraw"
     BECOME_OVERDUE = "become_overdue"
+    DECLINE = "decline"
+    ASK_FOR_TIME = "ask_for_time"
 
 
 Status = ReferralStatus
@@ -82,6 +87,9 @@ REFERRAL_TRANSITIONS: dict[ReferralAction, dict[ReferralStatus, ReferralStatus]]
     ReferralAction.ADD_NOTE: {status: status for status in Status},
     ReferralAction.RECORD_STRATEGY_DISCUSSION: {status: status for status in Status
                                                 if status != Status.CLOSED},
+    ReferralAction.WITHDRAW: {Status.RECEIVED: Status.WITHDRAWN, Status.TRIAGED: Status.WITHDRAWN,
+                              Status.AWAITING_INFORMATION: Status.WITHDRAWN,
+                              Status.AWAITING_APPROVAL: Status.WITHDRAWN},
 }
 
 
@@ -114,6 +122,9 @@ REFERRAL_REFUSALS: dict[ReferralAction, Callable[[str], str]] = {
     ReferralAction.ADD_NOTE: lambda status: f"A {status} referral takes no notes.",
     ReferralAction.RECORD_STRATEGY_DISCUSSION: lambda status: (
         f"A {status} referral takes no strategy discussion; reopen it first."),
+    ReferralAction.WITHDRAW: lambda status: (
+        f"A {status} referral cannot be withdrawn: only one not yet decided can. Call the "
+        "MASH to tell them it was sent in error."),
 }
 
 REQUEST_TRANSITIONS: dict[InformationRequestAction,
@@ -126,6 +137,12 @@ REQUEST_TRANSITIONS: dict[InformationRequestAction,
         InformationRequestStatus.OVERDUE: InformationRequestStatus.WITHDRAWN},
     InformationRequestAction.BECOME_OVERDUE: {
         InformationRequestStatus.OPEN: InformationRequestStatus.OVERDUE},
+    InformationRequestAction.DECLINE: {
+        InformationRequestStatus.OPEN: InformationRequestStatus.DECLINED,
+        InformationRequestStatus.OVERDUE: InformationRequestStatus.DECLINED},
+    InformationRequestAction.ASK_FOR_TIME: {
+        InformationRequestStatus.OPEN: InformationRequestStatus.OPEN,
+        InformationRequestStatus.OVERDUE: InformationRequestStatus.OVERDUE},
 }
 
 REQUEST_REFUSALS: dict[InformationRequestAction, Callable[[str], str]] = {
@@ -134,6 +151,10 @@ REQUEST_REFUSALS: dict[InformationRequestAction, Callable[[str], str]] = {
     InformationRequestAction.WITHDRAW: lambda status: f"This request is {status}; it cannot be "
                                                       "withdrawn.",
     InformationRequestAction.BECOME_OVERDUE: lambda status: f"This request is {status}.",
+    InformationRequestAction.DECLINE: lambda status: f"This request is {status}; it cannot "
+                                                     "be declined.",
+    InformationRequestAction.ASK_FOR_TIME: lambda status: f"This request is {status}; it "
+                                                          "needs no more time.",
 }
 
 

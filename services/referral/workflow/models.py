@@ -32,6 +32,20 @@ class InformationRequest(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(default=None,
                                           sa_column=Column(UTCDateTime, nullable=True))
     overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The addressed agency declines: why (not_known, held_elsewhere, cannot_share), in its
+    # words, and which agency holds the information if it knows.
+    declined_at: datetime | None = Field(default=None,
+                                         sa_column=Column(UTCDateTime, nullable=True))
+    declined_by: str | None = Field(default=None, max_length=100)
+    decline_reason: str | None = Field(default=None, max_length=16)
+    decline_detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    held_by_agency_id: str | None = Field(default=None, max_length=36)
+    # The addressed agency asks for more time: until when, and why (MASH staff decide).
+    extension_until: datetime | None = Field(default=None,
+                                             sa_column=Column(UTCDateTime, nullable=True))
+    extension_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    extension_requested_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class TimelineEntry(SQLModel, table=True):

@@ -102,6 +102,29 @@ class InformationResponse(StrictStripped):
     text: str = Field(min_length=1, max_length=20_000)
 
 
+class DeclineBody(StrictStripped):
+    """Why the addressed agency cannot answer, and who holds the information if it knows."""
+
+    reason: Literal["not_known", "held_elsewhere", "cannot_share"]
+    detail: str | None = Field(default=None, max_length=5000)
+    held_by_agency_id: str | None = Field(
+        default=None, min_length=1, max_length=36,
+        description="with held_elsewhere: the agency that holds the information")
+
+
+class ExtensionBody(StrictStripped):
+    """More time asked for: until when, and why."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    until: AwareDatetime
+
+
+class WithdrawalBody(StrictStripped):
+    """Why the referring agency withdraws a referral (sent in error)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class InformationRequestView(BaseModel):
     """An information request. Partners see the question, not the referral behind it."""
 
@@ -113,6 +136,13 @@ class InformationRequestView(BaseModel):
     created_at: datetime
     answer: str | None = None
     answered_at: datetime | None = None
+    declined_at: datetime | None = None
+    decline_reason: str | None = None
+    decline_detail: str | None = None
+    held_by_agency_id: str | None = None
+    extension_until: datetime | None = None
+    extension_reason: str | None = None
+    extension_requested_at: datetime | None = None
     referral_id: str | None = None
     legal_basis: str | None = None
     children: list[ChildSummary] | None = Field(
@@ -144,3 +174,34 @@ class ReferralState(ReferralView):
     pending_decision: PendingDecision | None = None
     links: ReferralLinks
 
+
+
+class HubContact(BaseModel):
+    """How partners reach the MASH."""
+
+    phone: str
+    duty_mailbox: str
+
+
+class PartnerHours(BaseModel):
+    """A kind of partner's working hours where they differ from the hub's."""
+
+    agency_kind: str
+    opening_time: str
+    closing_time: str
+
+
+class HubSettingsView(BaseModel):
+    """The hub's settings that are safe to show anyone signed in: its contact, its working
+    calendar and its response times (red runs on the clock when red_on_clock_time)."""
+
+    contact: HubContact
+    timezone: str
+    opening_time: str
+    closing_time: str
+    working_days: list[int] = Field(description="Monday is 0")
+    partner_hours: list[PartnerHours]
+    bank_holidays: list[str] = Field(description="the next twelve months' bank holidays")
+    rag_response_hours: dict[str, float]
+    red_on_clock_time: bool
+    decision_working_days: float

@@ -39,6 +39,7 @@ from services.referral.workflow.lifecycle import (
 )
 from services.referral.workflow.models import InformationRequest, TimelineEntry
 from services.referral.workflow.working_time import WorkingCalendar
+from shared.agencies import agency_entry
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import InvalidValue, NotAllowed, NotFound, StaleVersion, VersionRequired
@@ -173,9 +174,12 @@ async def request_information(uow: UnitOfWork, referral: Referral, who: Principa
     if due_at is not None and due_at <= now:
         raise InvalidValue("due_at must be in the future.",
                            errors=[{"loc": ["body", "due_at"], "msg": "must be in the future"}])
+    if due_at is None:  # in the partner's own working hours (a school's: school hours)
+        entry = await agency_entry(uow, agency_id)
+        due_at = calendar.for_agency(entry.kind if entry else None).response_due(
+            now, referral.rag or "green")
     request = InformationRequest(
-        referral_id=referral.id, agency_id=agency_id, question=question,
-        due_at=due_at or calendar.response_due(now, referral.rag or "green"),
+        referral_id=referral.id, agency_id=agency_id, question=question, due_at=due_at,
         created_by=who.subject, created_at=now, legal_basis=legal_basis)
 
     def ask(_now: datetime) -> Mapping[str, Any]:

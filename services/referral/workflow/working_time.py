@@ -20,11 +20,16 @@ def _england_and_wales(year: int) -> holidays.HolidayBase:
 class WorkingCalendar:
     """When the hub is working, and deadlines counted in working time or on the clock."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, hours: tuple[time, time] | None = None) -> None:
         self.settings = settings
         self.zone = ZoneInfo(settings.hub_timezone)
-        self.opening = settings.opening_time
-        self.closing = settings.closing_time
+        self.opening, self.closing = hours or (settings.opening_time, settings.closing_time)
+
+    def for_agency(self, kind: str | None) -> WorkingCalendar:
+        """The calendar of a partner of this kind: a school's answers fall due in school
+        hours; an agency kind with no hours of its own keeps the hub's."""
+        hours = self.settings.partner_hours.get(kind or "")
+        return WorkingCalendar(self.settings, hours) if hours else self
 
     @cached_property
     def _file_holidays(self) -> set[date] | None:

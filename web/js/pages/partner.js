@@ -2,16 +2,14 @@
 // follow their agency's referrals to the outcome, answer questions put to their agency.
 
 import { api, ApiError, pathOf, withQuery, newIdempotencyKey } from "../api.js";
-import { h, clear, countdownElement, dateTime, timeElement, summaryList, backLink, announce, OUTCOMES, STATUSES, SUBJECT_ROLES, show } from "../dom.js";
+import { h, clear, countdownElement, dateOnly, dateTime, timeElement, summaryList, backLink, announce, OUTCOMES, STATUSES, SUBJECT_ROLES, show } from "../dom.js";
 import { field, textarea, select, choices, button, showErrors, apiErrors, valueOf, clearErrors } from "../forms.js";
 import { codes } from "../codes.js";
 import { session, agencies } from "../state.js";
 
-const DEFAULTS = {
-  police: { source: "6", role: "Police officer" },
-  school: { source: "2A", role: "Designated safeguarding lead" },
-  health: { source: "3F", role: "Safeguarding nurse" },
-};
+const DEFAULT_SOURCE = { police: "6", school: "2A", health: "3F" };
+const PEOPLE_ROLES = [["parent_carer", "Parent or carer"], ["adult_of_concern", "Adult of concern"], ["sibling", "Sibling (not referred)"], ["other_adult", "Other adult"]];
+const STATUS_WORDS = { ...STATUSES, withdrawn: "Withdrawn" };
 
 const LABELS = {
   "f-source": "Source",
@@ -20,18 +18,6 @@ const LABELS = {
   "f-referrer-role": "Your role",
   "f-referrer-phone": "Your phone number",
   "f-referrer-email": "Your email address",
-  "f-subjects-0-given_name": "Child's first name",
-  "f-subjects-0-family_name": "Child's last name",
-  "f-subjects-0-date_of_birth": "Child's date of birth",
-  "f-subjects-0-sex": "Child's sex",
-  "f-subjects-0-nhs_number": "NHS number",
-  "f-subjects-0-upn": "Unique pupil number",
-  "f-subjects-0-address-line1": "Address",
-  "f-subjects-0-address-postcode": "Postcode",
-  "f-subjects-0-school": "School",
-  "f-subjects-1-role": "The other person's role",
-  "f-subjects-1-given_name": "The other person's first name",
-  "f-subjects-1-family_name": "The other person's last name",
   "f-concerns": "Concerns",
   "f-immediate_risk": "Immediate risk",
   "f-summary": "What has happened",
@@ -39,6 +25,22 @@ const LABELS = {
   "f-consent-reason": "Why consent was not given or not sought",
   "f-external_reference": "Your reference",
 };
+
+const SUBJECT_FIELDS = {
+  role: "role", given_name: "first name", family_name: "last name", date_of_birth: "date of birth",
+  sex: "sex", nhs_number: "NHS number", upn: "unique pupil number", "address-line1": "address",
+  "address-postcode": "postcode", school: "school",
+};
+
+/** The label an error names: "Child 2's last name", "Person 3's date of birth". */
+function labelOf(form, id) {
+  if (LABELS[id]) return LABELS[id];
+  const match = /^f-subjects-(\d+)-(.+)$/.exec(id);
+  if (!match) return null;
+  const block = form.querySelector(`#f-subjects-${match[1]}`);
+  const name = block ? block.dataset.title : `Person ${Number(match[1]) + 1}`;
+  return `${name}: ${SUBJECT_FIELDS[match[2]] || match[2].replace(/[-_]/g, " ")}`;
+}
 
 function dateInput(id, legend, hint) {
   const part = (suffix, label, width) => h("div.date-input__item",
@@ -71,21 +73,73 @@ function compact(object) {
   return out;
 }
 
-function referralBody(form) {
-  const child = compact({
-    role: "child",
-    given_name: valueOf(form, "f-subjects-0-given_name"),
-    family_name: valueOf(form, "f-subjects-0-family_name"),
-    date_of_birth: dateValue(form, "f-subjects-0-date_of_birth"),
-    sex: valueOf(form, "f-subjects-0-sex"),
-    nhs_number: valueOf(form, "f-subjects-0-nhs_number"),
-    upn: valueOf(form, "f-subjects-0-upn"),
-    address: { line1: valueOf(form, "f-subjects-0-address-line1"), postcode: valueOf(form, "f-subjects-0-address-postcode") },
-    school: valueOf(form, "f-subjects-0-school"),
+/** One person's part of the form: a child referred, or another person of the household. */
+function personBlock(n, kind, title) {
+  const p = `f-subjects-${n}`;
+  const child = kind === "child";
+  const remove = n > 0 ? button(`Remove ${title.toLowerCase()}`, { type: "button", secondary: true }) : null;
+  const block = h(`fieldset.person#${p}`, { dataset: { kind, title } },
+    h("legend.heading-m", title),
+    child ? h("input", { type: "hidden", name: `${p}-role`, value: "child" })
+      : select({ id: `${p}-role`, label: "Their part in the family", value: "parent_carer", options: PEOPLE_ROLES }),
+    field({ id: `${p}-given_name`, label: "First name", width: "20", autocomplete: "off", spellcheck: false }),
+    field({ id: `${p}-family_name`, label: "Last name", width: "20", autocomplete: "off", spellcheck: false }),
+    dateInput(`${p}-date_of_birth`, child ? "Date of birth" : "Date of birth (optional)", "For example, 27 3 2012"),
+    child && choices({ id: `${p}-sex`, legend: "Sex (optional)", inline: true, options: [["F", "Female"], ["M", "Male"], ["U", "Not known"]] }),
+    child && field({ id: `${p}-nhs_number`, label: "NHS number (optional)", hint: "10 digits, for example 943 476 5919", width: "10", inputmode: "numeric", spellcheck: false }),
+    child && field({ id: `${p}-upn`, label: "Unique pupil number (optional)", hint: "13 characters, for example A123456789012", width: "10", spellcheck: false }),
+    field({ id: `${p}-address-line1`, label: "Address (optional)", hint: n > 0 ? "Leave blank if the same as the first child's" : undefined, width: "30", autocomplete: "off" }),
+    field({ id: `${p}-address-postcode`, label: "Postcode (optional)", width: "10", autocomplete: "off" }),
+    child && field({ id: `${p}-school`, label: "School (optional)", width: "30" }),
+    remove);
+  if (remove) remove.addEventListener("click", () => block.dispatchEvent(new CustomEvent("remove-person", { bubbles: true })));
+  return block;
+}
+
+/** Number the people's fields 0, 1, 2 … in the order shown, so errors find their field. */
+function renumber(list) {
+  const blocks = Array.from(list.children);
+  let children = 0;
+  let others = 0;
+  blocks.forEach((block, n) => {
+    const from = block.id;
+    const to = `f-subjects-${n}`;
+    const title = block.dataset.kind === "child" ? `Child ${++children}` : `Other person ${++others}`;
+    block.dataset.title = title;
+    block.querySelector("legend").textContent = title;
+    const removeButton = block.querySelector("button");
+    if (removeButton) removeButton.textContent = `Remove ${title.toLowerCase()}`;
+    if (from === to) return;
+    const swap = (value) => value && value.split(from).join(to);
+    block.id = to;
+    for (const el of block.querySelectorAll("[id],[for],[name],[aria-describedby],[data-field]")) {
+      for (const attr of ["id", "for", "name", "aria-describedby", "data-field"]) {
+        if (el.hasAttribute(attr)) el.setAttribute(attr, swap(el.getAttribute(attr)));
+      }
+    }
   });
-  const subjects = [child];
-  const other = compact({ given_name: valueOf(form, "f-subjects-1-given_name"), family_name: valueOf(form, "f-subjects-1-family_name") });
-  if (Object.keys(other).length) subjects.push({ role: valueOf(form, "f-subjects-1-role") || "adult_of_concern", ...other });
+}
+
+function subjectOf(form, n, firstAddress) {
+  const p = `f-subjects-${n}`;
+  const address = { line1: valueOf(form, `${p}-address-line1`), postcode: valueOf(form, `${p}-address-postcode`) };
+  return compact({
+    role: valueOf(form, `${p}-role`),
+    given_name: valueOf(form, `${p}-given_name`),
+    family_name: valueOf(form, `${p}-family_name`),
+    date_of_birth: dateValue(form, `${p}-date_of_birth`),
+    sex: valueOf(form, `${p}-sex`),
+    nhs_number: valueOf(form, `${p}-nhs_number`),
+    upn: valueOf(form, `${p}-upn`),
+    address: address.line1 || address.postcode ? address : firstAddress,
+    school: valueOf(form, `${p}-school`),
+  });
+}
+
+function referralBody(form) {
+  const count = form.querySelectorAll("fieldset.person").length;
+  const subjects = [];
+  for (let n = 0; n < count; n++) subjects.push(subjectOf(form, n, n > 0 ? subjects[0].address : undefined));
   const immediate = valueOf(form, "f-immediate_risk");
   return compact({
     source: valueOf(form, "f-source"),
@@ -103,43 +157,47 @@ function referralBody(form) {
 export async function referralFormPage({ main }) {
   const { sources, concerns } = await codes();
   const agency = (await agencies()).get(session.me.agency_id);
-  const defaults = DEFAULTS[agency?.kind] || { source: "", role: "" };
   let key = newIdempotencyKey();
+
+  const people = h("div#f-subjects", personBlock(0, "child", "Child 1"));
+  renumber(people);
+  const add = (kind) => {
+    const block = personBlock(people.children.length, kind, "");
+    people.appendChild(block);
+    renumber(people);
+    block.querySelector("input:not([type=hidden]), select").focus();
+  };
+  people.addEventListener("remove-person", (event) => {
+    const index = Array.from(people.children).indexOf(event.target);
+    event.target.remove();
+    renumber(people);
+    const focus = people.children[Math.max(0, index - 1)];
+    focus.querySelector("legend").setAttribute("tabindex", "-1");
+    focus.querySelector("legend").focus();
+  });
 
   const form = h("form#referral-form", { novalidate: true, "aria-labelledby": "refer-title" },
     h("h2.heading-m", "About you"),
-    field({ id: "f-referrer-name", label: "Your name", value: session.me.display_name || "", width: "30", autocomplete: "name" }),
-    field({ id: "f-referrer-role", label: "Your role", value: defaults.role, width: "30", autocomplete: "organization-title" }),
+    field({ id: "f-referrer-name", label: "Your name", width: "30", autocomplete: "name" }),
+    field({ id: "f-referrer-role", label: "Your role", hint: "For example, designated safeguarding lead", width: "30", autocomplete: "organization-title" }),
     field({ id: "f-referrer-phone", label: "Your phone number", hint: "So the MASH can call you back", type: "tel", width: "20", autocomplete: "tel" }),
     field({ id: "f-referrer-email", label: "Your email address (optional)", type: "email", width: "30", autocomplete: "email", spellcheck: false }),
-    select({ id: "f-source", label: "Source", hint: "Who the referral comes from (CIN census referral source)", value: defaults.source,
+    select({ id: "f-source", label: "Source", hint: "Who the referral comes from (CIN census referral source)", value: DEFAULT_SOURCE[agency?.kind] || "",
       options: [["", "Choose a source"], ...sources.map(([code, words]) => [code, `${words} (${code})`])] }),
     choices({ id: "f-kind", legend: "What you are sending", value: "referral", options: [
       ["referral", "A referral", "You think the child may need help or protection"],
       ["notification", "A notification for information only", "For example a police incident the MASH should know of"]] }),
 
-    h("div#f-subjects", h("div#f-subjects-0",
-    h("h2.heading-m", "The child"),
-    field({ id: "f-subjects-0-given_name", label: "Child's first name", width: "20", autocomplete: "off", spellcheck: false }),
-    field({ id: "f-subjects-0-family_name", label: "Child's last name", width: "20", autocomplete: "off", spellcheck: false }),
-    dateInput("f-subjects-0-date_of_birth", "Child's date of birth", "For example, 27 3 2012"),
-    choices({ id: "f-subjects-0-sex", legend: "Child's sex (optional)", inline: true, options: [["F", "Female"], ["M", "Male"], ["U", "Not known"]] }),
-    field({ id: "f-subjects-0-nhs_number", label: "NHS number (optional)", hint: "10 digits, for example 943 476 5919", width: "10", inputmode: "numeric", spellcheck: false }),
-    field({ id: "f-subjects-0-upn", label: "Unique pupil number (optional)", hint: "13 characters, for example A123456789012", width: "10", spellcheck: false }),
-    field({ id: "f-subjects-0-address-line1", label: "Address (optional)", width: "30", autocomplete: "off" }),
-    field({ id: "f-subjects-0-address-postcode", label: "Postcode (optional)", width: "10", autocomplete: "off" }),
-    field({ id: "f-subjects-0-school", label: "School (optional)", width: "30" })),
-
-    h("div#f-subjects-1",
-    h("h2.heading-m", "Another person (optional)"),
-    select({ id: "f-subjects-1-role", label: "The other person's role", value: "adult_of_concern",
-      options: Object.entries(SUBJECT_ROLES).filter(([role]) => role !== "child") }),
-    field({ id: "f-subjects-1-given_name", label: "The other person's first name", width: "20", autocomplete: "off" }),
-    field({ id: "f-subjects-1-family_name", label: "The other person's last name", width: "20", autocomplete: "off" }))),
+    h("h2.heading-m", "The children and the people around them"),
+    h("p.body", "Add each child you are worried about (brothers and sisters in one referral), and the adults who matter: parents, carers, an adult of concern."),
+    people,
+    h("div.button-group",
+      button("Add another child", { type: "button", secondary: true, id: "add-child", onclick: () => add("child") }),
+      button("Add an adult or other person", { type: "button", secondary: true, id: "add-person", onclick: () => add("other") })),
 
     h("h2.heading-m", "Your concerns"),
     choices({ id: "f-concerns", legend: "Concerns", hint: "Select all that apply", multiple: true, small: true, options: concerns.map(([code, words]) => [code, words]) }),
-    choices({ id: "f-immediate_risk", legend: "Is the child at immediate risk of harm?", hint: "If the child is in danger now, also call 999.", inline: true, value: "no", options: [["yes", "Yes"], ["no", "No"]] }),
+    choices({ id: "f-immediate_risk", legend: "Is a child at immediate risk of harm?", hint: "If a child is in danger now, also call 999.", inline: true, options: [["yes", "Yes"], ["no", "No"]] }),
     textarea({ id: "f-summary", label: "What has happened", hint: "In your own words: what you saw or were told, when, and what has been done", rows: 8 }),
     choices({ id: "f-consent-status", legend: "Consent", hint: "Did the family agree to this referral?", options: [
       ["given", "Consent given"], ["not_given", "Consent not given"], ["not_sought", "Consent not sought"]] }),
@@ -152,6 +210,10 @@ export async function referralFormPage({ main }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
+    if (valueOf(form, "f-immediate_risk") === undefined) {
+      showErrors(form, [{ id: "f-immediate_risk", text: "Say whether a child is at immediate risk of harm" }]);
+      return;
+    }
     const submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
     try {
@@ -160,7 +222,7 @@ export async function referralFormPage({ main }) {
       show(main,
         h("div.panel", h("h1.panel__title", "Referral received"), h("div.panel__body", "Your reference", h("strong#referral-reference", data.reference))),
         h("h2.heading-m", "What happens next"),
-        h("p.body", "The MASH decides what happens within one working day, and tells you the outcome. Call the MASH if the child's situation changes."),
+        h("p.body", "The MASH decides what happens within one working day, and tells you the outcome. Call the MASH if a child's situation changes."),
         h("p.body", h("a", { href: `#/our-referrals/${data.id}` }, "Follow this referral")),
         h("p.body", h("a", { href: "#/refer", id: "another" }, "Make another referral")));
       main.querySelector("h1").setAttribute("tabindex", "-1");
@@ -169,7 +231,7 @@ export async function referralFormPage({ main }) {
     } catch (error) {
       submit.disabled = false;
       if (!(error instanceof ApiError)) throw error;
-      showErrors(form, apiErrors(form, error, { prefix: "f", labelOf: (id) => LABELS[id] }));
+      showErrors(form, apiErrors(form, error, { prefix: "f", labelOf: (id) => labelOf(form, id) }));
     }
   });
 
@@ -177,7 +239,7 @@ export async function referralFormPage({ main }) {
     h("span.caption", agency ? agency.name : "Partner agency"),
     h("h1.heading-l#refer-title", "Make a referral"),
     h("div.grid-row", h("div.column-two-thirds",
-      h("p.body", "Tell the MASH about a child you are worried about. If a child is in immediate danger, call 999 first."),
+      h("p.body", "Tell the MASH about the children you are worried about. If a child is in immediate danger, call 999 first."),
       form)));
 }
 
@@ -192,7 +254,7 @@ export async function ourReferralsPage({ main }) {
         h("td", h("a", { href: `#/our-referrals/${r.id}` }, r.reference)),
         h("td", r.external_reference || ""),
         h("td", dateTime(r.received_at)),
-        h("td", STATUSES[r.status] || r.status),
+        h("td", STATUS_WORDS[r.status] || r.status),
         h("td.outcome", r.outcome ? OUTCOMES[r.outcome] || r.outcome : h("span.secondary", "Not decided yet"))));
     }
     next = data.links.next;
@@ -221,44 +283,157 @@ const NEXT_STEPS = {
   immediate_protection: "The council is acting now to protect the child.",
 };
 
-export async function ourReferralPage({ main, params }) {
-  const { data: r } = await api(`/api/v1/referrals/${params[0]}`);
-  show(main,
-    backLink("#/our-referrals", "Back to your referrals"),
-    h("span.caption", "Referral"),
-    h("h1.heading-l", r.reference),
+const OPEN = new Set(["received", "triaged", "awaiting_information"]);
+
+function personRows(subject) {
+  const address = subject.address ? [subject.address.line1, subject.address.postcode].filter(Boolean).join(", ") : "";
+  return summaryList([
+    ["Role", SUBJECT_ROLES[subject.role] || subject.role],
+    ["Name", [subject.given_name, subject.family_name].filter(Boolean).join(" ") || "Not given"],
+    subject.date_of_birth && ["Date of birth", dateOnly(subject.date_of_birth)],
+    subject.sex && ["Sex", { F: "Female", M: "Male", U: "Not known" }[subject.sex] || subject.sex],
+    subject.nhs_number && ["NHS number", subject.nhs_number],
+    subject.upn && ["Unique pupil number", subject.upn],
+    address && ["Address", address],
+    subject.school && ["School", subject.school],
+  ]);
+}
+
+/** Exactly what the agency sent: its own copy, with nothing the MASH added. */
+function asSentSection(sent) {
+  const consent = sent.consent || {};
+  return h("section#as-sent", { "aria-labelledby": "as-sent-title" },
+    h("h2.heading-m#as-sent-title", "What your agency sent"),
     summaryList([
-      ["Received", timeElement(r.received_at)],
-      ["Kind", r.kind === "notification" ? "Notification" : "Referral"],
-      r.external_reference && ["Your reference", r.external_reference],
-      ["Status", STATUSES[r.status] || r.status],
-      ["Outcome", h("strong#outcome", r.outcome ? OUTCOMES[r.outcome] || r.outcome : "Not decided yet")],
-      r.decided_at && ["Decided", timeElement(r.decided_at)],
+      ["Sent by", [sent.referrer.name, sent.referrer.role].filter(Boolean).join(", ")],
+      sent.referrer.phone && ["Phone", sent.referrer.phone],
+      ["Source", sent.source_description || sent.source],
+      ["Immediate risk", sent.immediate_risk ? "Yes" : "No"],
+      ["Concerns", sent.concerns.length ? h("ul.list", sent.concerns.map((c) => h("li", c.description || c.code))) : "None given"],
+      ["What has happened", h("p.narrative", sent.summary || "")],
+      ["Consent", consent.status ? `${{ given: "Given", not_given: "Not given", not_sought: "Not sought" }[consent.status] || consent.status}${consent.reason ? `: ${consent.reason}` : ""}` : "Not said"],
     ]),
-    r.outcome ? h("div.inset", h("p.body", NEXT_STEPS[r.outcome] || "")) : h("p.body", "The MASH decides within one working day of receiving a referral."));
+    sent.subjects.map((subject, n) => h("div.sent-person",
+      h("h3.heading-s", subject.role === "child" ? `Child: ${[subject.given_name, subject.family_name].filter(Boolean).join(" ")}` : `Person ${n + 1}`),
+      personRows(subject))));
+}
+
+function withdrawalForm(r, onDone) {
+  const form = h("form#withdraw-form", { novalidate: true, "aria-labelledby": "withdraw-title" },
+    textarea({ id: "w-reason", label: "Why you are withdrawing it", hint: "For example: sent about the wrong family. The MASH sees this.", rows: 3 }),
+    button("Withdraw the referral", { warning: true }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reason = valueOf(form, "w-reason");
+    if (!reason) return showErrors(form, [{ id: "w-reason", text: "Say why you are withdrawing the referral" }]);
+    try {
+      await api(`/api/v1/referrals/${r.id}/withdrawal`, { method: "POST", body: { reason } });
+      await onDone();
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      showErrors(form, [{ id: "w-reason", text: error.message }]);
+    }
+  });
+  return h("details.details#withdraw",
+    h("summary.details__summary", h("span#withdraw-title", "Withdraw this referral (sent in error)")),
+    h("div.details__text", h("p.body", "Only before the MASH decides. If a child may still be at risk, do not withdraw: call the MASH."), form));
+}
+
+export async function ourReferralPage({ main, params }) {
+  async function draw(notice) {
+    const [{ data: r }, { data: sent }] = await Promise.all([
+      api(`/api/v1/referrals/${params[0]}`), api(`/api/v1/referrals/${params[0]}/as-sent`)]);
+    show(main,
+      backLink("#/our-referrals", "Back to your referrals"),
+      notice,
+      h("span.caption", "Referral"),
+      h("h1.heading-l", r.reference),
+      summaryList([
+        ["Received", timeElement(r.received_at)],
+        ["Kind", r.kind === "notification" ? "Notification" : "Referral"],
+        r.external_reference && ["Your reference", r.external_reference],
+        ["Status", h("span#status", STATUS_WORDS[r.status] || r.status)],
+        ["Outcome", h("strong#outcome", r.outcome ? OUTCOMES[r.outcome] || r.outcome : r.status === "withdrawn" ? "Withdrawn" : "Not decided yet")],
+        r.decided_at && ["Decided", timeElement(r.decided_at)],
+        r.withdrawn_at && ["Withdrawn", [timeElement(r.withdrawn_at), h("p.narrative", r.withdrawal_reason || "")]],
+      ]),
+      r.outcome ? h("div.inset", h("p.body", NEXT_STEPS[r.outcome] || ""))
+        : r.status === "withdrawn" ? null : h("p.body", "The MASH decides within one working day of receiving a referral."),
+      OPEN.has(r.status) ? withdrawalForm(r, () => draw(h("div.notification.notification--success", { role: "status" }, h("p.notification__title", "Referral withdrawn. The MASH has been told why.")))) : null,
+      asSentSection(sent));
+  }
+  await draw(null);
+}
+
+let hubSettings = null;
+
+/** The hub's contact and calendar (read once). */
+export async function hubSettingsOf() {
+  if (!hubSettings) hubSettings = (await api("/api/v1/hub/settings")).data;
+  return hubSettings;
+}
+
+function contactOf(settings) {
+  const { phone, duty_mailbox: mailbox } = settings.contact;
+  return h("p.body-s.contact", "Questions about this? Call the MASH on ",
+    h("a", { href: `tel:${phone.replace(/\s/g, "")}` }, phone), " or email ",
+    h("a", { href: `mailto:${mailbox}` }, mailbox), ".");
+}
+
+const DECLINE_WORDS = {
+  not_known: "Not known to us",
+  held_elsewhere: "Another agency holds this",
+  cannot_share: "We cannot share this",
+};
+
+/** Requests addressed to the agency, in two lists: waiting, and done with. */
+export async function loadRequests() {
+  const items = [];
+  let path = withQuery("/api/v1/information-requests", { limit: 200 });
+  while (path) {
+    const { data } = await api(path);
+    items.push(...data.items);
+    path = data.links.next ? pathOf(data.links.next) : null;
+  }
+  const open = items.filter((r) => r.status === "open" || r.status === "overdue").sort((a, b) => a.due_at.localeCompare(b.due_at));
+  const done = items.filter((r) => r.status === "answered" || r.status === "declined");
+  return { open, done };
+}
+
+export function dueRows(r, settings, agency) {
+  const hours = settings.partner_hours.find((p) => p.agency_kind === agency?.kind);
+  const note = hours ? `In your working hours (${hours.opening_time}–${hours.closing_time} on working days), unless the MASH rated it red: red runs on the clock.`
+    : "Red requests run on the clock; others in working hours.";
+  return ["Due", [countdownElement(r.due_at), h("div.body-s.secondary", dateTime(r.due_at)), h("div.body-s.secondary", note)]];
 }
 
 export async function requestsPage({ main }) {
-  const agency = (await agencies()).get(session.me.agency_id);
+  const directory = await agencies();
+  const agency = directory.get(session.me.agency_id);
+  const settings = await hubSettingsOf();
   const notice = h("div#requests-notice");
   const waiting = h("div#waiting");
   const answered = h("div#answered");
 
   async function load() {
-    const items = [];
-    let path = withQuery("/api/v1/information-requests", { limit: 200 });
-    while (path) {
-      const { data } = await api(path);
-      items.push(...data.items);
-      path = data.links.next ? pathOf(data.links.next) : null;
-    }
-    const open = items.filter((r) => r.status === "open" || r.status === "overdue").sort((a, b) => a.due_at.localeCompare(b.due_at));
-    const done = items.filter((r) => r.status === "answered");
+    const { open, done } = await loadRequests();
     clear(waiting, open.length ? open.map(openCard) : h("p.body", "No questions are waiting for your agency's answer."));
-    clear(answered, done.length ? done.map(answeredCard) : h("p.body", "None yet."));
+    clear(answered, done.length ? done.map(doneCard) : h("p.body", "None yet."));
   }
 
-  function openCard(r) {
+  async function after(message) {
+    await load();
+    const element = h("div.notification.notification--success", { role: "status", tabindex: "-1" }, h("p.notification__title", message));
+    clear(notice, element);
+    element.focus();
+  }
+
+  function failed(form, error, id) {
+    if (!(error instanceof ApiError)) throw error;
+    showErrors(form, error.status === 422 ? apiErrors(form, error, { prefix: "x", labelOf: () => null }).map((e) => ({ ...e, id: e.id && form.querySelector(`#${CSS.escape(e.id)}`) ? e.id : id })) : [{ id, text: error.message }]);
+  }
+
+  function answerForm(r) {
     const textId = `a-${r.id}`;
     const form = h("form.answer-form", { novalidate: true, "aria-label": "Answer this question" },
       textarea({ id: textId, label: "Your answer", hint: "What your agency knows. The MASH sees your answer at once.", rows: 5 }),
@@ -269,35 +444,97 @@ export async function requestsPage({ main }) {
       if (!text) return showErrors(form, [{ id: textId, text: "Enter your answer" }]);
       try {
         await api(`/api/v1/information-requests/${r.id}/response`, { method: "POST", body: { text } });
-        await load();
-        const element = h("div.notification.notification--success", { role: "status", tabindex: "-1" }, h("p.notification__title", "Answer sent to the MASH."));
-        clear(notice, element);
-        element.focus();
+        await after("Answer sent to the MASH.");
       } catch (error) {
-        if (!(error instanceof ApiError)) throw error;
-        showErrors(form, error.status === 422 ? apiErrors(form, error, { prefix: "a", labelOf: () => "Your answer" }).map((e) => ({ ...e, id: textId })) : [{ id: null, text: error.message }]);
+        failed(form, error, textId);
       }
     });
+    return form;
+  }
+
+  function declineForm(r) {
+    const reasonId = `d-${r.id}-reason`;
+    const agencyId = `d-${r.id}-agency`;
+    const detailId = `d-${r.id}-detail`;
+    const others = [...directory.values()].filter((a) => a.id !== session.me.agency_id && a.kind !== "local_authority");
+    const form = h("form.decline-form", { novalidate: true, "aria-label": "Decline this question" },
+      choices({ id: reasonId, legend: "Why you cannot answer", options: Object.entries(DECLINE_WORDS) }),
+      select({ id: agencyId, label: "Which agency holds it (if you know)", options: [["", "Not sure"], ...others.map((a) => [a.id, a.name])] }),
+      textarea({ id: detailId, label: "Anything the MASH should know (optional)", hint: "For example, who to ask there", rows: 3 }),
+      button("Decline the question", { secondary: true }));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const reason = valueOf(form, reasonId);
+      if (!reason) return showErrors(form, [{ id: reasonId, text: "Choose why you cannot answer" }]);
+      const held = reason === "held_elsewhere" ? valueOf(form, agencyId) : undefined;
+      try {
+        await api(`/api/v1/information-requests/${r.id}/decline`, { method: "POST", body: compact({ reason, detail: valueOf(form, detailId), held_by_agency_id: held }) });
+        await after("You declined the question. The MASH has been told why.");
+      } catch (error) {
+        failed(form, error, reasonId);
+      }
+    });
+    return h("details.details", h("summary.details__summary", h("span", "We cannot answer this")), h("div.details__text", form));
+  }
+
+  function timeForm(r) {
+    const untilId = `t-${r.id}-until`;
+    const reasonId = `t-${r.id}-reason`;
+    const form = h("form.time-form", { novalidate: true, "aria-label": "Ask for more time" },
+      field({ id: untilId, label: "When you can answer by", hint: "A date and time after the deadline", type: "datetime-local", width: "20" }),
+      textarea({ id: reasonId, label: "Why you need more time", rows: 3 }),
+      button("Ask for more time", { secondary: true }));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const until = valueOf(form, untilId);
+      const reason = valueOf(form, reasonId);
+      const errors = [];
+      if (!until) errors.push({ id: untilId, text: "Enter when you can answer by" });
+      if (!reason) errors.push({ id: reasonId, text: "Say why you need more time" });
+      if (errors.length) return showErrors(form, errors);
+      try {
+        await api(`/api/v1/information-requests/${r.id}/extension`, { method: "POST", body: { reason, until: new Date(until).toISOString() } });
+        await after("You asked for more time. The deadline stands until the MASH agrees.");
+      } catch (error) {
+        failed(form, error, untilId);
+      }
+    });
+    return h("details.details", h("summary.details__summary", h("span", "We need more time")), h("div.details__text", form));
+  }
+
+  function openCard(r) {
     return h("section.card.request", { dataset: { requestId: r.id }, "aria-label": "Question from the MASH" },
       h("h3.card__title", "Question from the MASH"),
       h("div.card__content",
-        summaryList([["Asked", timeElement(r.created_at)], ["Due", [countdownElement(r.due_at), h("div.body-s.secondary", dateTime(r.due_at))]], ["Question", h("p.narrative.question", r.question)]]),
-        form));
+        summaryList([
+          ["Asked", timeElement(r.created_at)],
+          dueRows(r, settings, agency),
+          ["Question", h("p.narrative.question", r.question)],
+          r.extension_until && ["More time asked", `Until ${dateTime(r.extension_until)}: ${r.extension_reason || ""}`],
+        ]),
+        contactOf(settings),
+        answerForm(r), declineForm(r), timeForm(r)));
   }
 
-  function answeredCard(r) {
-    return h("section.card", { "aria-label": "Answered question" },
-      h("h3.card__title", `Answered ${dateTime(r.answered_at)}`),
-      h("div.card__content", summaryList([["Question", h("p.narrative", r.question)], ["Your answer", h("p.narrative", r.answer || "")]])));
+  function doneCard(r) {
+    const declined = r.status === "declined";
+    return h("section.card", { "aria-label": declined ? "Declined question" : "Answered question" },
+      h("h3.card__title", declined ? `Declined ${dateTime(r.declined_at)}` : `Answered ${dateTime(r.answered_at)}`),
+      h("div.card__content", summaryList([
+        ["Question", h("p.narrative", r.question)],
+        declined ? ["Why", [DECLINE_WORDS[r.decline_reason] || r.decline_reason,
+          r.held_by_agency_id ? ` (${directory.get(r.held_by_agency_id)?.name || "another agency"})` : "",
+          r.decline_detail ? h("p.narrative", r.decline_detail) : null]]
+          : ["Your answer", h("p.narrative", r.answer || "")]])));
   }
 
   show(main,
     h("span.caption", agency ? agency.name : ""),
     h("h1.heading-l", "Information requests"),
-    h("p.body", "Questions the MASH has asked your agency. You see the question only; answer with what your agency knows."),
+    h("p.body", "Questions the MASH has asked your agency. You see the question only; answer with what your agency knows, or say why you cannot."),
     notice,
     h("h2.heading-m", "Waiting for your answer"), waiting,
-    h("h2.heading-m", "Answered"), answered);
+    h("h2.heading-m", "Answered or declined"), answered);
   await load();
   announce("");
 }

@@ -539,6 +539,7 @@ function requestCard(r, ctx) {
   const agency = ctx.agencyMap.get(r.agency_id)?.name || "An agency";
   const state = r.status === "answered" ? h("strong.tag.tag--green", "Answered")
     : r.status === "withdrawn" ? h("strong.tag.tag--grey", "Withdrawn")
+      : r.status === "declined" ? h("strong.tag.tag--amber", "Declined")
       : h("span", h("strong.tag.tag--status", "Awaiting answer"), " ", countdownElement(r.due_at));
   return h("section.card.request", { dataset: { requestId: r.id }, "aria-label": `Question to ${agency}` },
     h("h3.card__title", agency),
@@ -546,7 +547,11 @@ function requestCard(r, ctx) {
       ["Asked", timeElement(r.created_at)],
       ["Question", h("p.narrative", r.question)],
       ["Status", state],
-      r.status !== "answered" && r.status !== "withdrawn" && ["Due", dateTime(r.due_at)],
+      r.status !== "answered" && r.status !== "withdrawn" && r.status !== "declined" && ["Due", dateTime(r.due_at)],
+      r.decline_reason && ["Why declined", h("p.narrative.decline", [DECLINED[r.decline_reason] || r.decline_reason,
+        r.held_by_agency_id ? `: ${ctx.agencyMap.get(r.held_by_agency_id)?.name || "another agency"} holds it` : "",
+        r.decline_detail ? `. “${r.decline_detail}”` : ""].join(""))],
+      r.extension_until && ["More time asked", `Until ${dateTime(r.extension_until)}: ${r.extension_reason || ""}`],
       r.answer && ["Answer", h("p.narrative.answer", r.answer)],
       r.answered_at && ["Answered", timeElement(r.answered_at)],
     ])));
@@ -828,6 +833,8 @@ function toldText(ctx, eventType) {
 
 // --- chronology ---------------------------------------------------------------------------
 
+const DECLINED = { not_known: "Not known to them", held_elsewhere: "Another agency holds this", cannot_share: "They cannot share this" };
+
 export function timelineText(entry, staff, agencyMap) {
   const who = entry.actor ? staff.get(entry.actor) || agencyMap.get(entry.agency_id)?.name || "Someone" : "The hub";
   const d = entry.detail || {};
@@ -838,6 +845,9 @@ export function timelineText(entry, staff, agencyMap) {
     case "information_requested": return `${who} asked ${agency} for information`;
     case "information_answered": return `${who} answered a question`;
     case "information_withdrawn": return `${who} withdrew a question`;
+    case "information_declined": return `${who} declined a question: ${DECLINED[d.reason] || d.reason}${d.held_by_agency_id ? ` (${agencyMap.get(d.held_by_agency_id)?.name || "another agency"} holds it)` : ""}`;
+    case "information_more_time": return `${who} asked for more time to answer${d.reason ? `: “${d.reason}”` : ""}`;
+    case "withdrawn": return `${who} withdrew the referral (sent in error)${d.reason ? `: “${d.reason}”` : ""}`;
     case "decided": return d.approved_by
       ? `${who} approved the decision: ${OUTCOMES[d.outcome] || d.outcome}${d.proposed_by ? `, proposed by ${staff.get(d.proposed_by) || "a practitioner"}` : ""}${d.comment ? `: “${d.comment}”` : ""}`
       : `${who} decided: ${OUTCOMES[d.outcome] || d.outcome}${d.signed_off_by ? ` (signed off by ${d.signed_off_by})` : ""}`;
