@@ -35,12 +35,13 @@ def at(day: str, clock: str) -> datetime:
 def referral(rid: str, agency: str, source: str, received: datetime, *, kind: str = "referral",
              decided: datetime | None = None, due: datetime | None = None,
              outcome: str | None = None, same_day_as: str | None = None,
-             re_referral: bool = False) -> Referral:
+             re_referral: bool = False, withdrawn: bool = False) -> Referral:
     return Referral(id=rid, reference=f"MASH-2026-{rid}", source=source, kind=kind,
                     referring_agency_id=agency, submitted_by="test", received_at=received,
                     decided_at=decided, outcome=outcome, same_day_as=same_day_as,
                     decision_due_at=due or received + timedelta(days=1),
-                    status="decided" if decided else "received", is_re_referral=re_referral)
+                    status="withdrawn" if withdrawn else "decided" if decided else "received",
+                    is_re_referral=re_referral)
 
 
 def question(qid: str, rid: str, agency: str, asked: datetime, due: datetime,
@@ -77,10 +78,12 @@ def population() -> list[Any]:
         referral("r4", RIVERSIDE_ID, "2A", at("04-05", "08:00")),
         referral("r5", POLICE_ID, "6", at("04-20", "23:30"), kind="notification"),
         referral("r6", POLICE_ID, "6", at("05-02", "09:00")),  # after the range
+        referral("r7", POLICE_ID, "6", at("03-05", "09:00"), withdrawn=True),  # in error
         ReferralSubject(referral_id="r1", role="child", school_urn="999001"),
         ReferralSubject(referral_id="r1", position=1, role="adult_of_concern"),
         ReferralSubject(referral_id="r5", role="child", school_urn="999001"),
         ReferralSubject(referral_id="r4", role="child", school_urn="999001"),  # not police
+        ReferralSubject(referral_id="r7", role="child", school_urn="999001"),  # withdrawn
         question("q1", "r1", HEALTH_ID, at("03-03", "09:00"), at("03-04", "09:00"),
                  answered=at("03-03", "21:00")),  # 12 hours, on time
         question("q2", "r3", HEALTH_ID, at("03-11", "09:00"), at("03-12", "09:00"),

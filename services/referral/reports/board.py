@@ -36,6 +36,7 @@ from shared.agencies import AgencyDirectoryEntry
 from shared.db import UnitOfWork, UTCDateTime
 
 INTERVALS = ("week", "month")
+WITHDRAWN = "withdrawn"  # sent in error and withdrawn by the referrer: not a referral
 POLICE = "6"
 OUTCOME_LABELS = {
     Outcome.NO_FURTHER_ACTION: "No further action",
@@ -170,6 +171,7 @@ class Board:
             _R.c.referring_agency_id, func.count().label("n"))
             .select_from(_R.join(spans, and_(_R.c.received_at >= spans.c.starts,
                                              _R.c.received_at < spans.c.ends)))
+            .where(_R.c.status != WITHDRAWN)
             .group_by(spans.c.idx, _R.c.kind, _R.c.source, once, _R.c.is_re_referral,
                       _R.c.referring_agency_id))
         by_agency: Counter[str] = Counter()
@@ -187,7 +189,8 @@ class Board:
         notices = dict(await _rows(uow, select(
             _S.c.school_urn, func.count(distinct(_S.c.referral_id)))
             .join(_R, _R.c.id == _S.c.referral_id)
-            .where(_R.c.source == POLICE, _R.c.received_at >= within[0],
+            .where(_R.c.source == POLICE, _R.c.status != WITHDRAWN,
+                   _R.c.received_at >= within[0],
                    _R.c.received_at < within[1], _S.c.role == "child",
                    _S.c.school_urn.is_not(None))
             .group_by(_S.c.school_urn)))

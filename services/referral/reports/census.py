@@ -58,7 +58,8 @@ async def census_records(uow: UnitOfWork, year: int, zone: ZoneInfo) -> list[Cen
              .select_from(_S.join(_R, _R.c.id == _S.c.referral_id)
                           .outerjoin(_P, _P.c.subject_id == _S.c.id))
              .where(_R.c.received_at >= starts_at, _R.c.received_at < ends_at,
-                    _R.c.kind == "referral", _S.c.role == "child")
+                    _R.c.kind == "referral", _R.c.status != "withdrawn",
+                    _S.c.role == "child")
              .order_by(_R.c.received_at, _S.c.position))
     connection = await uow.session.connection()
     rows = (await connection.execute(query)).all()
