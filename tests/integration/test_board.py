@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.referral.app import MIGRATIONS
+from services.referral.peers.models import PeerHub, PeerNotice
 from services.referral.referrals.models import Referral, ReferralSubject
 from services.referral.reports.board import Board, board_csv, periods
 from services.referral.workflow.models import InformationRequest
@@ -51,6 +52,13 @@ def question(qid: str, rid: str, agency: str, asked: datetime, due: datetime,
                               status="answered" if answered else "open", due_at=due,
                               created_by="test", created_at=asked, answered_at=answered,
                               withdrawn_at=withdrawn)
+
+
+def notice(nid: str, rid: str, status: str, committed: datetime, seconds: float = 0
+           ) -> PeerNotice:
+    return PeerNotice(id=nid, peer_hub_id="peer-1", referral_id=rid, kind="referral",
+                      status=status, created_at=committed, committed_at=committed,
+                      delivered_at=committed + timedelta(seconds=seconds) if seconds else None)
 
 
 def directory(agency_id: str, name: str, kind: str, urn: str | None = None
@@ -93,6 +101,13 @@ def population() -> list[Any]:
                  answered=at("04-06", "15:00")),  # 6 hours, on time
         question("q5", "r4", POLICE_ID, at("04-07", "09:00"), at("04-08", "09:00"),
                  withdrawn=at("04-07", "10:00")),  # withdrawn: owed by nobody
+        PeerHub(id="peer-1", name="Eastshire MASH", la_code="998", base_url="https://e.example",
+                client_id="northshire", kid="k", public_jwk="{}", private_key_encrypted="x",
+                created_at=at("01-01", "00:00")),
+        # Two notices to the peer hub, accepted after 30 s and 90 s, and one still waiting.
+        notice("n1", "r1", "delivered", at("03-02", "09:00"), seconds=30),
+        notice("n2", "r3", "delivered", at("03-10", "11:00"), seconds=90),
+        notice("n3", "r4", "pending", at("04-05", "08:00")),
     ]
 
 
@@ -153,6 +168,11 @@ async def test_every_figure_of_a_known_population(referral_db: Database) -> None
     assert (hilltop.information_requests, hilltop.answered, hilltop.unanswered) == (1, 0, 1)
     assert hilltop.answered_on_time_percent == 0.0 and hilltop.median_hours_to_answer is None
 
+    (peer,) = report.peer_hubs
+    assert (peer.name, peer.la_code, peer.sent, peer.delivered, peer.pending) == (
+        "Eastshire MASH", "998", 3, 2, 1)
+    assert peer.median_seconds_to_deliver == 60.0
+
     assert [(s.name, s.urn, s.referrals, s.encompass_notices, s.information_requests,
              s.answered) for s in report.schools] == [
         ("Hilltop Primary", "999002", 0, 0, 1, 0),
@@ -170,6 +190,7 @@ async def test_the_csv_holds_the_same_figures(referral_db: Database) -> None:
     assert value[("agency", "2026-03-01", HEALTH_ID, "median_hours_to_answer")] == "30.0"
     assert value[("school", "2026-03-01", "999002", "answered")] == "0"
     assert value[("school", "2026-03-01", "999001", "encompass_notices")] == "2"
+    assert value[("peer_hub", "2026-03-01", "998", "delivered")] == "2"
 
 
 def test_weeks_start_on_monday_and_the_range_clips_the_first_and_last() -> None:

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, and_, case, distinct, func, literal, or_, select, union_all
 
 from services.referral.codes import REFERRAL_SOURCES
+from services.referral.peers.schemas import ExchangeFigures
+from services.referral.peers.service import exchange_figures
 from services.referral.referrals.models import Referral, ReferralSubject
 from services.referral.reports.schemas import (
     AgencyEngagement,
@@ -196,7 +198,10 @@ class Board:
             .group_by(_S.c.school_urn)))
         directory = {row.agency_id: row for row in await _rows(uow, select(
             _A.c.agency_id, _A.c.name, _A.c.kind, _A.c.school_urn))}
-        return self._report(now, received, decided, by_agency, answers, notices, directory)
+        report = self._report(now, received, decided, by_agency, answers, notices, directory)
+        report.peer_hubs = [ExchangeFigures(**line) for line in await exchange_figures(
+            uow, since=within[0], until=within[1])]
+        return report
 
     def _report(self, now: datetime, received: Sequence[Any], decided: Sequence[Any],
                 by_agency: Counter[str], answers: dict[str, _Answers],
@@ -319,4 +324,8 @@ def board_csv(report: BoardReport) -> str:
     for school in report.schools:
         for name, value in school.model_dump(exclude={"agency_id", "name", "urn"}).items():
             writer.writerow(("school", *span, school.urn, school.name or "", name, value))
+    for peer in report.peer_hubs:
+        for name, value in peer.model_dump(exclude={"peer_hub_id", "name", "la_code"}).items():
+            writer.writerow(("peer_hub", *span, peer.la_code or "", peer.name or "", name,
+                             "" if value is None else value))
     return out.getvalue()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from services.referral.peers.schemas import ExchangeFigures
 
 
 class PeriodFigures(BaseModel):
@@ -110,6 +112,9 @@ class BoardReport(BaseModel):
     periods: list[BoardPeriod]
     agencies: list[AgencyEngagement]
     schools: list[SchoolFigures]
+    peer_hubs: list[ExchangeFigures] = Field(
+        default_factory=list, description="notices exchanged with each peer hub, and how "
+                                          "fast the peer accepted them")
 
 
 class CensusRecordView(BaseModel):

@@ -103,6 +103,16 @@ const AGENCY_COLUMNS = [
   { title: "Unanswered", value: (a) => a.unanswered, numeric: true },
 ];
 
+const PEER_COLUMNS = [
+  { title: "Hub", value: (p) => (p.name || p.la_code || "").toLowerCase(), show: (p) => `${p.name || "Hub"} (LA ${p.la_code || "?"})` },
+  { title: "Notices sent", value: (p) => p.sent, numeric: true },
+  { title: "Accepted", value: (p) => p.delivered, numeric: true },
+  { title: "Waiting", value: (p) => p.pending, numeric: true },
+  { title: "Given up", value: (p) => p.dead, numeric: true },
+  { title: "Not shared, with reason", value: (p) => p.not_shared, numeric: true },
+  { title: "Median seconds to accept", value: (p) => p.median_seconds_to_deliver, numeric: true },
+];
+
 const SCHOOL_COLUMNS = [
   { title: "School", value: (s) => (s.name || s.urn).toLowerCase(), show: (s) => `${s.name || "School"} (URN ${s.urn})` },
   { title: "Referrals made", value: (s) => s.referrals, numeric: true },
@@ -186,5 +196,8 @@ export async function boardPage({ main, query }) {
       h("h2.heading-m#board-schools-title", "Every school"),
       report.schools.length
         ? sortableTable("board-schools", "Schools, by name and URN", SCHOOL_COLUMNS, report.schools)
-        : h("p.body", "No school is registered with the hub yet.")));
+        : h("p.body", "No school is registered with the hub yet.")),
+    report.peer_hubs && report.peer_hubs.length ? h("section", { "aria-labelledby": "board-peers-title" },
+      h("h2.heading-m#board-peers-title", "Other hubs: children placed out of area"),
+      sortableTable("board-peers", "Notices exchanged with other hubs", PEER_COLUMNS, report.peer_hubs)) : null);
 }
