@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from import_rate import drop_postgres, postgres_database
 from sqlalchemy import insert, select, text
 
 from services.referral.app import MIGRATIONS
@@ -156,24 +157,6 @@ async def measure(url: str, count: int, repeats: int) -> tuple[list[float], list
         await database.dispose()
 
 
-async def postgres(server: str) -> tuple[str, str]:
-    import asyncpg
-
-    name = f"bench_board_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    return server.rsplit("/", 1)[0] + f"/{name}", name
-
-
-async def drop(server: str, name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
-
-
 def line(label: str, count: int, report: list[float], key: list[float]) -> str:
     median = statistics.median(report)
     return (f"| {label} | {count:,} | {median:,.0f} | {max(report):,.0f} | "
@@ -197,12 +180,12 @@ async def main() -> None:
         rows.append(line("SQLite (mash up)", args.referrals, report, key))
     if args.postgres:
         print("PostgreSQL:", flush=True)
-        url, name = await postgres(args.postgres)
+        url, name = await postgres_database(args.postgres)
         try:
             report, key = await measure(url, args.postgres_referrals, args.repeats)
             rows.append(line("PostgreSQL", args.postgres_referrals, report, key))
         finally:
-            await drop(args.postgres, name)
+            await drop_postgres(args.postgres, name)
     print("\nA year's board report by month, next to a primary-key read of one referral")
     print("| database | referrals | report p50 ms | report max ms | key read p50 ms | "
           "ratio | under 500 ms |")
