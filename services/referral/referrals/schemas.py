@@ -293,8 +293,8 @@ class ReferralReceipt(ReferralView):
     links: ReferralLinks
 
 
-class SubjectView(BaseModel):
-    """A subject as MASH staff see it."""
+class SentSubjectView(BaseModel):
+    """A subject exactly as the referring agency gave it."""
 
     role: str
     given_name: str | None
@@ -309,6 +309,11 @@ class SubjectView(BaseModel):
     local_id: str | None
     address: dict[str, str] | None
     school: str | None
+
+
+class SubjectView(SentSubjectView):
+    """A subject as MASH staff see it: as given, with what the hub added."""
+
     school_urn: str | None = None
     missing_from_home: bool | None = None
     present_at_incident: bool | None = None
@@ -364,24 +369,6 @@ class ReferralLimitedView(ReferralView):
     withdrawal_reason: str | None = None
     view: Literal["limited"] = "limited"
     links: ReferralLinks
-
-
-class SentSubjectView(BaseModel):
-    """A subject exactly as the referring agency gave it."""
-
-    role: str
-    given_name: str | None
-    family_name: str | None
-    other_names: list[str]
-    date_of_birth: date | None
-    expected_date_of_birth: date | None
-    sex: str | None
-    nhs_number: str | None
-    upn: str | None
-    police_reference: str | None
-    local_id: str | None
-    address: dict[str, str] | None
-    school: str | None
 
 
 class ReferralAsSentView(ReferralView):
