@@ -140,7 +140,16 @@ def _relay(args: argparse.Namespace) -> None:
     _configure(settings)
     if settings.uses_memory_broker:
         sys.exit("mash relay needs MASH_BROKER_URL (RabbitMQ); `mash up` relays in-process")
-    asyncio.run(_relay_forever(args.services or list(SERVICE_NAMES), settings))
+    names = args.services or list(SERVICE_NAMES)
+    if args.port is None:
+        asyncio.run(_relay_forever(names, settings))
+        return
+    import uvicorn
+
+    from mash.relay_app import relay_app
+
+    uvicorn.run(relay_app(names, settings), host=args.host, port=args.port, log_config=None,
+                access_log=False)
 
 
 async def _demo_data(settings: Settings, data_dir: Path) -> None:
@@ -488,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     relay = commands.add_parser("relay", help="publish the services' outboxes to RabbitMQ")
     relay.add_argument("services", nargs="*", metavar="SERVICE", type=_service_name,
                        help="default: every service")
+    relay.add_argument("--host", default="127.0.0.1",
+                       help="where --port listens (default: 127.0.0.1)")
+    relay.add_argument("--port", type=int, default=None,
+                       help="also answer /healthz, /readyz and /metrics on this port "
+                            "(for an orchestrator's probes; default: serve nothing)")
     relay.set_defaults(func=_relay)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")

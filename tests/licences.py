@@ -121,6 +121,9 @@ REVIEWED = {
     "python-dateutil": "Apache-2.0 AND BSD-3-Clause",
     # Test tool. Metadata: nothing; the LICENSE file in its wheel is the MIT text.
     "axe-playwright-python": "MIT",
+    # Test tool. Metadata: "Apache"; the LICENSE file in its wheel is the Apache License,
+    # Version 2.0 notice.
+    "kubernetes-validate": "Apache-2.0",
 }
 
 
