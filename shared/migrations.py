@@ -48,13 +48,43 @@ def migration_secret_key() -> str:
 async def upgrade_to_head(database: Database, script_location: Path, service: str,
                           *, secret_key: str | None = None) -> None:
     """Apply every migration of ``service`` that ``database`` has not had yet."""
+    await _migrate(database, script_location, service, "upgrade", "head", secret_key)
+
+
+async def downgrade(database: Database, script_location: Path, service: str, revision: str,
+                    *, secret_key: str | None = None) -> None:
+    """Undo ``service``'s migrations down to ``revision`` ("-1": the latest one only)."""
+    await _migrate(database, script_location, service, "downgrade", revision, secret_key)
+
+
+async def _migrate(database: Database, script_location: Path, service: str,
+                   direction: str, revision: str, secret_key: str | None) -> None:
+    """Run Alembic in one transaction. On SQLite, a batch migration rebuilds a table
+    (copy, drop, rename), and dropping a table other rows refer to fails while foreign keys
+    are enforced: they are off while it runs (as Alembic's documentation advises), checked
+    before the commit, and on again after."""
 
     def run(connection: Connection) -> None:
         config = alembic_config(script_location, service, connection, secret_key=secret_key)
-        command.upgrade(config, "head")
+        getattr(command, direction)(config, revision)
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"{service}: {len(broken)} rows refer to missing rows "
+                                   f"after the migration (first: table {broken[0][0]})")
 
-    async with database.engine.begin() as conn:
-        await conn.run_sync(run)
+    async with database.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # a PRAGMA, not a write: runs before the transaction begins
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()  # ends SQLAlchemy's autobegun transaction (no BEGIN was sent)
+        try:
+            async with conn.begin():
+                await conn.run_sync(run)
+        finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
 
 
 def run_migrations_in_env() -> None:
