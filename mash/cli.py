@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from mash.datadir import PRIVATE_UMASK, hub_secret, make_private
-from shared import clock
+from shared import clock, otel
 from shared.logs import configure_logging
 from shared.settings import SERVICE_NAMES, Settings
 
@@ -59,6 +59,7 @@ def _up(args: argparse.Namespace) -> None:
     settings = embedded_settings(Path(args.data_dir), base_url=base_url,
                                  broker_url="memory://", referral_database_url=None,
                                  notify_database_url=None, identity_database_url=None)
+    otel.configure_from_environment("mash")
     hub = Hub(settings, demo=True)
 
     async def announce(hub: Hub) -> None:
@@ -109,6 +110,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     settings = Settings()
     _configure(settings)
+    otel.configure_from_environment(f"mash-{args.service}")
     app = _service(args.service, settings).standalone_app(
         migrate=args.migrate, relay=not args.no_relay, freeze_start_up=True)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
@@ -140,6 +142,7 @@ def _relay(args: argparse.Namespace) -> None:
     _configure(settings)
     if settings.uses_memory_broker:
         sys.exit("mash relay needs MASH_BROKER_URL (RabbitMQ); `mash up` relays in-process")
+    otel.configure_from_environment("mash-relay")
     names = args.services or list(SERVICE_NAMES)
     if args.port is None:
         asyncio.run(_relay_forever(names, settings))

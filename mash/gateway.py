@@ -124,7 +124,7 @@ def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
 
     @front.get("/metrics")
     async def metrics() -> PlainTextResponse:
-        await asyncio.gather(*(s.count_dead_letters() for s in hub.services.values()))
+        await asyncio.gather(*(s.collect_metrics() for s in hub.services.values()))
         return metrics_response(hub.registry)
 
     @front.get("/docs", include_in_schema=False)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import sqlite_driver
+from shared import otel, sqlite_driver
 
 CommitHook = Callable[[], None]
 
@@ -51,6 +51,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 40)
         engine = create_async_engine(parsed, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        otel.instrument_engine(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
@@ -62,7 +63,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # rounds; 190 each with this). A custom plan costs a little planning per statement.
     kwargs.setdefault("connect_args",
                       {"server_settings": {"plan_cache_mode": "force_custom_plan"}})
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    otel.instrument_engine(engine)
+    return engine
 
 
 def _read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:

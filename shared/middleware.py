@@ -9,6 +9,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import otel
 from shared.metrics import metrics_for
 from shared.problems import problem_response
 from shared.tracing import (
@@ -46,7 +47,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = accept_request_id(_header(scope, b"x-request-id"))
-        trace = TraceContext.continue_from(_header(scope, b"traceparent"))
+        # With tracing on, the server span (begun around this middleware) is this
+        # request's span; else the caller's traceparent is continued here.
+        trace = otel.current() or TraceContext.continue_from(_header(scope, b"traceparent"))
         scope[REQUEST_ID_SCOPE_KEY] = request_id
         rid_token = request_id_var.set(request_id)
         trace_token = trace_var.set(trace)

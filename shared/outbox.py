@@ -28,6 +28,7 @@ from sqlalchemy import Column, Index, Text, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 
+from shared import otel
 from shared.broker import Broker, BrokerUnavailable
 from shared.db import Database, UnitOfWork, UTCDateTime, dialect_insert
 from shared.events import CloudEvent, addressed_to, utcnow
@@ -162,16 +163,19 @@ class IdempotentConsumer:
             await uow.commit()
 
     async def _handle(self, uow: UnitOfWork, event: CloudEvent) -> bool:
-        token = trace_var.set(TraceContext.continue_from(event.traceparent))
-        try:
-            if not await record_first_delivery(uow, event.id, self.consumer):
-                log.info("duplicate delivery ignored",
-                         extra={"event_id": event.id, "consumer": self.consumer})
-                return False
-            await self.handler(uow, event)
-            return True
-        finally:
-            trace_var.reset(token)
+        with otel.span(f"{event.type} process", event.traceparent, "consumer",
+                       {"messaging.consumer.group.name": self.consumer,
+                        "messaging.message.id": event.id}) as traced:
+            token = trace_var.set(traced or TraceContext.continue_from(event.traceparent))
+            try:
+                if not await record_first_delivery(uow, event.id, self.consumer):
+                    log.info("duplicate delivery ignored",
+                             extra={"event_id": event.id, "consumer": self.consumer})
+                    return False
+                await self.handler(uow, event)
+                return True
+            finally:
+                trace_var.reset(token)
 
 
 def idempotent_consumer(
@@ -183,6 +187,17 @@ def idempotent_consumer(
 ) -> IdempotentConsumer:
     """Wrap ``handler`` so each event's effect and its inbox row commit together, once."""
     return IdempotentConsumer(database, consumer, handler, on_handled=on_handled)
+
+
+async def outbox_backlog(database: Database) -> tuple[int, datetime | None]:
+    """How many outbox rows wait to be published, and when the oldest was written."""
+    from sqlalchemy import func
+
+    query: Any = sa_select(func.count(), func.min(col(OutboxMessage.created_at))).where(
+        col(OutboxMessage.sent_at).is_(None))
+    async with database.unit_of_work() as uow:
+        count, oldest = (await uow.session.exec(query)).one()
+    return int(count), oldest
 
 
 async def dead_letter_counts(database: Database) -> dict[str, int]:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, generate_latest
 
+from shared import otel
 from shared.auth import (
     SESSION_ENDED,
     Authenticator,
@@ -27,7 +28,8 @@ from shared.auth import (
 )
 from shared.broker import Broker, BrokerUnavailable
 from shared.db import Database, UnitOfWork
-from shared.metrics import metrics_for
+from shared.events import utcnow
+from shared.metrics import Metrics, metrics_for
 from shared.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from shared.migrations import upgrade_to_head, version_table
 from shared.outbox import (
@@ -36,6 +38,7 @@ from shared.outbox import (
     OutboxRelay,
     dead_letter_counts,
     idempotent_consumer,
+    outbox_backlog,
 )
 from shared.problems import install_problem_handlers, problem_response
 from shared.runtime import freeze_start_up_objects
@@ -63,6 +66,10 @@ class Subscription:
     handler: InboxHandler
 
 
+# A service's own scrape-time figures: reads its database, sets gauges of ``Metrics``.
+GaugeReader = Callable[[Database, Metrics], Awaitable[None]]
+
+
 class Service:
     """One service: its app, database, outbox relay and consumers."""
 
@@ -81,6 +88,7 @@ class Service:
         revocation_check: RevocationCheck | None = None,
         on_start: Sequence[Callable[[], Awaitable[None]]] = (),
         workers: Sequence[BackgroundWorker] = (),
+        gauges: Sequence[GaugeReader] = (),
     ) -> None:
         self.name = name
         self.settings = settings
@@ -89,6 +97,7 @@ class Service:
         self.subscriptions = list(subscriptions)
         self.on_start = list(on_start)
         self.workers = list(workers)
+        self.gauges = list(gauges)
         if revocation_check is None:
             # Learn of ended staff sessions from identity's events.
             revocation_check = revocation_check_from_table(self.database)
@@ -128,6 +137,7 @@ class Service:
         app.add_middleware(RequestContextMiddleware, service=self.name, registry=self.registry)
         app.add_middleware(SecurityHeadersMiddleware,
                            https=self.settings.base_url.startswith("https://"))
+        otel.instrument_app(app)  # last: its server span wraps every middleware above
         return app
 
     def readiness_checks(self) -> dict[str, Check]:
@@ -152,6 +162,27 @@ class Service:
                     self.metrics.dead_letters.labels(self.name, sub.queue).set(count)
         except Exception as exc:
             log.warning("dead letters not counted",
+                        extra={"service": self.name, "error_type": type(exc).__name__})
+
+    async def collect_metrics(self) -> None:
+        """Bring the gauges read at scrape time up to date: dead letters, the outbox's
+        backlog and the service's own (``gauges``). A figure that cannot be read is left as
+        it was (a dependency being away shows in /readyz)."""
+        await self.count_dead_letters()
+        checks = self.readiness_checks()
+        findings = await asyncio.gather(*(_finding(check, self.settings.ready_timeout_seconds)
+                                          for check in checks.values()))
+        self.metrics.ready.labels(self.name).set(all(f == "ok" for f in findings))
+        try:
+            async with asyncio.timeout(self.settings.ready_timeout_seconds):
+                unsent, oldest = await outbox_backlog(self.database)
+                self.metrics.outbox_unsent.labels(self.name).set(unsent)
+                lag = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+                self.metrics.outbox_oldest_unsent.labels(self.name).set(max(lag, 0.0))
+                for read in self.gauges:
+                    await read(self.database, self.metrics)
+        except Exception as exc:
+            log.warning("metrics not collected",
                         extra={"service": self.name, "error_type": type(exc).__name__})
 
     async def migrate(self) -> None:
@@ -274,7 +305,7 @@ def health_router() -> APIRouter:
 
     @router.get("/metrics")
     async def metrics(service: ServiceDep) -> PlainTextResponse:
-        await service.count_dead_letters()
+        await service.collect_metrics()
         return metrics_response(service.registry)
 
     return router

@@ -71,6 +71,7 @@ FREE_TEXT = {
     "apache license, version 2.0": "Apache-2.0",
     "bsd 2-clause license": "BSD-2-Clause",
     "bsd 3-clause license": "BSD-3-Clause",
+    "3-clause bsd license": "BSD-3-Clause",
     "mit license": "MIT",
 }
 

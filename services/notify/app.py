@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from services.notify import events
 from services.notify.channels.email import EmailChannel
 from services.notify.channels.webhook import WebhookChannel
-from services.notify.dispatcher import Dispatcher
+from services.notify.dispatcher import Dispatcher, read_delivery_gauges
 from services.notify.retries import RetryPolicy
 from services.notify.routes import delivery_router, subscription_router
 from services.notify.runtime import NotifyRuntime
@@ -67,6 +67,7 @@ def create_service(
                        Subscription(DIRECTORY_QUEUE, [AGENCY_UPDATED], record_agency_updated)],
         migrations=MIGRATIONS, registry=registry, title="MASH notify service",
         workers=[create_dispatcher(own, database, runtime)],
+        gauges=[read_delivery_gauges],
     )
     service.app.state.runtime = runtime
     return service

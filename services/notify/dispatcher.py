@@ -31,8 +31,10 @@ from services.notify.delivery import (
 )
 from services.notify.models import Delivery, DeliveryStatus, Subscription
 from services.notify.retries import RetryPolicy
+from shared import otel
 from shared.db import Database
 from shared.events import utcnow
+from shared.metrics import Metrics
 from shared.workers import PollingWorker
 
 log = logging.getLogger(__name__)
@@ -218,7 +220,10 @@ class Dispatcher(PollingWorker):
                 return
             started = time.perf_counter()
             try:
-                outcome = await channel.send(delivery, target)
+                with otel.span(f"{delivery.event_type} deliver", delivery.traceparent,
+                               attributes={"mash.delivery.id": delivery.id,
+                                           "mash.delivery.channel": delivery.channel or ""}):
+                    outcome = await channel.send(delivery, target)
             except Exception as exc:  # a channel bug must not stop the dispatcher
                 log.exception("delivery channel failed", extra={"delivery_id": delivery_id})
                 outcome = Outcome(False, error=type(exc).__name__)
@@ -248,3 +253,17 @@ class Dispatcher(PollingWorker):
         await super().stop()
         for channel in self.channels.values():
             await channel.close()
+
+
+async def read_delivery_gauges(database: Database, metrics: Metrics) -> None:
+    """Deliveries at scrape time: waiting (pending), of those failing (tried and failed at
+    least once), and given up on (dead, until an administrator replays them)."""
+    async with database.unit_of_work() as uow:
+        pending, failing = (await uow.session.exec(
+            select(func.count(), func.count().filter(col(Delivery.attempt_count) > 0))
+            .where(col(Delivery.status) == DeliveryStatus.PENDING))).one()
+        dead = (await uow.session.exec(select(func.count()).select_from(Delivery).where(
+            col(Delivery.status) == DeliveryStatus.DEAD))).one()
+    metrics.deliveries.labels("pending").set(pending)
+    metrics.deliveries.labels("failing").set(failing)
+    metrics.deliveries.labels("dead").set(dead)

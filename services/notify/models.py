@@ -93,6 +93,8 @@ class Delivery(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None,
                                           sa_column=Column(UTCDateTime, nullable=True))
     dead_reason: str | None = Field(default=None, max_length=64)
+    # The event's trace (W3C traceparent): each attempt's span continues it.
+    traceparent: str | None = Field(default=None, max_length=55)
 
 
 class DeliveryAttempt(SQLModel, table=True):

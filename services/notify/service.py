@@ -21,6 +21,7 @@ from shared.events import CloudEvent, utcnow
 from shared.pagination import after as keyset_after
 from shared.problems import Problem
 from shared.rows import Rows
+from shared.tracing import current_traceparent
 
 
 async def record_delivery(uow: UnitOfWork, event: CloudEvent, *, base_url: str = "",
@@ -34,7 +35,8 @@ async def record_delivery(uow: UnitOfWork, event: CloudEvent, *, base_url: str =
                           "data": events.shareable_data(event.data, base_url)})
     common: dict[str, Any] = {"event_id": event.id, "event_type": event.type, "created_at": now,
               "referral_id": str(referral_id) if referral_id else None,
-              "event_time": event.time, "sequence": _sequence(event)}
+              "event_time": event.time, "sequence": _sequence(event),
+              "traceparent": current_traceparent()}
     recipients = await recipients_of(uow, event.type, agency_id)
     rows = Rows()  # Core INSERTs: this runs for every event the hub publishes
     for subscription in recipients:

@@ -30,7 +30,7 @@ from services.referral.settings import HubSettings
 from services.referral.staff import record_staff_updated
 from services.referral.workflow import partner_routes
 from services.referral.workflow import routes as workflow
-from services.referral.workflow.deadlines import DeadlineScheduler
+from services.referral.workflow.deadlines import DeadlineScheduler, read_queue_gauges
 from services.referral.workflow.working_time import WorkingCalendar
 from shared.agencies import AGENCY_UPDATED, record_agency_updated
 from shared.broker import Broker
@@ -79,6 +79,7 @@ def create_service(
                                                [REFERRAL_RECEIVED, REFERRAL_DECIDED],
                                                NoticeMaker(hub))],
                    workers=[deadlines, interviews, sealer, sender], migrations=MIGRATIONS,
+                   gauges=[read_queue_gauges],
                    registry=registry,
                    title="MASH referral service")
     service.app.state.runtime = ReferralRuntime(calendar, IntakeWriter(database, calendar),

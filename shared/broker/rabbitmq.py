@@ -26,6 +26,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from shared import otel
 from shared.broker.base import Broker, BrokerUnavailable, Handler, retry_delays
 from shared.events import CONTENT_TYPE, CloudEvent, replay_target
 from shared.outages import is_infrastructure_failure
@@ -127,7 +128,11 @@ class RabbitMQBroker(Broker):
                 type=event.type,
                 headers={"traceparent": event.traceparent} if event.traceparent else {},
             )
-            await exchange.publish(message, routing_key=event.type, timeout=self.timeout)
+            # The event's trace continues here (the relay runs outside any request), and
+            # the AMQP instrumentation's span and headers follow from this span.
+            with otel.span(f"{event.type} publish", event.traceparent, "producer",
+                           {"messaging.message.id": event.id}):
+                await exchange.publish(message, routing_key=event.type, timeout=self.timeout)
 
         try:
             # All in flight at once: the confirms come back as a window, not one by one.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,14 +70,21 @@ class Intake:
             return int((await uow.session.exec(query)).one())
 
 
-@pytest.fixture
-async def intake(demo_data_dir: Path) -> AsyncIterator[Intake]:
-    hub, client, running = await start_hub(hub_settings(demo_data_dir))
+@asynccontextmanager
+async def running_intake(data_dir: Path) -> AsyncIterator[Intake]:
+    """The hub started in the test's process on ``data_dir`` (demo data in it)."""
+    hub, client, running = await start_hub(hub_settings(data_dir))
     try:
-        yield Intake(hub, client, demo_data_dir, load_credentials(demo_data_dir), {})
+        yield Intake(hub, client, data_dir, load_credentials(data_dir), {})
     finally:
         await client.aclose()
         await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def intake(demo_data_dir: Path) -> AsyncIterator[Intake]:
+    async with running_intake(demo_data_dir) as started:
+        yield started
 
 
 def child(**changes: Any) -> dict[str, Any]:

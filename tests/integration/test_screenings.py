@@ -14,17 +14,13 @@ from services.referral.intelligence.models import Screening
 from services.referral.intelligence.screening import tool
 from tests.auth import load_credentials
 from tests.integration.hub import hub_settings, start_hub
-from tests.integration.partners import Intake
+from tests.integration.partners import Intake, running_intake
 
 
 @pytest.fixture
 async def hub(demo_data_dir: Path) -> AsyncIterator[Intake]:
-    started, client, running = await start_hub(hub_settings(demo_data_dir))
-    try:
-        yield Intake(started, client, demo_data_dir, load_credentials(demo_data_dir), {})
-    finally:
-        await client.aclose()
-        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+    async with running_intake(demo_data_dir) as started:
+        yield started
 
 
 async def referral(hub: Intake) -> tuple[str, str]:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlmodel import col, select, update
+from sqlmodel import col, func, select, update
 
 from services.referral.events import DecisionOverdue, InformationRequestOverdue
 from services.referral.referrals.models import Referral
@@ -21,6 +21,7 @@ from services.referral.workflow.lifecycle import OPEN_STATUSES, InformationReque
 from services.referral.workflow.models import InformationRequest, TimelineEntry
 from shared.db import Database
 from shared.events import utcnow
+from shared.metrics import Metrics
 from shared.outbox import add_to_outbox
 from shared.workers import PollingWorker
 
@@ -107,3 +108,19 @@ class DeadlineScheduler(PollingWorker):
         count = await self.run_once()
         if count:
             log.info("deadlines announced", extra={"count": count})
+
+
+async def read_queue_gauges(database: Database, metrics: Metrics) -> None:
+    """The queue at scrape time: open referrals by status, and those past their decision
+    deadline (the partial index of open referrals answers both)."""
+    async with database.unit_of_work() as uow:
+        by_status = dict((await uow.session.exec(
+            select(col(Referral.status), func.count()).where(
+                col(Referral.status).in_(OPEN_STATUSES)).group_by(col(Referral.status)))).all())
+        overdue = (await uow.session.exec(
+            select(func.count()).select_from(Referral).where(
+                col(Referral.status).in_(OPEN_STATUSES),
+                col(Referral.decision_due_at) < utcnow()))).one()
+    for status in OPEN_STATUSES:
+        metrics.open_referrals.labels(status).set(by_status.get(status, 0))
+    metrics.overdue_decisions.set(overdue)
