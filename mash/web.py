@@ -6,12 +6,14 @@ tests/unit/test_web_headers.py checks the two agree.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# This repository's web/, or where an installation put it (the container image: MASH_WEB_DIR).
+WEB_DIR = Path(os.environ.get("MASH_WEB_DIR") or Path(__file__).resolve().parent.parent / "web")
 
 # No inline script or style anywhere in web/: scripts and styles come from our origin only.
 CONTENT_SECURITY_POLICY = (

