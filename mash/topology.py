@@ -39,6 +39,7 @@ PUBLIC_ROUTES: dict[str, str] = {
     "/api/v1/missing-episodes": "referral",
     "/api/v1/peer-hubs": "referral",
     "/api/v1/hub": "referral",
+    "/api/v1/encompass-notices": "referral",
     "/fhir/": "referral",
     "/api/v1/subscriptions": "notify",
     "/api/v1/deliveries": "notify",

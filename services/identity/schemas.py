@@ -28,6 +28,8 @@ class Me(BaseModel):
     subject: str
     kind: Literal["user", "client"]
     agency_id: str
+    # police | health | school | local_authority | other: what the web client offers.
+    agency_kind: str | None = None
     roles: list[str]
     username: str | None = None
     client_id: str | None = None

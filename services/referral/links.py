@@ -8,6 +8,7 @@ MATCH_REVIEWS = "/api/v1/match-reviews"
 PEOPLE = "/api/v1/people"
 ALERTS = "/api/v1/alerts"
 MISSING_EPISODES = "/api/v1/missing-episodes"
+ENCOMPASS_NOTICES = "/api/v1/encompass-notices"
 
 
 def referral_path(referral_id: str) -> str:

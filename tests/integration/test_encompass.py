@@ -369,3 +369,56 @@ async def test_the_school_reads_the_incident_whether_the_child_was_present_and_t
             json.loads(r.payload)["data"].get("school_urns") for r in rows}
     assert urns[posted.json()["id"]] == ["999001"]
     assert urns[not_abuse.json()["id"]] is None
+
+
+async def test_the_schools_inbox_lists_its_notices_and_a_read_is_acknowledged_once_and_counted(
+    hub_with_mailbox: NotifyHub,
+) -> None:
+    hub = hub_with_mailbox
+    school = demo_school(hub)
+    await eventually(lambda: in_directory(hub, "referral", school["id"]))
+    notice = (await hub.client.post("/api/v1/referrals", json=pupil_referral(
+        "999001", incident={"occurred_at": "2026-12-01T21:40:00+00:00"}))).json()
+    not_abuse = (await hub.client.post("/api/v1/referrals",
+                                       json=pupil_referral("999001", concerns=["10A"]))).json()
+    elsewhere = (await hub.client.post("/api/v1/referrals",
+                                       json=pupil_referral("999002"))).json()
+    dsl = await hub.staff("school.dsl")
+    manager = await hub.staff("mash.manager")
+    auditor = await hub.staff("auditor")
+    try:
+        inbox = (await dsl.get("/api/v1/encompass-notices")).json()
+        assert [i["referral_id"] for i in inbox["items"]] == [notice["id"]]
+        (line,) = inbox["items"]
+        assert line["pupils"] == [{"given_name": "Amy", "family_name": "Example"}]
+        assert line["incident"]["occurred_at"] == "2026-12-01T21:40:00Z"
+        assert line["acknowledgement"] is None and inbox["unread"] == 1
+
+        first = await dsl.post(f"/api/v1/encompass-notices/{notice['id']}/read")
+        assert first.status_code == 200, first.text
+        again = await dsl.post(f"/api/v1/encompass-notices/{notice['id']}/read")
+        assert again.json() == first.json()  # the first read stands
+        inbox = (await dsl.get("/api/v1/encompass-notices")).json()
+        assert inbox["unread"] == 0
+        assert inbox["items"][0]["acknowledgement"]["read_at"] == first.json()["read_at"]
+        for other in (not_abuse, elsewhere):  # not this school's to read: no such notice
+            refused = await dsl.post(f"/api/v1/encompass-notices/{other['id']}/read")
+            assert refused.status_code == 404
+            assert refused.headers["content-type"].startswith("application/problem+json")
+        police = await hub.client.post(f"/api/v1/encompass-notices/{notice['id']}/read")
+        assert police.status_code == 404  # the police are not the school
+        assert (await hub.client.get("/api/v1/encompass-notices")).json()["items"] == []
+
+        entries = (await auditor.get("/api/v1/audit",
+                                     params={"record_id": notice["id"]})).json()["items"]
+        assert ("acknowledge", "operation_encompass") in {
+            (e["action"], e["purpose"]) for e in entries if e["agency_id"] == school["id"]}
+
+        board = (await manager.get("/api/v1/reports/board")).json()
+        (figures,) = [s for s in board["schools"] if s["urn"] == "999001"]
+        assert figures["encompass_acknowledged"] == 1
+        assert figures["encompass_median_hours_to_read"] is not None
+        assert figures["encompass_median_hours_to_read"] >= 0
+    finally:
+        for client in (dsl, manager, auditor):
+            await client.aclose()

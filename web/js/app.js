@@ -10,6 +10,7 @@ import { referralFormPage, ourReferralsPage, ourReferralPage, requestsPage } fro
 import { timelinessPage } from "./pages/reports.js";
 import { matchReviewsPage, matchReviewPage } from "./pages/reviews.js";
 import { boardPage } from "./pages/board.js";
+import { encompassInboxPage, encompassNoticePage } from "./pages/encompass.js";
 import { searchPage, personPage, searchBox } from "./pages/people.js";
 import { approvalsPage } from "./pages/approvals.js";
 import { alertsPage, alertPage } from "./pages/alerts.js";
@@ -40,6 +41,8 @@ const ROUTES = [
   { path: /^\/our-referrals\/([\w-]+)$/, page: ourReferralPage, roles: PARTNERS },
   { path: /^\/information-requests$/, page: requestsPage, roles: PARTNERS },
   { path: /^\/home$/, page: partnerHomePage, roles: PARTNERS },
+  { path: /^\/encompass$/, page: encompassInboxPage, roles: PARTNERS },
+  { path: /^\/encompass\/([\w-]+)$/, page: encompassNoticePage, roles: PARTNERS },
   { path: /^\/audit$/, page: auditPage, roles: AUDITORS },
   { path: /^\/admin$/, page: adminPage, roles: ADMINS },
   { path: /^\/$/, page: homePage },
@@ -146,7 +149,8 @@ function navItems() {
     return [["#/queue", "Queue"], isManager() && ["#/approvals", "Approvals"], ["#/match-reviews", "Match reviews"], ["#/alerts", "Alerts"], ["#/reports/timeliness", "Timeliness"], isManager() && ["#/board", "Board report"]].filter(Boolean);
   }
   if (hasRole(PARTNERS)) {
-    return [["#/home", "Home"], ["#/information-requests", "Information requests"], ["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"]];
+    const school = session.me && session.me.agency_kind === "school";
+    return [["#/home", "Home"], school && ["#/encompass", "Operation Encompass"], ["#/information-requests", "Information requests"], ["#/refer", "Make a referral"], ["#/our-referrals", "Your referrals"]].filter(Boolean);
   }
   if (hasRole(AUDITORS)) return [["#/audit", "Audit log"], ["#/board", "Board report"], ["/docs", "API reference"]];
   if (hasRole(ADMINS)) return [["#/admin", "Administration"], ["/docs", "API reference"]];

@@ -7,15 +7,25 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 
 from services.referral.encompass import service as encompass
-from services.referral.encompass.schemas import EncompassView, PupilView
-from services.referral.links import REFERRALS, encompass_path
+from services.referral.encompass.schemas import (
+    Acknowledgement,
+    EncompassInbox,
+    EncompassInboxItem,
+    EncompassView,
+    IncidentView,
+    PupilName,
+    PupilView,
+)
+from services.referral.links import ENCOMPASS_NOTICES, REFERRALS, encompass_path
 from services.referral.referrals.schemas import ReferralLinks
 from services.referral.runtime import RuntimeDep
 from shared.auth import Principal
+from shared.events import utcnow
 from shared.problems import Problem
 from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix=REFERRALS, tags=["operation encompass"])
+inbox = APIRouter(prefix=ENCOMPASS_NOTICES, tags=["operation encompass"])
 SchoolReader = Annotated[Principal, Depends(encompass.EncompassReadPermission)]
 
 
@@ -37,3 +47,43 @@ async def read_encompass_notice(
     return EncompassView.of(
         referral, pupils=[PupilView.model_validate(p.model_dump()) for p in notice.pupils],
         links=ReferralLinks(self=encompass_path(referral.id)))
+
+
+def _incident(data: dict[str, object] | None) -> IncidentView | None:
+    return IncidentView.model_validate(data) if data else None
+
+
+@inbox.get("", response_model=EncompassInbox)
+async def encompass_inbox(caller: SchoolReader, uow: UnitOfWorkDep,
+                          runtime: RuntimeDep) -> EncompassInbox:
+    """Your school's Operation Encompass inbox: the newest police notifications about your
+    pupils (at most 100), each with whether your school has read it. Audited."""
+    items = await encompass.inbox(uow, caller, runtime.calendar.settings.encompass_concerns)
+    await uow.commit()
+    lines = [EncompassInboxItem(
+        referral_id=item.referral.id, reference=item.referral.reference,
+        received_at=item.referral.received_at, incident=_incident(item.referral.incident),
+        pupils=[PupilName(given_name=p.given_name, family_name=p.family_name)
+                for p in item.pupils],
+        acknowledgement=Acknowledgement.model_validate(item.acknowledgement.model_dump())
+        if item.acknowledgement else None,
+        links=ReferralLinks(self=encompass_path(item.referral.id))) for item in items]
+    return EncompassInbox(items=lines,
+                          unread=sum(1 for line in lines if line.acknowledgement is None))
+
+
+@inbox.post("/{referral_id}/read", response_model=Acknowledgement,
+            responses={404: {"description": "No such notification about your pupils"}})
+async def acknowledge_encompass_notice(referral_id: str, caller: SchoolReader,
+                                       uow: UnitOfWorkDep, runtime: RuntimeDep
+                                       ) -> Acknowledgement:
+    """Record that your school has read this notification (the board's figures count
+    acknowledgements and how long they took). The first acknowledgement stands: sending
+    it again answers with the same one."""
+    found = await encompass.acknowledge(uow, referral_id, caller, utcnow(),
+                                        runtime.calendar.settings.encompass_concerns)
+    if found is None:
+        raise Problem(404, "No such notification about your pupils.")
+    answer = Acknowledgement.model_validate(found.model_dump())
+    await uow.commit()
+    return answer

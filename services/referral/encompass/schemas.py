@@ -43,3 +43,37 @@ class EncompassView(ReferralView):
     pupils: list[PupilView]
     view: Literal["encompass"] = "encompass"
     links: ReferralLinks
+
+
+class PupilName(BaseModel):
+    """A pupil named in an inbox line."""
+
+    given_name: str | None
+    family_name: str | None
+
+
+class Acknowledgement(BaseModel):
+    """When the school first read the notice, and who."""
+
+    read_at: datetime
+    read_by: str
+    read_by_name: str | None = None
+
+
+class EncompassInboxItem(BaseModel):
+    """One police notification in a school's Encompass inbox."""
+
+    referral_id: str
+    reference: str
+    received_at: datetime
+    incident: IncidentView | None = None
+    pupils: list[PupilName]
+    acknowledgement: Acknowledgement | None = None
+    links: ReferralLinks
+
+
+class EncompassInbox(BaseModel):
+    """A school's newest police notifications (at most 100), newest first."""
+
+    items: list[EncompassInboxItem]
+    unread: int

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, and_, case, distinct, func, literal, or_, select, union_all
 
 from services.referral.codes import REFERRAL_SOURCES
+from services.referral.encompass.models import EncompassAcknowledgement
 from services.referral.peers.schemas import ExchangeFigures
 from services.referral.peers.service import exchange_figures
 from services.referral.referrals.models import Referral, ReferralSubject
@@ -53,6 +54,7 @@ _R = Referral.__table__  # type: ignore[attr-defined]
 _S = ReferralSubject.__table__  # type: ignore[attr-defined]
 _Q = InformationRequest.__table__  # type: ignore[attr-defined]
 _A = AgencyDirectoryEntry.__table__  # type: ignore[attr-defined]
+_K = EncompassAcknowledgement.__table__  # type: ignore[attr-defined]
 
 
 def period_start(day: date, interval: str) -> date:
@@ -199,6 +201,7 @@ class Board:
         directory = {row.agency_id: row for row in await _rows(uow, select(
             _A.c.agency_id, _A.c.name, _A.c.kind, _A.c.school_urn))}
         report = self._report(now, received, decided, by_agency, answers, notices, directory)
+        await _acknowledgements(uow, within, report.schools)
         report.peer_hubs = [ExchangeFigures(**line) for line in await exchange_figures(
             uow, since=within[0], until=within[1])]
         return report
@@ -267,6 +270,23 @@ async def _answers(uow: UnitOfWork, within: tuple[datetime, datetime]) -> dict[s
     for agency, median in medians.items():
         found[agency].median_hours = round(float(median), 1)
     return found
+
+
+async def _acknowledgements(uow: UnitOfWork, within: tuple[datetime, datetime],
+                            schools: list[SchoolFigures]) -> None:
+    """Per school, how many notices of the range it has acknowledged, and the median time
+    from the notice's receipt to the school's first read."""
+    hours: defaultdict[str, list[float]] = defaultdict(list)
+    for row in await _rows(uow, select(_K.c.agency_id, _K.c.read_at, _R.c.received_at)
+                           .join(_R, _R.c.id == _K.c.referral_id)
+                           .where(_R.c.received_at >= within[0],
+                                  _R.c.received_at < within[1])):
+        hours[row.agency_id].append((row.read_at - row.received_at).total_seconds() / 3600)
+    for school in schools:
+        taken = hours.get(school.agency_id, [])
+        school.encompass_acknowledged = len(taken)
+        school.encompass_median_hours_to_read = (round(statistics.median(taken), 1)
+                                                 if taken else None)
 
 
 def _schools(entries: Iterable[Any], referrals: dict[str, int], answers: dict[str, _Answers],

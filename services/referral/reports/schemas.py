@@ -96,6 +96,10 @@ class SchoolFigures(BaseModel):
     urn: str
     referrals: int
     encompass_notices: int
+    # Notices of the range the school has read (acknowledged in its Encompass inbox), and
+    # the median hours from the police's notification to that first read.
+    encompass_acknowledged: int = 0
+    encompass_median_hours_to_read: float | None = None
     information_requests: int
     answered: int
 

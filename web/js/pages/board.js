@@ -117,6 +117,8 @@ const SCHOOL_COLUMNS = [
   { title: "School", value: (s) => (s.name || s.urn).toLowerCase(), show: (s) => `${s.name || "School"} (URN ${s.urn})` },
   { title: "Referrals made", value: (s) => s.referrals, numeric: true },
   { title: "Operation Encompass notices", value: (s) => s.encompass_notices, numeric: true },
+  { title: "Notices read", value: (s) => s.encompass_acknowledged, numeric: true },
+  { title: "Median hours to read", value: (s) => s.encompass_median_hours_to_read, numeric: true },
   { title: "Questions asked of it", value: (s) => s.information_requests, numeric: true },
   { title: "Answered", value: (s) => s.answered, numeric: true },
 ];
