@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -61,6 +62,8 @@ def sizes(data_dir: Path) -> dict[tuple[str, str], int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--referrals", type=int, default=2000)
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="copy the data dir here, to look into it afterwards")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mash-bench-storage-") as tmp:
@@ -85,6 +88,8 @@ def main() -> None:
         finally:
             hub.stop()
         full = sizes(data_dir)
+        if args.keep:
+            shutil.copytree(data_dir, args.keep)
 
     growth = {key: (full.get(key, 0) - empty.get(key, 0)) / args.referrals for key in full}
     rows = sorted(((size, key) for key, size in growth.items() if size >= 1), reverse=True)
