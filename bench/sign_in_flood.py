@@ -60,8 +60,8 @@ DEMO_USERS = ("mash.manager", "mash.practitioner", "police.officer", "school.dsl
 
 # --- the prober (this process) -------------------------------------------------------------
 
-async def probe(port: int, seconds: float) -> list[float]:
-    """Latencies of GET /healthz started every PROBE_INTERVAL for ``seconds``, each on a
+async def probe(port: int, seconds: float, interval: float = PROBE_INTERVAL) -> list[float]:
+    """Latencies of GET /healthz started every ``interval`` for ``seconds``, each on a
     connection of its own (as a load balancer's health check), none waiting for another."""
     request = f"GET /healthz HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n"
 
@@ -78,8 +78,8 @@ async def probe(port: int, seconds: float) -> list[float]:
         return time.perf_counter() - due
 
     started = time.perf_counter() + 0.05
-    count = int(seconds / PROBE_INTERVAL)
-    latencies = await asyncio.gather(*(one(started + i * PROBE_INTERVAL)
+    count = int(seconds / interval)
+    latencies = await asyncio.gather(*(one(started + i * interval)
                                        for i in range(count)))
     return sorted(latencies)
 

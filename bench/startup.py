@@ -1,6 +1,7 @@
-"""Start-up time and idle memory of `mash up`, against an empty FastAPI + uvicorn process.
+"""Start-up time and idle memory of `mash up`, against an empty FastAPI + uvicorn process;
+and `mash audit verify`, against a plain recomputation of the same hash chain.
 
-Run: .venv/bin/python bench/startup.py [--repeats 3]
+Run: .venv/bin/python bench/startup.py [--repeats 3] [--audit-entries 1000,10000]
 
 For each repeat, `mash up` is started on a free port with a fresh temporary data dir:
 the first start runs every migration and creates the demo data, the second start reuses
@@ -9,11 +10,20 @@ VmRSS of the process about 2 s after it became ready. The baseline, measured in 
 same run, is a process that imports fastapi, uvicorn and sqlalchemy and serves 200 on
 /readyz from a trivial app. Medians over the repeats are printed, with their ratios
 (hub / baseline: 1.0 means the hub costs nothing over an empty FastAPI process).
+
+`mash audit verify --data-dir DIR` is timed (spawn to exit) on data dirs holding
+--audit-entries entries, next to a `python -c` process that recomputes the same chain with
+sqlite3, json and hashlib alone (each entry's SHA-256 and its link to the one before).
+Both are spawned the same way, so both pay for starting Python.
+
+Children run with bytecode caching on (PYTHONDONTWRITEBYTECODE removed), as an installed
+hub does; one untimed start of each process first writes the caches.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import os
 import signal
@@ -26,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _common import free_port, mash_command
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 30.0  # seconds a process may take to answer /readyz
@@ -85,9 +97,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
+def child_environment() -> dict[str, str]:
+    """No MASH_* (the shell must not change a result), and bytecode caches as installed."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("MASH_") and k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(command: list[str], port: int, log_path: Path) -> Start:
     """Spawn ``command``, time it until /readyz is 200 on ``port``, read its idle RSS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
+    env = child_environment()
     with log_path.open("wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -128,6 +146,92 @@ def baseline(workdir: Path, index: int) -> Start:
     return measure(command, port, workdir / f"baseline-{index}.log")
 
 
+RECOMPUTE = """
+import hashlib, json, sqlite3, sys
+from datetime import UTC, datetime
+
+FIELDS = ("prev_hash", "seq", "at", "actor", "actor_kind", "agency_id", "action",
+          "record_type", "record_id", "purpose", "request_id", "detail", "hash")
+rows = sqlite3.connect(sys.argv[1]).execute(
+    f"SELECT {', '.join(FIELDS)} FROM audit_entries ORDER BY seq")
+last, count, bad = "0" * 64, 0, 0
+for row in rows:
+    fields = list(row[:11])
+    fields[2] = datetime.fromisoformat(row[2]).replace(tzinfo=UTC).isoformat()
+    if row[11] is not None:
+        fields.append(row[11])
+    digest = hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+    bad += row[0] != last or digest != row[12]
+    last, count = row[12], count + 1
+print(count, "entries", bad, "bad")
+sys.exit(1 if bad else 0)
+"""
+
+
+async def write_audit_log(data_dir: Path, entries: int) -> None:
+    """``entries`` audit entries in a fresh data dir's referral database, chained and sealed
+    as the hub writes them."""
+    from mash.cli import embedded_settings
+    from services.referral.app import MIGRATIONS
+    from services.referral.audit.seals import seal_head, seal_key
+    from services.referral.audit.service import AuditBatch
+    from shared.auth import Principal
+    from shared.db import Database
+    from shared.migrations import upgrade_to_head
+
+    settings = embedded_settings(data_dir)
+    database = Database(settings.database_url("referral"))
+    who = Principal(subject="bench.practitioner", agency_id="agency-mash",
+                    roles=frozenset({"mash_practitioner"}), kind="user",
+                    token_id="bench-token")  # noqa: S106 (an id, not a secret)
+    try:
+        await upgrade_to_head(database, MIGRATIONS, "referral")
+        for start in range(0, entries, 1000):
+            batch = AuditBatch()
+            for n in range(start, min(entries, start + 1000)):
+                batch.add(who, "read", "referral", f"00000000-0000-4000-8000-{n:012d}",
+                          "triage", {"q": "Ellis"} if n % 10 == 0 else None)
+            async with database.unit_of_work() as uow:
+                await batch.append(uow)
+                await uow.commit()
+        async with database.unit_of_work() as uow:
+            await seal_head(uow, seal_key(settings.secret_key.get_secret_value()))
+            await uow.commit()
+    finally:
+        await database.dispose()
+
+
+def run_to_exit(command: list[str], log_path: Path) -> float:
+    """Seconds from spawn to a successful exit."""
+    with log_path.open("wb") as log:
+        started = time.perf_counter()
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT,
+                               env=child_environment())
+        seconds = time.perf_counter() - started
+    if code != 0:
+        raise RuntimeError(f"{command[:3]} exited with {code}:\n"
+                           + log_path.read_text(errors="replace")[-2000:])
+    return seconds
+
+
+def audit_verify(workdir: Path, entries: int, repeats: int) -> tuple[float, float]:
+    """Medians of `mash audit verify` and of the plain recomputation, in seconds."""
+    data_dir = workdir / f"audit-{entries}"
+    asyncio.run(write_audit_log(data_dir, entries))
+    verify = [*mash_command(), "audit", "verify", "--data-dir", str(data_dir)]
+    plain = [sys.executable, "-c", RECOMPUTE, str(data_dir / "referral.db")]
+    hub_times, plain_times = [], []
+    run_to_exit(verify, workdir / "verify-warm.log")
+    run_to_exit(plain, workdir / "plain-warm.log")
+    for _ in range(repeats):
+        plain_times.append(run_to_exit(plain, workdir / "plain.log"))
+        hub_times.append(run_to_exit(verify, workdir / "verify.log"))
+    log = (workdir / "verify.log").read_text()
+    if f"{entries} entries" not in log:
+        raise RuntimeError(f"mash audit verify did not check {entries} entries:\n{log}")
+    return statistics.median(hub_times), statistics.median(plain_times)
+
+
 def mib(kib: float) -> float:
     return kib / 1024
 
@@ -135,13 +239,19 @@ def mib(kib: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--audit-entries", default="1000,10000,100000",
+                        help="comma-separated sizes of the audit log to verify ('' for none)")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.audit_entries.split(",") if n.strip()]
 
     base: list[Start] = []
     first: list[Start] = []
     second: list[Start] = []
     with tempfile.TemporaryDirectory(prefix="mash-bench-startup-") as tmp:
         workdir = Path(tmp)
+        # Untimed: the bytecode caches are written, as on any hub after its first run.
+        baseline(workdir, -1)
+        mash_up_pair(workdir, -1)
         # Interleaved, so a noisy neighbour hurts baseline and hub alike.
         for i in range(args.repeats):
             base.append(baseline(workdir, i))
@@ -150,6 +260,7 @@ def main() -> None:
             second.append(two)
             print(f"  repeat {i + 1}/{args.repeats}: baseline {base[-1].seconds:.2f} s, "
                   f"first {one.seconds:.2f} s, second {two.seconds:.2f} s", flush=True)
+        audits = {entries: audit_verify(workdir, entries, args.repeats) for entries in sizes}
 
     def med_s(runs: list[Start]) -> float:
         return statistics.median(r.seconds for r in runs)
@@ -174,6 +285,13 @@ def main() -> None:
     print(f"  start time, second start   {med_s(second) / med_s(base):6.2f}x")
     print(f"  idle RSS, first start      {med_rss(first) / med_rss(base):6.2f}x")
     print(f"  idle RSS, second start     {med_rss(second) / med_rss(base):6.2f}x")
+    if audits:
+        print()
+        print("mash audit verify (spawn to exit) vs a plain recomputation (python -c, sqlite3 "
+              "+ hashlib)")
+        print(f"{'entries':>8} {'verify (s)':>11} {'plain (s)':>10} {'ratio':>7}")
+        for entries, (hub_s, plain_s) in audits.items():
+            print(f"{entries:>8,} {hub_s:>11.2f} {plain_s:>10.2f} {hub_s / plain_s:>6.2f}x")
 
 
 if __name__ == "__main__":

@@ -241,8 +241,8 @@ def _keys(args: argparse.Namespace) -> None:
 
 
 async def _verify_audit(settings: Settings, checkpoint: Checkpoint | None) -> int:
+    from services.referral.audit.chain import verify_chain
     from services.referral.audit.seals import seal_key
-    from services.referral.audit.service import verify_chain
 
     key = seal_key(settings.secret_key.get_secret_value())
     database = _database("referral", settings)

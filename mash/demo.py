@@ -6,6 +6,7 @@ generated fresh for each data directory and written only to DIR/demo/ (mode 0600
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from services.identity import service as identity
-from services.identity.passwords import new_totp_secret, totp_uri
+from services.identity.passwords import hasher, new_totp_secret, totp_uri
 from shared.db import UnitOfWork
 from shared.roles import Role
 from shared.settings import Settings
@@ -105,27 +106,34 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, settings: Settings) 
     agencies = {key: await identity.create_agency(uow, name, kind,
                                                   **(DEMO_SCHOOL if key == "school" else {}))
                 for key, (name, kind) in AGENCIES.items()}
+    passwords = [secrets.token_urlsafe(12) for _ in USERS]
+    client_secrets = [secrets.token_urlsafe(32) for _ in CLIENTS]
+    # The argon2 hashes and RSA keys side by side on worker threads (both release the
+    # GIL): one after another they were most of a first start.
+    hashes, signing_keys = await asyncio.gather(
+        asyncio.gather(*(hasher.hash(s) for s in passwords + client_secrets)),
+        asyncio.gather(*(asyncio.to_thread(new_signing_key) for _ in CLIENTS)))
+    password_hashes, secret_hashes = hashes[:len(USERS)], hashes[len(USERS):]
     users = []
-    for username, display_name, agency_key, roles in USERS:
-        password = secrets.token_urlsafe(12)
+    for (username, display_name, agency_key, roles), password, password_hash in zip(
+            USERS, passwords, password_hashes, strict=True):
         totp_secret = new_totp_secret()
         user = await identity.create_user(
             uow, settings, username=username, display_name=display_name,
             agency_id=agencies[agency_key].id, roles=roles, password=password,
-            totp_secret=totp_secret,
+            totp_secret=totp_secret, password_hash=password_hash,
         )
         users.append({"username": username, "password": password, "totp_secret": totp_secret,
                       "otpauth_uri": totp_uri(totp_secret, username),
                       "roles": user.roles, "agency_id": user.agency_id,
                       "agency": agencies[agency_key].name})
     clients = []
-    for client_id, name, agency_key in CLIENTS:
-        key = new_signing_key()
-        secret = secrets.token_urlsafe(32)
+    for (client_id, name, agency_key), secret, secret_hash, key in zip(
+            CLIENTS, client_secrets, secret_hashes, signing_keys, strict=True):
         client = await identity.create_api_client(
             uow, client_id=client_id, name=name, agency_id=agencies[agency_key].id,
             roles=[Role.PARTNER_SYSTEM], jwks={"keys": [key.public_jwk]}, client_secret=secret,
-            assertion_algorithms=["RS512"],
+            assertion_algorithms=["RS512"], secret_hash=secret_hash,
         )
         key_file = f"{client_id}.pem"
         _write_private(demo_dir / key_file, key.private_pem)

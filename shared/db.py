@@ -3,6 +3,7 @@ PostgreSQL (asyncpg), chosen by URL."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import DateTime, column, event, table, text, update
+from sqlalchemy import JSON, DateTime, column, event, table, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
@@ -37,12 +38,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def compact_json(value: Any) -> str:
+    """``value`` as JSON with no space after its separators."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine; SQLite gets WAL and a busy timeout, PostgreSQL a pool.
 
     Any SQLite URL (``sqlite+aiosqlite://`` included) uses shared.sqlite_driver.
     """
     parsed = make_url(url)
+    # JSON columns without the spaces json.dumps puts after separators, by default.
+    kwargs.setdefault("json_serializer", compact_json)
     if parsed.get_backend_name() == "sqlite":
         parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
         # Connections wait for the write lock in the process, not in the pool: room for
@@ -81,6 +89,52 @@ def _threaded_sqlite_engine(url: Any) -> AsyncEngine:
                                  max_overflow=4)
     event.listen(engine.sync_engine, "connect", _read_only_pragmas)
     return engine
+
+
+_ROWS = "$rows"  # a packed list's key names; its values are under "values"
+
+
+def pack_json(value: Any) -> Any:
+    """``value`` with each list of two or more dicts that have the same keys in the same
+    order kept as the keys once and a list of each dict's values (see PackedJSON)."""
+    if isinstance(value, dict):
+        return {key: pack_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        keys = list(value[0]) if len(value) > 1 and isinstance(value[0], dict) else None
+        if keys and all(isinstance(item, dict) and list(item) == keys for item in value):
+            return {_ROWS: keys, "values": [[pack_json(item[key]) for key in keys]
+                                            for item in value]}
+        return [pack_json(item) for item in value]
+    return value
+
+
+def unpack_json(value: Any) -> Any:
+    """What ``pack_json`` was given (JSON never packed reads back as it is)."""
+    if isinstance(value, dict):
+        if _ROWS in value and len(value) == 2 and "values" in value:
+            keys = value[_ROWS]
+            return [dict(zip(keys, (unpack_json(item) for item in row), strict=True))
+                    for row in value["values"]]
+        return {key: unpack_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unpack_json(item) for item in value]
+    return value
+
+
+class PackedJSON(TypeDecorator[Any]):
+    """JSON whose lists of like dicts are stored with their keys once, not in every dict:
+    a match's eight comparisons of six named values, say, written for every candidate
+    link and review. Read back exactly as written; rows written as plain JSON before
+    read back as they are."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return pack_json(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return unpack_json(value)
 
 
 def dialect_insert(table: Any, *, sqlite: bool) -> Any:

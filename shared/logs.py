@@ -14,8 +14,6 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from shared.tracing import request_id_var, trace_var
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -70,7 +68,10 @@ class HostOnlyUrls(logging.Filter):
 
 
 def _host_only(value: object) -> object:
-    if isinstance(value, httpx.URL):
+    # Only httpx logs httpx URLs: a process that never imported it has none (and a command
+    # such as `mash audit verify` need not load it to configure logging).
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(value, httpx.URL):
         port = f":{value.port}" if value.port is not None else ""
         return f"{value.scheme}://{value.host}{port}"
     return value

@@ -120,15 +120,17 @@ async def create_user(
     roles: list[Role],
     password: str,
     totp_secret: str | None = None,
+    password_hash: str | None = None,
 ) -> User:
     """Register a member of staff; the password is stored as an argon2id hash, the TOTP
-    secret encrypted."""
+    secret encrypted. ``password_hash``: the password's hash, if the caller made it already
+    (the demo data hashes its users' passwords side by side)."""
     user = User(
         username=username,
         display_name=display_name,
         agency_id=agency_id,
         roles=[str(r) for r in roles],
-        password_hash=await passwords.hasher.hash(password),
+        password_hash=password_hash or await passwords.hasher.hash(password),
         totp_secret=seal_totp_secret(settings, totp_secret or new_totp_secret()),
         created_at=utcnow(),
     )
@@ -149,8 +151,10 @@ async def create_api_client(
     jwks_uri: str | None = None,
     client_secret: str | None = None,
     assertion_algorithms: list[str] | None = None,
+    secret_hash: str | None = None,
 ) -> ApiClient:
-    """Register a partner system with a public JWKS (inline or URL) and/or a hashed secret."""
+    """Register a partner system with a public JWKS (inline or URL) and/or a hashed secret
+    (``secret_hash``: the secret's hash, if the caller made it already)."""
     client = ApiClient(
         id=client_id,
         name=name,
@@ -158,7 +162,8 @@ async def create_api_client(
         roles=[str(r) for r in roles],
         jwks=jwks_text(jwks),
         jwks_uri=jwks_uri,
-        secret_hash=await passwords.hasher.hash(client_secret) if client_secret else None,
+        secret_hash=secret_hash or (await passwords.hasher.hash(client_secret)
+                                    if client_secret else None),
         created_at=utcnow(),
     )
     if assertion_algorithms:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -16,8 +15,9 @@ from typing import Any
 from sqlalchemy import bindparam, insert, or_, update
 from sqlmodel import col, select
 
+from services.referral.audit.chain import ChainProblem, entry_hash, hash_of, verify_chain
 from services.referral.audit.models import GENESIS, AuditEntry, AuditHead
-from services.referral.audit.seals import SEAL_GRACE, Checkpoint, check_seal, seals
+from services.referral.audit.seals import Checkpoint, seals
 from services.referral.people.models import SubjectDetails
 from shared.auth import Principal
 from shared.db import UnitOfWork, dialect_insert
@@ -25,24 +25,7 @@ from shared.events import utcnow
 from shared.pagination import after as keyset_after
 from shared.tracing import request_id_var
 
-_HASHED = ("prev_hash", "seq", "at", "actor", "actor_kind", "agency_id", "action",
-           "record_type", "record_id", "purpose", "request_id")
-
-
-def _hash_of(values: dict[str, Any]) -> str:
-    """SHA-256 over the previous hash and every field of an entry (its detail, when it has
-    one: entries written before details existed keep their hashes)."""
-    fields = [values[name] for name in _HASHED]
-    fields[2] = values["at"].isoformat()
-    if values.get("detail") is not None:
-        fields.append(values["detail"])
-    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
-
-
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over the previous hash and every field of the entry."""
-    return _hash_of({name: getattr(entry, name) for name in (*_HASHED, "detail")})
-
+__all__ = ["ChainProblem", "entry_hash", "verify_chain"]  # kept importable from here
 
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 _ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -93,7 +76,7 @@ class AuditBatch:
         last, prev_hash = claimed.one()
         for seq, entry in enumerate(entries, start=last - len(entries) + 1):
             entry["seq"], entry["prev_hash"] = seq, prev_hash
-            entry["hash"] = prev_hash = _hash_of(entry)
+            entry["hash"] = prev_hash = hash_of(entry)
         await connection.execute(_APPEND, entries)
         await connection.execute(_MOVE_HEAD, {"new_hash": prev_hash})
         return entries
@@ -123,96 +106,6 @@ async def record(uow: UnitOfWork, who: Principal, action: str, record_type: str,
     batch.add(who, action, record_type, record_id, purpose, detail)
     (entry,) = await batch.append(uow)
     return AuditEntry(**entry)
-
-
-@dataclass(frozen=True)
-class ChainProblem:
-    """Where the chain does not hold, and how."""
-
-    seq: int
-    problem: str
-
-
-async def _entries(uow: UnitOfWork, batch: int = 1000) -> AsyncIterator[AuditEntry]:
-    last = 0
-    while True:
-        result = await uow.session.exec(select(AuditEntry).where(col(AuditEntry.seq) > last)
-                                        .order_by(col(AuditEntry.seq)).limit(batch))
-        rows = list(result.all())
-        if not rows:
-            return
-        for row in rows:
-            yield row
-        last = rows[-1].seq
-
-
-@dataclass
-class _Walk:
-    """What one pass over the chain found: the count, the problems, and (for the seals)
-    the hashes at the wanted positions and the times of the entries after ``top``."""
-
-    wanted: set[int]
-    top: int | None
-    count: int = 0
-    problems: list[ChainProblem] = field(default_factory=list)
-    hashes: dict[int, str] = field(default_factory=dict)
-    unsealed: dict[int, datetime] = field(default_factory=dict)
-    last_hash: str = GENESIS
-    last_seq: int = 0
-
-    def see(self, entry: AuditEntry) -> None:
-        """Check one entry against the one before it."""
-        self.count += 1
-        if entry.seq != self.last_seq + 1:
-            self.problems.append(ChainProblem(entry.seq, f"entries {self.last_seq + 1}.."
-                                              f"{entry.seq - 1} are missing"))
-        if entry.prev_hash != self.last_hash:
-            self.problems.append(ChainProblem(entry.seq, "does not follow the entry before it"))
-        if entry_hash(entry) != entry.hash:
-            self.problems.append(ChainProblem(entry.seq,
-                                              "has been changed since it was written"))
-        if entry.seq in self.wanted:
-            self.hashes[entry.seq] = entry.hash
-        if self.top is not None and entry.seq > self.top:
-            self.unsealed[entry.seq] = entry.at
-        self.last_hash, self.last_seq = entry.hash, entry.seq
-
-
-async def verify_chain(uow: UnitOfWork, key: bytes | None = None,
-                       checkpoint: Checkpoint | None = None,
-                       now: datetime | None = None) -> tuple[int, list[ChainProblem]]:
-    """Check every entry against its predecessor and the head; with the seals' ``key``,
-    every seal too, and that no entry older than SEAL_GRACE is unsealed; with a
-    ``checkpoint``, that the chain up to it is the one it sealed. (entries, problems)"""
-    sealed = await seals(uow) if key is not None else []
-    walk = _Walk({seal.seq for seal in sealed} | ({checkpoint.seq} if checkpoint else set()),
-                 max((seal.seq for seal in sealed), default=0) if key is not None else None)
-    async for entry in _entries(uow):
-        walk.see(entry)
-    head = await uow.session.get(AuditHead, 1)
-    if head is not None and (head.seq != walk.last_seq or head.hash != walk.last_hash):
-        walk.problems.append(ChainProblem(head.seq, "the newest entries have been removed "
-                                          f"(head is at {head.seq}, entries end at "
-                                          f"{walk.last_seq})"))
-    if key is not None:
-        walk.problems += _seal_problems(key, sealed, checkpoint, walk.hashes, walk.unsealed,
-                                        now or utcnow())
-    return walk.count, walk.problems
-
-
-def _seal_problems(key: bytes, sealed: list[Checkpoint], checkpoint: Checkpoint | None,
-                   hashes: dict[int, str], unsealed: dict[int, datetime],
-                   now: datetime) -> list[ChainProblem]:
-    problems = [ChainProblem(seal.seq, why) for seal in sealed
-                if (why := check_seal(key, seal, hashes)) is not None]
-    if checkpoint is not None and (why := check_seal(key, checkpoint, hashes)) is not None:
-        problems.append(ChainProblem(checkpoint.seq, f"checkpoint: {why}"))
-    late = sorted(seq for seq, at in unsealed.items() if at < now - SEAL_GRACE)
-    if late:
-        problems.append(ChainProblem(late[0], f"{len(late)} entries from here on are not "
-                                              "sealed (seals removed, or the hub stopped "
-                                              "before sealing them)"))
-    return problems
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from shared.db import UTCDateTime, new_id
+from shared.db import PackedJSON, UTCDateTime, new_id
 
 
 class Person(SQLModel, table=True):
@@ -87,7 +87,7 @@ class PersonLink(SQLModel, table=True):
     method: str = Field(max_length=16)  # identifier | probabilistic | review | new
     weight: float | None = None
     explanation: dict[str, Any] | None = Field(default=None,
-                                               sa_column=Column(JSON, nullable=True))
+                                               sa_column=Column(PackedJSON, nullable=True))
     review_id: str | None = Field(default=None, max_length=36)
     decided_by: str = Field(max_length=100)
     decided_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -109,12 +109,12 @@ class MatchReview(SQLModel, table=True):
     subject_id: str = Field(max_length=36, index=True)
     candidate_person_id: str = Field(max_length=36)
     candidate: dict[str, Any] = Field(default_factory=dict,
-                                      sa_column=Column(JSON, nullable=False))
+                                      sa_column=Column(PackedJSON, nullable=False))
     total_weight: float
     thresholds: dict[str, float] = Field(default_factory=dict,
                                          sa_column=Column(JSON, nullable=False))
     comparisons: list[dict[str, Any]] = Field(default_factory=list,
-                                              sa_column=Column(JSON, nullable=False))
+                                              sa_column=Column(PackedJSON, nullable=False))
     decision: str | None = Field(default=None, max_length=9)  # same | different
     decided_by: str | None = Field(default=None, max_length=100)
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

@@ -37,6 +37,7 @@ from services.referral.workflow.lifecycle import Outcome
 from services.referral.workflow.models import InformationRequest
 from shared.agencies import AgencyDirectoryEntry
 from shared.db import UnitOfWork, UTCDateTime
+from shared.slices import streamed_rows
 
 INTERVALS = ("week", "month")
 WITHDRAWN = "withdrawn"  # sent in error and withdrawn by the referrer: not a referral
@@ -303,8 +304,9 @@ def _schools(entries: Iterable[Any], referrals: dict[str, int], answers: dict[st
 
 
 async def _rows(uow: UnitOfWork, query: Any) -> Sequence[Any]:
-    connection = await uow.session.connection()
-    return (await connection.execute(query)).all()
+    """The rows, fetched a slice at a time (the answered questions' times are one row each:
+    tens of thousands in a year), the loop let go in between."""
+    return [row async for row in streamed_rows(uow, query)]
 
 
 def default_range(today: date) -> tuple[date, date]:

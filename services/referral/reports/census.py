@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 
 from services.referral.codes import REFERRAL_SOURCES
 from services.referral.people.models import SubjectDetails
 from services.referral.referrals.models import Referral, ReferralSubject
+from services.referral.reports.schemas import CensusExtract, CensusRecordView
 from services.referral.reports.schemas import CensusRecordView as CensusRecord
 from shared.db import UnitOfWork
+from shared.slices import each, let_go, sliced, streamed_rows
 
 NFA_OUTCOMES = frozenset({"no_further_action", "advice_signposting", "early_help"})
 PRIMARY_NEEDS = frozenset(f"N{n}" for n in range(10))
@@ -48,7 +51,8 @@ def collection_period(year: int) -> tuple[date, date]:
 
 
 async def census_records(uow: UnitOfWork, year: int, zone: ZoneInfo) -> list[CensusRecord]:
-    """The year's records, oldest first; same-day referrals of a child once."""
+    """The year's records, oldest first; same-day referrals of a child once. Read and
+    made a slice at a time (shared.slices): a year is tens of thousands of rows."""
     first, last = collection_period(year)
     starts_at = datetime.combine(first, time.min, zone)
     ends_at = datetime.combine(last + timedelta(days=1), time.min, zone)
@@ -61,11 +65,9 @@ async def census_records(uow: UnitOfWork, year: int, zone: ZoneInfo) -> list[Cen
                     _R.c.kind == "referral", _R.c.status != "withdrawn",
                     _S.c.role == "child")
              .order_by(_R.c.received_at, _S.c.position))
-    connection = await uow.session.connection()
-    rows = (await connection.execute(query)).all()
     seen: set[tuple[str, date]] = set()
     records = []
-    for row in rows:
+    async for row in streamed_rows(uow, query):
         child = row.person_id or row.id
         day = row.received_at.astimezone(zone).date()
         if (child, day) in seen:
@@ -82,10 +84,21 @@ async def census_records(uow: UnitOfWork, year: int, zone: ZoneInfo) -> list[Cen
 
 def census_problems(records: Sequence[CensusRecord], year: int) -> list[str]:
     """The specification's checks that apply to referrals, as messages (none: valid)."""
+    return [problem for found in problems_by_record(records, year) for problem in found]
+
+
+async def census_problems_sliced(records: Sequence[CensusRecord], year: int) -> list[str]:
+    """``census_problems``, letting the event loop go every few hundred records."""
+    return [problem async for found in each(problems_by_record(records, year))
+            for problem in found]
+
+
+def problems_by_record(records: Iterable[CensusRecord], year: int) -> Iterator[list[str]]:
+    """The checks' messages for each record in turn (most records: none)."""
     first, last = collection_period(year)
-    problems = []
-    seen: dict[str, list[date]] = {}
+    seen: dict[str, tuple[date, ...]] = {}  # tuples: untracked by the garbage collector
     for n, record in enumerate(records, start=1):
+        problems = []
         where = f"record {n} (child {record.LAchildID})"
         if not first <= record.CINreferralDate <= last:
             problems.append(f"{where}: CINreferralDate {record.CINreferralDate} is outside "
@@ -98,7 +111,7 @@ def census_problems(records: Sequence[CensusRecord], year: int) -> list[str]:
             problems.append(f"{where}: an assessment follows but PrimaryNeedCode is missing")
         if record.ReferralNFA is None:
             problems.append(f"{where}: not decided yet, so ReferralNFA is unknown")
-        earlier = seen.setdefault(record.LAchildID, [])
+        earlier = seen.get(record.LAchildID, ())
         if record.CINreferralDate in earlier:
             problems.append(f"{where}: the child is referred twice on "
                             f"{record.CINreferralDate} (counted once)")
@@ -106,8 +119,8 @@ def census_problems(records: Sequence[CensusRecord], year: int) -> list[str]:
         if recent and not record.ReReferral:
             problems.append(f"{where}: an earlier referral within 12 months, but not marked "
                             "as a re-referral")
-        earlier.append(record.CINreferralDate)
-    return problems
+        seen[record.LAchildID] = (*earlier, record.CINreferralDate)
+        yield problems
 
 
 def _text(value: Any) -> str:
@@ -122,12 +135,45 @@ CSV_ITEMS = tuple(CensusRecord.model_fields)
 
 
 def census_csv(records: Sequence[CensusRecord]) -> str:
+    """The records as CSV, the specification's item names for a header."""
+    return "".join(census_csv_parts(records))
+
+
+def census_csv_parts(records: Sequence[CensusRecord]) -> Iterator[str]:
+    """``census_csv`` in parts: the header, then a few hundred records at a time."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_ITEMS)
-    for record in records:
-        writer.writerow([_text(getattr(record, name)) for name in CSV_ITEMS])
-    return out.getvalue()
+    yield out.getvalue()
+    for chunk in sliced(records):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerows([_text(getattr(record, name)) for name in CSV_ITEMS]
+                         for record in chunk)
+        yield out.getvalue()
+
+
+async def census_csv_streamed(records: Sequence[CensusRecord]) -> AsyncIterator[str]:
+    """``census_csv_parts`` for a streamed response: the loop goes on between parts."""
+    async for part in each(census_csv_parts(records), size=1):
+        yield part
+
+
+_RECORDS = TypeAdapter(list[CensusRecordView])
+
+
+async def census_json_streamed(records: Sequence[CensusRecord], year: int,
+                               problems: list[str]) -> AsyncIterator[bytes]:
+    """The CensusExtract as JSON, its records serialised a few hundred at a time with the
+    loop let go in between (the whole extract at once held it for the year's records)."""
+    first, last = collection_period(year)
+    head = CensusExtract(year=year, period_start=first, period_end=last, records=[],
+                         problems=problems).model_dump_json(exclude={"records", "problems"})
+    yield head[:-1].encode() + b',"records":['
+    for n, chunk in enumerate(sliced(records)):
+        yield (b"," if n else b"") + _RECORDS.dump_json(chunk)[1:-1]
+        await let_go()
+    yield b'],"problems":' + TypeAdapter(list[str]).dump_json(problems) + b"}"
 
 
 def census_xml(records: Sequence[CensusRecord], year: int, la_code: str,

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import col, func, select, update
 
 from services.referral.events import DecisionOverdue, InformationRequestOverdue
@@ -49,7 +50,11 @@ class DeadlineScheduler(PollingWorker):
             query = (select(Referral)
                      .where(col(Referral.decision_due_at) < now,
                             col(Referral.decision_overdue_at).is_(None),
-                            col(Referral.status).in_(OPEN_STATUSES))
+                            # Literals, as in the partial index that serves this
+                            # query (migration 0064): a planner matches those alone.
+                            col(Referral.status).in_(bindparam(
+                                "open_statuses", [str(s) for s in OPEN_STATUSES],
+                                expanding=True, literal_execute=True)))
                      .order_by(col(Referral.decision_due_at)).limit(self.batch_size))
             if not self.database.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
@@ -77,7 +82,9 @@ class DeadlineScheduler(PollingWorker):
             query = (select(InformationRequest)
                      .where(col(InformationRequest.due_at) < now,
                             col(InformationRequest.overdue_at).is_(None),
-                            col(InformationRequest.status) == InformationRequestStatus.OPEN)
+                            col(InformationRequest.status) == bindparam(
+                                "open", str(InformationRequestStatus.OPEN),
+                                literal_execute=True))
                      .order_by(col(InformationRequest.due_at)).limit(self.batch_size))
             if not self.database.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
