@@ -2,7 +2,7 @@
 // about the school's pupils, newest first, each marked read once someone at the school has
 // read it (the board's figures count those acknowledgements and how long they took).
 
-import { api, pathOf } from "../api.js";
+import { api } from "../api.js";
 import { h, dateTime, summaryList, backLink, announce, show } from "../dom.js";
 import { button } from "../forms.js";
 
@@ -32,7 +32,7 @@ export async function encompassInboxPage({ main }) {
 
 export async function encompassNoticePage({ main, params }) {
   const [id] = params;
-  const { data: notice } = await api(`/api/v1/referrals/${pathOf(id)}/encompass`);
+  const { data: notice } = await api(`/api/v1/referrals/${encodeURIComponent(id)}/encompass`);
   const { data: inbox } = await api("/api/v1/encompass-notices");
   const line = inbox.items.find((item) => item.referral_id === id);
   const status = h("div#encompass-read-status", { role: "status" },
@@ -41,7 +41,7 @@ export async function encompassNoticePage({ main, params }) {
   const mark = line && line.acknowledgement ? null : button("Mark as read", {
     id: "encompass-mark-read", type: "button",
     onclick: async () => {
-      const { data: ack } = await api(`/api/v1/encompass-notices/${pathOf(id)}/read`, { method: "POST" });
+      const { data: ack } = await api(`/api/v1/encompass-notices/${encodeURIComponent(id)}/read`, { method: "POST" });
       status.replaceChildren(h("p.body", "Read ", dateTime(ack.read_at), "."));
       mark.remove();
       announce("Marked as read.");
