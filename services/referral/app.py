@@ -68,7 +68,7 @@ def create_service(
                             workflow.referrals, workflow.requests, audit.router, fhir.router,
                             casework.router, people.people, people.reviews,
                             encompass.router, encompass.inbox, intelligence.screenings,
-                            intelligence.router,
+                            intelligence.router, intelligence.tools,
                             intelligence.episodes, peers.router, peers.shares,
                             partner_routes.referrals, partner_routes.requests,
                             partner_routes.hub],

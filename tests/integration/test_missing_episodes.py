@@ -151,6 +151,8 @@ async def test_three_episodes_in_90_days_flag_the_child(hub: Intake) -> None:
     await hub.as_user("mash.practitioner")
     listed = (await hub.client.get(f"{EPISODES}?person_id={person_id}")).json()["items"]
     assert len(listed) == 4 and all(e["repeatedly_missing"] for e in listed)
+    person = (await hub.client.get(f"/api/v1/people/{person_id}")).json()
+    assert {"code": "repeatedly_missing", "text": "Missing 3 times in 90 days"} in person["flags"]
 
 
 async def test_a_described_child_is_matched_to_their_person(hub: Intake) -> None:

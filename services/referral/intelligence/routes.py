@@ -3,7 +3,7 @@ they do not learn whether an alert exists."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -39,6 +39,7 @@ from shared.pagination import (
     page_of,
     read_cursor,
 )
+from shared.problems import Problem
 from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix=ALERTS, tags=["alerts"])
@@ -103,6 +104,18 @@ async def screen_referral(referral_id: str, body: ScreeningCreate, caller: MashW
                                   body.reason, runtime.calendar.settings, runtime.calendar)
     response.headers["ETag"] = workflow.etag(referral)
     return screening_view(done, referral.rag)
+
+
+tools = APIRouter(prefix="/api/v1/hub", tags=["screenings"])
+
+
+@tools.get("/screening-tools/{name}", responses={404: {"description": "No such tool"}})
+async def screening_tool(name: str, _caller: MashWorker) -> dict[str, Any]:
+    """A screening tool's definition, as the hub holds it (data, not code): its categories
+    of indicators with their weights, and the thresholds of its levels."""
+    if name not in screening.TOOLS:
+        raise Problem(404, f"No screening tool called {name!r}.")
+    return screening.tool(name).definition
 
 
 episodes = APIRouter(prefix=MISSING_EPISODES, tags=["missing episodes"])

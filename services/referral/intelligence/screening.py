@@ -29,6 +29,10 @@ LEVELS = ("low", "medium", "high")
 TOOLS = ("cse",)
 
 
+# The tools the hub holds (services/referral/intelligence/tools/<name>.json).
+TOOLS = ("cse",)
+
+
 @dataclass(frozen=True)
 class Indicator:
     id: str

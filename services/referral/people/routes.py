@@ -19,6 +19,7 @@ from services.referral.identifiers import (
     normalise_postcode,
     normalise_upn,
 )
+from services.referral.intelligence.flags import person_flags
 from services.referral.links import MATCH_REVIEWS, PEOPLE
 from services.referral.people import decisions, search, service
 from services.referral.people.schemas import (
@@ -101,7 +102,9 @@ async def read_person(person_id: str, caller: ReferralReader, uow: UnitOfWorkDep
     and same-day flags), and the link decisions behind it, each with its explanation and
     an `undo` link."""
     found = await service.read_person(uow, person_id, caller, purpose or "triage")
-    return person_view(found)
+    view = person_view(found)
+    view.flags = await person_flags(uow, person_id, [r.id for r in view.referrals])
+    return view
 
 
 @people.post("/{person_id}/links/{link_id}/undo", response_model=PersonView, responses=DECIDED)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.referral.intelligence.flags import SafeguardingFlag
 from services.referral.links import match_review_path, person_path, referral_path
 from services.referral.people.models import MatchReview, PersonIdentifier, SubjectDetails
 from services.referral.people.search import PersonSummary
@@ -148,6 +149,10 @@ class PersonView(BaseModel):
     addresses: list[AddressView]
     referrals: list[PersonReferralView] = Field(description="oldest first, all agencies")
     links: list[LinkView]
+    flags: list[SafeguardingFlag] = Field(
+        default_factory=list, description="what the banner warns of: missing 3 or more "
+        "times in 90 days, the latest CSE screening's level (medium, high), open pattern "
+        "alerts naming the person")
     looked_after: dict[str, Any] | None = Field(
         default=None, description="the child's placement as the latest referral that gave "
                                   "one said it: {placing_la_code, host_la_code, placed_at, "

@@ -58,6 +58,7 @@ export async function referralPage({ main, params }) {
       api(withQuery("/api/v1/alerts", { status: "open" })).then((r) => itemsOf(r.data).filter((a) => (a.referral_ids || []).includes(id))).catch(() => []),
       colleagues(),
     ]);
+    if (!state.cseTool) state.cseTool = await api("/api/v1/hub/screening-tools/cse").then((r) => r.data).catch(() => null);
     state.requests = requests.filter(Boolean);
     state.deliveries = deliveries;
     state.people = people;
@@ -238,7 +239,8 @@ function page(ctx) {
     statusTag(ref.status), " ", ragTag(ref.rag), " ",
     ref.immediate_risk && h("strong.tag.tag--risk", "Immediate risk"), " ",
     ref.is_re_referral && h("strong.tag.tag--flag", "Re-referral"), " ",
-    ref.kind === "notification" && h("strong.tag.tag--grey", "Notification (information only)"),
+    ref.kind === "notification" && h("strong.tag.tag--grey", "Notification (information only)"), " ",
+    ref.cse_level && h(`strong.tag#cse-level${ref.cse_level === "high" ? ".tag--risk" : ".tag--flag"}`, `CSE screening: ${ref.cse_level} risk`),
   ];
   return [
     backLink(session.lastQueue || "#/queue", "Back to the queue"),
@@ -283,6 +285,7 @@ function page(ctx) {
         h("div#actions-notice"),
         allocation(ctx),
         triageForm(ctx),
+        screeningForm(ctx),
         requestForm(ctx),
         decisionActions(ctx),
         noteForm(ctx),
@@ -497,6 +500,51 @@ function triageForm(ctx) {
     if (!rationale) missing.push({ id: "t-rationale", text: "Enter the reason for the rating" });
     if (missing.length) return showErrors(form, missing);
     ctx.act(form, `/api/v1/referrals/${ref.id}/triage`, { rag, rationale }, { prefix: "t", labels, done: `Triage saved: ${RAG[rag]}.` });
+  });
+  return form;
+}
+
+// --- structured screening (the CSE tool, held by the hub as data) -----------------------
+
+function screeningForm(ctx) {
+  const { ref, cseTool: tool } = ctx;
+  if (!tool || !WORKABLE.has(ref.status)) return null;
+  const indicators = tool.categories.flatMap((c) => c.indicators);
+  const labels = { "s-level": "Level to record", "s-reason": "Reason for another level" };
+  const shown = h("p.body#screening-computed", { "aria-live": "polite" });
+  const form = h("form#screening-form.action-form", { novalidate: true, "aria-labelledby": "screening-title" },
+    h("h3.heading-s#screening-title", tool.title),
+    h("div#screening-form-notice"),
+    h("p.body-s.secondary", "Tick each indicator that is present. The level follows the hub's tool; record another only with a reason."),
+    tool.categories.map((c) => choices({ id: `s-${c.id}`, legend: c.title, multiple: true, small: true,
+      options: c.indicators.map((i) => [i.id, i.text]) })),
+    shown,
+    select({ id: "s-level", label: "Level to record", hint: "As computed, unless your judgement differs",
+      options: [["", "As computed"], ["low", "Low"], ["medium", "Medium"], ["high", "High"]] }),
+    textarea({ id: "s-reason", label: "Reason for another level", rows: 2 }),
+    button("Save the screening"));
+  const answers = () => Object.fromEntries(tool.categories.flatMap((c) => [].concat(valueOf(form, `s-${c.id}`) || []))
+    .map((id) => [id, true]));
+  const computed = () => {
+    const present = indicators.filter((i) => answers()[i.id]);
+    const score = present.reduce((sum, i) => sum + i.weight, 0);
+    const level = present.some((i) => i.critical) || score >= tool.thresholds.high ? "high" : score >= tool.thresholds.medium ? "medium" : "low";
+    return { score, level };
+  };
+  const update = () => { const { score, level } = computed(); shown.textContent = `Computed level: ${level} (score ${score})`; };
+  form.addEventListener("change", update);
+  update();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const level = valueOf(form, "s-level");
+    const reason = valueOf(form, "s-reason");
+    if (level && level !== computed().level && !reason) {
+      return showErrors(form, [{ id: "s-reason", text: "Give the reason for recording another level" }]);
+    }
+    const body = { tool: tool.tool, answers: answers() };
+    if (level) body.level = level;
+    if (reason) body.reason = reason;
+    ctx.act(form, `/api/v1/referrals/${ref.id}/screenings`, body, { prefix: "s", labels, done: (d) => `Screening saved: ${d.level} risk.` });
   });
   return form;
 }

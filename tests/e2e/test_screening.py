@@ -1,0 +1,47 @@
+"""A CSE screening in the browser: the hub's tool as a form, its level computed as the
+practitioner ticks, saved to the referral (a high level makes it red), and the child's
+person banner warning of it; axe on the referral page with the form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.e2e.browser import check_page, no_problems, open_session
+from tests.e2e.conftest import Hub
+
+
+def test_a_practitioner_screens_a_referral_and_the_level_shows(
+    browser: Any, hub: Hub, artifacts: Path
+) -> None:
+    referral = hub.submit(external_reference="cse-screening", concerns=["10A"])
+    worker = open_session(browser, hub, "mash.practitioner")
+    page = worker.page
+    page.goto(f"/#/referrals/{referral['id']}")
+    form = page.locator("#screening-form")
+    expect(form).to_contain_text("Child sexual exploitation screening")
+    expect(page.locator("#screening-computed")).to_have_text("Computed level: low (score 0)")
+    form.get_by_label("A relationship with a significantly older person").check()
+    form.get_by_label("Picked up or dropped off in cars by unknown adults").check()
+    expect(page.locator("#screening-computed")).to_have_text("Computed level: medium (score 7)")
+    form.get_by_label("Has disclosed sexual abuse or exploitation").check()
+    expect(page.locator("#screening-computed")).to_have_text("Computed level: high (score 19)")
+    check_page(page, artifacts, "referral-screening")
+
+    # Another level needs a reason: refused in the page, nothing sent.
+    form.get_by_label("Level to record").select_option("medium")
+    form.get_by_role("button", name="Save the screening").click()
+    expect(form.locator(".error-message")).to_contain_text("Give the reason")
+    form.get_by_label("Level to record").select_option("")
+    form.get_by_role("button", name="Save the screening").click()
+    expect(page.locator("#cse-level")).to_have_text("CSE screening: high risk")
+    expect(page.locator("h1 + p.body")).to_contain_text("Red")  # a high level makes it red
+
+    person_id = page.locator("a[href^='#/people/']").first.get_attribute("href")
+    assert person_id is not None
+    page.goto(f"/{person_id}")
+    expect(page.locator(".person-banner__flags")).to_contain_text("CSE screening: high risk")
+    no_problems(worker)
+    worker.close()
