@@ -4,6 +4,7 @@ person banner warning of it; axe on the referral page with the form."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,5 +44,32 @@ def test_a_practitioner_screens_a_referral_and_the_level_shows(
     assert person_id is not None
     page.goto(f"/{person_id}")
     expect(page.locator(".person-banner__flags")).to_contain_text("CSE screening: high risk")
+    no_problems(worker)
+    worker.close()
+
+
+def test_a_practitioner_records_a_missing_episode_on_the_childs_page(
+    browser: Any, hub: Hub, artifacts: Path
+) -> None:
+    referral = hub.submit(external_reference="missing-episode", concerns=["10A"])
+    worker = open_session(browser, hub, "mash.practitioner")
+    page = worker.page
+    page.goto(f"/#/referrals/{referral['id']}")
+    person = page.locator("a[href^='#/people/']").first.get_attribute("href")
+    assert person is not None
+    page.goto(f"/{person}")
+    section = page.locator("#missing")
+    expect(section).to_contain_text("No missing episodes recorded.")
+    went = hub.now() - timedelta(days=2)
+    section.get_by_label("When they went missing").fill(went.strftime("%Y-%m-%dT%H:%M"))
+    section.get_by_label("When they returned").fill(
+        (went + timedelta(hours=20)).strftime("%Y-%m-%dT%H:%M"))
+    section.get_by_label("Where they were found").fill("Bus station, Northshire")
+    section.get_by_role("button", name="Record the episode").click()
+    episode = page.locator("#missing-episodes li")
+    expect(episode).to_have_count(1)
+    expect(episode).to_contain_text("found at bus station, northshire")  # kept normalised
+    expect(episode).to_contain_text("Return interview due")
+    check_page(page, artifacts, "person-missing")
     no_problems(worker)
     worker.close()

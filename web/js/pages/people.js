@@ -137,6 +137,8 @@ export async function personPage({ main, params }) {
   const id = params[0];
   let person = (await api(`/api/v1/people/${id}`)).data;
   const [agencyMap, staff] = await Promise.all([agencies(), staffNames()]);
+  const loadEpisodes = () => api(withQuery("/api/v1/missing-episodes", { person_id: id })).then((r) => r.data.items).catch(() => []);
+  let episodes = await loadEpisodes();
   const notice = h("div#person-notice");
 
   function render() {
@@ -188,7 +190,48 @@ export async function personPage({ main, params }) {
           h("a", { href: `#/people/${m.id}` }, fullName(m)),
           m.date_of_birth ? `, ${ageText(m.age)} (born ${dateOnly(m.date_of_birth)})` : "",
           h("span.secondary", ` at ${[m.address.line1, m.address.postcode].filter(Boolean).join(", ")}; ${m.referral_count} ${m.referral_count === 1 ? "referral" : "referrals"}`))))
-          : h("p.body", "No one else is known at the same address."))));
+          : h("p.body", "No one else is known at the same address."),
+        missingSection())));
+  }
+
+  // Missing from home: the child's episodes, and a form to record one (MASH staff, police).
+  function missingSection() {
+    const labels = { "m-went_missing_at": "When they went missing", "m-returned_at": "When they returned", "m-found_at_place": "Where they were found" };
+    const form = h("form#missing-form.action-form", { novalidate: true, "aria-labelledby": "missing-form-title" },
+      h("h3.heading-s#missing-form-title", "Record a missing episode"),
+      field({ id: "m-went_missing_at", label: labels["m-went_missing_at"], type: "datetime-local" }),
+      field({ id: "m-returned_at", label: labels["m-returned_at"], hint: "Leave empty if they have not returned", type: "datetime-local" }),
+      field({ id: "m-found_at_place", label: labels["m-found_at_place"], hint: "An address, a postcode or a named place" }),
+      button("Record the episode"));
+    const instant = (value) => (value ? new Date(value).toISOString() : undefined);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const went = valueOf(form, "m-went_missing_at");
+      if (!went) return showErrors(form, [{ id: "m-went_missing_at", text: "Enter when they went missing" }]);
+      const body = { person_id: person.id, went_missing_at: instant(went) };
+      const returned = valueOf(form, "m-returned_at");
+      const place = valueOf(form, "m-found_at_place");
+      if (returned) body.returned_at = instant(returned);
+      if (place) body.found_at_place = place;
+      try {
+        await api("/api/v1/missing-episodes", { method: "POST", body });
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        return showErrors(form, error.status === 422 ? apiErrors(form, error, { prefix: "m", labelOf: (fid) => labels[fid] }) : [{ id: null, text: error.message }]);
+      }
+      [person, episodes] = await Promise.all([api(`/api/v1/people/${id}`).then((r) => r.data), loadEpisodes()]);
+      render();
+      announce("Missing episode recorded.");
+    });
+    return h("section#missing", { "aria-labelledby": "missing-title" },
+      h("h2.heading-m#missing-title", "Missing from home"),
+      episodes.length ? h("ul.list.list--plain#missing-episodes", episodes.map((e) => h("li.missing-episode",
+        h("p.body", "Missing ", dateTime(e.went_missing_at), e.returned_at ? [", returned ", dateTime(e.returned_at)] : ", not returned yet",
+          e.found_at_place ? `, found at ${e.found_at_place}` : ""),
+        e.returned_at ? h("p.body-s", e.return_interview_at ? ["Return interview held ", dateTime(e.return_interview_at)]
+          : [e.return_interview_overdue ? h("strong.tag.tag--red", "Return interview overdue") : "Return interview due ", " ", dateTime(e.return_interview_due_at)]) : null)))
+        : h("p.body", "No missing episodes recorded."),
+      form);
   }
 
   function linkCard(link) {
