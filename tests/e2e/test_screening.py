@@ -10,17 +10,23 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.browser import check_page, no_problems, open_session
+from tests.e2e.browser import Session, check_page, no_problems, open_session
 from tests.e2e.conftest import Hub
+
+
+def on_a_new_referral(browser: Any, hub: Hub, reference: str) -> Session:
+    """A practitioner on the page of a new police referral (not domestic abuse)."""
+    referral = hub.submit(external_reference=reference, concerns=["10A"])
+    worker = open_session(browser, hub, "mash.practitioner")
+    worker.page.goto(f"/#/referrals/{referral['id']}")
+    return worker
 
 
 def test_a_practitioner_screens_a_referral_and_the_level_shows(
     browser: Any, hub: Hub, artifacts: Path
 ) -> None:
-    referral = hub.submit(external_reference="cse-screening", concerns=["10A"])
-    worker = open_session(browser, hub, "mash.practitioner")
+    worker = on_a_new_referral(browser, hub, "cse-screening")
     page = worker.page
-    page.goto(f"/#/referrals/{referral['id']}")
     form = page.locator("#screening-form")
     expect(form).to_contain_text("Child sexual exploitation screening")
     expect(page.locator("#screening-computed")).to_have_text("Computed level: low (score 0)")
@@ -51,10 +57,8 @@ def test_a_practitioner_screens_a_referral_and_the_level_shows(
 def test_a_practitioner_records_a_missing_episode_on_the_childs_page(
     browser: Any, hub: Hub, artifacts: Path
 ) -> None:
-    referral = hub.submit(external_reference="missing-episode", concerns=["10A"])
-    worker = open_session(browser, hub, "mash.practitioner")
+    worker = on_a_new_referral(browser, hub, "missing-episode")
     page = worker.page
-    page.goto(f"/#/referrals/{referral['id']}")
     person = page.locator("a[href^='#/people/']").first.get_attribute("href")
     assert person is not None
     page.goto(f"/{person}")
