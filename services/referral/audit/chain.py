@@ -67,9 +67,10 @@ async def _rows(uow: UnitOfWork, batch: int = 5000) -> AsyncIterator[Sequence[An
     """Every entry as a row of ``_WALKED``, oldest first (by keyset, ``batch`` at a time)."""
     last = 0
     seq = _ENTRIES.c.seq
+    connection = await uow.session.connection()  # Core rows: no ORM objects to build
     while True:
-        result = await uow.session.execute(select(*_WALKED).where(seq > last)
-                                           .order_by(seq).limit(batch))
+        result = await connection.execute(select(*_WALKED).where(seq > last)
+                                          .order_by(seq).limit(batch))
         rows = result.all()
         if not rows:
             return
