@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from services.referral.audit import service as audit
-from services.referral.referrals.models import Referral
-from services.referral.workflow.lifecycle import AWAITING_ANSWER, OPEN_STATUSES
+from services.referral.referrals.models import OPEN_REFERRAL, Referral
+from services.referral.workflow.lifecycle import AWAITING_ANSWER
 from services.referral.workflow.models import InformationRequest
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -45,9 +45,8 @@ def sort_key(referral: Referral) -> SortKey:
     return (referral.urgency, referral.decision_due_at, referral.received_at, referral.id)
 
 
-# Open statuses written into the statement: the queue's partial index holds exactly the
-# open referrals, and a database uses it only for the same condition in the same words.
-_OPEN = col(Referral.status).in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
+# The queue's partial index holds exactly the open referrals (see OPEN_REFERRAL).
+_OPEN = OPEN_REFERRAL
 # SQLite, without statistics, would rather read the status index and sort every open
 # referral; likely() tells it the condition selects most rows, so it reads the partial
 # index in the queue's order and stops at the page's end.

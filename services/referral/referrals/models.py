@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, Column, Index, Text, literal_column, text
+from sqlmodel import Field, SQLModel, col
 
+from services.referral.workflow.lifecycle import OPEN_STATUSES
 from shared.db import UTCDateTime, new_id
 
 # The open statuses (workflow.lifecycle.OPEN_STATUSES): the queue's index holds those.
@@ -85,6 +86,12 @@ class Referral(SQLModel, table=True):
     cse_level: str | None = Field(default=None, max_length=8)
     # A police notification's incident: {occurred_at, place} (Operation Encompass).
     incident: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+# "Open" in a query's own words: the open statuses written into the statement as literals.
+# The partial indexes on open referrals (the queue's, above; the deadline worker's,
+# migration 0064) are used only for a condition in the same words, not for parameters.
+OPEN_REFERRAL = col(Referral.status).in_([literal_column(f"'{s}'") for s in OPEN_STATUSES])
 
 
 class ReferralSubject(SQLModel, table=True):

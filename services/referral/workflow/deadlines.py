@@ -17,7 +17,7 @@ from sqlalchemy import bindparam
 from sqlmodel import col, func, select, update
 
 from services.referral.events import DecisionOverdue, InformationRequestOverdue
-from services.referral.referrals.models import Referral
+from services.referral.referrals.models import OPEN_REFERRAL, Referral
 from services.referral.workflow.lifecycle import OPEN_STATUSES, InformationRequestStatus
 from services.referral.workflow.models import InformationRequest, TimelineEntry
 from shared.db import Database
@@ -50,11 +50,7 @@ class DeadlineScheduler(PollingWorker):
             query = (select(Referral)
                      .where(col(Referral.decision_due_at) < now,
                             col(Referral.decision_overdue_at).is_(None),
-                            # Literals, as in the partial index that serves this
-                            # query (migration 0064): a planner matches those alone.
-                            col(Referral.status).in_(bindparam(
-                                "open_statuses", [str(s) for s in OPEN_STATUSES],
-                                expanding=True, literal_execute=True)))
+                            OPEN_REFERRAL)  # served by migration 0064's index
                      .order_by(col(Referral.decision_due_at)).limit(self.batch_size))
             if not self.database.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
@@ -122,12 +118,11 @@ async def read_queue_gauges(database: Database, metrics: Metrics) -> None:
     deadline (the partial index of open referrals answers both)."""
     async with database.unit_of_work() as uow:
         by_status = dict((await uow.session.exec(
-            select(col(Referral.status), func.count()).where(
-                col(Referral.status).in_(OPEN_STATUSES)).group_by(col(Referral.status)))).all())
+            select(col(Referral.status), func.count()).where(OPEN_REFERRAL)
+            .group_by(col(Referral.status)))).all())
         overdue = (await uow.session.exec(
             select(func.count()).select_from(Referral).where(
-                col(Referral.status).in_(OPEN_STATUSES),
-                col(Referral.decision_due_at) < utcnow()))).one()
+                OPEN_REFERRAL, col(Referral.decision_due_at) < utcnow()))).one()
     for status in OPEN_STATUSES:
         metrics.open_referrals.labels(status).set(by_status.get(status, 0))
     metrics.overdue_decisions.set(overdue)
