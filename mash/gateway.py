@@ -28,7 +28,7 @@ from shared.middleware import (
     SecurityHeadersMiddleware,
 )
 from shared.problems import install_problem_handlers
-from shared.service import Service, enough_disk, metrics_response, readiness, writable
+from shared.service import Service, combined_checks, metrics_response, readiness
 from shared.settings import Settings
 from shared.tracing import TraceContext, accept_request_id
 
@@ -113,13 +113,8 @@ def create_hub_app(settings: Settings, *, hub: Hub | None = None) -> ASGIApp:
 
     @front.get("/readyz", response_model=None)
     async def readyz() -> JSONResponse | dict[str, Any]:
-        checks = {f"{name}.database": writable(s.database, name)
-                  for name, s in hub.services.items()}
-        disk = enough_disk([s.database for s in hub.services.values()],
-                           settings.ready_min_free_disk_mb)
-        if disk is not None:
-            checks["disk"] = disk
-        checks["broker"] = hub.broker.ping
+        checks = combined_checks(list(hub.services.values()), hub.broker,
+                                  settings.ready_min_free_disk_mb)
         return await readiness(checks, seconds_each=settings.ready_timeout_seconds)
 
     @front.get("/metrics")

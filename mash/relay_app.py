@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from mash.topology import SERVICES
 from shared.broker import broker_from_settings
-from shared.service import metrics_response, readiness, writable
+from shared.service import combined_checks, metrics_response, readiness
 from shared.settings import Settings
 
 
@@ -45,9 +45,7 @@ def relay_app(names: list[str], settings: Settings) -> FastAPI:
 
     @app.get("/readyz", response_model=None)
     async def readyz() -> JSONResponse | dict[str, Any]:
-        # Each relayed service's database takes a write, and the broker is connected.
-        checks = {f"{s.name}_database": writable(s.database, s.name) for s in services}
-        checks["broker"] = broker.ping
+        checks = combined_checks(services, broker, settings.ready_min_free_disk_mb)
         return await readiness(checks, seconds_each=settings.ready_timeout_seconds,
                                extra={"service": "relay"})
 

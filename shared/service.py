@@ -169,10 +169,9 @@ class Service:
         backlog and the service's own (``gauges``). A figure that cannot be read is left as
         it was (a dependency being away shows in /readyz)."""
         await self.count_dead_letters()
-        checks = self.readiness_checks()
-        findings = await asyncio.gather(*(_finding(check, self.settings.ready_timeout_seconds)
-                                          for check in checks.values()))
-        self.metrics.ready.labels(self.name).set(all(f == "ok" for f in findings))
+        found = await findings(self.readiness_checks(),
+                               seconds_each=self.settings.ready_timeout_seconds)
+        self.metrics.ready.labels(self.name).set(all(f == "ok" for f in found.values()))
         try:
             async with asyncio.timeout(self.settings.ready_timeout_seconds):
                 unsent, oldest = await outbox_backlog(self.database)
@@ -351,13 +350,30 @@ async def readiness(
 ) -> JSONResponse | dict[str, Any]:
     """200 with each check's finding when every check passes, else 503 problem+json. The
     checks run at once, each given ``seconds_each``: the answer never waits longer."""
-    findings = await asyncio.gather(*(_finding(check, seconds_each)
-                                      for check in checks.values()))
-    results = dict(zip(checks, findings, strict=True))
+    results = await findings(checks, seconds_each=seconds_each)
     if all(v == "ok" for v in results.values()):
         return {"status": "ready", **(extra or {}), "checks": results}
     return problem_response(503, "A dependency is unavailable.", title="Not ready",
                             extra={**(extra or {}), "checks": results})
+
+
+async def findings(checks: Mapping[str, Check], *, seconds_each: float) -> dict[str, str]:
+    """Each check's finding ("ok", or why not), the checks run at once."""
+    found = await asyncio.gather(*(_finding(check, seconds_each) for check in checks.values()))
+    return dict(zip(checks, found, strict=True))
+
+
+def combined_checks(services: Sequence[Service], broker: Broker,
+                    min_free_mb: int) -> dict[str, Check]:
+    """What a process serving several services' parts checks (`mash up`'s gateway, `mash
+    relay --port`): each database takes a write, their disks have room (SQLite), the
+    broker is connected."""
+    checks = {f"{s.name}.database": writable(s.database, s.name) for s in services}
+    disk = enough_disk([s.database for s in services], min_free_mb)
+    if disk is not None:
+        checks["disk"] = disk
+    checks["broker"] = broker.ping
+    return checks
 
 
 async def _finding(check: Check, seconds: float) -> str:

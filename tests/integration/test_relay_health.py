@@ -42,7 +42,9 @@ def test_relay_serves_health_readiness_and_metrics(rabbitmq_server: str, unique_
             time.sleep(0.2)
         ready = httpx.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"referral_database": "ok", "broker": "ok"}
+        # Its database (a SQLite file here, so its disk too) and the broker.
+        assert ready.json()["checks"] == {"referral.database": "ok", "disk": "ok",
+                                          "broker": "ok"}
         assert "mash_outbox_published" in httpx.get(f"{base}/metrics", timeout=5).text
         # Nothing else is served: no API, no OpenAPI document.
         assert httpx.get(f"{base}/openapi.json", timeout=5).status_code == 404
