@@ -150,9 +150,8 @@ async def sign_in(body: SessionCreate, uow: UnitOfWorkDep, svc: ServiceDep, runt
     )
     response.headers.update(NO_STORE)
     user = signed_in.user
-    agency = await uow.session.get(Agency, user.agency_id)
     return Me(subject=user.id, kind="user", agency_id=user.agency_id,
-              agency_kind=agency.kind if agency else None, roles=user.roles,
+              agency_kind=await service.agency_kind(uow, user.agency_id), roles=user.roles,
               username=user.username, display_name=user.display_name,
               session_expires_at=signed_in.session.expires_at)
 
@@ -173,9 +172,9 @@ async def sign_out(caller: CurrentPrincipal, uow: UnitOfWorkDep, svc: ServiceDep
 async def me(caller: CurrentPrincipal, uow: UnitOfWorkDep) -> Me:
     """Who the caller is: subject, agency and roles."""
     details = await service.describe_subject(uow, caller.subject, caller.kind)
-    agency = await uow.session.get(Agency, caller.agency_id)
     return Me(subject=caller.subject, kind="user" if caller.kind == "user" else "client",
-              agency_id=caller.agency_id, agency_kind=agency.kind if agency else None,
+              agency_id=caller.agency_id,
+              agency_kind=await service.agency_kind(uow, caller.agency_id),
               roles=sorted(caller.roles), **details)
 
 
