@@ -89,6 +89,7 @@ class Hub:
         self.url = f"http://127.0.0.1:{self.port}"
         environment = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
         environment.update(env)
+        self.env = dict(environment)  # for this checkout's commands on the hub's data
         cwd = None
         if code is not None:
             # The old tree first on the path: its mash, services and shared packages are
@@ -198,16 +199,8 @@ def check(hub: Hub, made: dict[str, Any]) -> None:
     queue = staff.get("/api/v1/referrals/queue").json()
     assert {item["id"] for item in queue["items"]} >= set(made.values())
     verified = subprocess.run([MASH, "audit", "verify", "--data-dir", str(hub.data_dir)],
-                              env=hub_env(hub), capture_output=True, text=True, timeout=120)
+                              env=hub.env, capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-
-
-def hub_env(hub: Hub) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
-    return {**environment, **ENVIRONMENTS.get(hub.data_dir, {})}
-
-
-ENVIRONMENTS: dict[Path, dict[str, str]] = {}
 
 
 async def versions(data_dir: Path) -> dict[str, str]:
@@ -258,7 +251,6 @@ def test_the_previous_release_upgrades_to_head_and_one_step_back_and_forth(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data_dir = tmp_path / "hub"
-    ENVIRONMENTS[data_dir] = database_env
     for key, value in database_env.items():
         monkeypatch.setenv(key, value)
 
