@@ -111,6 +111,46 @@ def test_postcode_and_address_levels() -> None:
     assert levels(AMY, with_(AMY, address_line1="14 Low Road"))["address"] == "different"
 
 
+def test_an_address_typed_with_a_space_astray_or_without_its_street_still_compares() -> None:
+    def address(value: str) -> str:
+        return levels(AMY, with_(AMY, address_line1=value))["address"]
+
+    assert address("12 Highstreet") == "close"  # a space dropped
+    assert address("12 Hig hStreet") == "close"  # a space moved
+    assert address("12 High Sreet") == "close"  # a letter dropped
+    assert address("14 Highstreet") == "street"
+    assert address("12") == "number"  # the house number alone, the same
+    assert address("14") == "missing"  # a number alone says nothing either way
+    assert address("12 Low Road") == "different"
+
+
+def test_a_surname_written_as_the_given_name_crosses_only_where_there_are_no_households() -> None:
+    # the family name written as the given name, and the other name recorded afresh
+    crossed = with_(AMY, given_name="Jones", family_name="Brown")
+    unrelated = MODEL.with_households(0.0)
+    assert levels(crossed, AMY)["given_name"] == "different"  # the packaged model: households
+    score = unrelated.score(crossed, AMY)
+    assert {c.field: c.level for c in score.comparisons}["given_name"] == "different"
+    assert {c.field: c.level for c in score.comparisons}["family_name"] == "exact"
+    # among children in households the same pattern is a sibling's family name: no crossing
+    assert MODEL.score(crossed, AMY).total_weight < score.total_weight
+
+
+def test_twins_of_opposite_sexes_and_children_with_two_identifiers_are_new_people() -> None:
+    twin = with_(AMY, given_name="Oliver", sex="M")
+    assert best_match(MODEL, twin, [("p1", AMY)])[0] == "new"
+    assert MODEL.different_people(levels(twin, AMY)) == ["the given names and the sexes differ"]
+    sibling = with_(AMY, given_name=None, date_of_birth=date(2014, 5, 6))
+    assert best_match(MODEL, sibling, [("p1", AMY)])[0] == "new"
+    numbered = with_(AMY, given_name="Grace", nhs_number=NHS)
+    other = with_(AMY, nhs_number=NHS_OTHER)
+    assert "the given names and the NHS numbers differ" in MODEL.different_people(
+        levels(numbered, other)
+    )
+    # one difference alone is a review, not a new person
+    assert best_match(MODEL, with_(AMY, given_name="Grace"), [("p1", AMY)])[0] == "review"
+
+
 def test_weights_come_from_the_packaged_model_and_have_the_right_signs() -> None:
     weights = MODEL.weights
     for field in weights:

@@ -16,7 +16,9 @@ measured by ``bench/matching_quality.py``):
 - ``gm:`` the given name's code with the year and month of birth (a changed or
   misspelt family name with a wrong day still meets);
 - ``s:`` the house number and the street's code with the initial of the given name or of
-  a family-name part (a mistyped postcode still meets).
+  a family-name part (a mistyped postcode still meets);
+- ``ps:`` the postcode and the street's code (both names recorded wrongly, or a surname
+  given as the given name, still meet at home).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def blocking_keys(record: PersonRecord) -> frozenset[str]:
     street = [word for word in prepared.address if word not in prepared.address_numbers]
     street_code = phonetic(street[0]) if street else ""
     if street_code:
+        if postcode:
+            keys.add(f"ps:{postcode}:{street_code}")
         initials = {part[0] for part in (*prepared.given[:1], *prepared.family)}
         for number in prepared.address_numbers:
             for initial in initials:

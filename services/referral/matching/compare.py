@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import OSA, Indel, JaroWinkler
 from rapidfuzz.fuzz import token_sort_ratio
 
 from services.referral.matching.normalise import PreparedRecord
@@ -22,7 +22,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "date_of_birth": ("exact", "transposed", "one_digit", "year_month", "different", "missing"),
     "sex": ("exact", "different", "missing"),
     "postcode": ("exact", "sector", "district", "close", "different", "missing"),
-    "address": ("exact", "close", "street", "different", "missing"),
+    "address": ("exact", "close", "street", "number", "different", "missing"),
     "nhs_number": ("exact", "different", "missing"),
     "upn": ("exact", "different", "missing"),
 }
@@ -137,21 +137,42 @@ def postcode(subject: PreparedRecord, candidate: PreparedRecord) -> str:
     return "different"
 
 
+def _streets_close(subject: PreparedRecord, candidate: PreparedRecord) -> bool:
+    """The street parts, run together, differ by little more than a typo (a space in
+    the wrong place, a letter changed or dropped): an Indel similarity of at least
+    CLOSE_ADDRESS, written either way (street types abbreviated or as written)."""
+    return any(
+        first and second and Indel.normalized_similarity(first, second) * 100 >= CLOSE_ADDRESS
+        for first, second in zip(subject.street_compact, candidate.street_compact, strict=True)
+    )
+
+
 def address(subject: PreparedRecord, candidate: PreparedRecord) -> str:
     """exact (after normalising), close (same house number, similar words), street
-    (similar street words, another or no house number), different."""
+    (similar street words, another or no house number), number (the same house number,
+    the street missing on one side or both), different; missing where either side has
+    no address, or only a number that is not the other's. Words are compared both as
+    words (in any order) and run together (a space typed in the wrong place)."""
     if not subject.address or not candidate.address:
         return "missing"
+    if not subject.street_compact[1] or not candidate.street_compact[1]:
+        # a house number without its street
+        shared = subject.address_numbers & candidate.address_numbers
+        return "number" if shared else "missing"
     if subject.address == candidate.address:
         return "exact"
     if subject.address_numbers == candidate.address_numbers:
         ratio = token_sort_ratio(" ".join(subject.address), " ".join(candidate.address))
-        return "close" if ratio >= CLOSE_ADDRESS else "different"
+        if ratio >= CLOSE_ADDRESS or _streets_close(subject, candidate):
+            return "close"
+        return "different"
     first = " ".join(word for word in subject.address if word not in subject.address_numbers)
     second = " ".join(
         word for word in candidate.address if word not in candidate.address_numbers
     )
     if first and second and token_sort_ratio(first, second) >= CLOSE_ADDRESS:
+        return "street"
+    if _streets_close(subject, candidate):
         return "street"
     return "different"
 
@@ -184,9 +205,15 @@ COMPARATORS: dict[str, Callable[[PreparedRecord, PreparedRecord], str]] = {
 }
 
 
-def all_levels(subject: PreparedRecord, candidate: PreparedRecord) -> dict[str, str]:
+def all_levels(
+    subject: PreparedRecord, candidate: PreparedRecord, partly_crossed: bool = False
+) -> dict[str, str]:
     """The level of every field; names compared crosswise when they look swapped
-    (then the extra key ``swapped`` is present)."""
+    (then the extra key ``swapped`` is present): both names agree crosswise, or, with
+    ``partly_crossed``, one name is exactly the other side's other name (a surname
+    written as the given name, and the other name recorded afresh). Among children in
+    households a family name written as a given name meets the siblings' family name,
+    so there a partial crossing is no evidence (``MatchModel`` passes its households)."""
     levels = {field: comparator(subject, candidate) for field, comparator in COMPARATORS.items()}
     if (
         levels["given_name"] == "different"
@@ -195,17 +222,25 @@ def all_levels(subject: PreparedRecord, candidate: PreparedRecord) -> dict[str, 
     ):
         crossed = swapped(subject)
         given, family = given_name(crossed, candidate), family_name(crossed, candidate)
-        if given != "different" and family != "different":
+        if (given != "different" and family != "different") or (
+            partly_crossed and "exact" in (given, family)
+        ):
             levels["given_name"], levels["family_name"] = given, family
             levels["swapped"] = "yes"
     return levels
 
 
 def _may_be_swapped(subject: PreparedRecord, candidate: PreparedRecord) -> bool:
-    """A cheap first look: each name begins as the other side's other name does."""
+    """A cheap first look: each name begins as the other side's other name does, or one
+    name is the other side's other name."""
+    if not (subject.given and subject.family and candidate.given and candidate.family):
+        return False
     return (
         subject.family_joined[:1] == candidate.given_joined[:1]
         and subject.given_joined[:1] == candidate.family_joined[:1]
+    ) or (
+        subject.family_joined == candidate.given_joined
+        or subject.given_joined == candidate.family_joined
     )
 
 

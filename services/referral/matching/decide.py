@@ -52,13 +52,16 @@ _NEAR_DATES = ("exact", "transposed", "one_digit")
 
 
 def _twin_rule_only(model: MatchModel, weighed: Weighed) -> bool:
-    """Whether the pair would link but for a missing or initial given name."""
+    """Whether the pair would link but for a missing or initial given name (with the
+    same family name: without it, the date of birth and the address are a half-sibling's
+    too)."""
     reasons = model.contradictions(weighed.levels)
     return (
         weighed.total >= model.upper
         and bool(reasons)
         and set(reasons) <= TWIN_RULES
         and weighed.levels["date_of_birth"] in _NEAR_DATES
+        and weighed.levels["family_name"] != "different"
     )
 
 

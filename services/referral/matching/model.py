@@ -40,6 +40,8 @@ ONLY_AN_INITIAL = "only an initial to tell twins apart"
 GIVEN_NAMES_DIFFER = "the given names differ"
 LOOSE_GIVEN_OTHER_BIRTHDAY = "the dates of birth differ and the given names agree only loosely"
 TWIN_RULES = frozenset({NO_GIVEN_NAME, ONLY_AN_INITIAL})
+GIVEN_NAMES_AND_SEXES_DIFFER = "the given names and the sexes differ"
+NO_GIVEN_NAME_OTHER_BIRTHDAY = "no given name, and the dates of birth differ"
 # The rules that protect the children of one household (twins and siblings, who share a
 # family name and an address): they hold only where households are in evidence, in the
 # population (``MatchModel.households``) or among a subject's candidates (two children of
@@ -53,6 +55,8 @@ HOUSEHOLD_RULES = frozenset(
         LOOSE_GIVEN_OTHER_BIRTHDAY,
         "the dates of birth and the family names differ",  # a half-sibling
         "the given names and the dates of birth both differ",  # a sibling
+        GIVEN_NAMES_AND_SEXES_DIFFER,  # twins of opposite sexes
+        NO_GIVEN_NAME_OTHER_BIRTHDAY,  # a sibling whose given name is not recorded
     }
 )
 # The share of records with a sibling in the population (see estimate_households) from
@@ -79,12 +83,25 @@ NO_AUTOMATIC_LINK: tuple[tuple[str, dict[str, frozenset[str]]], ...] = (
 )
 
 # Pairs taken for different people whatever the fields add up to: siblings share a
-# household but neither a given name nor a date of birth.
+# household but neither a given name nor a date of birth; twins of opposite sexes share
+# the date of birth too but neither a given name nor a sex; a child recorded without a
+# given name and with another date of birth is, in a household, a sibling; and two
+# identifiers that differ with the given names are two children, wherever they live.
 DIFFERENT_PEOPLE: tuple[tuple[str, dict[str, frozenset[str]]], ...] = (
     (
         "the given names and the dates of birth both differ",
-        {"given_name": frozenset({"different"}), "date_of_birth": frozenset({"different"})},
+        {"given_name": _DIFFERENT, "date_of_birth": _DIFFERENT},
     ),
+    (GIVEN_NAMES_AND_SEXES_DIFFER, {"given_name": _DIFFERENT, "sex": _DIFFERENT}),
+    (
+        NO_GIVEN_NAME_OTHER_BIRTHDAY,
+        {"given_name": frozenset({"missing"}), "date_of_birth": _DIFFERENT},
+    ),
+    (
+        "the given names and the NHS numbers differ",
+        {"given_name": _DIFFERENT, "nhs_number": _DIFFERENT},
+    ),
+    ("the given names and the UPNs differ", {"given_name": _DIFFERENT, "upn": _DIFFERENT}),
 )
 
 _FLOOR = 1e-6  # no probability is taken as exactly 0 or 1
@@ -149,7 +166,7 @@ class MatchModel:
 
     def weigh_prepared(self, subject: PreparedRecord, candidate: PreparedRecord) -> Weighed:
         """weigh() for records already prepared."""
-        levels = compare.all_levels(subject, candidate)
+        levels = compare.all_levels(subject, candidate, not self.has_households)
         swapped = levels.pop("swapped", None) is not None
         weights = self.weights
         total = 0.0
@@ -210,9 +227,7 @@ class MatchModel:
         reasons = _rules_met(DIFFERENT_PEOPLE, _levels(score))
         return reasons if households else [r for r in reasons if r not in HOUSEHOLD_RULES]
 
-    def contradicted(
-        self, score: MatchScore | Mapping[str, str], households: bool = True
-    ) -> bool:
+    def contradicted(self, score: MatchScore | Mapping[str, str], households: bool = True) -> bool:
         """Whether the pair may not be linked automatically."""
         return bool(self.contradictions(score, households))
 

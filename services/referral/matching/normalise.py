@@ -61,6 +61,19 @@ def address_words(value: str | None) -> tuple[str, ...]:
     return tuple(word for word in words if word)
 
 
+def _street_compact(
+    line: str | None, words: tuple[str, ...], numbers: frozenset[str]
+) -> tuple[str, str]:
+    """The address's words other than its numbers, without spaces: with street types
+    abbreviated (12 High St = 12 High Street), and as written (7 Pearsonstreet = 7 Pearson
+    Street, where the abbreviation cannot apply)."""
+    written = _NOT_WORDS.split(fold(line)) if line else []
+    return (
+        "".join(word for word in words if word not in numbers),
+        "".join(word for word in written if word and not any(c.isdigit() for c in word)),
+    )
+
+
 def phonetic(part: str) -> str:
     """A short phonetic code of one name part (NYSIIS), for blocking."""
     return jellyfish.nysiis(part)[:6] if part else ""
@@ -83,6 +96,9 @@ class PreparedRecord:
     sector: str | None
     address: tuple[str, ...]
     address_numbers: frozenset[str]
+    # the address's street part run together, once with street types abbreviated and
+    # once as written, so that a space typed in the wrong place still compares
+    street_compact: tuple[str, str]
     nhs_number: str | None
     upn: str | None
 
@@ -97,6 +113,7 @@ def prepare(record: PersonRecord) -> PreparedRecord:
         district = outward
         sector = f"{outward} {inward[:1]}" if inward else None
     words = address_words(record.address_line1)
+    numbers = frozenset(word for word in words if any(c.isdigit() for c in word))
     sex = record.sex.upper() if record.sex and record.sex.upper() in ("F", "M") else None
     others = tuple(part for name in record.other_names for part in name_parts(name))
     dob = record.date_of_birth
@@ -114,7 +131,8 @@ def prepare(record: PersonRecord) -> PreparedRecord:
         district=district,
         sector=sector,
         address=words,
-        address_numbers=frozenset(word for word in words if any(c.isdigit() for c in word)),
+        address_numbers=numbers,
+        street_compact=_street_compact(record.address_line1, words, numbers),
         nhs_number=re.sub(r"\s", "", record.nhs_number) if record.nhs_number else None,
         upn=record.upn.strip().upper() if record.upn else None,
     )

@@ -33,7 +33,7 @@ from typing import Any
 from services.referral.matching import compare
 from services.referral.matching.blocking import birthday_key, blocking_keys
 from services.referral.matching.decide import shares_identifier
-from services.referral.matching.model import MatchModel, household_share
+from services.referral.matching.model import HOUSEHOLD_EVIDENCE, MatchModel, household_share
 from services.referral.matching.normalise import prepare
 from services.referral.matching.records import PersonRecord
 from services.referral.matching.training.simulate import MemoryIndex
@@ -72,18 +72,23 @@ PRIOR_M: Table = {
 }
 
 
-def _levels(first: PersonRecord, second: PersonRecord) -> dict[str, str]:
-    levels = compare.all_levels(prepare(first), prepare(second))
+def _levels(
+    first: PersonRecord, second: PersonRecord, partly_crossed: bool = False
+) -> dict[str, str]:
+    levels = compare.all_levels(prepare(first), prepare(second), partly_crossed)
     levels.pop("swapped", None)
     return levels
 
 
-def estimate_u(records: list[PersonRecord], pairs: int, rng: random.Random) -> Table:
-    """u per field and level from random pairs (half a count added to every level)."""
+def estimate_u(
+    records: list[PersonRecord], pairs: int, rng: random.Random, partly_crossed: bool = False
+) -> Table:
+    """u per field and level from random pairs (half a count added to every level);
+    ``partly_crossed``: see compare.all_levels."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for _ in range(pairs):
         first, second = rng.sample(range(len(records)), 2)
-        for field, level in _levels(records[first], records[second]).items():
+        for field, level in _levels(records[first], records[second], partly_crossed).items():
             if level != "missing":
                 counts[field][level] += 1
     return _normalised(counts)
@@ -104,6 +109,7 @@ def candidate_patterns(
     keys_of: Callable[[PersonRecord], set[str]],
     fields: tuple[str, ...],
     rng: random.Random,
+    partly_crossed: bool = False,
 ) -> Counter[Pattern]:
     """Comparison patterns of record pairs that share a key."""
     blocks: dict[str, list[int]] = defaultdict(list)
@@ -118,7 +124,7 @@ def candidate_patterns(
             if (first, second) in seen:
                 continue
             seen.add((first, second))
-            levels = _levels(records[first], records[second])
+            levels = _levels(records[first], records[second], partly_crossed)
             patterns[tuple((field, levels[field]) for field in fields)] += 1
     return patterns
 
@@ -227,12 +233,14 @@ def m_and_u(
     records: list[PersonRecord], random_pairs: int, rng: random.Random
 ) -> tuple[Table, Table, dict[str, float]]:
     """m and u from unlabelled records (see the module docstring), and the match share
-    each EM session found."""
-    u = estimate_u(records, random_pairs, rng)
+    each EM session found. Names are compared partly crossed where the records show no
+    households, as ``MatchModel`` compares them."""
+    crossed = household_share(records) < HOUSEHOLD_EVIDENCE
+    u = estimate_u(records, random_pairs, rng, crossed)
     sessions: dict[str, Table] = {}
     shares: dict[str, float] = {}
     for session, (keys_of, fields) in SESSIONS.items():
-        patterns = candidate_patterns(records, keys_of, fields, rng)
+        patterns = candidate_patterns(records, keys_of, fields, rng, crossed)
         sessions[session], shares[session] = expectation_maximisation(patterns, u)
     m: Table = {}
     for field in compare.LEVELS:
@@ -306,9 +314,7 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--out", type=Path, default=Path(__file__).parent.parent / "model.json"
-    )
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "model.json")
     parser.add_argument("--people", type=int, default=60_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--random-pairs", type=int, default=400_000)
