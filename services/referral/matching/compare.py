@@ -232,9 +232,8 @@ def all_levels(
 
 def _may_be_swapped(subject: PreparedRecord, candidate: PreparedRecord) -> bool:
     """A cheap first look: each name begins as the other side's other name does, or one
-    name is the other side's other name."""
-    if not (subject.given and subject.family and candidate.given and candidate.family):
-        return False
+    name is the other side's other name (both sides have both names: all_levels asks only
+    when the given names differ and the family names differ or share a part)."""
     return (
         subject.family_joined[:1] == candidate.given_joined[:1]
         and subject.given_joined[:1] == candidate.family_joined[:1]

@@ -203,7 +203,7 @@ class MatchModel:
     @property
     def has_households(self) -> bool:
         """Whether the population has households (so the household rules always hold)."""
-        return self.households >= HOUSEHOLD_EVIDENCE
+        return shows_households(self.households)
 
     def with_households(self, households: float) -> MatchModel:
         """The same model for a population with another share of siblings."""
@@ -227,7 +227,9 @@ class MatchModel:
         reasons = _rules_met(DIFFERENT_PEOPLE, _levels(score))
         return reasons if households else [r for r in reasons if r not in HOUSEHOLD_RULES]
 
-    def contradicted(self, score: MatchScore | Mapping[str, str], households: bool = True) -> bool:
+    def contradicted(
+        self, score: MatchScore | Mapping[str, str], households: bool = True
+    ) -> bool:
         """Whether the pair may not be linked automatically."""
         return bool(self.contradictions(score, households))
 
@@ -276,6 +278,12 @@ class MatchModel:
     def load_default(cls) -> MatchModel:
         """The packaged model (model.json beside this module), estimated from data."""
         return _default_model()
+
+
+def shows_households(share: float) -> bool:
+    """Whether a population with this share of records with a sibling has households
+    (the household rules hold, and names are not compared partly crossed)."""
+    return share >= HOUSEHOLD_EVIDENCE
 
 
 def household_share(records: Iterable[PersonRecord]) -> float:

@@ -33,7 +33,7 @@ from typing import Any
 from services.referral.matching import compare
 from services.referral.matching.blocking import birthday_key, blocking_keys
 from services.referral.matching.decide import shares_identifier
-from services.referral.matching.model import HOUSEHOLD_EVIDENCE, MatchModel, household_share
+from services.referral.matching.model import MatchModel, household_share, shows_households
 from services.referral.matching.normalise import prepare
 from services.referral.matching.records import PersonRecord
 from services.referral.matching.training.simulate import MemoryIndex
@@ -230,12 +230,12 @@ def thresholds(
 
 
 def m_and_u(
-    records: list[PersonRecord], random_pairs: int, rng: random.Random
+    records: list[PersonRecord], random_pairs: int, rng: random.Random, households: float
 ) -> tuple[Table, Table, dict[str, float]]:
     """m and u from unlabelled records (see the module docstring), and the match share
-    each EM session found. Names are compared partly crossed where the records show no
-    households, as ``MatchModel`` compares them."""
-    crossed = household_share(records) < HOUSEHOLD_EVIDENCE
+    each EM session found. ``households`` is the records' household_share: names are
+    compared partly crossed where it shows no households, as ``MatchModel`` compares them."""
+    crossed = not shows_households(households)
     u = estimate_u(records, random_pairs, rng, crossed)
     sessions: dict[str, Table] = {}
     shares: dict[str, float] = {}
@@ -261,9 +261,10 @@ def fit_to_data(
     unlabelled records (as a linker is trained on the data it links), keeping the
     thresholds: the same method as the packaged model, on other data."""
     rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
-    m, u, shares = m_and_u(records, random_pairs, rng)
+    households = household_share(records)
+    m, u, shares = m_and_u(records, random_pairs, rng, households)
     about = {**model.about, "fitted_to": f"{len(records)} records", "em_match_share": shares}
-    return MatchModel(m, u, model.lower, model.upper, about, household_share(records))
+    return MatchModel(m, u, model.lower, model.upper, about, households)
 
 
 def _rounded(table: Table) -> Table:
@@ -277,7 +278,8 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
     rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
     labelled = labelled_records(people, seed)
     records = [item.record for item in labelled]
-    m, u, shares = m_and_u(records, random_pairs, rng)
+    households = household_share(records)
+    m, u, shares = m_and_u(records, random_pairs, rng, households)
     provisional = MatchModel(m=m, u=u, lower=0.0, upper=0.0)
     validation = labelled_records(validation_people, seed + 1)
     lower, upper = thresholds(best_candidates(provisional, validation))
@@ -286,7 +288,7 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
         u=_rounded(u),
         lower=lower,
         upper=upper,
-        households=round(household_share(records), 4),
+        households=round(households, 4),
         about={
             "command": (
                 "python -m services.referral.matching.training.estimate"
@@ -314,7 +316,9 @@ def estimate(people: int, seed: int, random_pairs: int, validation_people: int) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "model.json")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent.parent / "model.json"
+    )
     parser.add_argument("--people", type=int, default=60_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--random-pairs", type=int, default=400_000)
