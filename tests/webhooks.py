@@ -67,6 +67,8 @@ class Receiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender went away mid-request (a hub killed): nothing arrived
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
