@@ -251,6 +251,7 @@ class Importer:
     async def _write(self, items: list[Ready]) -> None:
         async with self.database.unit_of_work() as uow:
             batch = IntakeBatch()
+            await batch.prefetch(uow, [item.body for item in items])
             for item in items:
                 await submit_referral(uow, item.body, importer(item.agency_id), self.calendar,
                                       batch=batch, on_behalf=True,

@@ -128,6 +128,57 @@ async def test_an_import_cut_short_is_run_again_without_duplicates(
     assert sorted(references) == sorted(f"L-{n}" for n in range(7))
 
 
+AMY = referral_body()["subjects"][0]
+AMY_UNNUMBERED = {**AMY, "nhs_number": None}
+BEN = {"role": "child", "given_name": "Ben", "family_name": "Tester", "sex": "M",
+       "date_of_birth": "2014-07-09", "nhs_number": TEST_NHS_NUMBERS[1],
+       "address": {"line1": "9 Sample Road", "postcode": "S61 2BB"}}
+SAM = referral_body()["subjects"][1]
+
+
+@pytest.mark.parametrize("batch", [1, 4, 9])
+async def test_batches_link_and_flag_as_one_referral_at_a_time_would(
+    referral_db: Database, tmp_path: Path, batch: int
+) -> None:
+    """A batch reads its subjects' candidates and its children's earlier referrals once,
+    for all its lines: the people and the census flags come out the same whatever the
+    batch size, across a batch's boundary and within it."""
+    lines = [  # (reference, received, children): same day as, re-referral
+        ("L-1", "2025-01-06T09:00:00+00:00", [AMY]),  # -, no
+        ("L-2", "2025-01-06T11:00:00+00:00", [AMY]),  # L-1, no
+        ("L-3", "2025-01-06T15:00:00+00:00", [AMY_UNNUMBERED]),  # L-1 (matched by details)
+        ("L-4", "2025-03-03T10:00:00+00:00", [BEN]),  # -, no
+        ("L-5", "2025-03-03T12:00:00+00:00", [BEN]),  # L-4 (a batch of 4 ends at L-4)
+        ("L-6", "2025-06-02T10:00:00+00:00", [AMY]),  # -, yes (L-1, within 12 months)
+        ("L-7", "2026-09-01T09:00:00+00:00", [AMY]),  # -, no (L-6 is 15 months before)
+        ("L-8", "2026-09-01T13:00:00+00:00", [AMY, BEN]),  # L-7
+        ("L-9", "2026-12-01T10:00:00+00:00", [BEN]),  # -, yes (L-8)
+    ]
+    file = ndjson(tmp_path / "legacy.ndjson", *(
+        legacy(reference, received, subjects=[*children, SAM])
+        for reference, received, children in lines))
+    tally = await import_file(referral_db, file, AGENCY, batch=batch)
+    assert tally.imported == 9
+
+    referrals = await rows(referral_db, select(Referral.id, Referral.external_reference,
+                                               Referral.same_day_as, Referral.is_re_referral))
+    reference_of = {id_: reference for id_, reference, _, _ in referrals}
+    flags = {reference: (reference_of.get(same_day_as or ""), re_referral)
+             for _, reference, same_day_as, re_referral in referrals}
+    assert flags == {"L-1": (None, False), "L-2": ("L-1", False), "L-3": ("L-1", False),
+                     "L-4": (None, False), "L-5": ("L-4", False), "L-6": (None, True),
+                     "L-7": (None, False), "L-8": ("L-7", False), "L-9": (None, True)}
+    children = await rows(referral_db, select(SubjectDetails.person_id,
+                                              SubjectDetails.referral_id,
+                                              SubjectDetails.given_name)
+                          .where(SubjectDetails.role == "child"))
+    people: dict[str, set[str]] = {}
+    for person_id, referral_id, given in children:
+        people.setdefault(f"{given}:{person_id}", set()).add(reference_of[referral_id])
+    assert sorted(people.values(), key=sorted) == [
+        {"L-1", "L-2", "L-3", "L-6", "L-7", "L-8"}, {"L-4", "L-5", "L-8", "L-9"}]
+
+
 def write_csv(path: Path, header: list[str], *records: list[str]) -> Path:
     with path.open("w", newline="") as stream:
         writer = csv.writer(stream)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -14,10 +15,10 @@ from services.referral.audit import service as audit
 from services.referral.encompass.rules import triggers_notice
 from services.referral.events import ReferralReceived
 from services.referral.intelligence import alerts
+from services.referral.people import flags, linking
 from services.referral.people import index as people_index
-from services.referral.people import linking
 from services.referral.referrals.models import ReferenceCounter, Referral, ReferralSubject
-from services.referral.referrals.schemas import ReferralCreate
+from services.referral.referrals.schemas import ReferralCreate, Subject
 from services.referral.settings import HubSettings
 from services.referral.workflow import service as workflow
 from services.referral.workflow.lifecycle import urgency
@@ -82,14 +83,33 @@ class IntakeBatch:
     numbers: dict[int, int] = field(default_factory=dict)  # year: last reference number
     sightings: alerts.BatchSightings = field(default_factory=alerts.BatchSightings)
 
+    async def prefetch(self, uow: UnitOfWork, bodies: Iterable[ReferralCreate]) -> None:
+        """Read what the person index holds on the subjects of referrals about to be
+        submitted in this batch, all at once (see ``people_index.prefetch``)."""
+        await people_index.prefetch(uow, self.index, [
+            people_index.record_of(people_index.details_of(
+                {**subject_values(subject), "id": None, "referral_id": None}, "", utcnow()))
+            for body in bodies for subject in body.subjects])
+
     async def write(self, uow: UnitOfWork) -> None:
         """Write it all in the caller's transaction (the audit chain last)."""
+        await flags.settle(uow, self.index)
         await write_claimed_numbers(uow, self.numbers)
         self.numbers = {}
         await self.rows.write(uow)
         await self.audit.append(uow)
         self.index = people_index.BatchIndex()
         self.sightings = alerts.BatchSightings()
+
+
+def subject_values(subject: Subject) -> dict[str, Any]:
+    """A subject as a row of referral_subjects holds it (without its ids and position)."""
+    return {
+        **subject.model_dump(exclude={"address", "looked_after"}),
+        "address": subject.address.model_dump(exclude_none=True) if subject.address else None,
+        "looked_after": subject.looked_after.model_dump(mode="json")
+        if subject.looked_after else None,
+        "postcode": subject.address.postcode if subject.address else None}
 
 
 async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Principal,
@@ -137,17 +157,12 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         response_due_at=calendar.response_due(received_at, rag) if rag else None,
         decision_due_at=calendar.decision_due(received_at, rag),
     )
-    subjects = [rows.add(
-        ReferralSubject, referral_id=referral["id"], position=position,
-        **subject.model_dump(exclude={"address", "looked_after"}),
-        address=subject.address.model_dump(exclude_none=True) if subject.address else None,
-        looked_after=subject.looked_after.model_dump(mode="json")
-        if subject.looked_after else None,
-        postcode=subject.address.postcode if subject.address else None,
-    ) for position, subject in enumerate(body.subjects)]
-    # Each subject linked to a person; the re-referral and same-day flags by person.
-    referral["same_day_as"], referral["is_re_referral"] = await linking.index_referral(
-        uow, rows, referral, subjects, calendar, batch.index)
+    subjects = [rows.add(ReferralSubject, referral_id=referral["id"], position=position,
+                         **subject_values(subject))
+                for position, subject in enumerate(body.subjects)]
+    # Each subject linked to a person; the re-referral and same-day flags by person, set
+    # when the batch is written.
+    await linking.index_referral(uow, rows, referral, subjects, calendar, batch.index)
     # Adults of concern (by person) and contexts seen with other children: alerts.
     people = [s.person_id for s in batch.index.subjects[-len(subjects):]]
     await alerts.index_and_raise(
@@ -173,7 +188,8 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     batch.audit.add(submitter, "create", "referral", referral["id"], "referral_submission")
     if own:
         await batch.write(uow)
-    if not own:  # read for the receipt only (constructing it through the ORM costs more)
+    if not own:  # read for the receipt only (constructing it through the ORM costs more);
+        # its flags are not settled until the batch is written
         return Referral.model_construct(**referral)
     stored = Referral(**referral)
     make_transient_to_detached(stored)  # written: the caller may change it in the session

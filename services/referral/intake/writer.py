@@ -124,6 +124,7 @@ async def write_all(uow: UnitOfWork, submissions: list[Submission],
                     rules: IntakeRules) -> list[Outcome]:
     """The submissions, one after the other, in the caller's transaction."""
     batch = service.IntakeBatch()
+    await batch.prefetch(uow, [s.body for s in submissions])
     held = await idempotency.known_keys(uow, [(s.caller.subject, s.key) for s in submissions
                                               if s.key is not None], rules.expired_keys)
     answered: dict[tuple[str, str], tuple[str, str]] = {}

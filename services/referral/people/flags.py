@@ -48,11 +48,38 @@ def _earlier(slots: int | None) -> tuple[Any, Any]:
     return first, select(_REFERRALS.c.id).where(*earlier).limit(1)
 
 
+Earlier = tuple[datetime, str, str | None, bool]  # received at, id, same day as, re-referral
+
+
+def decide(earlier: Iterable[Earlier], received_at: datetime, start_of_day: datetime
+           ) -> tuple[str | None, bool]:
+    """(same day as, is a re-referral) from earlier referrals of the same children: the
+    first one of the same day gives its own (it is counted, this one is not); otherwise
+    any one within RE_REFERRAL_WINDOW makes this a re-referral."""
+    before = [e for e in earlier if e[0] < received_at]
+    today = [e for e in before if e[0] >= start_of_day]
+    if today:
+        _, first_id, its_first, its_flag = min(today, key=lambda e: e[0])
+        return its_first or first_id, its_flag
+    since = received_at - RE_REFERRAL_WINDOW
+    return None, any(e[0] >= since for e in before)
+
+
+def _batch_earlier(unwritten: Iterable[index.UnwrittenReferral], referral_id: str,
+                   received_at: datetime, people: Iterable[str]) -> list[Earlier]:
+    """The referrals of a batch (not written yet) of the same children, before this one."""
+    wanted = frozenset(people)
+    return [(r.received_at, r.referral_id, r.same_day_as, r.is_re_referral)
+            for r in unwritten
+            if r.child_people & wanted and r.received_at < received_at
+            and r.referral_id != referral_id]
+
+
 async def flags_for(uow: UnitOfWork, referral_id: str, received_at: datetime,
-                    child_person_ids: Iterable[str], calendar: WorkingCalendar,
-                    batch: index.BatchIndex | None = None) -> tuple[str | None, bool]:
-    """(same day as, is a re-referral) of a referral, from the earlier referrals of its
-    children's people (in the database, and in ``batch`` not written yet)."""
+                    child_person_ids: Iterable[str], calendar: WorkingCalendar
+                    ) -> tuple[str | None, bool]:
+    """(same day as, is a re-referral) of a stored referral, from the earlier referrals
+    of its children's people."""
     people = sorted(set(child_person_ids))
     if not people:
         return None, False
@@ -60,25 +87,58 @@ async def flags_for(uow: UnitOfWork, referral_id: str, received_at: datetime,
     first_today, any_within = _earlier(slots)
     start_of_day = start_of(received_at, calendar)
     params.update(referral=referral_id, received_at=received_at, since=start_of_day)
-    earlier = [r for r in (batch.referrals if batch else [])
-               if r.child_people.intersection(people) and r.received_at < received_at
-               and r.referral_id != referral_id]
+    earlier: list[Earlier] = []
     connection = await uow.session.connection()
     # Two indexed look-ups of one row each, however many referrals the child has had.
     first = (await connection.execute(first_today, params)).first()
-    today = [(r.received_at, r.referral_id, r.same_day_as, r.is_re_referral)
-             for r in earlier if r.received_at >= start_of_day]
     if first is not None:
         first_id, its_first, its_flag, its_time = first
-        today.append((its_time, first_id, its_first, bool(its_flag)))
-    if today:
-        _, first_id, its_first, its_flag = min(today, key=lambda r: r[0])
-        return its_first or first_id, its_flag
-    since = received_at - RE_REFERRAL_WINDOW
-    if any(r.received_at >= since for r in earlier):
-        return None, True
-    params["since"] = since
+        earlier.append((its_time, first_id, its_first, bool(its_flag)))
+    same_day_as, is_re_referral = decide(earlier, received_at, start_of_day)
+    if same_day_as is not None or is_re_referral:
+        return same_day_as, is_re_referral
+    params["since"] = received_at - RE_REFERRAL_WINDOW
     return None, (await connection.execute(any_within, params)).first() is not None
+
+
+@cache
+def _of_people() -> Any:
+    """The stored referrals (as a child) of some people received in a span of time, with
+    their flags: a batch's earlier referrals, read once for the whole batch."""
+    return (select(_DETAILS.c.person_id, _REFERRALS.c.received_at, _REFERRALS.c.id,
+                   _REFERRALS.c.same_day_as, _REFERRALS.c.is_re_referral)
+            .join(_REFERRALS, _REFERRALS.c.id == _DETAILS.c.referral_id)
+            .where(_DETAILS.c.person_id.in_(bindparam("people", expanding=True)),
+                   _DETAILS.c.role == "child",
+                   _REFERRALS.c.received_at >= bindparam("since"),
+                   _REFERRALS.c.received_at < bindparam("until")))
+
+
+async def settle(uow: UnitOfWork, batch: index.BatchIndex) -> None:
+    """Set the flags of the batch's referrals, in order, in their rows: from the stored
+    referrals of their children's people (one statement for the whole batch) and from the
+    batch's earlier ones. Same result as ``flags_for`` for each in turn."""
+    pending = [r for r in batch.referrals if r.known_children]
+    people = sorted(set().union(*(r.known_children for r in pending)))
+    stored: dict[str, list[Earlier]] = {}
+    if people:
+        connection = await uow.session.connection()
+        found = await connection.execute(_of_people(), {
+            "people": people,
+            "since": min(r.received_at for r in pending) - RE_REFERRAL_WINDOW,
+            "until": max(r.received_at for r in pending)})
+        for person_id, at, referral_id, same_day_as, is_re_referral in found.all():
+            stored.setdefault(person_id, []).append(
+                (at, referral_id, same_day_as, bool(is_re_referral)))
+    for position, referral in enumerate(batch.referrals):
+        if referral.known_children:
+            earlier = [e for person in referral.known_children for e in stored.get(person, ())]
+            earlier += _batch_earlier(batch.referrals[:position], referral.referral_id,
+                                      referral.received_at, referral.known_children)
+            referral.same_day_as, referral.is_re_referral = decide(
+                earlier, referral.received_at, referral.start_of_day)
+        referral.row["same_day_as"] = referral.same_day_as
+        referral.row["is_re_referral"] = referral.is_re_referral
 
 
 async def derive(uow: UnitOfWork, referral: Referral, child_person_ids: Iterable[str],

@@ -8,11 +8,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, true, union, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, true, union, update
 from sqlmodel import col
 from sqlmodel import select as orm_select
 
-from services.referral.matching import PersonRecord
+from services.referral.matching import PersonRecord, blocking_keys
 from services.referral.people.models import (
     BlockingKey,
     MatchReview,
@@ -134,25 +134,33 @@ class Unwritten:
     record: PersonRecord
 
 
-@dataclass(frozen=True)
+@dataclass
 class UnwrittenReferral:
-    """A referral of this batch, not written yet: what later ones' flags need."""
+    """A referral of this batch, not written yet: its children's people, and its flags,
+    settled at the end of the batch (``flags.settle``) in its row."""
 
     referral_id: str
     received_at: datetime
-    same_day_as: str | None
-    is_re_referral: bool
+    start_of_day: datetime  # midnight of its day in the hub's zone
+    known_children: frozenset[str]  # people its children were linked to (not new ones)
     child_people: frozenset[str]
+    row: dict[str, Any]  # the referral's row, whose flags are set when settled
+    same_day_as: str | None = None
+    is_re_referral: bool = False
 
 
 @dataclass
 class BatchIndex:
     """What the referrals of one intake batch have added to the index so far, before
     their rows are written at the end of the batch: a later referral of the batch is
-    matched (and flagged) against the earlier ones as if they were in the database."""
+    matched (and flagged) against the earlier ones as if they were in the database.
+
+    ``stored``: the candidates in the database of the batch's records, read for the whole
+    batch at its start by ``prefetch`` (PostgreSQL), by record."""
 
     subjects: list[Unwritten] = field(default_factory=list)
     referrals: list[UnwrittenReferral] = field(default_factory=list)
+    stored: dict[PersonRecord, list[tuple[str, PersonRecord]]] = field(default_factory=dict)
 
     def candidates(self, record: PersonRecord, keys: frozenset[str],
                    exclude_referral: str) -> list[tuple[str, PersonRecord]]:
@@ -173,6 +181,8 @@ async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
     keys = frozenset(keys)
     if not keys and not record.nhs_number and not record.upn:
         return []
+    if batch is not None and record in batch.stored:
+        return batch.stored[record] + batch.candidates(record, keys, exclude_referral)
     slots, params = slot_params("keys", sorted(keys), KEY_SLOTS)
     connection = await uow.session.connection()
     lateral = not uow.database.is_sqlite
@@ -182,6 +192,65 @@ async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
     if batch is not None:
         found += batch.candidates(record, keys, exclude_referral)
     return found
+
+
+# Every record's candidates in one statement: for each record (its position ``i``, its
+# NHS number and UPN), the same two limited look-ups as ``_candidates_query``'s, in a
+# LATERAL subquery, then each candidate's details by primary key.
+_BATCH_CANDIDATES = text(f"""
+WITH subject AS (
+    SELECT s.i, s.nhs, s.upn, coalesce(w.keys, '{{}}') AS keys
+    FROM unnest(CAST(:position AS integer[]), CAST(:nhs AS text[]),
+                CAST(:upn AS text[])) AS s(i, nhs, upn)
+    LEFT JOIN (SELECT i, array_agg(key) AS keys
+               FROM unnest(CAST(:key_of AS integer[]), CAST(:keys AS text[])) AS w(i, key)
+               GROUP BY i) AS w ON w.i = s.i
+)
+SELECT subject.i, {", ".join(f"record.{name}" for name in _SCORED)}
+FROM subject
+CROSS JOIN LATERAL (
+    (SELECT k.subject_id FROM {_KEYS.name} AS k
+     WHERE k.key = ANY(subject.keys)
+     GROUP BY k.subject_id ORDER BY count(*) DESC LIMIT {MAX_CANDIDATES})
+    UNION
+    (SELECT p.subject_id FROM {_IDENTIFIERS.name} AS p
+     WHERE (p.type = 'nhs_number' AND p.value = subject.nhs)
+        OR (p.type = 'upn' AND p.value = subject.upn)
+     ORDER BY p.id DESC LIMIT {MAX_IDENTIFIER_CANDIDATES})
+) AS candidate
+CROSS JOIN LATERAL (
+    SELECT {", ".join(_SCORED)} FROM {_DETAILS.name} AS d
+    WHERE d.subject_id = candidate.subject_id AND d.person_id IS NOT NULL LIMIT 1
+) AS record
+""")  # noqa: S608 (the names and limits are this module's constants, not input)
+
+
+async def prefetch(uow: UnitOfWork, batch: BatchIndex, records: Iterable[PersonRecord]) -> None:
+    """Read the stored candidates of every record of a batch in one statement, before
+    its referrals are matched one by one (PostgreSQL; on SQLite, where a statement costs
+    no round trip, each record's are read as it is matched).
+
+    The batch's own referrals are not in the database yet, so no candidate need be left
+    out as the referral's own; the batch's subjects are added as each is matched."""
+    if uow.database.is_sqlite:
+        return
+    wanted = list(dict.fromkeys(r for r in records if r not in batch.stored))
+    if not wanted:
+        return
+    key_of: list[int] = []
+    keys: list[str] = []
+    for position, record in enumerate(wanted):
+        for key in sorted(blocking_keys(record)):
+            key_of.append(position)
+            keys.append(key)
+    connection = await uow.session.connection()
+    found = await connection.execute(_BATCH_CANDIDATES, {
+        "key_of": key_of, "keys": keys, "position": list(range(len(wanted))),
+        "nhs": [r.nhs_number for r in wanted], "upn": [r.upn for r in wanted]})
+    for record in wanted:
+        batch.stored[record] = []
+    for row in found.all():
+        batch.stored[wanted[row[0]]].append(_scored(row[1:]))
 
 
 def _scored(row: Any) -> tuple[str, PersonRecord]:

@@ -144,14 +144,15 @@ def open_review(rows: Rows, details: dict[str, Any], person_id: str, score: Matc
     return review
 
 
-async def index_referral(uow: UnitOfWork, rows: Rows, referral: Mapping[str, Any],
+async def index_referral(uow: UnitOfWork, rows: Rows, referral: dict[str, Any],
                          subjects: Sequence[Mapping[str, Any]], calendar: WorkingCalendar,
-                         batch: index.BatchIndex | None = None) -> tuple[str | None, bool]:
-    """Link every subject of a new referral (rows, not yet written) to a person; the
-    referral's same-day and re-referral flags by its children's people. With a ``batch``,
-    the referrals before it in the batch count as written."""
+                         batch: index.BatchIndex) -> None:
+    """Link every subject of a new referral (rows, not yet written) to a person, the
+    referrals before it in ``batch`` counting as written. Its same-day and re-referral
+    flags (by its children's people) are set in its row when the batch is settled
+    (``flags.settle``), before the batch is written."""
     model = MatchModel.load_default()
-    known_children: list[str] = []
+    known_children: set[str] = set()
     child_people: set[str] = set()
     for subject in subjects:
         details = index.details_of(subject, referral["referring_agency_id"],
@@ -160,14 +161,11 @@ async def index_referral(uow: UnitOfWork, rows: Rows, referral: Mapping[str, Any
         if subject["role"] == "child" and details["person_id"]:
             child_people.add(details["person_id"])
             if details["match_status"] == "linked":
-                known_children.append(details["person_id"])
-    same_day_as, is_re_referral = await flags.flags_for(
-        uow, referral["id"], referral["received_at"], known_children, calendar, batch)
-    if batch is not None:
-        batch.referrals.append(index.UnwrittenReferral(
-            referral["id"], referral["received_at"], same_day_as, is_re_referral,
-            frozenset(child_people)))
-    return same_day_as, is_re_referral
+                known_children.add(details["person_id"])
+    batch.referrals.append(index.UnwrittenReferral(
+        referral["id"], referral["received_at"],
+        flags.start_of(referral["received_at"], calendar), frozenset(known_children),
+        frozenset(child_people), referral))
 
 
 async def index_earlier_subjects(uow: UnitOfWork, batch: int = 500) -> int:
