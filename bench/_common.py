@@ -386,6 +386,43 @@ LIMIT_SCHEMA = (
 )
 
 
+def limit_event(referral_id: str, reference: str, now: Any) -> str:
+    """The limit endpoints' outbox event (CloudEvents JSON, ids only)."""
+    return json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()),
+                       "type": "mash.referral.received", "source": "/limit",
+                       "time": now.isoformat(),
+                       "data": {"referral_id": referral_id, "reference": reference}})
+
+
+def limit_receipt(referral_id: str, reference: str, now: Any) -> Any:
+    """The limit endpoints' answer: 201 with the receipt the hub sends."""
+    from fastapi.responses import Response
+
+    from services.referral.referrals.schemas import ReferralLinks, ReferralReceipt
+
+    receipt = ReferralReceipt(id=referral_id, reference=reference, status="received",
+                              received_at=now, links=ReferralLinks(self=f"{PATH}/{referral_id}"))
+    return Response(receipt.model_dump_json(), status_code=201, media_type="application/json",
+                    headers={"Location": f"{PATH}/{referral_id}"})
+
+
+def serve_limit_app(app: Any, submit: Any, port: int) -> None:
+    """Route POST referrals to ``submit(body)`` (validated as ReferralCreate), answer
+    /healthz, and serve."""
+    import uvicorn
+    from fastapi.responses import Response
+
+    from services.referral.referrals.schemas import ReferralCreate
+
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.get("/healthz")(healthz)
+    submit.__annotations__ = {"body": ReferralCreate, "return": Response}
+    app.post(PATH, status_code=201)(submit)
+    uvicorn.run(app, host=HOST, port=port, log_config=None, access_log=False)
+
+
 def serve_limit(port: int, database: Path) -> None:
     """The limit of intake's own work (issue 19): validate the body as the hub does
     (ReferralCreate), then write its essentials durably in one raw aiosqlite transaction
@@ -397,11 +434,10 @@ def serve_limit(port: int, database: Path) -> None:
     from datetime import UTC, datetime
 
     import aiosqlite
-    import uvicorn
     from fastapi import FastAPI
     from fastapi.responses import Response
 
-    from services.referral.referrals.schemas import ReferralCreate, ReferralLinks, ReferralReceipt
+    from services.referral.referrals.schemas import ReferralCreate
 
     state: dict[str, Any] = {}
     app = FastAPI(title="limit")
@@ -414,10 +450,6 @@ def serve_limit(port: int, database: Path) -> None:
         for statement in LIMIT_SCHEMA:
             await connection.execute(statement)
         state["db"], state["lock"], state["number"] = connection, aio.Lock(), 0
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     async def submit(body: ReferralCreate) -> Response:
         referral_id, now = str(uuid.uuid4()), datetime.now(UTC)
@@ -440,30 +472,102 @@ def serve_limit(port: int, database: Path) -> None:
                 digest = hashlib.sha256(json.dumps(entry).encode()).hexdigest()
                 await db.execute("INSERT INTO audit (prev_hash, hash, at, actor, action, "
                                  "record_id) VALUES (?, ?, ?, ?, ?, ?)", (prev, digest, *entry[1:]))
-                event = json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()),
-                                    "type": "mash.referral.received", "source": "/limit",
-                                    "time": now.isoformat(),
-                                    "data": {"referral_id": referral_id, "reference": reference}})
                 await db.execute("INSERT INTO outbox (event_id, payload, created_at) "
-                                 "VALUES (?, ?, ?)", (str(uuid.uuid4()), event, now.isoformat()))
+                                 "VALUES (?, ?, ?)", (str(uuid.uuid4()),
+                                                      limit_event(referral_id, reference, now),
+                                                      now.isoformat()))
                 await db.execute("COMMIT")
             except BaseException:
                 await db.execute("ROLLBACK")
                 raise
-        links = ReferralLinks(self=f"{PATH}/{referral_id}")
-        receipt = ReferralReceipt(id=referral_id, reference=reference, status="received",
-                                  received_at=now, links=links)
-        return Response(receipt.model_dump_json(), status_code=201,
-                        media_type="application/json",
-                        headers={"Location": f"{PATH}/{referral_id}"})
+        return limit_receipt(referral_id, reference, now)
 
-    submit.__annotations__ = {"body": ReferralCreate, "return": Response}
-    app.post(PATH, status_code=201)(submit)
-    uvicorn.run(app, host=HOST, port=port, log_config=None, access_log=False)
+    serve_limit_app(app, submit, port)
 
 
-def baseline_command(port: int, limit_database: Path | None = None) -> list[str]:
-    """The baseline app's command: validate only, or (with a database) the limit."""
+LIMIT_SCHEMA_POSTGRES = (
+    "CREATE TABLE IF NOT EXISTS referrals (id text PRIMARY KEY, reference text NOT NULL, "
+    "received_at timestamptz NOT NULL, body json NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS subjects (id text PRIMARY KEY, "
+    "referral_id text NOT NULL REFERENCES referrals, position integer NOT NULL, "
+    "details json NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, prev_hash text NOT NULL, "
+    "hash text NOT NULL, at timestamptz NOT NULL, actor text NOT NULL, action text NOT NULL, "
+    "record_id text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit_head (id integer PRIMARY KEY, seq bigint NOT NULL, "
+    "hash text NOT NULL)",
+    "INSERT INTO audit_head VALUES (1, 0, repeat('0', 64)) ON CONFLICT DO NOTHING",
+    "CREATE TABLE IF NOT EXISTS outbox (id bigserial PRIMARY KEY, event_id text UNIQUE NOT NULL, "
+    "payload json NOT NULL, created_at timestamptz NOT NULL, sent_at timestamptz)",
+    "CREATE SEQUENCE IF NOT EXISTS reference_numbers",
+)
+
+
+def serve_limit_postgres(port: int, dsn: str) -> None:
+    """The limit of intake's own work in deployment mode (issue 19): ``serve_limit`` with
+    raw asyncpg on PostgreSQL. Validate the body (ReferralCreate), then one transaction
+    on a pooled connection (as many as the hub's engine keeps): the reference from a
+    sequence, the referral row with its JSON body, a row per subject, a sha256-chained
+    audit row (the chain's head row locked FOR UPDATE, so concurrent requests chain in
+    turn, as the hub's audit_head does) and an outbox row; answer 201 with a receipt."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    import asyncpg
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    from services.referral.referrals.schemas import ReferralCreate
+
+    state: dict[str, Any] = {}
+    app = FastAPI(title="limit-postgres")
+
+    @app.on_event("startup")
+    async def open_pool() -> None:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=20)
+        async with pool.acquire() as connection:
+            for statement in LIMIT_SCHEMA_POSTGRES:
+                await connection.execute(statement)
+        state["pool"] = pool
+
+    @app.on_event("shutdown")
+    async def close_pool() -> None:
+        await state["pool"].close()
+
+    async def submit(body: ReferralCreate) -> Response:
+        referral_id, now = str(uuid.uuid4()), datetime.now(UTC)
+        document = body.model_dump_json()
+        async with state["pool"].acquire() as db, db.transaction():
+            number = await db.fetchval("SELECT nextval('reference_numbers')")
+            reference = f"MASH-{now.year}-{number:06d}"
+            await db.execute("INSERT INTO referrals VALUES ($1, $2, $3, $4)",
+                             referral_id, reference, now, document)
+            await db.executemany("INSERT INTO subjects VALUES ($1, $2, $3, $4)", [
+                (str(uuid.uuid4()), referral_id, position, subject.model_dump_json())
+                for position, subject in enumerate(body.subjects)])
+            seq, prev = await db.fetchrow(
+                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            entry = [prev, now.isoformat(), "partner", "create", referral_id]
+            digest = hashlib.sha256(json.dumps(entry).encode()).hexdigest()
+            await db.execute("INSERT INTO audit VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                             seq + 1, prev, digest, now, "partner", "create", referral_id)
+            await db.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+                             seq + 1, digest)
+            await db.execute("INSERT INTO outbox (event_id, payload, created_at) "
+                             "VALUES ($1, $2, $3)", str(uuid.uuid4()),
+                             limit_event(referral_id, reference, now), now)
+        return limit_receipt(referral_id, reference, now)
+
+    serve_limit_app(app, submit, port)
+
+
+def baseline_command(port: int, limit_database: Path | None = None,
+                     limit_postgres: str | None = None) -> list[str]:
+    """The baseline app's command: validate only, or (with a database) the limit, on
+    SQLite (a file) or PostgreSQL (a libpq DSN)."""
+    if limit_postgres is not None:
+        return [sys.executable, str(COMMON), "limit-postgres", "--port", str(port),
+                "--dsn", limit_postgres]
     if limit_database is not None:
         return [sys.executable, str(COMMON), "limit", "--port", str(port),
                 "--database", str(limit_database)]
@@ -478,6 +582,9 @@ def main() -> None:
     limit = commands.add_parser("limit")
     limit.add_argument("--port", type=int, required=True)
     limit.add_argument("--database", type=Path, required=True)
+    limit_pg = commands.add_parser("limit-postgres")
+    limit_pg.add_argument("--port", type=int, required=True)
+    limit_pg.add_argument("--dsn", required=True)
     gen = commands.add_parser("load")
     gen.add_argument("--port", type=int, required=True)
     gen.add_argument("--count", type=int, required=True)
@@ -494,6 +601,9 @@ def main() -> None:
         return
     if args.command == "limit":
         serve_limit(args.port, args.database)
+        return
+    if args.command == "limit-postgres":
+        serve_limit_postgres(args.port, args.dsn)
         return
     bodies = referral_bodies(args.count, args.prefix, args.children)
     requests = [http_request(args.port, body, args.token,

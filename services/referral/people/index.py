@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -161,15 +162,28 @@ class BatchIndex:
     subjects: list[Unwritten] = field(default_factory=list)
     referrals: list[UnwrittenReferral] = field(default_factory=list)
     stored: dict[PersonRecord, list[tuple[str, PersonRecord]]] = field(default_factory=dict)
+    # The positions in ``subjects`` of those with each key, NHS number ("n") or UPN ("u").
+    _by_key: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def add(self, subject: Unwritten) -> None:
+        """A subject matched in this batch, to be found by the later ones."""
+        position = len(self.subjects)
+        self.subjects.append(subject)
+        keys = [("k", key) for key in subject.keys]
+        keys += [("n", subject.record.nhs_number)] if subject.record.nhs_number else []
+        keys += [("u", subject.record.upn)] if subject.record.upn else []
+        for key in keys:
+            self._by_key.setdefault(key, []).append(position)
 
     def candidates(self, record: PersonRecord, keys: frozenset[str],
                    exclude_referral: str) -> list[tuple[str, PersonRecord]]:
         """Linked subjects of the batch sharing a blocking key or an identifier."""
-        return [(s.person_id, s.record) for s in self.subjects
-                if s.person_id is not None and s.referral_id != exclude_referral
-                and (s.keys & keys
-                     or (record.nhs_number and s.record.nhs_number == record.nhs_number)
-                     or (record.upn and s.record.upn == record.upn))]
+        wanted = [("k", key) for key in keys]
+        wanted += [("n", record.nhs_number)] if record.nhs_number else []
+        wanted += [("u", record.upn)] if record.upn else []
+        found = sorted({p for key in wanted for p in self._by_key.get(key, ())})
+        return [(s.person_id, s.record) for s in map(self.subjects.__getitem__, found)
+                if s.person_id is not None and s.referral_id != exclude_referral]
 
 
 async def candidates(uow: UnitOfWork, record: PersonRecord, keys: Iterable[str],
@@ -206,7 +220,8 @@ WITH subject AS (
                FROM unnest(CAST(:key_of AS integer[]), CAST(:keys AS text[])) AS w(i, key)
                GROUP BY i) AS w ON w.i = s.i
 )
-SELECT subject.i, {", ".join(f"record.{name}" for name in _SCORED)}
+SELECT subject.i, {", ".join(f"record.{name}" if name != "other_names"
+                             else "CAST(record.other_names AS text)" for name in _SCORED)}
 FROM subject
 CROSS JOIN LATERAL (
     (SELECT k.subject_id FROM {_KEYS.name} AS k
@@ -249,8 +264,10 @@ async def prefetch(uow: UnitOfWork, batch: BatchIndex, records: Iterable[PersonR
         "nhs": [r.nhs_number for r in wanted], "upn": [r.upn for r in wanted]})
     for record in wanted:
         batch.stored[record] = []
-    for row in found.all():
-        batch.stored[wanted[row[0]]].append(_scored(row[1:]))
+    for position, *row in found.all():  # other names as JSON text: most are none
+        others = row[3]
+        row[3] = json.loads(others) if others != "[]" else ()
+        batch.stored[wanted[position]].append(_scored(row))
 
 
 def _scored(row: Any) -> tuple[str, PersonRecord]:

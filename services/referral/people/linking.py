@@ -95,8 +95,8 @@ async def match_subject(uow: UnitOfWork, rows: Rows, subject: Mapping[str, Any],
     match = await find_match(uow, record, details["referral_id"], model, batch)
     _decide(rows, subject, details, model, record, match)
     if batch is not None:
-        batch.subjects.append(index.Unwritten(details["referral_id"], details["person_id"],
-                                              match.keys, record))
+        batch.add(index.Unwritten(details["referral_id"], details["person_id"], match.keys,
+                                  record))
 
 
 def _decide(rows: Rows, subject: Mapping[str, Any], details: dict[str, Any],
