@@ -1,7 +1,7 @@
 """`/healthz` while a year's board report and a large export run, against the same hub idle.
 
 Run: .venv/bin/python bench/health_under_load.py [--referrals 20000] [--seconds 10]
-     [--rounds 3]
+     [--rounds 3] [--deployment]
 
 `mash up` (this virtualenv's) starts once on a fresh data dir (migrations, demo data) and
 is stopped; a population of --referrals referrals is then written straight into its
@@ -11,6 +11,11 @@ CIN census year holds about 58% of them (175,000 referrals: some 100,000 rows). 
 referrals and unanswered questions past their time are written as overdue already (as
 the deadline worker would have marked them). The hub is started again on that data dir
 and, once its CPU is quiet, the demo MASH manager signs in.
+
+With --deployment, the hub is bench/intake.py's mode (b) instead (three `mash serve` on
+PostgreSQL, `mash relay`, RabbitMQ, nginx), the population written into its referral
+database while it runs; the prober asks `mash serve referral` itself (as a load
+balancer or Kubernetes probes a replica), the long requests go through nginx.
 
 Per round, phases of --seconds each on the same hub:
 
@@ -44,6 +49,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from contextlib import ExitStack
+
 from _common import (
     clean_environment,
     free_port,
@@ -53,6 +60,7 @@ from _common import (
     wait_quiet,
     wait_ready,
 )
+from intake import deployment
 from sign_in_flood import probe
 
 PROBE_INTERVAL = 0.01
@@ -99,9 +107,9 @@ def worker(base: str, cookie: str, seconds: float, requests: list[list[str]]) ->
 
 # --- the population -------------------------------------------------------------------------
 
-async def write_population(data_dir: Path, count: int) -> None:
-    """board_report's population in the stopped hub's referral database, with a child on
-    every referral (board_report gives one to police referrals only)."""
+async def write_population(url: str, count: int) -> None:
+    """board_report's population in a hub's referral database, with a child on every
+    referral (board_report gives one to police referrals only)."""
     from board_report import agencies, population
     from sqlalchemy import insert, text
 
@@ -126,7 +134,7 @@ async def write_population(data_dir: Path, count: int) -> None:
         {"id": str(uuid.uuid4()), "referral_id": r["id"], "position": 0, "role": "child",
          "other_names": [], "school_urn": None}
         for r in rows[Referral] if r["id"] not in with_child]
-    database = Database(f"sqlite+aiosqlite:///{data_dir / 'referral.db'}")
+    database = Database(url)
     try:
         async with database.unit_of_work() as uow:
             connection = await uow.session.connection()
@@ -176,6 +184,9 @@ def main() -> None:
     parser.add_argument("--referrals", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--deployment", action="store_true",
+                        help="bench/intake.py's mode (b): three `mash serve` on PostgreSQL, "
+                             "`mash relay`, RabbitMQ, nginx")
     parser.add_argument("--worker", nargs=4, metavar=("BASE", "COOKIE", "SECONDS", "JSON"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,45 +198,56 @@ def main() -> None:
     p50: dict[str, list[float]] = {}
     p99: dict[str, list[float]] = {}
     long_requests: dict[str, dict[str, list[tuple[float, int]]]] = {}
-    with tempfile.TemporaryDirectory(prefix="mash-bench-health-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mash-bench-health-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        data_dir = workdir / "data"
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        command = [*mash_command(), "up", "--port", str(port), "--data-dir", str(data_dir)]
-        hub = start("hub-first", command, workdir, clean_environment())
-        try:
-            wait_ready(hub, f"{base}/readyz", timeout=90)
-        finally:
-            hub.stop()
+        workdir.chmod(0o755)  # nginx's workers (user nobody when run as root) work in here
+        if args.deployment:  # bench/intake.py's mode (b), up throughout
+            running: dict[str, Any] = {}
+            _, hub = deployment(stack, workdir, None, free_port(), 0, 0, running)
+            data_dir, base, processes = running["data_dir"], running["base"], hub.processes
+            port = running["ports"]["referral"]  # the probe goes to the service, not nginx
+            write_to = running["databases"]["referral"]
+        else:
+            data_dir = workdir / "data"
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            command = [*mash_command(), "up", "--port", str(port), "--data-dir", str(data_dir)]
+            first = start("hub-first", command, workdir, clean_environment())
+            try:
+                wait_ready(first, f"{base}/readyz", timeout=90)
+            finally:
+                first.stop()
+            write_to = f"sqlite+aiosqlite:///{data_dir / 'referral.db'}"
         started = time.perf_counter()
-        asyncio.run(write_population(data_dir, args.referrals))
+        asyncio.run(write_population(write_to, args.referrals))
         print(f"  {args.referrals:,} referrals written in {time.perf_counter() - started:.0f} s",
               flush=True)
-        hub = start("hub", command, workdir, clean_environment())
-        try:
-            wait_ready(hub, f"{base}/readyz", timeout=90)
-            wait_quiet([hub], window=1.0, timeout=60)
-            credentials = json.loads((data_dir / "demo" / "credentials.json").read_text())
-            cookie = sign_in(base, credentials)
-            for round_ in range(args.rounds):
-                idle = asyncio.run(probe(port, args.seconds, PROBE_INTERVAL))
-                p50.setdefault("idle", []).append(percentile(idle, 50))
-                p99.setdefault("idle", []).append(percentile(idle, 99))
-                for phase, requests in PHASES.items():
-                    latencies, done = loaded_phase(port, base, cookie, args.seconds, requests)
-                    p50.setdefault(phase, []).append(percentile(latencies, 50))
-                    p99.setdefault(phase, []).append(percentile(latencies, 99))
-                    for path, runs in done.items():
-                        long_requests.setdefault(phase, {}).setdefault(path, []).extend(runs)
-                print(f"  round {round_ + 1}/{args.rounds}: p99 " + ", ".join(
-                    f"{phase} {values[-1] * 1000:.1f} ms" for phase, values in p99.items()),
-                    flush=True)
-        finally:
-            hub.stop()
+        if not args.deployment:
+            up = start("hub", command, workdir, clean_environment())
+            stack.callback(up.stop)
+            wait_ready(up, f"{base}/readyz", timeout=90)
+            processes = [up]
+        wait_quiet(processes, window=1.0, timeout=60)
+        credentials = json.loads((data_dir / "demo" / "credentials.json").read_text())
+        cookie = sign_in(base, credentials)
+        for round_ in range(args.rounds):
+            idle = asyncio.run(probe(port, args.seconds, PROBE_INTERVAL))
+            p50.setdefault("idle", []).append(percentile(idle, 50))
+            p99.setdefault("idle", []).append(percentile(idle, 99))
+            for phase, requests in PHASES.items():
+                latencies, done = loaded_phase(port, base, cookie, args.seconds, requests)
+                p50.setdefault(phase, []).append(percentile(latencies, 50))
+                p99.setdefault(phase, []).append(percentile(latencies, 99))
+                for path, runs in done.items():
+                    long_requests.setdefault(phase, {}).setdefault(path, []).extend(runs)
+            print(f"  round {round_ + 1}/{args.rounds}: p99 " + ", ".join(
+                f"{phase} {values[-1] * 1000:.1f} ms" for phase, values in p99.items()),
+                flush=True)
 
     idle_p99 = statistics.median(p99["idle"])
-    print(f"\n{args.referrals:,} referrals in `mash up` (SQLite); /healthz every "
+    where = ("the deployment (PostgreSQL; /healthz of `mash serve referral`, the long "
+             "requests through nginx)" if args.deployment else "`mash up` (SQLite)")
+    print(f"\n{args.referrals:,} referrals in {where}; /healthz every "
           f"{PROBE_INTERVAL * 1000:.0f} ms, {args.seconds:.0f} s a phase, median of "
           f"{args.rounds} rounds")
     print("| phase | /healthz p50 ms | /healthz p99 ms | p99 / idle p99 | under 20 ms |")

@@ -426,7 +426,7 @@ def deployment(stack: ExitStack, workdir: Path, baseline: Process | None, baseli
     print("    ready: " + ", ".join(f"{what} {s:.0f} s" for what, s in took.items()), flush=True)
 
     if running is not None:
-        running.update(databases=databases, env=env, data_dir=data_dir,
+        running.update(databases=databases, env=env, data_dir=data_dir, ports=ports,
                        base=f"http://{HOST}:{gateway_port}")
     hub = Target("hub (b)", gateway_port, count, processes,
                  token=partner_token(f"http://{HOST}:{gateway_port}", data_dir),

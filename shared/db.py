@@ -69,8 +69,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # was nearly empty scanned every blocking key for each new subject, and intake slowed
     # down with every referral (bench/intake.py mode (b): 167, 96, 65 req/s over three
     # rounds; 190 each with this). A custom plan costs a little planning per statement.
-    kwargs.setdefault("connect_args",
-                      {"server_settings": {"plan_cache_mode": "force_custom_plan"}})
+    # JIT off: once its tables had grown, the person index's batched candidate look-up
+    # was estimated expensive enough to be compiled, 0.26 s each time for a statement that
+    # runs in 0.15 s (`mash import`: 180 lines/s at 45,000 referrals and falling).
+    kwargs.setdefault("connect_args", {"server_settings": {
+        "plan_cache_mode": "force_custom_plan", "jit": "off"}})
     engine = create_async_engine(url, **kwargs)
     otel.instrument_engine(engine)
     return engine
