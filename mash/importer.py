@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from services.referral.intake.service import IntakeBatch, submit_referral
@@ -38,6 +39,11 @@ from shared.db import Database
 from shared.roles import Role
 
 BATCH = 200
+# The tables an import grows, analysed after ANALYZE_FIRST lines and each doubling after.
+ANALYZE_FIRST = 5_000
+GROWING = ("referrals", "referral_subjects", "person_records", "person_blocking_keys",
+           "person_identifiers", "person_links", "people", "referral_timeline",
+           "audit_entries")
 IMPORTER = "mash-import"  # the submitter the chronology and the audit log name
 
 
@@ -202,6 +208,21 @@ class Importer:
         self.default_agency = default_agency
         self.calendar = calendar or WorkingCalendar(HubSettings())
         self.tally = Tally()
+        self.analysed_at = 0  # lines imported when the tables were last analysed
+
+    async def analyse_as_it_grows(self) -> None:
+        """On PostgreSQL, have the planner's statistics follow the tables each time the
+        import has doubled what it brought in (from ANALYZE_FIRST lines): autovacuum
+        comes round too late for an import that grows them many times over, and plans
+        made for nearly empty tables get slower with every batch."""
+        if self.database.is_sqlite or self.tally.imported < max(ANALYZE_FIRST,
+                                                                2 * self.analysed_at):
+            return
+        async with self.database.engine.connect() as connection:
+            for table in GROWING:
+                await connection.execute(text(f'ANALYZE "{table}"'))
+            await connection.commit()
+        self.analysed_at = self.tally.imported
 
     def reject(self, number: int, reference: str, reason: str) -> None:
         self.tally.rejected += 1
@@ -259,6 +280,7 @@ class Importer:
             await batch.write(uow)
             await uow.commit()
         self.tally.imported += len(items)
+        await self.analyse_as_it_grows()
 
 
 def write_rejects(path: Path, tally: Tally) -> None:

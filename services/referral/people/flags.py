@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, true
 from sqlmodel import col
 from sqlmodel import select as orm_select
 
@@ -102,16 +102,28 @@ async def flags_for(uow: UnitOfWork, referral_id: str, received_at: datetime,
 
 
 @cache
-def _of_people() -> Any:
+def _of_people(lateral: bool) -> Any:
     """The stored referrals (as a child) of some people received in a span of time, with
-    their flags: a batch's earlier referrals, read once for the whole batch."""
-    return (select(_DETAILS.c.person_id, _REFERRALS.c.received_at, _REFERRALS.c.id,
-                   _REFERRALS.c.same_day_as, _REFERRALS.c.is_re_referral)
-            .join(_REFERRALS, _REFERRALS.c.id == _DETAILS.c.referral_id)
-            .where(_DETAILS.c.person_id.in_(bindparam("people", expanding=True)),
-                   _DETAILS.c.role == "child",
-                   _REFERRALS.c.received_at >= bindparam("since"),
-                   _REFERRALS.c.received_at < bindparam("until")))
+    their flags: a batch's earlier referrals, read once for the whole batch.
+
+    ``lateral`` (PostgreSQL): each referral is read by its primary key in a LATERAL
+    subquery. Without it, while the growing tables of an import had not been analysed,
+    PostgreSQL took them for a few rows and compared every person's record with every
+    referral of the span: 1.5 s a batch at 80,000 referrals."""
+    children = (_DETAILS.c.person_id.in_(bindparam("people", expanding=True)),
+                _DETAILS.c.role == "child")
+    span = (_REFERRALS.c.received_at >= bindparam("since"),
+            _REFERRALS.c.received_at < bindparam("until"))
+    columns = (_REFERRALS.c.received_at, _REFERRALS.c.id, _REFERRALS.c.same_day_as,
+               _REFERRALS.c.is_re_referral)
+    if not lateral:
+        return (select(_DETAILS.c.person_id, *columns)
+                .join(_REFERRALS, _REFERRALS.c.id == _DETAILS.c.referral_id)
+                .where(*children, *span))
+    referral = (select(*columns).where(_REFERRALS.c.id == _DETAILS.c.referral_id, *span)
+                .limit(1).lateral("referral"))
+    return (select(_DETAILS.c.person_id, *(referral.c[c.name] for c in columns))
+            .select_from(_DETAILS.join(referral, true())).where(*children))
 
 
 async def settle(uow: UnitOfWork, batch: index.BatchIndex) -> None:
@@ -123,7 +135,7 @@ async def settle(uow: UnitOfWork, batch: index.BatchIndex) -> None:
     stored: dict[str, list[Earlier]] = {}
     if people:
         connection = await uow.session.connection()
-        found = await connection.execute(_of_people(), {
+        found = await connection.execute(_of_people(not uow.database.is_sqlite), {
             "people": people,
             "since": min(r.received_at for r in pending) - RE_REFERRAL_WINDOW,
             "until": max(r.received_at for r in pending)})
