@@ -9,11 +9,12 @@ import` runs and started again after), or with --postgres the deployment of
 bench/intake.py's mode (b) (three `mash serve` on PostgreSQL, `mash relay`, RabbitMQ,
 nginx; up throughout, `mash import` writing into its referral database).
 
-Legacy referrals are made from the person index's synthetic population (about 12
-households a postcode, siblings, varied names, dates of birth, addresses and NHS
-numbers): a child and the household's parent on each, each child referred about 1.6
-times, over the two years before today. They are brought in with `mash import` (the bulk
-path: intake's validation, person index, chronology and audit; not the HTTP API).
+Legacy referrals are made from the person index's synthetic population (siblings,
+varied names, dates of birth, addresses and NHS numbers; two referred households a
+postcode, see ``postcode_of``): a child and the household's parent on each, each child
+referred about 1.6 times, over the two years before today. They are brought in with
+`mash import` (the bulk path: intake's validation, person index, chronology and audit;
+not the HTTP API).
 
 Two stages:
 
@@ -89,8 +90,8 @@ def legacy_lines(path: Path, start_at: int, count: int, seed: int = 19) -> None:
     with path.open("w") as stream:
         for n in range(start_at, total):
             child = children[picks[n]]
-            home = child.addresses[0]
-            address = {"line1": home.line1, "postcode": home.postcode}
+            address = {"line1": child.addresses[0].line1,
+                       "postcode": postcode_of(child.household)}
             subjects = [
                 {"role": "child", "given_name": child.given_name,
                  "family_name": child.family_name, "other_names": list(child.other_names),
@@ -105,6 +106,29 @@ def legacy_lines(path: Path, start_at: int, count: int, seed: int = 19) -> None:
             }, separators=(",", ":")) + "\n")
 
 
+AREAS = ("AL", "BA", "BB", "BD", "BH", "BL", "BN", "BR", "BS", "CA", "CB", "CF", "CH", "CM",
+         "CO", "CR", "CT", "CV", "CW", "DA", "DE", "DH", "DL", "DN", "DT", "DY", "EN", "EX",
+         "FY", "GL", "GU", "HA", "HD", "HG", "HP", "HR", "HU", "HX", "IG", "IP")
+UNITS = "ABDEFGHJLNPQRSTUWXYZ"
+HOUSEHOLDS_A_POSTCODE = 2
+
+
+def postcode_of(household: int) -> str:
+    """A postcode of the household's own, shared with HOUSEHOLDS_A_POSTCODE - 1 others.
+
+    The synthetic population packs about 12 referred households into each postcode (it
+    is made to test matching among neighbours); England's 630,000 referrals a year are
+    spread over some 1.5 million residential postcodes, so a year's index holds one or
+    two referred households a postcode. Left packed, every subject of a large population
+    would be scored against a hundred neighbours, a density no area has."""
+    n = household // HOUSEHOLDS_A_POSTCODE
+    area, rest = AREAS[n % len(AREAS)], n // len(AREAS)
+    district, rest = 1 + rest % 98, rest // 98
+    sector, unit = rest % 10, rest // 10
+    return (f"{area}{district} {sector}{UNITS[unit // len(UNITS) % len(UNITS)]}"
+            f"{UNITS[unit % len(UNITS)]}")
+
+
 def parent_of(child: Any, children: list[Any]) -> dict[str, Any]:
     """The household's parent: the same person for every child of it (a name taken from
     the population, the family name, 20 to 40 years older, the same address)."""
@@ -113,7 +137,7 @@ def parent_of(child: Any, children: list[Any]) -> dict[str, Any]:
     born = child.date_of_birth - timedelta(days=rng.randrange(20 * 365, 40 * 365))
     return {"role": "parent_carer", "given_name": rng.choice(children).given_name,
             "family_name": child.family_name, "date_of_birth": born.isoformat(),
-            "address": {"line1": home.line1, "postcode": home.postcode}}
+            "address": {"line1": home.line1, "postcode": postcode_of(child.household)}}
 
 
 def import_file(path: Path, data_dir: Path | None, env: dict[str, str]) -> float:
