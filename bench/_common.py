@@ -139,6 +139,20 @@ def wait_ready(process: Process, url: str, timeout: float = 60.0) -> None:
                        f"{process.output()}")
 
 
+def demo_session(base: str, credentials: dict[str, Any], username: str) -> str:
+    """Sign a demo user in (password and TOTP from the demo credentials); the session
+    cookie's value."""
+    import httpx
+    import pyotp
+
+    user = next(u for u in credentials["users"] if u["username"] == username)
+    answer = httpx.post(f"{base}/api/v1/sessions", timeout=30, json={
+        "username": user["username"], "password": user["password"],
+        "otp": pyotp.TOTP(user["totp_secret"]).now()})
+    answer.raise_for_status()
+    return str(answer.cookies["mash_session"])
+
+
 def cpu_of(processes: list[Process]) -> float:
     return sum(p.cpu_seconds() for p in processes)
 

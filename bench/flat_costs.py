@@ -60,6 +60,7 @@ from _common import (
     HOST,
     Process,
     clean_environment,
+    demo_session,
     free_port,
     mash_command,
     percentile,
@@ -155,18 +156,6 @@ def import_file(path: Path, data_dir: Path | None, env: dict[str, str]) -> float
     return imported / seconds
 
 
-def sign_in(base: str, credentials: dict[str, Any], username: str) -> str:
-    import httpx
-    import pyotp
-
-    user = next(u for u in credentials["users"] if u["username"] == username)
-    answer = httpx.post(f"{base}/api/v1/sessions", timeout=30, json={
-        "username": user["username"], "password": user["password"],
-        "otp": pyotp.TOTP(user["totp_secret"]).now()})
-    answer.raise_for_status()
-    return str(answer.cookies["mash_session"])
-
-
 async def sample_ids(url: str, count: int) -> tuple[list[str], list[str], list[str]]:
     """Random imported referral ids, person ids and family names, read from the database."""
     from sqlalchemy import text
@@ -216,8 +205,8 @@ def measure(label: str, base: str, port: int, processes: list[Process], data_dir
     wait_quiet(processes)
     token = partner_token(base, data_dir)
     credentials = json.loads((data_dir / "demo" / "credentials.json").read_text())
-    cookies = {"manager": sign_in(base, credentials, "mash.manager"),
-               "auditor": sign_in(base, credentials, "auditor")}
+    cookies = {"manager": demo_session(base, credentials, "mash.manager"),
+               "auditor": demo_session(base, credentials, "auditor")}
     referrals, people, names = asyncio.run(sample_ids(referral_url, args.reads))
     rng = random.Random(7)
     reads: dict[str, list[tuple[str, str]]] = {

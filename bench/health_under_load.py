@@ -53,6 +53,7 @@ from contextlib import ExitStack
 
 from _common import (
     clean_environment,
+    demo_session,
     free_port,
     mash_command,
     percentile,
@@ -153,18 +154,6 @@ async def write_population(url: str, count: int) -> None:
 
 # --- the run ----------------------------------------------------------------------------------
 
-def sign_in(base: str, credentials: dict[str, Any]) -> str:
-    import httpx
-    import pyotp
-
-    user = next(u for u in credentials["users"] if u["username"] == "mash.manager")
-    answer = httpx.post(f"{base}/api/v1/sessions", timeout=30, json={
-        "username": user["username"], "password": user["password"],
-        "otp": pyotp.TOTP(user["totp_secret"]).now()})
-    answer.raise_for_status()
-    return str(answer.cookies["mash_session"])
-
-
 def loaded_phase(port: int, base: str, cookie: str, seconds: float,
                  requests: list[tuple[str, str]]) -> tuple[list[float], dict[str, Any]]:
     """Probe while a worker process runs ``requests``; the latencies and its report."""
@@ -229,7 +218,7 @@ def main() -> None:
             processes = [up]
         wait_quiet(processes, window=1.0, timeout=60)
         credentials = json.loads((data_dir / "demo" / "credentials.json").read_text())
-        cookie = sign_in(base, credentials)
+        cookie = demo_session(base, credentials, "mash.manager")
         for round_ in range(args.rounds):
             idle = asyncio.run(probe(port, args.seconds, PROBE_INTERVAL))
             p50.setdefault("idle", []).append(percentile(idle, 50))

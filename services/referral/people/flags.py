@@ -65,16 +65,6 @@ def decide(earlier: Iterable[Earlier], received_at: datetime, start_of_day: date
     return None, any(e[0] >= since for e in before)
 
 
-def _batch_earlier(unwritten: Iterable[index.UnwrittenReferral], referral_id: str,
-                   received_at: datetime, people: Iterable[str]) -> list[Earlier]:
-    """The referrals of a batch (not written yet) of the same children, before this one."""
-    wanted = frozenset(people)
-    return [(r.received_at, r.referral_id, r.same_day_as, r.is_re_referral)
-            for r in unwritten
-            if r.child_people & wanted and r.received_at < received_at
-            and r.referral_id != referral_id]
-
-
 async def flags_for(uow: UnitOfWork, referral_id: str, received_at: datetime,
                     child_person_ids: Iterable[str], calendar: WorkingCalendar
                     ) -> tuple[str | None, bool]:
@@ -145,8 +135,9 @@ async def settle(uow: UnitOfWork, batch: index.BatchIndex) -> None:
     for position, referral in enumerate(batch.referrals):
         if referral.known_children:
             earlier = [e for person in referral.known_children for e in stored.get(person, ())]
-            earlier += _batch_earlier(batch.referrals[:position], referral.referral_id,
-                                      referral.received_at, referral.known_children)
+            earlier += [(r.received_at, r.referral_id, r.same_day_as, r.is_re_referral)
+                        for r in batch.referrals[:position]
+                        if r.child_people & referral.known_children]
             referral.same_day_as, referral.is_re_referral = decide(
                 earlier, referral.received_at, referral.start_of_day)
         referral.row["same_day_as"] = referral.same_day_as
