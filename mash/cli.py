@@ -7,37 +7,60 @@ The web stack and the services are imported by the commands that need them, not 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import SecretStr
-
-from mash.datadir import PRIVATE_UMASK, hub_secret, make_private
-from shared import clock, otel
-from shared.logs import configure_logging
-from shared.settings import SERVICE_NAMES, Settings
+from shared.names import SERVICE_NAMES
 
 if TYPE_CHECKING:
     from mash.gateway import Hub
-    from services.referral.audit.seals import Checkpoint
+    from services.referral.audit.hashchain import ChainProblem, Checkpoint
     from shared.db import Database
     from shared.service import Service
+    from shared.settings import Settings
+
+T = TypeVar("T")
 
 
 def _configure(settings: Settings) -> None:
     """What every command sets up first: logging, and the hub's clock."""
+    from shared import clock
+    from shared.logs import configure_logging
+
     configure_logging(settings.log_level)
     clock.start_at(settings.clock_start)
+
+
+def _environment_settings() -> Settings:
+    """Settings from the MASH_ environment, with logging and the clock configured."""
+    from shared.settings import Settings
+
+    settings = Settings()
+    _configure(settings)
+    return settings
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine (asyncio is loaded by the commands that need it)."""
+    import asyncio
+
+    return asyncio.run(work)
 
 
 def embedded_settings(data_dir: Path, **fields: object) -> Settings:
     """Settings for the hub's data in ``data_dir``: private files, and the directory's own
     secret unless MASH_SECRET_KEY is set. Logging is configured."""
+    from pydantic import SecretStr
+
+    from mash.datadir import PRIVATE_UMASK, hub_secret, make_private
+    from shared.logs import configure_logging
+    from shared.settings import Settings
+
     os.umask(PRIVATE_UMASK)
     configure_logging(os.environ.get("MASH_LOG_LEVEL", "INFO"))
     make_private(data_dir)
@@ -50,9 +73,13 @@ def embedded_settings(data_dir: Path, **fields: object) -> Settings:
 
 
 def _up(args: argparse.Namespace) -> None:
+    from shared.runtime import pause_collection
+
+    pause_collection()  # until the hub is up (freeze_start_up_objects)
     import uvicorn
 
     from mash.gateway import Hub, create_hub_app
+    from shared import otel
     from shared.runtime import freeze_start_up_objects
 
     base_url = f"http://{args.host}:{args.port}"
@@ -106,10 +133,14 @@ def _database(name: str, settings: Settings) -> Database:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    from shared.runtime import pause_collection
+
+    pause_collection()  # until the service is up (freeze_start_up_objects)
     import uvicorn
 
-    settings = Settings()
-    _configure(settings)
+    from shared import otel
+
+    settings = _environment_settings()
     otel.configure_from_environment(f"mash-{args.service}")
     app = _service(args.service, settings).standalone_app(
         migrate=args.migrate, relay=not args.no_relay, freeze_start_up=True)
@@ -117,6 +148,8 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 async def _relay_forever(names: list[str], settings: Settings) -> None:
+    import asyncio
+
     from mash.topology import SERVICES
     from shared.broker import broker_from_settings
 
@@ -138,14 +171,15 @@ async def _relay_forever(names: list[str], settings: Settings) -> None:
 
 
 def _relay(args: argparse.Namespace) -> None:
-    settings = Settings()
-    _configure(settings)
+    from shared import otel
+
+    settings = _environment_settings()
     if settings.uses_memory_broker:
         sys.exit("mash relay needs MASH_BROKER_URL (RabbitMQ); `mash up` relays in-process")
     otel.configure_from_environment("mash-relay")
     names = args.services or list(SERVICE_NAMES)
     if args.port is None:
-        asyncio.run(_relay_forever(names, settings))
+        _run(_relay_forever(names, settings))
         return
     import uvicorn
 
@@ -171,9 +205,8 @@ async def _demo_data(settings: Settings, data_dir: Path) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    settings = Settings()
-    _configure(settings)
-    asyncio.run(_demo_data(settings, Path(args.data_dir)))
+    settings = _environment_settings()
+    _run(_demo_data(settings, Path(args.data_dir)))
 
 
 async def _migrate_all(names: list[str], settings: Settings) -> None:
@@ -206,9 +239,8 @@ async def _declare_queues(services: list[Service], settings: Settings) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> None:
-    settings = Settings()
-    _configure(settings)
-    asyncio.run(_migrate_all(args.services or list(SERVICE_NAMES), settings))
+    settings = _environment_settings()
+    _run(_migrate_all(args.services or list(SERVICE_NAMES), settings))
 
 
 async def _rotate_keys(settings: Settings, lead_seconds: int | None) -> None:
@@ -230,17 +262,16 @@ def _settings_of(args: argparse.Namespace) -> Settings:
     """Settings for a command taking ``--data-dir``, with logging configured."""
     if args.data_dir:
         return embedded_settings(Path(args.data_dir))
-    settings = Settings()
-    _configure(settings)
-    return settings
+    return _environment_settings()
 
 
 def _keys(args: argparse.Namespace) -> None:
     settings = _settings_of(args)
-    asyncio.run(_rotate_keys(settings, args.lead_seconds))
+    _run(_rotate_keys(settings, args.lead_seconds))
 
 
-async def _verify_audit(settings: Settings, checkpoint: Checkpoint | None) -> int:
+async def _verify_audit(settings: Settings,
+                        checkpoint: Checkpoint | None) -> tuple[int, list[ChainProblem]]:
     from services.referral.audit.chain import verify_chain
     from services.referral.audit.seals import seal_key
 
@@ -248,24 +279,39 @@ async def _verify_audit(settings: Settings, checkpoint: Checkpoint | None) -> in
     database = _database("referral", settings)
     try:
         async with database.unit_of_work() as uow:
-            count, problems = await verify_chain(uow, key, checkpoint)
+            return await verify_chain(uow, key, checkpoint)
     finally:
         await database.dispose()
-    for problem in problems:
-        print(f"audit entry {problem.seq}: {problem.problem}", flush=True)
-    if problems:
-        print(f"audit log NOT intact: {len(problems)} problem(s) in {count} entries", flush=True)
-        return 1
-    against = f", and matches the checkpoint at entry {checkpoint.seq}" if checkpoint else ""
-    print(f"audit log intact: {count} entries, each chained to the one before and sealed"
-          f"{against}", flush=True)
-    return 0
+
+
+def _verify_data_dir(data_dir: Path,
+                     checkpoint: Checkpoint | None) -> tuple[int, list[ChainProblem]]:
+    """`mash up`'s referral database checked with the standard library alone: the same
+    checks as ``_verify_audit``, without loading the settings or the ORM."""
+    from datetime import UTC, datetime
+
+    from mash.datadir import SECRET_ENV, SECRET_FILE
+    from services.referral.audit.hashchain import seal_key, verify_sqlite
+    from shared.names import DEFAULT_SECRET
+
+    database = data_dir / "referral.db"
+    if not database.is_file():
+        print(f"no referral database in {data_dir}", flush=True)
+        sys.exit(2)
+    secret_file = data_dir / SECRET_FILE
+    secret = (os.environ.get(SECRET_ENV)
+              or (secret_file.read_text().strip() if secret_file.exists() else DEFAULT_SECRET))
+    return verify_sqlite(database, seal_key(secret), checkpoint, datetime.now(UTC))
+
+
+# Settings that move `mash up`'s referral database or its clock: with one of them set,
+# verification reads the settings (the slower path), as the hub does.
+_EMBEDDED_OVERRIDES = ("MASH_REFERRAL_DATABASE_URL", "MASH_CLOCK_START")
 
 
 def _audit(args: argparse.Namespace) -> None:
-    from services.referral.audit.seals import Checkpoint
+    from services.referral.audit.hashchain import Checkpoint
 
-    settings = _settings_of(args)
     checkpoint = None
     if args.checkpoint:
         try:
@@ -273,7 +319,19 @@ def _audit(args: argparse.Namespace) -> None:
         except (OSError, ValueError) as exc:
             print(f"cannot read the checkpoint {args.checkpoint}: {exc}", flush=True)
             sys.exit(2)
-    sys.exit(asyncio.run(_verify_audit(settings, checkpoint)))
+    if args.data_dir and not any(os.environ.get(name) for name in _EMBEDDED_OVERRIDES):
+        count, problems = _verify_data_dir(Path(args.data_dir), checkpoint)
+    else:
+        count, problems = _run(_verify_audit(_settings_of(args), checkpoint))
+    for problem in problems:
+        print(f"audit entry {problem.seq}: {problem.problem}", flush=True)
+    if problems:
+        print(f"audit log NOT intact: {len(problems)} problem(s) in {count} entries", flush=True)
+        sys.exit(1)
+    against = f", and matches the checkpoint at entry {checkpoint.seq}" if checkpoint else ""
+    print(f"audit log intact: {count} entries, each chained to the one before and sealed"
+          f"{against}", flush=True)
+    sys.exit(0)
 
 
 async def _sealed_head(settings: Settings) -> dict[str, object] | None:
@@ -312,7 +370,7 @@ async def _take_checkpoint(settings: Settings, post_to: str | None) -> int:
 
 def _checkpoint(args: argparse.Namespace) -> None:
     settings = _settings_of(args)
-    sys.exit(asyncio.run(_take_checkpoint(settings, args.post or settings.audit_checkpoint_url)))
+    sys.exit(_run(_take_checkpoint(settings, args.post or settings.audit_checkpoint_url)))
 
 
 async def _index_existing(settings: Settings) -> int:
@@ -337,7 +395,7 @@ async def _index_existing(settings: Settings) -> int:
 
 def _people(args: argparse.Namespace) -> None:
     settings = _settings_of(args)
-    sys.exit(asyncio.run(_index_existing(settings)))
+    sys.exit(_run(_index_existing(settings)))
 
 
 async def _replay_events(settings: Settings, queue: str | None, dry_run: bool) -> int:
@@ -377,7 +435,7 @@ async def _replay_events(settings: Settings, queue: str | None, dry_run: bool) -
 
 def _events(args: argparse.Namespace) -> None:
     settings = _settings_of(args)
-    sys.exit(asyncio.run(_replay_events(settings, args.queue, args.dry_run)))
+    sys.exit(_run(_replay_events(settings, args.queue, args.dry_run)))
 
 
 def _service_name(value: str) -> str:
@@ -434,7 +492,7 @@ def _import(args: argparse.Namespace) -> None:
         print(f"no such file: {args.file}", file=sys.stderr, flush=True)
         sys.exit(2)
     settings = _settings_of(args)
-    sys.exit(asyncio.run(_import_referrals(settings, args)))
+    sys.exit(_run(_import_referrals(settings, args)))
 
 
 def _backup(args: argparse.Namespace) -> None:
@@ -450,7 +508,7 @@ def _backup(args: argparse.Namespace) -> None:
         sys.exit(2)
     settings = embedded_settings(data_dir)
     try:
-        sealed = asyncio.run(_sealed_head(settings))
+        sealed = _run(_sealed_head(settings))
         made = write_backup(data_dir, target, sealed)
     except BackupError as exc:
         print(f"backup not made: {exc}", file=sys.stderr, flush=True)

@@ -5,6 +5,14 @@ from __future__ import annotations
 import gc
 
 
+def pause_collection() -> None:
+    """Hold the garbage collector off while a server starts: its imports, models and apps
+    allocate hundreds of thousands of objects that live as long as the process, and the
+    collections they set off cost `mash up` about 0.19 s of a 1.3 s restart (measured).
+    ``freeze_start_up_objects`` turns collection back on."""
+    gc.disable()
+
+
 def freeze_start_up_objects() -> None:
     """Keep what start-up built (modules, apps, models, compiled statements) out of the
     garbage collector's full collections.
@@ -17,5 +25,7 @@ def freeze_start_up_objects() -> None:
 
     No collection first: it cost `mash up` 50-80 ms before it was ready, to free about
     900 unreachable objects of some 225,000 (measured); those few stay frozen with the rest.
+    Collection, paused for start-up (``pause_collection``), goes on from here.
     """
     gc.freeze()
+    gc.enable()

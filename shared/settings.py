@@ -12,13 +12,12 @@ from typing import Literal, Self
 from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "changethis"  # noqa: S105 - the placeholder we refuse outside development
+from shared.names import DEFAULT_SECRET, SERVICE_NAMES
+
+__all__ = ["DEFAULT_SECRET", "SERVICE_NAMES", "Settings"]
 
 Environment = Literal["development", "test", "production"]
 
-
-# The services, each with a database of its own (mash/topology.py builds them).
-SERVICE_NAMES: tuple[str, ...] = ("identity", "referral", "notify")
 
 class Settings(BaseSettings):
     """One settings object per process; every service reads the fields it needs."""

@@ -5,6 +5,7 @@ and searches (with their terms) are audited too."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -111,6 +112,19 @@ async def test_a_checkpoint_kept_elsewhere_proves_nothing_before_it_was_rewritte
         p.problem for p in problems]
 
 
+async def referrals_then_stop(data_dir: Path, referrals: int) -> None:
+    """Run the hub on ``data_dir``, take ``referrals`` referrals, and stop it (as `mash up`
+    stops: the chain's head sealed)."""
+    hub, client, running = await start_hub(hub_settings(data_dir))
+    try:
+        intake = Intake(hub, client, data_dir, load_credentials(data_dir), {})
+        for _ in range(referrals):
+            await intake.submit()
+    finally:
+        await client.aclose()
+        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
 def mash_audit(*args: str) -> subprocess.CompletedProcess[str]:
     mash = str(Path(sys.executable).with_name("mash"))
     return subprocess.run([mash, "audit", *args], capture_output=True, text=True, timeout=60,
@@ -120,13 +134,7 @@ def mash_audit(*args: str) -> subprocess.CompletedProcess[str]:
 async def test_mash_audit_checkpoint_and_verify_on_the_command_line(
     demo_data_dir: Path, tmp_path: Path,
 ) -> None:
-    hub, client, running = await start_hub(hub_settings(demo_data_dir))
-    try:
-        intake = Intake(hub, client, demo_data_dir, load_credentials(demo_data_dir), {})
-        await intake.submit()
-    finally:
-        await client.aclose()
-        await running.__aexit__(None, None, None)  # type: ignore[attr-defined]
+    await referrals_then_stop(demo_data_dir, 1)
     taken = mash_audit("checkpoint", "--data-dir", str(demo_data_dir))
     assert taken.returncode == 0, taken.stderr
     document = json.loads(taken.stdout)
@@ -200,3 +208,53 @@ async def test_impossible_dates_of_birth_and_the_zero_nhs_number_are_refused(
         answer = await intake.submit(referral_body(subjects=[subject]))
         assert answer.status_code == 422, answer.text
         assert answer.json()["errors"][0]["loc"][-1] == field
+
+
+VERIFY_AND_LIST_LOADED = """
+import sys
+from mash.cli import main
+try:
+    main(["audit", "verify", "--data-dir", sys.argv[1]])
+except SystemExit as stop:
+    print("loaded:", sorted(m for m in ("sqlalchemy", "pydantic", "fastapi", "aiosqlite")
+                            if m in sys.modules))
+    raise
+"""
+
+
+async def test_verify_on_a_data_directory_loads_no_orm_and_finds_what_the_hub_check_finds(
+    demo_data_dir: Path,
+) -> None:
+    await referrals_then_stop(demo_data_dir, 3)
+
+    def verify(**environment: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", VERIFY_AND_LIST_LOADED,
+                               str(demo_data_dir)], capture_output=True, text=True,
+                              timeout=60, check=False, env={**os.environ, **environment})
+
+    # The same file named by MASH_REFERRAL_DATABASE_URL: the command reads the settings
+    # and checks through the ORM, as it does for a deployment's database.
+    url = f"sqlite+aiosqlite:///{(demo_data_dir / 'referral.db').resolve()}"
+
+    def both() -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+        return verify(), verify(MASH_REFERRAL_DATABASE_URL=url)
+
+    quick, through_orm = both()
+    assert "loaded: []" in quick.stdout
+    assert "'sqlalchemy'" in through_orm.stdout
+    assert quick.returncode == through_orm.returncode == 0, quick.stdout + quick.stderr
+    intact = quick.stdout.splitlines()[0]
+    assert intact == through_orm.stdout.splitlines()[0]
+    assert int(intact.split("audit log intact: ")[1].split(" entries")[0]) >= 3
+
+    with sqlite3.connect(demo_data_dir / "referral.db") as conn:
+        conn.execute("DROP TRIGGER audit_entries_no_update")
+        conn.execute("UPDATE audit_entries SET purpose = 'routine' WHERE seq = 2")
+        conn.execute("UPDATE audit_seals SET mac = printf('%064d', 0)")
+    quick, through_orm = both()
+    assert quick.returncode == through_orm.returncode == 1
+    findings = [line for line in quick.stdout.splitlines() if line.startswith("audit ")]
+    assert findings == [line for line in through_orm.stdout.splitlines()
+                        if line.startswith("audit ")]
+    assert "audit entry 2: has been changed since it was written" in findings
+    assert any("its seal was not made with this hub's key" in line for line in findings)

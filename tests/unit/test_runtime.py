@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from shared.runtime import freeze_start_up_objects
+from shared.runtime import freeze_start_up_objects, pause_collection
 
 
 def test_objects_alive_at_start_up_are_frozen_and_later_ones_are_not() -> None:
@@ -18,4 +18,15 @@ def test_objects_alive_at_start_up_are_frozen_and_later_ones_are_not() -> None:
         assert gc.get_freeze_count() == frozen, "a request's objects are collected as before"
         assert gc.is_tracked(later)
     finally:
+        gc.unfreeze()
+
+
+def test_collection_paused_for_start_up_goes_on_once_start_up_objects_are_frozen() -> None:
+    pause_collection()
+    try:
+        assert not gc.isenabled()
+        freeze_start_up_objects()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
         gc.unfreeze()

@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
+from services.referral.audit.hashchain import GENESIS
 from shared.db import UTCDateTime
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "AuditEntry", "AuditHead", "AuditSeal"]
 
 
 class AuditEntry(SQLModel, table=True):

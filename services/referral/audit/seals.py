@@ -15,15 +15,17 @@ rewritten, whatever happened to the database and its seals since.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
 
 from sqlmodel import col, select
 
+from services.referral.audit.hashchain import (
+    SEAL_GRACE,
+    Checkpoint,
+    check_seal,
+    seal_key,
+    seal_mac,
+)
 from services.referral.audit.models import AuditHead, AuditSeal
 from shared.db import Database, UnitOfWork, dialect_insert
 from shared.events import utcnow
@@ -31,43 +33,8 @@ from shared.workers import PollingWorker
 
 log = logging.getLogger(__name__)
 
-# Entries may wait this long for their seal before verification calls them unsealed.
-SEAL_GRACE = timedelta(minutes=2)
-
-
-def seal_key(secret: str) -> bytes:
-    """The key of the seals, derived from the hub's secret (never stored with the data)."""
-    return hmac.new(secret.encode(), b"mash audit chain seal v1", hashlib.sha256).digest()
-
-
-def seal_mac(key: bytes, seq: int, chain_hash: str, sealed_at: datetime) -> str:
-    """The HMAC of a chain head at a moment."""
-    message = f"{seq}:{chain_hash}:{sealed_at.isoformat()}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A sealed head of the chain, to be kept away from the hub."""
-
-    seq: int
-    hash: str
-    sealed_at: datetime
-    mac: str
-
-    def as_json(self) -> dict[str, Any]:
-        """The checkpoint as written to a file or posted."""
-        return {"seq": self.seq, "hash": self.hash, "sealed_at": self.sealed_at.isoformat(),
-                "mac": self.mac}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Checkpoint:
-        """A checkpoint read back; ValueError if it is not one."""
-        try:
-            return cls(int(data["seq"]), str(data["hash"]),
-                       datetime.fromisoformat(str(data["sealed_at"])), str(data["mac"]))
-        except (KeyError, TypeError) as exc:
-            raise ValueError("not an audit checkpoint") from exc
+__all__ = ["SEAL_GRACE", "AuditSealer", "Checkpoint", "check_seal", "checkpoint",
+           "seal_head", "seal_key", "seal_mac", "seals"]
 
 
 async def seal_head(uow: UnitOfWork, key: bytes) -> Checkpoint | None:
@@ -88,15 +55,6 @@ async def seal_head(uow: UnitOfWork, key: bytes) -> Checkpoint | None:
 async def checkpoint(uow: UnitOfWork, key: bytes) -> Checkpoint | None:
     """A checkpoint of the chain as it is now (sealed, so verification knows it too)."""
     return await seal_head(uow, key)
-
-
-def check_seal(key: bytes, seal: Checkpoint, hashes: dict[int, str]) -> str | None:
-    """Why ``seal`` does not hold over the chain's ``hashes`` (by seq), or None."""
-    if not hmac.compare_digest(seal.mac, seal_mac(key, seal.seq, seal.hash, seal.sealed_at)):
-        return "its seal was not made with this hub's key"
-    if hashes.get(seal.seq) != seal.hash:
-        return "the chain up to here has been rewritten since it was sealed"
-    return None
 
 
 async def seals(uow: UnitOfWork) -> list[Checkpoint]:
