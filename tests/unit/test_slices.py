@@ -10,6 +10,13 @@ import pytest
 from shared import slices
 
 
+def hold(seconds: float) -> None:
+    """An item's work: the CPU, and the loop with it, held for ``seconds``."""
+    ends = time.perf_counter() + seconds
+    while time.perf_counter() < ends:
+        pass
+
+
 async def turns_taken(items: int, work_seconds: float) -> int:
     """How many times a task waiting beside ``each`` got the loop while it ran."""
     turns = 0
@@ -25,8 +32,7 @@ async def turns_taken(items: int, work_seconds: float) -> int:
     await asyncio.sleep(0)
     started = turns
     async for _ in slices.each(range(items), size=10):
-        if work_seconds:
-            time.sleep(work_seconds)  # an item's work, holding the loop
+        hold(work_seconds)
     done = True
     await other
     return turns - started
