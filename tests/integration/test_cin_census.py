@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,12 +23,14 @@ from services.referral.referrals.models import Referral
 from services.referral.referrals.schemas import ReferralCreate
 from services.referral.reports.census import (
     CensusRecord,
+    CensusRecords,
     census_csv,
+    census_json_streamed,
     census_problems,
     census_records,
     census_xml,
 )
-from services.referral.reports.schemas import CensusRecordView
+from services.referral.reports.schemas import CensusExtract, CensusRecordView
 from shared.auth import Principal
 from shared.db import Database
 from shared.migrations import upgrade_to_head
@@ -225,3 +228,18 @@ async def test_managers_and_auditors_take_it_and_it_is_audited(
         assert [e["purpose"] for e in log["items"]] == ["cin_census"] * 4  # JSON x2, XML, CSV
     async with database.unit_of_work() as uow:
         assert len((await uow.session.exec(select(Referral.id))).all()) == 1
+
+
+async def test_the_json_extract_streamed_in_slices_is_the_extract() -> None:
+    rows = [(f"child-{n}", None, date(2015, 1, 1), "1", date(2026, 5, 1 + n % 28), "6",
+             None if n % 3 else "N1", n % 2 == 0, False) for n in range(1_234)]
+    problems = [f"record {n}: a problem" for n in range(1_111)]
+    expected = CensusExtract(year=YEAR, period_start=date(2026, 4, 1),
+                             period_end=date(2027, 3, 31),
+                             records=[CensusRecordView(**CensusRecord._make(row)._asdict())
+                                      for row in rows], problems=list(problems))
+    records = CensusRecords(list(rows))
+    streamed = b"".join([part async for part in census_json_streamed(records, YEAR,
+                                                                     problems)])
+    assert json.loads(streamed) == json.loads(expected.model_dump_json())
+    assert len(records) == 0 and problems == []  # let go of as they were sent
