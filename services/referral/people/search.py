@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, func, or_
@@ -25,7 +26,13 @@ from sqlmodel import col, select
 from services.referral.matching import PersonRecord
 from services.referral.matching.blocking import blocking_keys
 from services.referral.matching.compare import family_name, given_name
-from services.referral.matching.normalise import address_words, name_parts, phonetic, prepare
+from services.referral.matching.normalise import (
+    PreparedRecord,
+    address_words,
+    name_parts,
+    phonetic,
+    prepare,
+)
 from services.referral.matching.variants import variants_of
 from services.referral.people.models import BlockingKey, PersonIdentifier, SubjectDetails
 from services.referral.referrals.models import Referral
@@ -102,12 +109,19 @@ def _name_keys(record: PersonRecord) -> set[str]:
     return {key for key in keys if not key.startswith(("n:", "u:"))}
 
 
-def _name_rank(query: PersonRecord, one_word: str | None, details: SubjectDetails
-               ) -> int | None:
-    """How well the record's names agree with the query (None: not at all)."""
-    candidate = prepare(PersonRecord(given_name=details.given_name,
-                                     family_name=details.family_name,
-                                     other_names=tuple(details.other_names)))
+@lru_cache(maxsize=65536)
+def _prepared_names(given: str | None, family: str | None,
+                    others: tuple[str, ...]) -> PreparedRecord:
+    """A record's names in normal form (cached by the names themselves: a common name's
+    records are weighed by search after search)."""
+    return prepare(PersonRecord(given_name=given, family_name=family, other_names=others))
+
+
+def _name_rank(query: PersonRecord, one_word: str | None,
+               names: tuple[str | None, str | None, tuple[str, ...]]) -> int | None:
+    """How well a record's names (given, family, others) agree with the query (None: not
+    at all)."""
+    candidate = _prepared_names(*names)
     if one_word is not None:
         if one_word in candidate.family:
             return 0 if candidate.family_joined == one_word else 1
@@ -157,9 +171,16 @@ async def _identified(uow: UnitOfWork, query: PersonQuery) -> set[str] | None:
     return found
 
 
+# What a search weighs of a record: a common name alone brings MAX_RECORDS of them, read as
+# plain rows of these, not as whole records.
+RECORD_COLUMNS = (col(SubjectDetails.person_id), col(SubjectDetails.given_name),
+                  col(SubjectDetails.family_name), col(SubjectDetails.other_names))
+
+
 def records_statement(query: PersonQuery, people: set[str] | None) -> Any:
-    """The records worth weighing (of ``people`` if the query named identifiers)."""
-    statement = select(SubjectDetails)
+    """The records worth weighing (of ``people`` if the query named identifiers), as rows
+    of RECORD_COLUMNS."""
+    statement = select(*RECORD_COLUMNS)
     if people is not None:
         statement = statement.where(col(SubjectDetails.person_id).in_(sorted(people)))
     if query.date_of_birth is not None:
@@ -184,15 +205,21 @@ async def search(uow: UnitOfWork, query: PersonQuery) -> list[Hit]:
     record = PersonRecord(given_name=given, family_name=family,
                           date_of_birth=query.date_of_birth, postcode=query.postcode)
     records = (await uow.session.exec(records_statement(query, people))).all()
+    # A person referred again has the same names in each record: each set weighed once.
+    ranks: dict[tuple[str | None, str | None, tuple[str, ...]], int | None] = {}
     best: dict[str, Hit] = {}
-    for details in records:
-        rank = 0 if family is None else _name_rank(record, one_word, details)
-        if rank is None or details.person_id is None:
+    for person_id, their_given, their_family, their_others in records:
+        if person_id is None:
             continue
-        sort_name = f"{details.family_name or ''} {details.given_name or ''}".casefold()
-        hit = Hit(details.person_id, rank, sort_name)
-        if details.person_id not in best or hit.key() < best[details.person_id].key():
-            best[details.person_id] = hit
+        names = (their_given, their_family, tuple(their_others))
+        if names not in ranks:
+            ranks[names] = 0 if family is None else _name_rank(record, one_word, names)
+        rank = ranks[names]
+        if rank is None:
+            continue
+        hit = Hit(person_id, rank, f"{their_family or ''} {their_given or ''}".casefold())
+        if person_id not in best or hit.key() < best[person_id].key():
+            best[person_id] = hit
     return sorted(best.values(), key=Hit.key)
 
 
