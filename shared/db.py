@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -152,7 +152,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        self._commit_hooks: list[CommitHook] = []
+        self._commit_hooks: list[tuple[CommitHook, str | None]] = []
         self._reading: async_sessionmaker[AsyncSession] | None = None
 
     @property
@@ -160,14 +160,17 @@ class Database:
         """True for the embedded SQLite database."""
         return self.engine.dialect.name == "sqlite"
 
-    def on_commit(self, hook: CommitHook) -> None:
-        """Call ``hook`` after every unit of work that commits (e.g. to wake the relay)."""
-        self._commit_hooks.append(hook)
+    def on_commit(self, hook: CommitHook, *, only: str | None = None) -> None:
+        """Call ``hook`` after every unit of work that commits (e.g. to wake the relay);
+        with ``only``, after those that noted writing it (``UnitOfWork.note``): a worker
+        for rare rows is then not woken, to look for none, by every commit."""
+        self._commit_hooks.append((hook, only))
 
-    def committed(self) -> None:
-        """Tell the hooks a unit of work has committed."""
-        for hook in self._commit_hooks:
-            hook()
+    def committed(self, noted: Collection[str] = ()) -> None:
+        """Tell the hooks a unit of work has committed (having noted ``noted``)."""
+        for hook, only in self._commit_hooks:
+            if only is None or only in noted:
+                hook()
 
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work: one session, one transaction, committed explicitly."""
@@ -230,11 +233,17 @@ class UnitOfWork:
                  sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.database = database
         self.session: AsyncSession = (sessions or database.sessions)()
+        self.noted: set[str] = set()
+
+    def note(self, written: str) -> None:
+        """Say this unit of work writes ``written`` (rows a worker waits for, woken by the
+        commit: see ``Database.on_commit``)."""
+        self.noted.add(written)
 
     async def commit(self) -> None:
         """Commit the transaction, then run the database's after-commit hooks."""
         await self.session.commit()
-        self.database.committed()
+        self.database.committed(self.noted)
 
     async def rollback(self) -> None:
         """Throw away everything done in this unit of work."""

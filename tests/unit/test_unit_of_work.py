@@ -106,3 +106,21 @@ async def test_a_commit_that_fails_is_never_answered_with_a_2xx(
     assert answer.headers["content-type"] == "application/problem+json"
     assert events == [f"response {answer.status_code}"]
     assert await notes(database) == 0
+
+
+async def test_a_hook_for_rare_rows_is_woken_only_by_commits_that_noted_them(
+    database: Database,
+) -> None:
+    woken: list[str] = []
+    database.on_commit(lambda: woken.append("every commit"))
+    database.on_commit(lambda: woken.append("peer notices"), only="peer_notices")
+    for noted in ((), ("peer_notices",), ("something else",)):
+        async with database.unit_of_work() as uow:
+            for written in noted:
+                uow.note(written)
+            await uow.session.exec(text("INSERT INTO notes VALUES ('a note')"))
+            await uow.commit()
+    assert woken == ["every commit", "every commit", "peer notices", "every commit"]
+    async with database.unit_of_work() as uow:
+        uow.note("peer_notices")  # noted, but rolled back: nothing to send, no wake-up
+    assert len(woken) == 4

@@ -22,7 +22,13 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from services.referral.peers import keys
-from services.referral.peers.models import NoticeStatus, PeerHub, PeerNotice, PeerNoticeAttempt
+from services.referral.peers.models import (
+    PEER_NOTICES,
+    NoticeStatus,
+    PeerHub,
+    PeerNotice,
+    PeerNoticeAttempt,
+)
 from services.referral.referrals.models import Referral
 from services.referral.workflow.models import TimelineEntry
 from shared.db import Database, UnitOfWork
@@ -70,7 +76,7 @@ class PeerSender(PollingWorker):
                                         transport=transport, trust_env=False)
         # (peer id, key id) -> (expires, token): a new key gets a new token at once.
         self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
-        database.on_commit(self.wake)
+        database.on_commit(self.wake, only=PEER_NOTICES)  # queue_notice notes them
 
     async def step(self) -> None:
         """Send everything due now."""

@@ -14,6 +14,7 @@ from services.referral.codes import CONCERNS
 from services.referral.events import REFERRAL_DECIDED, REFERRAL_RECEIVED
 from services.referral.peers import keys
 from services.referral.peers.models import (
+    PEER_NOTICES,
     SAFEGUARDING_BASIS,
     NoticeStatus,
     PeerHub,
@@ -152,6 +153,7 @@ def queue_notice(uow: UnitOfWork, hub: HubSettings, peer: PeerHub, referral: Ref
                  share_summary: bool, committed_at: datetime | None = None,
                  decided_by: str | None = None) -> PeerNotice:
     """A notice due now (the sender is woken by the commit)."""
+    uow.note(PEER_NOTICES)
     now = utcnow()
     notice = PeerNotice(peer_hub_id=peer.id, referral_id=referral.id, kind=kind,
                         legal_basis=legal_basis, shares_summary=share_summary,
