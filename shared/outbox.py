@@ -38,11 +38,15 @@ from shared.workers import PollingWorker
 
 log = logging.getLogger(__name__)
 
+# What a unit of work notes when it stages events (the table's name, as Rows notes it),
+# so the commit wakes the relay.
+OUTBOX = "outbox_messages"
+
 
 class OutboxMessage(SQLModel, table=True):
     """An event waiting to be published, written in the transaction that caused it."""
 
-    __tablename__ = "outbox_messages"
+    __tablename__ = OUTBOX
     __table_args__ = (Index("ix_outbox_messages_unsent", "sent_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,6 +77,7 @@ def _outbox_values(event: CloudEvent) -> dict[str, Any]:
 def add_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
     """Stage ``event`` for publication in the unit of work's transaction."""
     uow.session.add(OutboxMessage(**_outbox_values(event)))
+    uow.note(OUTBOX)
 
 
 def outbox_row(rows: Rows, event: CloudEvent) -> None:
@@ -233,6 +238,7 @@ async def _back_to_outbox(uow: UnitOfWork, event: CloudEvent) -> None:
     """Stage ``event`` for publication again: a new row, or its own row (an event this
     database published itself) marked unsent."""
     values = _outbox_values(event)
+    uow.note(OUTBOX)
     sqlite = uow.database.is_sqlite
     statement = dialect_insert(_OUTBOX, sqlite=sqlite).values(**values).on_conflict_do_update(
         index_elements=[_OUTBOX.c.event_id],
@@ -281,7 +287,9 @@ class OutboxRelay(PollingWorker):
         self.relay_name = name
         self.batch_size = batch_size
         self.on_published = on_published
-        database.on_commit(self.wake)
+        # Woken by the commits that stage events (add_to_outbox, outbox_row through Rows,
+        # a replay), not by every commit: a consumer's inbox row alone is no news here.
+        database.on_commit(self.wake, only=OUTBOX)
 
     async def relay_once(self) -> int:
         """Publish one window of unsent rows; return how many were confirmed."""

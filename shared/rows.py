@@ -89,6 +89,7 @@ class Rows:
         connection = await uow.session.connection()
         for table in sorted(self._tables, key=lambda t: order.get(t.name, len(order))):
             await connection.execute(_insert(table), self._tables[table])
+            uow.note(table.name)  # the workers waiting for these rows wake at the commit
         self._tables.clear()
 
 

@@ -25,10 +25,11 @@ from services.notify.models import Delivery
 from services.notify.service import record_delivery
 from services.referral.app import MIGRATIONS as REFERRAL_MIGRATIONS
 from services.referral.app import create_service as create_referral_service
+from shared import outbox
 from shared.broker import BrokerUnavailable
 from shared.broker.memory import InProcessBroker
 from shared.db import Database, UnitOfWork
-from shared.events import CloudEvent
+from shared.events import CloudEvent, utcnow
 from shared.migrations import upgrade_to_head
 from shared.outbox import (
     InboxMessage,
@@ -41,6 +42,7 @@ from shared.outbox import (
     purge_messages,
     replay_dead_letters,
 )
+from shared.rows import Rows
 from shared.settings import Settings
 from tests.helpers import eventually, hub_clock_at
 
@@ -274,6 +276,24 @@ async def test_running_relay_publishes_a_commit_without_waiting_for_its_poll(
     finally:
         async with asyncio.timeout(5):
             await relay.stop()
+
+
+async def test_only_commits_that_stage_events_wake_the_relay(referral_db: Database,
+                                                             broker: InProcessBroker) -> None:
+    relay = OutboxRelay(referral_db, broker, name="referral", poll_seconds=60.0)
+    async with referral_db.unit_of_work() as uow:  # a consumer's inbox row alone
+        uow.session.add(InboxMessage(message_id="m-1", consumer="c", received_at=utcnow()))
+        await uow.commit()
+    assert not relay._wake.is_set()
+    await write(referral_db, event(1))
+    assert relay._wake.is_set()
+    relay._wake.clear()
+    async with referral_db.unit_of_work() as uow:  # as intake writes its batch's rows
+        rows = Rows()
+        outbox.outbox_row(rows, event(2))
+        await rows.write(uow)
+        await uow.commit()
+    assert relay._wake.is_set()
 
 
 async def test_relay_stops_promptly_even_when_woken_as_it_is_stopped(
