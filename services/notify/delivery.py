@@ -15,7 +15,6 @@ from sqlmodel import col, select
 from services.notify import events
 from services.notify.channels import Outcome
 from services.notify.models import (
-    DELIVERIES,
     Channel,
     Delivery,
     DeliveryAttempt,
@@ -168,8 +167,6 @@ async def _tell_agency(uow: UnitOfWork, disabled: Subscription, reason: str,
                                    col(Subscription.id) != disabled.id))).all()
     payload = json.dumps({"type": events.SUBSCRIPTION_DISABLED, "timestamp": now.isoformat(),
                           "data": {"subscription_id": disabled.id, "reason": reason}})
-    if mailboxes:
-        uow.note(DELIVERIES)
     for mailbox in mailboxes:
         uow.session.add(Delivery(
             event_id=f"{disabled.id}:{now.isoformat()}"[:64],

@@ -29,7 +29,7 @@ from services.notify.delivery import (
     record_attempt,
     record_failed_probe,
 )
-from services.notify.models import DELIVERIES, Delivery, DeliveryStatus, Subscription
+from services.notify.models import Delivery, DeliveryStatus, Subscription
 from services.notify.retries import RetryPolicy
 from shared import otel
 from shared.db import Database
@@ -66,9 +66,7 @@ class Dispatcher(PollingWorker):
         self._due = self._due_query()
         self._probe = self._probe_query()
         self._probed: dict[str, datetime] = {}  # failing subscription -> its last probe
-        # Woken by the commits that make deliveries due (an event's, a replay, a
-        # subscription back on), not by every commit of notify's database.
-        database.on_commit(self.wake, only=DELIVERIES)
+        database.on_commit(self.wake)
 
     async def claim_due(self) -> list[str]:
         """Lease up to a batch of due deliveries whose turn it is (see ``_not_its_turn``)."""

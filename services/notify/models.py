@@ -53,11 +53,6 @@ class Subscription(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
-# What a unit of work notes when it makes deliveries due (the table's name, as Rows notes
-# it), so the commit wakes the dispatcher.
-DELIVERIES = "deliveries"
-
-
 class Delivery(SQLModel, table=True):
     """One event on its way to one subscription (or recorded as having no subscriber).
 

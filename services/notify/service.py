@@ -12,13 +12,7 @@ from sqlmodel import col, select
 
 from services.notify import events
 from services.notify.encompass import school_deliveries
-from services.notify.models import (
-    DELIVERIES,
-    Delivery,
-    DeliveryAttempt,
-    DeliveryStatus,
-    Subscription,
-)
+from services.notify.models import Delivery, DeliveryAttempt, DeliveryStatus, Subscription
 from services.notify.permissions import sees_every_delivery
 from services.notify.subscriptions import event_types_of
 from shared.auth import Principal
@@ -136,5 +130,4 @@ async def replay(uow: UnitOfWork, delivery_id: str, now: datetime) -> Delivery:
     delivery.attempt_count = 0
     delivery.next_attempt_at = now
     uow.session.add(delivery)
-    uow.note(DELIVERIES)
     return delivery

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from services.notify import events
-from services.notify.models import DELIVERIES, Channel, Subscription
+from services.notify.models import Channel, Subscription
 from services.notify.permissions import is_admin, may_hear_manager_events
 from services.notify.schemas import SubscriptionCreate, SubscriptionUpdate, SubscriptionView
 from services.notify.secret_box import SecretBox
@@ -92,7 +92,6 @@ async def update(uow: UnitOfWork, subscription: Subscription, body: Subscription
             subscription.disabled_at = None
             subscription.disabled_reason = None
             subscription.failing_since = None
-            uow.note(DELIVERIES)  # what waits for it may be due
     subscription.updated_at = now
     uow.session.add(subscription)
     return subscription

@@ -22,7 +22,6 @@ from services.notify.settings import NotifySettings
 from shared.db import Database
 from shared.events import utcnow
 from shared.migrations import upgrade_to_head
-from shared.outbox import InboxMessage
 from tests.helpers import eventually
 from tests.integration.notify_hub import POLICE_AGENCY, Notify, referral_event
 from tests.webhooks import FakeClock, Mailbox, Receiver, Reply
@@ -622,18 +621,3 @@ async def test_permanent_smtp_refusal_is_dead_lettered_at_once_and_transient_is_
             assert len(mailbox.messages) == 1
     finally:
         mailbox.stop()
-
-
-async def test_the_dispatcher_is_woken_by_commits_that_make_deliveries_due_only(
-    notify_db: Database,
-) -> None:
-    notify = Notify(notify_db)
-    await notify.subscribe(POLICE, url="https://partner.example/hook")
-    woken = notify.dispatcher._wake
-    woken.clear()
-    async with notify_db.unit_of_work() as uow:  # a consumer's inbox row alone
-        uow.session.add(InboxMessage(message_id="m-1", consumer="c", received_at=utcnow()))
-        await uow.commit()
-    assert not woken.is_set()
-    await notify.publish(referral_event())  # an event's deliveries
-    assert woken.is_set()
