@@ -290,7 +290,7 @@ def _verify_data_dir(data_dir: Path,
     checks as ``_verify_audit``, without loading the settings or the ORM."""
     from datetime import UTC, datetime
 
-    from mash.datadir import SECRET_ENV, SECRET_FILE
+    from mash.datadir import SECRET_ENV, hub_secret
     from services.referral.audit.hashchain import seal_key, verify_sqlite
     from shared.names import DEFAULT_SECRET
 
@@ -298,9 +298,8 @@ def _verify_data_dir(data_dir: Path,
     if not database.is_file():
         print(f"no referral database in {data_dir}", flush=True)
         sys.exit(2)
-    secret_file = data_dir / SECRET_FILE
-    secret = (os.environ.get(SECRET_ENV)
-              or (secret_file.read_text().strip() if secret_file.exists() else DEFAULT_SECRET))
+    # The secret embedded_settings gives the hub: MASH_SECRET_KEY, else the directory's.
+    secret = os.environ.get(SECRET_ENV) or hub_secret(data_dir) or DEFAULT_SECRET
     return verify_sqlite(database, seal_key(secret), checkpoint, datetime.now(UTC))
 
 

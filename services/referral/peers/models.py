@@ -13,9 +13,9 @@ from shared.db import UTCDateTime, new_id
 
 SAFEGUARDING_BASIS = "Children Act 2004 s11 / DPA 2018 Sch 8"
 
-
 # What a unit of work notes when it queues a notice, so the commit wakes the sender.
 PEER_NOTICES = "peer_notices"
+
 
 class NoticeStatus(StrEnum):
     """Where a notice stands."""

@@ -113,8 +113,10 @@ def _name_keys(record: PersonRecord) -> set[str]:
 def _prepared_names(given: str | None, family: str | None,
                     others: tuple[str, ...]) -> PreparedRecord:
     """A record's names in normal form (cached by the names themselves: a common name's
-    records are weighed by search after search)."""
-    return prepare(PersonRecord(given_name=given, family_name=family, other_names=others))
+    records are weighed by search after search; prepare's own cache, keyed by whole
+    records, is the matcher's and is left to it)."""
+    return prepare.__wrapped__(PersonRecord(given_name=given, family_name=family,
+                                            other_names=others))
 
 
 def _name_rank(query: PersonRecord, one_word: str | None,
