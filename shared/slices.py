@@ -67,18 +67,15 @@ async def each(items: Iterable[T], size: int = SLICE) -> AsyncIterator[T]:
             current.restart()
 
 
-async def streamed_rows(uow: UnitOfWork, query: Any, size: int = SLICE
-                        ) -> AsyncIterator[Row[Any]]:
+async def streamed_rows(uow: UnitOfWork, query: Any) -> AsyncIterator[Row[Any]]:
     """The rows of ``query``, fetched FETCH at a time (each fetch a wait on the database,
-    not the loop), the loop let go after every slice and every fetch."""
+    not the loop), the loop let go after every slice: FETCH rows or SLICE_SECONDS."""
     connection = await uow.session.connection()
     result = await connection.stream(query)
-    current = _Slice(size)
+    current = _Slice(FETCH)
     async for rows in result.partitions(FETCH):
         for row in rows:
             yield row
             if current.full():
                 await let_go()
                 current.restart()
-        await let_go()
-        current.restart()
