@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared import clock
+from shared.schemas import Schema
 from shared.tracing import current_traceparent
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -19,7 +20,7 @@ def utcnow() -> datetime:
     return clock.now()
 
 
-class CloudEvent(BaseModel):
+class CloudEvent(Schema):
     """A CloudEvents 1.0 event. `traceparent` is the distributed-tracing extension."""
 
     model_config = ConfigDict(extra="allow", frozen=True)

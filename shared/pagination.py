@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import URL
 
 from shared.problems import Problem
+from shared.schemas import Schema
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -22,7 +22,7 @@ DEFAULT_PAGE_SIZE = 50
 T = TypeVar("T")
 
 
-class PageLinks(BaseModel):
+class PageLinks(Schema):
     """Links to the next page, if there is one."""
 
     next: str | None = None

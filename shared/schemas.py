@@ -1,11 +1,35 @@
-"""Pydantic bases the services' request bodies share."""
+"""Pydantic bases the services' models share."""
 
 from __future__ import annotations
 
+import warnings
+
 from pydantic import BaseModel, ConfigDict
+from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 
-class Strict(BaseModel):
+class Schema(BaseModel):
+    """The base of the services' request, response and event models.
+
+    Each model's validator and serialiser are built when the model is first used, not
+    when its class is defined (``defer_build``): importing the services defines some 190
+    models, and building them all up front was about a tenth of a restart of `mash up`
+    (bench/startup.py), most of it for models a given process may never use. A model's
+    first use builds it once, in a millisecond or two."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+# FastAPI wraps a request body's model in a TypeAdapter with the parameter's alias
+# (``Annotated[Model, Field(alias="body")]``), where pydantic warns that an alias does
+# nothing. FastAPI silences that warning while it makes the adapter; with the model's
+# build deferred, the adapter is built at the first request instead, outside FastAPI's
+# silencing, and the same warning (the same no-op) would be shown there.
+warnings.filterwarnings("ignore", category=UnsupportedFieldAttributeWarning,
+                        message=r"The 'alias' attribute with value ")
+
+
+class Strict(Schema):
     """Unknown fields are an error, not silently ignored: a caller learns at once of a
     misspelt field."""
 

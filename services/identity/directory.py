@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
 from services.identity import service
 from shared.auth import Principal, RolePermission
 from shared.roles import MASH_STAFF, PARTNERS, Role
+from shared.schemas import Schema
 from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix="/api/v1", tags=["directories"])
@@ -28,7 +28,7 @@ StaffDirectoryReadPermission = RolePermission("read the staff directory", *MASH_
 StaffDirectoryReader = Annotated[Principal, Depends(StaffDirectoryReadPermission)]
 
 
-class DirectoryEntry(BaseModel):
+class DirectoryEntry(Schema):
     """An agency as every signed-in caller may see it."""
 
     id: str
@@ -36,7 +36,7 @@ class DirectoryEntry(BaseModel):
     kind: str
 
 
-class StaffEntry(BaseModel):
+class StaffEntry(Schema):
     """A member of staff as MASH staff see them in a chronology."""
 
     id: str

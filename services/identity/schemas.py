@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
+from pydantic import EmailStr, Field, HttpUrl, model_validator
 
 from shared.agencies import SCHOOL_URN_PATTERN
 from shared.roles import Role
+from shared.schemas import Schema
 
 AssertionAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS512", "ES256", "ES384"]
 AgencyKind = Literal["police", "health", "school", "local_authority", "other"]
 
 
-class SessionCreate(BaseModel):
+class SessionCreate(Schema):
     """Staff sign-in: password and the current code of their authenticator app."""
 
     username: str = Field(min_length=1, max_length=100)
@@ -22,7 +23,7 @@ class SessionCreate(BaseModel):
     otp: str = Field(min_length=6, max_length=10)
 
 
-class Me(BaseModel):
+class Me(Schema):
     """Who the caller is."""
 
     subject: str
@@ -37,7 +38,7 @@ class Me(BaseModel):
     session_expires_at: datetime | None = None
 
 
-class Changes(BaseModel):
+class Changes(Schema):
     """A PATCH body: a field left out stays as it is; ``NOT_NULL`` fields cannot be cleared."""
 
     NOT_NULL: ClassVar[tuple[str, ...]] = ()
@@ -60,7 +61,7 @@ SafeguardingLeadEmail = Field(
                 "school has no webhook for them")
 
 
-class AgencyCreate(BaseModel):
+class AgencyCreate(Schema):
     """A new agency."""
 
     name: str = Field(min_length=1, max_length=200)
@@ -86,7 +87,7 @@ class AgencyUpdate(Changes):
     safeguarding_lead_email: EmailStr | None = SafeguardingLeadEmail
 
 
-class AgencyPublic(BaseModel):
+class AgencyPublic(Schema):
     """An agency as the API shows it."""
 
     id: str
@@ -98,7 +99,7 @@ class AgencyPublic(BaseModel):
     created_at: datetime
 
 
-class UserCreate(BaseModel):
+class UserCreate(Schema):
     """A new member of staff; the initial password and TOTP secret are returned once."""
 
     username: str = Field(min_length=3, max_length=100, pattern=r"^[a-z0-9._-]+$")
@@ -119,7 +120,7 @@ class UserUpdate(Changes):
     active: bool | None = None
 
 
-class UserPublic(BaseModel):
+class UserPublic(Schema):
     """A user as the API shows it (never the hashes or the TOTP secret)."""
 
     id: str
@@ -140,7 +141,7 @@ class UserCreated(UserPublic):
     otpauth_uri: str
 
 
-class ClientCreate(BaseModel):
+class ClientCreate(Schema):
     """A new partner system: a JWKS (inline or URL) for private_key_jwt, else a secret."""
 
     client_id: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
@@ -172,7 +173,7 @@ class ClientUpdate(Changes):
     jwks_uri: HttpUrl | None = None
 
 
-class ClientPublic(BaseModel):
+class ClientPublic(Schema):
     """A partner system as the API shows it (never the secret's hash)."""
 
     client_id: str
@@ -192,14 +193,14 @@ class ClientCreated(ClientPublic):
     client_secret: str | None = None
 
 
-class SecondFactorReset(BaseModel):
+class SecondFactorReset(Schema):
     """A user's new second factor: shown this once."""
 
     totp_secret: str
     otpauth_uri: str
 
 
-class AdminChangeView(BaseModel):
+class AdminChangeView(Schema):
     """One administrator's change: who, when, what (secrets never shown)."""
 
     id: int

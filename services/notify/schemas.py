@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import EmailStr, Field, model_validator
 
 from services.notify.events import EventType
 from shared.pagination import PageLinks
-from shared.schemas import Strict
+from shared.schemas import Schema, Strict
 
 ChannelName = Literal["webhook", "email"]
 EventTypes = list[EventType]
-
 
 
 class SubscriptionCreate(Strict):
@@ -46,7 +45,7 @@ class SubscriptionUpdate(Strict):
     active: bool | None = None
 
 
-class SubscriptionView(BaseModel):
+class SubscriptionView(Schema):
     """A subscription as its agency sees it (never its secret)."""
 
     id: str
@@ -69,14 +68,14 @@ class SubscriptionCreated(SubscriptionView):
     secret: str | None = None
 
 
-class SecretRotated(BaseModel):
+class SecretRotated(Schema):
     """A new webhook secret, shown once; the old one also signs until the time given."""
 
     secret: str
     previous_secret_valid_until: datetime
 
 
-class AttemptView(BaseModel):
+class AttemptView(Schema):
     """One attempt at a delivery."""
 
     attempted_at: datetime
@@ -85,7 +84,7 @@ class AttemptView(BaseModel):
     error: str | None
 
 
-class DeliveryView(BaseModel):
+class DeliveryView(Schema):
     """A delivery in the log: its event, where it goes, and how it has gone so far."""
 
     id: str
@@ -106,8 +105,7 @@ class DeliveryView(BaseModel):
     attempts: list[AttemptView]
 
 
-
-class DeliveryPage(BaseModel):
+class DeliveryPage(Schema):
     """One page of the delivery log, newest first."""
 
     items: list[DeliveryView]

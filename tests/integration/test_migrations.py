@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,7 @@ from services.identity import service as identity
 from services.identity.keys import KeyStore
 from services.identity.passwords import new_totp_secret, password_hasher
 from shared.broker.memory import InProcessBroker
-from shared.migrations import alembic_config
+from shared.migrations import alembic_config, at_head, downgrade, script_heads
 from shared.service import Service
 from shared.settings import Settings
 from tests.auth import current_otp
@@ -153,6 +156,70 @@ async def test_migrating_an_up_to_date_database_changes_nothing(
     async with service.database.engine.connect() as conn:
         kept = (await conn.execute(sa.text("SELECT count(*) FROM inbox_messages"))).scalar()
     assert kept == 1
+
+
+async def test_a_database_at_head_is_known_from_the_scripts_text_and_the_version_table(
+    service: Service, schema: ServiceSchema
+) -> None:
+    script_location = service.migrations
+    assert script_heads(script_location) == frozenset(
+        ScriptDirectory(str(script_location)).get_heads())
+    assert not await at_head(service.database, script_location, schema.name)  # no table yet
+
+    await service.migrate()
+    assert await at_head(service.database, script_location, schema.name)
+
+    secret = service.settings.secret_key.get_secret_value()
+    await downgrade(service.database, script_location, schema.name, "-1", secret_key=secret)
+    assert not await at_head(service.database, script_location, schema.name)
+    await service.migrate()  # not at head: Alembic runs the latest migration again
+    assert await version(service) == [head(service)]
+
+
+async def test_restarting_on_a_database_at_head_does_not_import_alembic(
+    service: Service, schema: ServiceSchema
+) -> None:
+    await service.migrate()
+    check = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from shared.db import Database\n"
+        "from shared.migrations import upgrade_to_head\n"
+        "async def main():\n"
+        "    database = Database(sys.argv[1])\n"
+        "    await upgrade_to_head(database, Path(sys.argv[2]), sys.argv[3])\n"
+        "    await database.dispose()\n"
+        "asyncio.run(main())\n"
+        "print('alembic' in sys.modules)\n")
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", check, service.database.url, str(service.migrations),
+         schema.name], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_scripts_in_a_form_the_text_reader_does_not_know_are_left_to_alembic(
+    tmp_path: Path
+) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    plain = 'revision: str = "{}"\ndown_revision: str | None = {}\nbranch_labels = None\n'
+    (versions / "a.py").write_text(plain.format("a", "None"))
+    (versions / "b.py").write_text(plain.format("b", '"a"'))
+    (versions / "c.py").write_text(plain.format("c", '"a"'))
+    assert script_heads(tmp_path) == frozenset({"b", "c"})  # two branches: two heads
+
+    merge = tmp_path / "merge"
+    (merge / "versions").mkdir(parents=True)
+    for name in ("a.py", "b.py", "c.py"):
+        (merge / "versions" / name).write_text((versions / name).read_text())
+    (merge / "versions" / "d.py").write_text(plain.format("d", '("b", "c")'))
+    assert script_heads(merge) is None
+
+    labelled = tmp_path / "labelled"
+    (labelled / "versions").mkdir(parents=True)
+    (labelled / "versions" / "a.py").write_text(
+        'revision = "a"\ndown_revision = None\nbranch_labels = ("x",)\n')
+    assert script_heads(labelled) is None
 
 
 async def test_migrated_tables_have_the_columns_the_models_use(

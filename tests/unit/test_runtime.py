@@ -1,8 +1,11 @@
-"""Start-up objects are kept out of the garbage collector's full collections."""
+"""Start-up: objects kept out of the garbage collector's full collections, and what importing the
+hub builds and loads."""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 
 from shared.runtime import freeze_start_up_objects, pause_collection
 
@@ -30,3 +33,25 @@ def test_collection_paused_for_start_up_goes_on_once_start_up_objects_are_frozen
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def test_importing_the_hub_builds_none_of_the_services_models_and_loads_no_alembic() -> None:
+    """Start-up cost: each model's validator is built at its first use (shared.schemas),
+    Alembic and fhir.resources are loaded only when a migration or a FHIR request needs
+    them. A fresh interpreter, as a start of `mash up` is."""
+    check = (
+        "import sys\n"
+        "import mash.gateway\n"
+        "from shared.schemas import Schema\n"
+        "def below(cls):\n"
+        "    for sub in cls.__subclasses__():\n"
+        "        yield sub\n"
+        "        yield from below(sub)\n"
+        "models = set(below(Schema))\n"
+        "built = sorted(m.__qualname__ for m in models if m.__pydantic_complete__)\n"
+        "print(len(models), built, [m for m in ('alembic', 'fhir') if m in sys.modules])\n")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                          timeout=120, check=True)
+    count, built, loaded = done.stdout.strip().split(" ", 2)
+    assert int(count) > 100  # the services' request, response and event models
+    assert (built, loaded) == ("[]", "[]")

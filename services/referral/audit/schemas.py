@@ -7,15 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import (
-    BaseModel,
     Field,
     field_validator,
 )
 
 from shared.pagination import PageLinks
+from shared.schemas import Schema
 
 
-class AuditEntryView(BaseModel):
+class AuditEntryView(Schema):
     """One audit entry."""
 
     seq: int
@@ -38,21 +38,21 @@ class AuditEntryView(BaseModel):
         return json.loads(value) if isinstance(value, str) else value
 
 
-class AuditPage(BaseModel):
+class AuditPage(Schema):
     """One page of the audit log, newest first."""
 
     items: list[AuditEntryView]
     links: PageLinks
 
 
-class ChainProblemView(BaseModel):
+class ChainProblemView(Schema):
     """Where the chain does not hold, and how."""
 
     seq: int
     problem: str
 
 
-class CheckpointView(BaseModel):
+class CheckpointView(Schema):
     """A sealed head of the chain."""
 
     seq: int
@@ -60,7 +60,7 @@ class CheckpointView(BaseModel):
     sealed_at: datetime
 
 
-class VerificationView(BaseModel):
+class VerificationView(Schema):
     """The chain checked end to end just now."""
 
     ok: bool

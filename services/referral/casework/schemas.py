@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from services.referral.casework.models import CaseNote, StrategyDiscussion
 from services.referral.referrals.schemas import AssigneeView
-from shared.schemas import StrictStripped
+from shared.schemas import Schema, StrictStripped
 
 NoteKind = Literal["note", "phone_call", "meeting", "management_oversight"]
 DiscussionOutcome = Literal["s47_enquiry", "no_s47", "further_information"]
@@ -22,7 +22,7 @@ class NoteCreate(StrictStripped):
     kind: NoteKind = "note"
 
 
-class NoteView(BaseModel):
+class NoteView(Schema):
     """A case note as written (notes are never edited, only added)."""
 
     id: str
@@ -40,7 +40,7 @@ class NoteView(BaseModel):
                    author=AssigneeView(id=note.author_id, display_name=note.author_name))
 
 
-class NoteList(BaseModel):
+class NoteList(Schema):
     """A referral's case notes, oldest first."""
 
     items: list[NoteView]
@@ -72,7 +72,7 @@ class StrategyDiscussionCreate(StrictStripped):
     actions: list[Action] = Field(default_factory=list, max_length=50)
 
 
-class StrategyDiscussionView(BaseModel):
+class StrategyDiscussionView(Schema):
     """A strategy discussion as recorded."""
 
     id: str
@@ -100,7 +100,7 @@ class StrategyDiscussionView(BaseModel):
             created_at=discussion.created_at)
 
 
-class StrategyDiscussionList(BaseModel):
+class StrategyDiscussionList(Schema):
     """A referral's strategy discussions, oldest first."""
 
     items: list[StrategyDiscussionView]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel
-
 from services.referral.referrals.schemas import ConcernView, ReferralLinks, ReferralView
+from shared.schemas import Schema
 
 
-class PupilView(BaseModel):
+class PupilView(Schema):
     """A pupil the notification is about: who they are and the police's reference."""
 
     given_name: str | None
@@ -22,7 +21,7 @@ class PupilView(BaseModel):
     voice: str | None = None
 
 
-class IncidentView(BaseModel):
+class IncidentView(Schema):
     """The incident the police attended: when and where."""
 
     occurred_at: datetime
@@ -45,14 +44,14 @@ class EncompassView(ReferralView):
     links: ReferralLinks
 
 
-class PupilName(BaseModel):
+class PupilName(Schema):
     """A pupil named in an inbox line."""
 
     given_name: str | None
     family_name: str | None
 
 
-class Acknowledgement(BaseModel):
+class Acknowledgement(Schema):
     """When the school first read the notice, and who."""
 
     read_at: datetime
@@ -60,7 +59,7 @@ class Acknowledgement(BaseModel):
     read_by_name: str | None = None
 
 
-class EncompassInboxItem(BaseModel):
+class EncompassInboxItem(Schema):
     """One police notification in a school's Encompass inbox."""
 
     referral_id: str
@@ -72,7 +71,7 @@ class EncompassInboxItem(BaseModel):
     links: ReferralLinks
 
 
-class EncompassInbox(BaseModel):
+class EncompassInbox(Schema):
     """A school's newest police notifications (at most 100), newest first."""
 
     items: list[EncompassInboxItem]

@@ -9,8 +9,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 JSON = dict[str, Any]
@@ -191,6 +189,10 @@ def _validate(document: JSON, kind: str) -> None:
     issues = list(_unknown_resource_types(document, kind))
     if issues:
         raise FhirError(400, issues)
+    # fhir.resources (with its 40 ms of imports) is loaded by the first FHIR request, not
+    # by every start of the hub.
+    from fhir.resources.R4B import get_fhir_model_class
+
     model = get_fhir_model_class(kind)
     try:
         model.model_validate(document)
@@ -227,6 +229,9 @@ def _unknown_resource_types(document: JSON, path: str) -> Iterable[Issue]:
 
 
 def _is_resource_type(name: str) -> bool:
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource
+
     try:
         return issubclass(get_fhir_model_class(name), Resource)
     except ValueError:

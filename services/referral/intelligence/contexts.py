@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-import phonenumbers
-
 from services.referral.identifiers import normalise_postcode
 
 ContextKind = Literal["vehicle", "place", "phone", "online"]
@@ -46,6 +44,8 @@ def normalise_place(value: str) -> str:
 
 def normalise_phone(value: str) -> str:
     """E.164 (``+447700900123``); numbers without a country code are taken as UK."""
+    import phonenumbers  # loaded by the first number, not by every start of the hub
+
     try:
         number = phonenumbers.parse(value, PHONE_REGION)
     except phonenumbers.NumberParseException as exc:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
 from sqlalchemy import String, cast
 from sqlmodel import col, func, select
 
 from services.referral.intelligence.missing import REPEAT_DAYS, REPEAT_EPISODES, recent_counts
 from services.referral.intelligence.models import Alert, Screening
 from shared.db import UnitOfWork
+from shared.schemas import Schema
 
 
-class SafeguardingFlag(BaseModel):
+class SafeguardingFlag(Schema):
     """One warning: a code for software, words for the banner."""
 
     code: str

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from services.referral.identifiers import normalise_nhs_number, normalise_postcode
 from services.referral.intelligence.missing import REPEAT_EPISODES
 from services.referral.intelligence.models import MissingEpisode
 from services.referral.links import missing_episode_path, person_path
 from shared.pagination import PageLinks
-from shared.schemas import StrictStripped
+from shared.schemas import Schema, StrictStripped
 
 
 class MissingChild(StrictStripped):
@@ -59,7 +59,7 @@ class MissingEpisodeChange(StrictStripped):
     return_interview_at: AwareDatetime | None = None
 
 
-class MissingEpisodeView(BaseModel):
+class MissingEpisodeView(Schema):
     """An episode with its return interview's deadline and the child's flag."""
 
     id: str
@@ -79,7 +79,7 @@ class MissingEpisodeView(BaseModel):
     links: dict[str, str]
 
 
-class MissingEpisodePage(BaseModel):
+class MissingEpisodePage(Schema):
     """One page of episodes, the latest first."""
 
     items: list[MissingEpisodeView]

@@ -6,20 +6,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.referral.intelligence.models import Screening
 from services.referral.intelligence.service import SUBJECT_KEY, AlertFile
 from services.referral.links import alert_path, person_path, referral_path
 from shared.pagination import PageLinks
-from shared.schemas import StrictStripped
+from shared.schemas import Schema, StrictStripped
 
 AlertStatus = Literal["open", "confirmed", "dismissed"]
 KIND_NAMES = {"adult": "adult of concern", "vehicle": "vehicle", "place": "place",
               "phone": "phone number", "online": "online account"}
 
 
-class AlertChild(BaseModel):
+class AlertChild(Schema):
     """A child the value was seen with, as the person index knows them."""
 
     person_id: str | None
@@ -30,7 +30,7 @@ class AlertChild(BaseModel):
     links: dict[str, str]
 
 
-class AlertReferral(BaseModel):
+class AlertReferral(Schema):
     """A referral the value was in."""
 
     id: str
@@ -41,7 +41,7 @@ class AlertReferral(BaseModel):
     links: dict[str, str]
 
 
-class AdultMatch(BaseModel):
+class AdultMatch(Schema):
     """How one of the adult's referral subjects was linked to the person: the method,
     the total weight and each field's agreement and weight, as match reviews show."""
 
@@ -53,7 +53,7 @@ class AdultMatch(BaseModel):
     explanation: dict[str, Any] | None
 
 
-class AlertExplanation(BaseModel):
+class AlertExplanation(Schema):
     """Why the alert was raised."""
 
     summary: str
@@ -63,7 +63,7 @@ class AlertExplanation(BaseModel):
                                           "recognised as the same person")
 
 
-class AlertDecisionView(BaseModel):
+class AlertDecisionView(Schema):
     """Who decided the alert, when and why."""
 
     decision: str
@@ -72,7 +72,7 @@ class AlertDecisionView(BaseModel):
     decided_at: datetime | None
 
 
-class AlertView(BaseModel):
+class AlertView(Schema):
     """One value seen in referrals about different children."""
 
     id: str
@@ -91,7 +91,7 @@ class AlertView(BaseModel):
     links: dict[str, str]
 
 
-class AlertPage(BaseModel):
+class AlertPage(Schema):
     """One page of alerts, latest evidence first."""
 
     items: list[AlertView]
@@ -162,7 +162,7 @@ class ScreeningCreate(StrictStripped):
     reason: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
-class ScreeningView(BaseModel):
+class ScreeningView(Schema):
     """A screening as recorded."""
 
     id: str

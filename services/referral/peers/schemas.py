@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import Field, HttpUrl
 
 from services.referral.peers.models import PeerHub, PeerNotice
-from shared.schemas import StrictStripped
+from shared.schemas import Schema, StrictStripped
 
 LA_CODE = r"^[0-9]{3}$"
 
@@ -32,7 +32,7 @@ class PeerHubChange(StrictStripped):
     active: bool
 
 
-class PeerHubView(BaseModel):
+class PeerHubView(Schema):
     """A peer hub; ``jwks_uri`` is what the peer registers this hub's partner system with
     (``private_key_jwt``, algorithm ES256)."""
 
@@ -55,13 +55,13 @@ class PeerHubView(BaseModel):
                    created_at=peer.created_at)
 
 
-class PeerHubList(BaseModel):
+class PeerHubList(Schema):
     """Every registered peer hub."""
 
     items: list[PeerHubView]
 
 
-class NoticeView(BaseModel):
+class NoticeView(Schema):
     """A line of the sharing ledger: a notice to a peer hub, or a decision not to share.
     No names, no narrative."""
 
@@ -96,7 +96,7 @@ class NoticeView(BaseModel):
                    dead_reason=notice.dead_reason, their_reference=notice.remote_reference)
 
 
-class RequestLine(BaseModel):
+class RequestLine(Schema):
     """An information request as the ledger shows it: who was asked, under what basis."""
 
     id: str
@@ -107,7 +107,7 @@ class RequestLine(BaseModel):
     created_at: datetime
 
 
-class ExchangeFigures(BaseModel):
+class ExchangeFigures(Schema):
     """Notices exchanged with one peer hub over the period, and how fast it accepted them."""
 
     peer_hub_id: str
@@ -122,7 +122,7 @@ class ExchangeFigures(BaseModel):
         description="from the referral's event to the peer's acceptance")
 
 
-class Ledger(BaseModel):
+class Ledger(Schema):
     """The sharing ledger, newest first: notices to peer hubs and decisions not to share
     (``items``), and, on the ledger endpoint, information requests to partners and the
     figures per peer hub."""
@@ -148,7 +148,7 @@ class ShareDecision(StrictStripped):
                                description="required when not sharing")
 
 
-class KnownTo(BaseModel):
+class KnownTo(Schema):
     """The peer hub a referral came from, and its reference there."""
 
     peer_hub_id: str

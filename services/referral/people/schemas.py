@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.referral.intelligence.flags import SafeguardingFlag
 from services.referral.links import match_review_path, person_path, referral_path
@@ -16,10 +16,10 @@ from services.referral.people.service import PersonFile
 from services.referral.referrals.schemas import age_on
 from shared.events import utcnow
 from shared.pagination import PageLinks
-from shared.schemas import StrictStripped
+from shared.schemas import Schema, StrictStripped
 
 
-class IdentifierView(BaseModel):
+class IdentifierView(Schema):
     """An identifier of the person and where it first came from."""
 
     type: Literal["nhs_number", "upn", "police_reference", "local_id"]
@@ -29,7 +29,7 @@ class IdentifierView(BaseModel):
     first_seen_at: datetime
 
 
-class NameView(BaseModel):
+class NameView(Schema):
     """A name the person was given in one referral."""
 
     given_name: str | None
@@ -39,7 +39,7 @@ class NameView(BaseModel):
     seen_at: datetime
 
 
-class AddressView(BaseModel):
+class AddressView(Schema):
     """An address given for the person in one referral."""
 
     line1: str | None
@@ -48,7 +48,7 @@ class AddressView(BaseModel):
     seen_at: datetime
 
 
-class PersonReferralView(BaseModel):
+class PersonReferralView(Schema):
     """A referral about the person, in the chronology across agencies."""
 
     id: str
@@ -66,7 +66,7 @@ class PersonReferralView(BaseModel):
     link: str
 
 
-class Comparison(BaseModel):
+class Comparison(Schema):
     """One field compared: the level of agreement and its match weight (log2 m/u)."""
 
     field: str
@@ -77,7 +77,7 @@ class Comparison(BaseModel):
     candidate_value: str | None
 
 
-class LinkView(BaseModel):
+class LinkView(Schema):
     """A decision that tied a subject to this person; undoable unless method is "new"."""
 
     id: str
@@ -99,7 +99,7 @@ class LinkView(BaseModel):
         default=None, description="the details the linked subject gave in its referral")
 
 
-class LinkedSubject(BaseModel):
+class LinkedSubject(Schema):
     """Who a link is about, as the referral described them."""
 
     role: str
@@ -108,14 +108,14 @@ class LinkedSubject(BaseModel):
     date_of_birth: date | None
 
 
-class SharedAddress(BaseModel):
+class SharedAddress(Schema):
     """An address two people were given."""
 
     line1: str | None
     postcode: str
 
 
-class HouseholdMember(BaseModel):
+class HouseholdMember(Schema):
     """Someone given the same address as the person in a referral."""
 
     id: str
@@ -128,10 +128,9 @@ class HouseholdMember(BaseModel):
     link: str
 
 
-LinkView.model_rebuild()
 
 
-class PersonView(BaseModel):
+class PersonView(Schema):
     """A person: identifiers, names and addresses seen, every referral about them, the
     household (people given the same address) and the links with their undo."""
 
@@ -165,7 +164,7 @@ class PersonView(BaseModel):
                                           "first line) in a referral, youngest last")
 
 
-class PersonSearchItem(BaseModel):
+class PersonSearchItem(Schema):
     """A person found by a search."""
 
     id: str
@@ -179,7 +178,7 @@ class PersonSearchItem(BaseModel):
     link: str
 
 
-class PersonSearchPage(BaseModel):
+class PersonSearchPage(Schema):
     """One page of people found, best match first."""
 
     items: list[PersonSearchItem]
@@ -257,7 +256,7 @@ def person_view(found: PersonFile) -> PersonView:
             link=person_path(mate.summary.person_id)) for mate in found.household])
 
 
-class MatchedDetails(BaseModel):
+class MatchedDetails(Schema):
     """The details compared."""
 
     given_name: str | None = None
@@ -276,14 +275,14 @@ class CandidateDetails(MatchedDetails):
     person_id: str
 
 
-class Thresholds(BaseModel):
+class Thresholds(Schema):
     """Below lower: a new person; above upper: linked automatically; between: review."""
 
     lower: float
     upper: float
 
 
-class ReviewLinks(BaseModel):
+class ReviewLinks(Schema):
     """Where to find the review, its referral and the candidate person."""
 
     self: str
@@ -291,7 +290,7 @@ class ReviewLinks(BaseModel):
     candidate_person: str
 
 
-class MatchReviewView(BaseModel):
+class MatchReviewView(Schema):
     """A possible match for a human: which fields agreed, which did not, and why."""
 
     id: str
@@ -331,7 +330,7 @@ def review_view(review: MatchReview, details: SubjectDetails) -> MatchReviewView
                           candidate_person=person_path(review.candidate_person_id)))
 
 
-class MatchReviewPage(BaseModel):
+class MatchReviewPage(Schema):
     """One page of match reviews, newest first."""
 
     items: list[MatchReviewView]

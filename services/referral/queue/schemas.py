@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.referral.referrals.schemas import (
     AssigneeView,
@@ -13,6 +13,7 @@ from services.referral.referrals.schemas import (
     ReferralListItem,
 )
 from shared.pagination import PageLinks
+from shared.schemas import Schema
 
 
 class QueueItem(ReferralListItem):
@@ -37,7 +38,7 @@ class QueueItem(ReferralListItem):
     cse_level: str | None = None  # the latest CSE screening's level
 
 
-class QueuePage(BaseModel):
+class QueuePage(Schema):
     """One page of the queue, most urgent first; ``as_of`` is the hub's clock."""
 
     items: list[QueueItem]

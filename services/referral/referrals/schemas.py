@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     EmailStr,
     Field,
     JsonValue,
@@ -29,7 +28,7 @@ from services.referral.links import referral_path
 from shared.agencies import SCHOOL_URN_PATTERN
 from shared.events import utcnow
 from shared.pagination import PageLinks
-from shared.schemas import StrictStripped
+from shared.schemas import Schema, StrictStripped
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -258,7 +257,7 @@ class ReferralCreate(StrictStripped):
         return value
 
 
-class ReferralView(BaseModel):
+class ReferralView(Schema):
     """The base of every view of a referral: each field is read off the stored referral by
     its name, or derived from it (its link, its codes' meanings, its consent), unless the
     caller gives it."""
@@ -277,7 +276,7 @@ class ReferralView(BaseModel):
         return cls.model_validate(values)
 
 
-class ReferralLinks(BaseModel):
+class ReferralLinks(Schema):
     """Where to find the referral."""
 
     self: str
@@ -293,7 +292,7 @@ class ReferralReceipt(ReferralView):
     links: ReferralLinks
 
 
-class SentSubjectView(BaseModel):
+class SentSubjectView(Schema):
     """A subject exactly as the referring agency gave it."""
 
     role: str
@@ -328,7 +327,7 @@ class SubjectView(SentSubjectView):
     match: SubjectMatch | None = None
 
 
-class SubjectMatch(BaseModel):
+class SubjectMatch(Schema):
     """How a referral subject was matched to a person."""
 
     status: Literal["linked", "review", "new"] = Field(
@@ -337,7 +336,7 @@ class SubjectMatch(BaseModel):
     review_id: str | None = None
 
 
-class AssigneeView(BaseModel):
+class AssigneeView(Schema):
     """The member of staff a referral is allocated to."""
 
     id: str
@@ -345,7 +344,7 @@ class AssigneeView(BaseModel):
                                                  "allocated (null if it did not know them)")
 
 
-class PendingDecision(BaseModel):
+class PendingDecision(Schema):
     """A practitioner's decision waiting for a MASH manager's approval."""
 
     outcome: str
@@ -392,7 +391,7 @@ class ReferralAsSentView(ReferralView):
     links: ReferralLinks
 
 
-class ConcernView(BaseModel):
+class ConcernView(Schema):
     """A concern code with its meaning."""
 
     code: str
@@ -404,7 +403,7 @@ class ConcernView(BaseModel):
         return [cls(code=code, description=CONCERNS.get(code, "")) for code in codes]
 
 
-class TimelineView(BaseModel):
+class TimelineView(Schema):
     """One line of the chronology."""
 
     at: datetime
@@ -477,7 +476,7 @@ def age_on(born: date | None, today: date) -> int | None:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-class ChildSummary(BaseModel):
+class ChildSummary(Schema):
     """A child a referral is about, as a list names them; ``age`` is in whole years on
     the hub's clock (null for an unborn child or an unknown date of birth)."""
 
@@ -515,15 +514,13 @@ class ReferralListItem(ReferralView):
     links: ReferralLinks
 
 
-class ReferralPage(BaseModel):
+class ReferralPage(Schema):
     """One page of referrals, newest first."""
 
     items: list[ReferralListItem]
     links: PageLinks
 
 
-SubjectView.model_rebuild()
-ReferralFullView.model_rebuild()
 
 
 # What a view shows that the stored referral holds in another form.

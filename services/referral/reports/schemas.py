@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.referral.peers.schemas import ExchangeFigures
+from shared.schemas import Schema
 
 
-class PeriodFigures(BaseModel):
+class PeriodFigures(Schema):
     """One period (today, this week) in the hub's time zone."""
 
     starts_at: datetime
@@ -19,7 +20,7 @@ class PeriodFigures(BaseModel):
     decided_in_time_percent: float | None
 
 
-class AgencyOverdue(BaseModel):
+class AgencyOverdue(Schema):
     """What is late at one agency: the answers it owes the MASH (late decisions are the
     MASH's own, in ``TimelinessReport.overdue_decisions``)."""
 
@@ -27,7 +28,7 @@ class AgencyOverdue(BaseModel):
     overdue_information_requests: int
 
 
-class TimelinessReport(BaseModel):
+class TimelinessReport(Schema):
     """The manager's view of timeliness."""
 
     as_of: datetime
@@ -43,7 +44,7 @@ class TimelinessReport(BaseModel):
 # --- the board report ---------------------------------------------------------------------
 
 
-class Count(BaseModel):
+class Count(Schema):
     """A figure by one key (a source code, an outcome)."""
 
     key: str
@@ -51,7 +52,7 @@ class Count(BaseModel):
     count: int
 
 
-class BoardPeriod(BaseModel):
+class BoardPeriod(Schema):
     """The front door's figures for one week or month (or the whole range), all the
     MASH's own: what came in, and how it was decided."""
 
@@ -71,7 +72,7 @@ class BoardPeriod(BaseModel):
     no_further_action_percent: float | None
 
 
-class AgencyEngagement(BaseModel):
+class AgencyEngagement(Schema):
     """One partner agency: what it referred, and how it answered the MASH's questions
     (only what is the agency's own to answer for)."""
 
@@ -88,7 +89,7 @@ class AgencyEngagement(BaseModel):
     unanswered: int
 
 
-class SchoolFigures(BaseModel):
+class SchoolFigures(Schema):
     """One school, by name and DfE URN."""
 
     agency_id: str
@@ -104,7 +105,7 @@ class SchoolFigures(BaseModel):
     answered: int
 
 
-class BoardReport(BaseModel):
+class BoardReport(Schema):
     """Aggregates for the safeguarding partnership's board: no child, no person named."""
 
     from_date: date
@@ -121,7 +122,7 @@ class BoardReport(BaseModel):
                                           "fast the peer accepted them")
 
 
-class CensusRecordView(BaseModel):
+class CensusRecordView(Schema):
     """One child's referral in the CIN census's item names."""
 
     LAchildID: str
@@ -135,7 +136,7 @@ class CensusRecordView(BaseModel):
     ReReferral: bool
 
 
-class CensusExtract(BaseModel):
+class CensusExtract(Schema):
     """The referral part of the census return for one collection year, with the
     specification's checks that fail (to put right before the return is made)."""
 

@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     Field,
     ValidationInfo,
     field_validator,
@@ -21,7 +20,7 @@ from services.referral.referrals.schemas import (
     ReferralView,
 )
 from shared.pagination import PageLinks
-from shared.schemas import StrictStripped
+from shared.schemas import Schema, StrictStripped
 
 
 class TriageBody(StrictStripped):
@@ -125,7 +124,7 @@ class WithdrawalBody(StrictStripped):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class InformationRequestView(BaseModel):
+class InformationRequestView(Schema):
     """An information request. Partners see the question, not the referral behind it."""
 
     id: str
@@ -151,7 +150,7 @@ class InformationRequestView(BaseModel):
     links: ReferralLinks
 
 
-class InformationRequestPage(BaseModel):
+class InformationRequestPage(Schema):
     """One page of information requests, newest first."""
 
     items: list[InformationRequestView]
@@ -175,15 +174,14 @@ class ReferralState(ReferralView):
     links: ReferralLinks
 
 
-
-class HubContact(BaseModel):
+class HubContact(Schema):
     """How partners reach the MASH."""
 
     phone: str
     duty_mailbox: str
 
 
-class PartnerHours(BaseModel):
+class PartnerHours(Schema):
     """A kind of partner's working hours where they differ from the hub's."""
 
     agency_kind: str
@@ -191,7 +189,7 @@ class PartnerHours(BaseModel):
     closing_time: str
 
 
-class HubSettingsView(BaseModel):
+class HubSettingsView(Schema):
     """The hub's settings that are safe to show anyone signed in: its contact, its working
     calendar and its response times (red runs on the clock when red_on_clock_time)."""
 

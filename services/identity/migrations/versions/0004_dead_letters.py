@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from shared.migrations import create_dead_letters_table
+from shared.migration_ops import create_dead_letters_table
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from shared.db import UTCDateTime
-from shared.migrations import create_messaging_tables
+from shared.migration_ops import create_messaging_tables
 
 revision: str = "0001"
 down_revision: str | None = None

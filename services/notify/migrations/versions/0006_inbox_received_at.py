@@ -7,7 +7,7 @@ Create Date: 2026-12-04
 
 from collections.abc import Sequence
 
-from shared.migrations import create_inbox_age_index, drop_inbox_age_index
+from shared.migration_ops import create_inbox_age_index, drop_inbox_age_index
 
 revision: str = "0006"
 down_revision: str | None = "0005"

@@ -7,7 +7,7 @@ Create Date: 2026-12-04
 
 from collections.abc import Sequence
 
-from shared.migrations import add_agency_directory_name, drop_agency_directory_name
+from shared.migration_ops import add_agency_directory_name, drop_agency_directory_name
 
 revision: str = "0007"
 down_revision: str | None = "0006"

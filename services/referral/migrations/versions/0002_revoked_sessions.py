@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from shared.migrations import create_revoked_sessions_table
+from shared.migration_ops import create_revoked_sessions_table
 
 revision: str = "0002"
 down_revision: str | None = "0001"

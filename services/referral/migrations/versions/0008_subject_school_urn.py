@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from shared.migrations import create_agency_directory_table
+from shared.migration_ops import create_agency_directory_table
 
 revision: str = "0008"
 down_revision: str | None = "0007"

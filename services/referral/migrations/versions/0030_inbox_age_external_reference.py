@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from shared.migrations import create_inbox_age_index, drop_inbox_age_index
+from shared.migration_ops import create_inbox_age_index, drop_inbox_age_index
 
 revision: str = "0030"
 down_revision: str | None = "0015"

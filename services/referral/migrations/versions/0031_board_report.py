@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from shared.migrations import add_agency_directory_name, drop_agency_directory_name
+from shared.migration_ops import add_agency_directory_name, drop_agency_directory_name
 
 revision: str = "0031"
 down_revision: str | None = "0030"
