@@ -14,7 +14,7 @@ from services.notify.models import Delivery, Subscription
 from services.notify.secret_box import SecretBox
 from services.notify.signing import signature_header
 from shared.events import utcnow
-from shared.ssrf import UnsafeUrl, UrlGuard, host_header, pinned_url
+from shared.ssrf import UnsafeUrl, UrlGuard, host_header, outbound_client, pinned_url
 
 USER_AGENT = "mash-notify/0.1 (Standard Webhooks)"
 
@@ -30,10 +30,7 @@ class WebhookChannel:
         self.guard = guard
         self.secrets = secrets
         self.clock = clock
-        # No proxy from the environment: the SSRF guard checked where the URL resolves,
-        # and a proxy would send the request somewhere else.
-        self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
-                                        transport=transport, trust_env=False)
+        self.client = outbound_client(timeout=timeout, transport=transport)
 
     async def send(self, delivery: Delivery, subscription: Subscription) -> Outcome:
         """One signed POST; the answer's status decides, its body is never read."""

@@ -34,7 +34,7 @@ from services.referral.workflow.models import TimelineEntry
 from shared.db import Database, UnitOfWork
 from shared.events import CloudEvent, utcnow
 from shared.outbox import add_to_outbox
-from shared.ssrf import UnsafeUrl, UrlGuard, host_header, pinned_url
+from shared.ssrf import UnsafeUrl, UrlGuard, host_header, outbound_client, pinned_url
 from shared.workers import PollingWorker
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,7 @@ class PeerSender(PollingWorker):
         self.timeout = timeout
         self.batch_size = batch_size
         self.lease = timedelta(seconds=timeout * 3)
-        # No proxy from the environment: the guard checked where the URL resolves.
-        self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
-                                        transport=transport, trust_env=False)
+        self.client = outbound_client(timeout=timeout, transport=transport)
         # (peer id, key id) -> (expires, token): a new key gets a new token at once.
         self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
         database.on_commit(self.wake, only=PEER_NOTICES)  # queue_notice notes them
