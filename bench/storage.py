@@ -12,8 +12,10 @@ Printed: each table's growth (its indexes included) divided by the referrals, by
 database, largest first, and the total against the goal of 4,096 bytes a referral.
 
 The baseline is the same data dir before the referrals (what an empty hub holds), taken
-off each table. Sent messages in the outboxes are kept for MASH_MESSAGE_RETENTION_DAYS
-and then purged: they are shown, and the total is also given without them.
+off each table. Sent messages in the outboxes and handled ones in the inboxes are kept
+for MASH_MESSAGE_RETENTION_DAYS (7 days) and then purged (shared.outbox.purge_messages):
+they are shown, and the total is also given without them, which is what a year of
+referrals keeps.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from _common import (
 from practitioner_api import partner_token
 
 GOAL = 4096
-PURGED = {"outbox_messages"}  # sent rows purged after the retention period
+# Rows purged after the retention period: outboxes' sent messages, inboxes' handled ones.
+PURGED = {"outbox_messages": "sent", "inbox_messages": "handled"}
 
 
 def table_bytes(path: Path) -> dict[str, int]:
@@ -98,7 +101,8 @@ def main() -> None:
     print("| database | table | bytes/referral |")
     print("|---|---|---|")
     for size, (database, table) in rows:
-        note = " (sent: purged after the retention period)" if table in PURGED else ""
+        note = (f" ({PURGED[table]}: purged after the retention period)"
+                if table in PURGED else "")
         print(f"| {database} | {table}{note} | {size:,.0f} |")
     by_database: dict[str, float] = defaultdict(float)
     for (database, _), size in growth.items():
@@ -108,7 +112,7 @@ def main() -> None:
     for database, size in sorted(by_database.items()):
         print(f"| {database} | (all) | {size:,.0f} |")
     print(f"\ntotal {total:,.0f} bytes/referral ({total / GOAL:.2f}x the 4 KB goal); "
-          f"{kept:,.0f} after the outboxes' sent messages are purged ({kept / GOAL:.2f}x)")
+          f"{kept:,.0f} once the messages are purged ({kept / GOAL:.2f}x)")
 
 
 if __name__ == "__main__":
