@@ -3,8 +3,8 @@
 Alembic is imported only when a migration is to run: a start whose database is already
 at the history's head (every restart) finds that out from the scripts' text and the
 version table, without importing Alembic or loading the scripts (Alembic's no-op upgrade
-of the referral database alone took about 90 ms in a fresh process, this check 2 ms). The tables and indexes the services' migrations
-share are in shared.migration_ops."""
+of the referral database alone took about 90 ms in a fresh process, this check 2 ms).
+The tables and indexes the services' migrations share are in shared.migration_ops."""
 
 from __future__ import annotations
 
