@@ -35,7 +35,9 @@ def errors_of(response: httpx.Response) -> dict[tuple[Any, ...], str]:
 
 # Validation ------------------------------------------------------------------------------
 
-TOMORROW = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+# Two days ahead, not one: the date is taken when the tests are collected, and a run that
+# crosses midnight (UTC, as the hub's "today" is) would otherwise send today's date.
+IN_TWO_DAYS = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
 NEXT_MONTH = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
 
 
@@ -45,7 +47,7 @@ NEXT_MONTH = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     ({"subjects": [child(upn="A801200001001")]}, ("subjects", 0, "upn")),
     ({"subjects": [child(address={"postcode": "NOT A CODE"})]},
      ("subjects", 0, "address", "postcode")),
-    ({"subjects": [child(date_of_birth=TOMORROW)]}, ("subjects", 0, "date_of_birth")),
+    ({"subjects": [child(date_of_birth=IN_TWO_DAYS)]}, ("subjects", 0, "date_of_birth")),
     ({"subjects": [child(sex="Q")]}, ("subjects", 0, "sex")),
     ({"subjects": [child(role="neighbour")]}, ("subjects", 0, "role")),
     ({"subjects": [child(given_name="x" * 101)]}, ("subjects", 0, "given_name")),

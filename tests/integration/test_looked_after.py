@@ -36,7 +36,9 @@ async def test_a_referral_without_them_has_no_such_chronology_line(intake: Intak
     assert "children_status_recorded" not in [t["what"] for t in full["timeline"]]
 
 
-TOMORROW = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+# Two days ahead, not one: the date is taken when the tests are collected, and a run that
+# crosses midnight (UTC, as the hub's "today" is) would otherwise send today's date.
+IN_TWO_DAYS = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
 
 
 @pytest.mark.parametrize(("subject", "loc"), [
@@ -44,7 +46,7 @@ TOMORROW = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
      ["body", "subjects", 0, "looked_after", "host_la_code"]),
     (child(looked_after={"placing_la_code": "372"}),
      ["body", "subjects", 0, "looked_after", "host_la_code"]),
-    (child(looked_after={**PLACED, "placed_at": TOMORROW}),
+    (child(looked_after={**PLACED, "placed_at": IN_TWO_DAYS}),
      ["body", "subjects", 0, "looked_after", "placed_at"]),
     (child(child_protection_plan="maybe"), ["body", "subjects", 0, "child_protection_plan"]),
 ])
