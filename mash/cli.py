@@ -76,6 +76,12 @@ def _up(args: argparse.Namespace) -> None:
     from shared.runtime import pause_collection
 
     pause_collection()  # until the hub is up (freeze_start_up_objects)
+    from mash.demo import CREDENTIALS, start_demo_secrets
+
+    # A first start hashes the demo's passwords on the second core while this one imports
+    # the services (about 0.8 s of a first start when it came after them).
+    first_start = not (Path(args.data_dir) / CREDENTIALS).exists()
+    demo_secrets = start_demo_secrets() if first_start else None
     import uvicorn
 
     from mash.gateway import Hub, create_hub_app
@@ -87,7 +93,7 @@ def _up(args: argparse.Namespace) -> None:
                                  broker_url="memory://", referral_database_url=None,
                                  notify_database_url=None, identity_database_url=None)
     otel.configure_from_environment("mash")
-    hub = Hub(settings, demo=True)
+    hub = Hub(settings, demo=True, demo_secrets=demo_secrets)
 
     async def announce(hub: Hub) -> None:
         credentials = hub.demo_credentials.resolve()

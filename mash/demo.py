@@ -2,6 +2,9 @@
 
 Everything here is made up. Passwords, TOTP secrets, client secrets and private keys are
 generated fresh for each data directory and written only to DIR/demo/ (mode 0600).
+
+This module is light to import (the identity service is imported when the data is made):
+`mash up` imports it first, to begin a first start's hashing before the services load.
 """
 
 from __future__ import annotations
@@ -12,19 +15,23 @@ import hashlib
 import json
 import os
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from services.identity import service as identity
-from services.identity.passwords import hasher, new_totp_secret, totp_uri
-from shared.db import UnitOfWork
+from services.identity.hashing import password_hasher
 from shared.roles import Role
-from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.db import UnitOfWork
+    from shared.settings import Settings
+
+CREDENTIALS = Path("demo", "credentials.json")  # in the data directory
 
 AGENCIES = {
     "police": ("Northshire Police", "police"),
@@ -92,31 +99,69 @@ def _write_private(path: Path, content: bytes) -> None:
         handle.write(content)
 
 
-async def create_demo_data(uow: UnitOfWork, data_dir: Path, settings: Settings) -> Path | None:
+@dataclass(frozen=True)
+class DemoSecrets:
+    """What the demo's logins are made of: fresh passwords and client secrets, their
+    argon2id hashes, and the partner systems' signing keys (in USERS' and CLIENTS' order)."""
+
+    passwords: list[str]
+    password_hashes: list[str]
+    client_secrets: list[str]
+    secret_hashes: list[str]
+    signing_keys: list[SigningKey]
+
+
+def make_demo_secrets() -> DemoSecrets:
+    """Generate and hash the demo's secrets, side by side on worker threads (argon2 and
+    OpenSSL release the GIL). Blocking: about 1.4 s of CPU, nine argon2id hashes."""
+    passwords = [secrets.token_urlsafe(12) for _ in USERS]
+    client_secrets = [secrets.token_urlsafe(32) for _ in CLIENTS]
+    with ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="demo-secrets") as pool:
+        keys = [pool.submit(new_signing_key) for _ in CLIENTS]
+        hashes = list(pool.map(password_hasher.hash, passwords + client_secrets))
+    return DemoSecrets(passwords=passwords, password_hashes=hashes[:len(USERS)],
+                       client_secrets=client_secrets, secret_hashes=hashes[len(USERS):],
+                       signing_keys=[key.result() for key in keys])
+
+
+def start_demo_secrets() -> Future[DemoSecrets]:
+    """Begin make_demo_secrets on a thread of its own and return at once.
+
+    `mash up` calls this first thing on a first start, so the hashing runs on the second
+    core while the first imports the services (most of a first start's extra time was
+    this hashing, done after the imports). Nothing secret leaves the process: the
+    result is only ever given to create_demo_data.
+    """
+    starter = ThreadPoolExecutor(1, thread_name_prefix="demo-secrets")
+    future = starter.submit(make_demo_secrets)
+    starter.shutdown(wait=False)
+    return future
+
+
+async def create_demo_data(uow: UnitOfWork, data_dir: Path, settings: Settings, *,
+                           demo_secrets: Future[DemoSecrets] | None = None) -> Path | None:
     """On an empty identity database, create the demo records and DIR/demo/credentials.json.
 
+    ``demo_secrets``: secrets begun earlier by start_demo_secrets; made here when None.
     Returns the credentials path, or None if the database already had agencies.
     """
+    from services.identity import service as identity
+    from services.identity.passwords import new_totp_secret, totp_uri
+
     if await identity.has_agencies(uow):
         return None
-    demo_dir = data_dir / "demo"
+    demo_dir = (data_dir / CREDENTIALS).parent
     demo_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(demo_dir, 0o700)
 
     agencies = {key: await identity.create_agency(uow, name, kind,
                                                   **(DEMO_SCHOOL if key == "school" else {}))
                 for key, (name, kind) in AGENCIES.items()}
-    passwords = [secrets.token_urlsafe(12) for _ in USERS]
-    client_secrets = [secrets.token_urlsafe(32) for _ in CLIENTS]
-    # The argon2 hashes and RSA keys side by side on worker threads (both release the
-    # GIL): one after another they were most of a first start.
-    hashes, signing_keys = await asyncio.gather(
-        asyncio.gather(*(hasher.hash(s) for s in passwords + client_secrets)),
-        asyncio.gather(*(asyncio.to_thread(new_signing_key) for _ in CLIENTS)))
-    password_hashes, secret_hashes = hashes[:len(USERS)], hashes[len(USERS):]
+    made = (await asyncio.wrap_future(demo_secrets) if demo_secrets is not None
+            else await asyncio.to_thread(make_demo_secrets))
     users = []
     for (username, display_name, agency_key, roles), password, password_hash in zip(
-            USERS, passwords, password_hashes, strict=True):
+            USERS, made.passwords, made.password_hashes, strict=True):
         totp_secret = new_totp_secret()
         user = await identity.create_user(
             uow, settings, username=username, display_name=display_name,
@@ -129,7 +174,7 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, settings: Settings) 
                       "agency": agencies[agency_key].name})
     clients = []
     for (client_id, name, agency_key), secret, secret_hash, key in zip(
-            CLIENTS, client_secrets, secret_hashes, signing_keys, strict=True):
+            CLIENTS, made.client_secrets, made.secret_hashes, made.signing_keys, strict=True):
         client = await identity.create_api_client(
             uow, client_id=client_id, name=name, agency_id=agencies[agency_key].id,
             roles=[Role.PARTNER_SYSTEM], jwks={"keys": [key.public_jwk]}, client_secret=secret,
@@ -148,6 +193,6 @@ async def create_demo_data(uow: UnitOfWork, data_dir: Path, settings: Settings) 
         "users": users,
         "clients": clients,
     }
-    path = demo_dir / "credentials.json"
+    path = data_dir / CREDENTIALS
     _write_private(path, json.dumps(credentials, indent=2).encode())
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mash.datadir import make_private
-from mash.demo import create_demo_data
+from mash.demo import CREDENTIALS, DemoSecrets, create_demo_data
 from mash.topology import SERVICES, service_for_path
 from mash.web import WEB_DIR, WebClient
 from shared.broker import Broker, broker_from_settings
@@ -45,10 +46,13 @@ class Hub:
     """Every service in one process, sharing one broker and one metrics registry."""
 
     def __init__(
-        self, settings: Settings, *, broker: Broker | None = None, demo: bool = False
+        self, settings: Settings, *, broker: Broker | None = None, demo: bool = False,
+        demo_secrets: Future[DemoSecrets] | None = None,
     ) -> None:
+        """``demo_secrets``: the demo's secrets, begun before the import (`mash up`)."""
         self.settings = settings
         self.demo = demo
+        self.demo_secrets = demo_secrets
         self.demo_created = False
         self.broker = broker or broker_from_settings(settings)
         self.registry = CollectorRegistry()
@@ -89,11 +93,12 @@ class Hub:
     @property
     def demo_credentials(self) -> Path:
         """Where the demo sign-in details are written."""
-        return self.settings.data_dir / "demo" / "credentials.json"
+        return self.settings.data_dir / CREDENTIALS
 
     async def _ensure_demo_data(self) -> None:
         async with self.services["identity"].database.unit_of_work() as uow:
-            created = await create_demo_data(uow, self.settings.data_dir, self.settings)
+            created = await create_demo_data(uow, self.settings.data_dir, self.settings,
+                                             demo_secrets=self.demo_secrets)
             await uow.commit()
         self.demo_created = created is not None
 

@@ -16,13 +16,12 @@ from typing import Any, TypeVar
 
 import pyotp
 from cryptography.fernet import Fernet
-from pwdlib import PasswordHash
 
+from services.identity.hashing import password_hasher
 from shared.crypto import fernet_for
 from shared.problems import Problem
 from shared.settings import Settings
 
-password_hasher = PasswordHash.recommended()  # argon2id
 T = TypeVar("T")
 WORKER_NICE = 19  # the lowest priority (see _lower_priority)
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import RSAAlgorithm
 from sqlmodel import select
 
-from mash.demo import create_demo_data, jwk_thumbprint
+from mash.demo import create_demo_data, jwk_thumbprint, start_demo_secrets
 from mash.gateway import Hub
 from services.identity.models import ApiClient, User
 from services.identity.passwords import password_hasher
@@ -278,3 +278,29 @@ async def test_demo_data_is_created_once_with_working_credentials(data_dir: Path
         assert password_hasher.verify(client["client_secret"],
                                       clients[client["client_id"]].secret_hash or "")
         assert client["roles"] == ["partner_system"]
+
+
+async def test_a_first_start_makes_its_demo_logins_from_the_secrets_begun_before_it(
+    data_dir: Path,
+) -> None:
+    """`mash up` begins hashing the demo's secrets before it imports the services; the
+    logins written are made of exactly those, and they work."""
+    begun = start_demo_secrets()
+    hub = Hub(hub_settings(data_dir), demo=True, demo_secrets=begun)
+    async with hub.running():
+        assert hub.demo_created
+        async with hub.services["identity"].database.unit_of_work() as uow:
+            users = {u.username: u for u in (await uow.session.exec(select(User))).all()}
+            clients = {c.id: c for c in (await uow.session.exec(select(ApiClient))).all()}
+    made = begun.result()
+    credentials = json.loads(hub.demo_credentials.read_text())
+    assert [u["password"] for u in credentials["users"]] == made.passwords
+    assert [c["client_secret"] for c in credentials["clients"]] == made.client_secrets
+    assert [c["kid"] for c in credentials["clients"]] == [k.kid for k in made.signing_keys]
+    for user, stored_hash in zip(credentials["users"], made.password_hashes, strict=True):
+        assert users[user["username"]].password_hash == stored_hash
+        assert password_hasher.verify(user["password"], stored_hash)
+    for client in credentials["clients"]:
+        assert password_hasher.verify(client["client_secret"],
+                                      clients[client["client_id"]].secret_hash or "")
+    assert len(set(made.passwords)) == len(made.passwords), "each login its own password"

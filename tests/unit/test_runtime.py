@@ -10,6 +10,13 @@ import sys
 from shared.runtime import freeze_start_up_objects, pause_collection
 
 
+def in_a_fresh_interpreter(code: str) -> str:
+    """What ``code`` prints, run by a new Python process (as a start of `mash up` is)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    return done.stdout.strip()
+
+
 def test_objects_alive_at_start_up_are_frozen_and_later_ones_are_not() -> None:
     before = gc.get_freeze_count()
     start_up = [{"built": "at start-up"} for _ in range(1000)]
@@ -55,8 +62,19 @@ def test_importing_the_hub_builds_none_of_the_services_models_and_loads_no_alemb
         "        and not hasattr(m, '__table__') and not issubclass(m, BaseSettings)}\n"
         "built = sorted(m.__qualname__ for m in ours if m.__pydantic_complete__)\n"
         "print(len(ours), built, [m for m in ('alembic', 'fhir') if m in sys.modules])\n")
-    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
-                          timeout=120, check=True)
-    count, built, loaded = done.stdout.strip().split(" ", 2)
+    count, built, loaded = in_a_fresh_interpreter(check).split(" ", 2)
     assert int(count) > 100  # the services' request, response and event models
     assert (built, loaded) == ("[]", "[]")
+
+
+def test_mash_up_begins_a_first_starts_hashing_before_it_imports_the_services() -> None:
+    """`mash up` imports mash.demo first and starts the demo's argon2 hashing on a thread,
+    so the hashing overlaps the import of the services. That only helps while mash.demo
+    itself loads none of them, nor the ORM or the web framework."""
+    check = (
+        "import sys\n"
+        "import mash.demo\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'fastapi', 'pydantic', 'services.identity.service',\n"
+        "         'services.identity.passwords', 'shared.settings', 'shared.db')\n"
+        "print([m for m in heavy if m in sys.modules])\n")
+    assert in_a_fresh_interpreter(check) == "[]"
