@@ -206,6 +206,7 @@ class Importer:
         self.calendar = calendar or WorkingCalendar(HubSettings())
         self.tally = Tally()
         self.analysed_at = 0  # lines imported when the tables were last analysed
+        self.bulk = True  # rows by COPY on PostgreSQL (Rows.write)
 
     async def analyse_as_it_grows(self) -> None:
         """On PostgreSQL, have the planner's statistics follow the tables each time the
@@ -236,15 +237,17 @@ class Importer:
                 ready.append(checked)
         held = await self._held([r.body.external_reference or "" for r in ready])
         fresh: list[Ready] = []
+        taken: set[str | None] = set()  # the references of ``fresh``
         for item in ready:
             reference = item.body.external_reference or ""
             if reference in held:
                 self.tally.already_there += 1
-            elif any(reference == other.body.external_reference for other in fresh):
+            elif reference in taken:
                 self.reject(item.number, reference, "external_reference: repeats an earlier "
                                                     "line of this batch")
             else:
                 fresh.append(item)
+                taken.add(item.body.external_reference)
         if not fresh:
             return
         try:
@@ -273,7 +276,7 @@ class Importer:
                 await submit_referral(uow, item.body, importer(item.agency_id), self.calendar,
                                       batch=batch, on_behalf=True,
                                       received_at=item.received_at, announce=False)
-            await batch.write(uow)
+            await batch.write(uow, bulk=self.bulk)
             await uow.commit()
         self.tally.imported += len(items)
         await self.analyse_as_it_grows()

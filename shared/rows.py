@@ -81,16 +81,48 @@ class Rows:
         self._tables[_table(model)].append(row)
         return row
 
-    async def write(self, uow: UnitOfWork) -> None:
-        """INSERT everything collected (one statement per table), then forget it."""
+    @staticmethod
+    def tables() -> list[Table]:
+        """Every table of the metadata, parents first."""
+        return list(SQLModel.metadata.sorted_tables)
+
+    async def write(self, uow: UnitOfWork, *, bulk: bool = False) -> None:
+        """INSERT everything collected (one statement per table), then forget it.
+
+        ``bulk`` (`mash import`): on PostgreSQL, a table's rows go by COPY when there are
+        at least COPY_FROM of them, which takes about half the time of the INSERT.
+        """
         if not self._tables:
             return
         order = _order()
         connection = await uow.session.connection()
+        copy = bulk and connection.dialect.name == "postgresql"
         for table in sorted(self._tables, key=lambda t: order.get(t.name, len(order))):
-            await connection.execute(_insert(table), self._tables[table])
+            rows = self._tables[table]
+            if copy and len(rows) >= COPY_FROM:
+                await _copy(connection, table, rows)
+            else:
+                await connection.execute(_insert(table), rows)
             uow.note(table.name)  # the workers waiting for these rows wake at the commit
         self._tables.clear()
+
+
+COPY_FROM = 100  # rows of one table; below it, COPY's extra round trip is not worth it
+
+
+async def _copy(connection: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY ``rows`` into ``table`` in the connection's transaction (asyncpg's binary
+    COPY), each value through its column type's bind processing as an INSERT's would be
+    (JSON to text, PackedJSON packed). Rows of one table have one set of keys (row_of)."""
+    columns = list(rows[0])
+    values = [[row[name] for row in rows] for name in columns]  # column by column
+    for i, name in enumerate(columns):
+        process = table.c[name].type._cached_bind_processor(connection.dialect)
+        if process is not None:
+            values[i] = [process(value) for value in values[i]]
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(
+        table.name, records=list(zip(*values, strict=True)), columns=columns)
 
 
 @cache

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select as core_select
 from sqlalchemy import text
 from sqlmodel import col, func, select
 
@@ -23,9 +24,11 @@ from services.referral.app import MIGRATIONS
 from services.referral.audit.models import AuditEntry
 from services.referral.people.models import SubjectDetails
 from services.referral.referrals.models import Referral, ReferralSubject
+from shared import rows as rows_module
 from shared.db import Database
 from shared.migrations import upgrade_to_head
 from shared.outbox import OutboxMessage
+from shared.rows import Rows
 from tests.bodies import TEST_NHS_NUMBERS, referral_body
 
 AGENCY = "agency-legacy-import"
@@ -201,6 +204,46 @@ async def test_an_import_keeps_postgresqls_statistics_up_with_the_growing_tables
     # Analysed at 2 lines and at 4, not at 5: the tables as they were at 4.
     assert counted["referrals"] == 4
     assert counted["person_blocking_keys"] > 4
+
+
+async def test_rows_an_import_copies_into_postgresql_read_back_as_written(
+    referral_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL an import's rows go by COPY (Rows.write's bulk), each value through its
+    column's bind processing as an INSERT's is: every row of every table it writes reads
+    back with the values it was given (on SQLite, by INSERT, the same holds)."""
+    written: dict[str, list[dict[str, Any]]] = {}
+    copied: list[str] = []
+    real_write, real_copy = Rows.write, rows_module._copy
+
+    async def write(self: Rows, uow: Any, *, bulk: bool = False) -> None:
+        assert bulk, "an import writes in bulk"
+        for table, table_rows in self._tables.items():
+            written.setdefault(table.name, []).extend(dict(row) for row in table_rows)
+        await real_write(self, uow, bulk=bulk)
+
+    async def copy(connection: Any, table: Any, table_rows: list[dict[str, Any]]) -> None:
+        copied.append(table.name)
+        await real_copy(connection, table, table_rows)
+
+    monkeypatch.setattr(Rows, "write", write)
+    monkeypatch.setattr(rows_module, "_copy", copy)
+    monkeypatch.setattr(rows_module, "COPY_FROM", 1)
+    file = ndjson(tmp_path / "legacy.ndjson", *(
+        legacy(f"L-{n}", f"2025-0{n}-03T10:00:00+00:00", subjects=[child, SAM])
+        for n, child in enumerate([AMY, BEN, AMY_UNNUMBERED, AMY, BEN], start=1)))
+    assert (await import_file(referral_db, file, AGENCY, batch=3)).imported == 5
+
+    assert {"referrals", "referral_subjects", "person_records", "person_links",
+            "person_blocking_keys", "referral_timeline"} <= set(written)
+    assert sorted(set(copied)) == ([] if referral_db.is_sqlite else sorted(written))
+    tables = {t.name: t for t in Rows.tables()}
+    async with referral_db.engine.connect() as connection:
+        for name, expected in written.items():
+            stored = (await connection.execute(core_select(tables[name]))).mappings().all()
+            columns = list(expected[0])  # an autoincrement key is left to the database
+            assert (sorted(repr([row[c] for c in columns]) for row in stored)
+                    == sorted(repr([row[c] for c in columns]) for row in expected)), name
 
 
 def write_csv(path: Path, header: list[str], *records: list[str]) -> Path:

@@ -91,12 +91,13 @@ class IntakeBatch:
                 {**subject_values(subject), "id": None, "referral_id": None}, "", utcnow()))
             for body in bodies for subject in body.subjects])
 
-    async def write(self, uow: UnitOfWork) -> None:
-        """Write it all in the caller's transaction (the audit chain last)."""
+    async def write(self, uow: UnitOfWork, *, bulk: bool = False) -> None:
+        """Write it all in the caller's transaction (the audit chain last); ``bulk``: see
+        ``Rows.write``."""
         await flags.settle(uow, self.index)
         await write_claimed_numbers(uow, self.numbers)
         self.numbers = {}
-        await self.rows.write(uow)
+        await self.rows.write(uow, bulk=bulk)
         await self.audit.append(uow)
         self.index = people_index.BatchIndex()
         self.sightings = alerts.BatchSightings()
