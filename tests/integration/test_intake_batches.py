@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import col, func, select
 
 from services.referral.app import create_service
@@ -77,6 +78,34 @@ async def test_referrals_submitted_together_share_a_transaction_and_are_each_com
     assert audited == 12 and problems == []
     assert sorted(created) == sorted(o.referral.id for o in outcomes
                                      if isinstance(o, intake.Created))
+
+
+async def test_the_reference_counter_is_written_once_more_only_for_a_batch_of_several(
+    referral_service: Service,
+) -> None:
+    """The upsert that claims a year's first number leaves that number in the counter; a
+    transaction that gives out more sets the counter to its last one at the end. Numbers
+    run on without a gap or a repeat either way."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = referral_service.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        writer = intake.IntakeWriter(referral_service.database)
+        given: list[list[int]] = []
+        for numbers in ([1], [2, 3, 4], [5]):
+            statements.clear()
+            outcomes = await asyncio.gather(*(writer.submit(submission(n)) for n in numbers))
+            given.append(sorted(int(o.referral.reference.rsplit("-", 1)[1])
+                                for o in outcomes if isinstance(o, intake.Created)))
+            updates = [s for s in statements if s.startswith("UPDATE reference_counters")]
+            assert len(updates) == (1 if len(numbers) > 1 else 0), numbers
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert given == [[1], [2, 3, 4], [5]]
 
 
 async def test_a_submission_that_cannot_be_written_fails_alone(

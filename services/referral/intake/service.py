@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 
 from services.referral.audit import service as audit
 from services.referral.encompass.rules import triggers_notice
@@ -44,14 +44,16 @@ _SET_NUMBER = (update(ReferenceCounter.__table__)  # type: ignore[attr-defined]
                .values(last_number=bindparam("number")))
 
 
-async def next_reference(uow: UnitOfWork, year: int,
-                         claimed: dict[int, int] | None = None) -> str:
+async def next_reference(uow: UnitOfWork, year: int, claimed: dict[int, int] | None = None,
+                         counted: dict[int, int] | None = None) -> str:
     """The next human-readable reference of ``year``, e.g. ``MASH-2026-000123``.
 
     One upsert: concurrent first referrals of a year cannot both insert the counter. It
     also holds the counter's row until the commit (SQLite's write lock; PostgreSQL's row
     lock), so the later referrals of the same transaction count on from it in ``claimed``
-    (year: last number), written back once by ``write_claimed_numbers``.
+    (year: last number), written back once by ``write_claimed_numbers``; ``counted``
+    (year: the number the upsert left in the counter) spares that write when the
+    transaction gave out no more.
     """
     if claimed is not None and year in claimed:
         claimed[year] += 1
@@ -61,15 +63,20 @@ async def next_reference(uow: UnitOfWork, year: int,
     number = result.scalar_one()
     if claimed is not None:
         claimed[year] = number
+    if counted is not None:
+        counted[year] = number
     return f"MASH-{year}-{number:06d}"
 
 
-async def write_claimed_numbers(uow: UnitOfWork, claimed: dict[int, int]) -> None:
-    """Set each year's counter to the last number the transaction gave out."""
-    if claimed:
+async def write_claimed_numbers(uow: UnitOfWork, claimed: dict[int, int],
+                                counted: dict[int, int] | None = None) -> None:
+    """Set each year's counter to the last number the transaction gave out, unless the
+    counter already holds it (``counted``: a transaction of one referral)."""
+    changed = [{"claimed_year": year, "number": number} for year, number in claimed.items()
+               if counted is None or counted.get(year) != number]
+    if changed:
         connection = await uow.session.connection()
-        await connection.execute(_SET_NUMBER, [{"claimed_year": year, "number": number}
-                                               for year, number in claimed.items()])
+        await connection.execute(_SET_NUMBER, changed)
 
 
 @dataclass
@@ -81,6 +88,7 @@ class IntakeBatch:
     audit: audit.AuditBatch = field(default_factory=audit.AuditBatch)
     index: people_index.BatchIndex = field(default_factory=people_index.BatchIndex)
     numbers: dict[int, int] = field(default_factory=dict)  # year: last reference number
+    counted: dict[int, int] = field(default_factory=dict)  # year: what its counter holds
     sightings: alerts.BatchSightings = field(default_factory=alerts.BatchSightings)
 
     async def prefetch(self, uow: UnitOfWork, bodies: Iterable[ReferralCreate]) -> None:
@@ -95,8 +103,8 @@ class IntakeBatch:
         """Write it all in the caller's transaction (the audit chain last); ``bulk``: see
         ``Rows.write``."""
         await flags.settle(uow, self.index)
-        await write_claimed_numbers(uow, self.numbers)
-        self.numbers = {}
+        await write_claimed_numbers(uow, self.numbers, self.counted)
+        self.numbers, self.counted = {}, {}
         await self.rows.write(uow, bulk=bulk)
         await self.audit.append(uow)
         self.index = people_index.BatchIndex()
@@ -151,7 +159,7 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
         incident=body.incident.model_dump(mode="json") if body.incident else None,
         referring_agency_id=submitter.agency_id,
         submitted_by=submitter.subject,
-        reference=await next_reference(uow, received_at.year, batch.numbers),
+        reference=await next_reference(uow, received_at.year, batch.numbers, batch.counted),
         received_at=received_at,
         rag=rag,
         urgency=urgency(body.immediate_risk, rag),
@@ -190,7 +198,10 @@ async def submit_referral(uow: UnitOfWork, body: ReferralCreate, submitter: Prin
     if own:
         await batch.write(uow)
     if not own:  # read for the receipt only (constructing it through the ORM costs more);
-        # its flags are not settled until the batch is written
+        # its flags are not settled until the batch is written. model_construct skips what
+        # configures the mappers, without which reading its attributes fails: in a process
+        # whose first ORM work is this (a test of the writer alone), configure them here.
+        configure_mappers()  # at once when they are
         return Referral.model_construct(**referral)
     stored = Referral(**referral)
     make_transient_to_detached(stored)  # written: the caller may change it in the session
