@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-import httpx
 import jwt
 from fastapi import Depends, Request
 from sqlalchemy import Column
@@ -70,6 +69,8 @@ def http_jwks_source(url: str, *, timeout: float = 5.0) -> JwksSource:
     """Fetch the JWKS from identity over HTTP (deployment mode)."""
 
     async def fetch() -> dict[str, Any]:
+        import httpx  # here, not at import: `mash up` reads its keys in process
+
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             response = await client.get(url)
             response.raise_for_status()

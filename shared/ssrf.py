@@ -12,10 +12,11 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -30,7 +31,9 @@ _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated (RFC 4291), stil
 @cache
 def _tls_context() -> ssl.SSLContext:
     """The client TLS context (certifi's CAs) every outbound client shares: making one
-    reads the whole CA bundle, about 15 ms of a start of the hub per client."""
+    reads the whole CA bundle, about 15 ms per client."""
+    import httpx
+
     return httpx.create_ssl_context(trust_env=False)
 
 
@@ -39,8 +42,47 @@ def outbound_client(*, timeout: float,
     """A client for requests to guarded URLs: redirects are not followed (where they lead
     was not checked) and no proxy is taken from the environment (the guard checked where
     the URL resolves, and a proxy would send the request somewhere else)."""
+    import httpx
+
     return httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport,
                              trust_env=False, verify=_tls_context())
+
+
+class OutboundClient:
+    """An attribute holding its instance's ``outbound_client``, made at first use from the
+    instance's ``timeout`` and ``transport``, or one set in its place (tests).
+
+    Made at start-up, the webhook and peer-hub clients loaded httpx (about 70 ms, with
+    its command line's rich and pygments) and read the CA bundle before the hub was
+    ready; now the first delivery does.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> OutboundClient: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> httpx.AsyncClient: ...
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        client: httpx.AsyncClient | None = instance.__dict__.get(self.slot)
+        if client is None:
+            client = outbound_client(timeout=instance.timeout, transport=instance.transport)
+            instance.__dict__[self.slot] = client
+        return client
+
+    def __set__(self, instance: Any, client: httpx.AsyncClient) -> None:
+        instance.__dict__[self.slot] = client
+
+    async def close(self, instance: Any) -> None:
+        """Close the instance's client, if it was ever made."""
+        client = instance.__dict__.pop(self.slot, None)
+        if client is not None:
+            await client.aclose()
 
 
 class UnsafeUrl(ValueError):
@@ -164,6 +206,8 @@ async def guarded_get(client: httpx.AsyncClient, guard: UrlGuard, url: str,
     Raises UnsafeUrl, or httpx.HTTPError as a plain get would. ``client`` should neither
     follow redirects nor trust proxies from the environment.
     """
+    import httpx
+
     addresses = await guard.check(url)
     headers = {**kwargs.pop("headers", {}), "host": host_header(url)}
     hostname = urlsplit(url).hostname or ""

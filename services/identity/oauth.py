@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
 import jwt
 from sqlmodel import col, delete
 
@@ -114,6 +113,8 @@ class JwksCache:
         cached = self._cache.get(url)
         if cached and not refresh and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
+        import httpx  # here, not at import: a start of the hub need not load it
+
         # No proxy from the environment: the guard checked where the URL resolves.
         async with httpx.AsyncClient(timeout=5.0, follow_redirects=False,
                                      trust_env=False) as client:
@@ -260,6 +261,8 @@ class ClientCredentialsGrant:
         if client.jwks:
             return await lookup(json.loads(client.jwks))
         if client.jwks_uri:
+            import httpx
+
             try:
                 key = await lookup(await self.jwks_cache.get(client.jwks_uri))
                 if key is None:  # perhaps the client rotated its key: look once more

@@ -78,3 +78,17 @@ def test_mash_up_begins_a_first_starts_hashing_before_it_imports_the_services() 
         "         'services.identity.passwords', 'shared.settings', 'shared.db')\n"
         "print([m for m in heavy if m in sys.modules])\n")
     assert in_a_fresh_interpreter(check) == "[]"
+
+
+def test_a_hub_made_ready_to_start_has_loaded_no_http_client() -> None:
+    """The webhook and peer-hub clients are made at their first request: httpx (with its
+    command line's rich) is not loaded by making the hub's services."""
+    check = (
+        "import sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from mash.gateway import Hub, create_hub_app\n"
+        "from shared.settings import Settings\n"
+        "settings = Settings(data_dir=Path(tempfile.mkdtemp()), broker_url='memory://')\n"
+        "create_hub_app(settings, hub=Hub(settings))\n"
+        "print([m for m in ('httpx', 'rich') if m in sys.modules])\n")
+    assert in_a_fresh_interpreter(check) == "[]"

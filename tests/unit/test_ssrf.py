@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.ssrf import UnsafeUrl, UrlGuard, embedded_ipv4
+from shared.ssrf import OutboundClient, UnsafeUrl, UrlGuard, embedded_ipv4
 
 
 def resolving_to(*addresses: str, allow_loopback: bool = False) -> UrlGuard:
@@ -70,3 +70,26 @@ async def test_public_addresses_are_accepted(address: str) -> None:
 async def test_a_refusal_names_what_was_refused() -> None:
     with pytest.raises(UnsafeUrl, match=r"^A JWKS URL must use https"):
         await resolving_to("93.184.215.14").check("http://jwks.partner.example/keys")
+
+
+class Sender:
+    """Something that sends to guarded URLs, as the webhook channel and peer sender do."""
+
+    client = OutboundClient()
+
+    def __init__(self) -> None:
+        self.timeout = 3.0
+        self.transport = None
+
+
+async def test_an_outbound_client_is_made_at_its_first_use_and_closed_only_if_made() -> None:
+    sender = Sender()
+    await Sender.client.close(sender)  # never made: nothing to close, nothing made
+    assert vars(sender) == {"timeout": 3.0, "transport": None}
+    client = sender.client
+    assert sender.client is client and not client.is_closed
+    assert client.timeout.connect == 3.0 and not client.follow_redirects
+    await Sender.client.close(sender)
+    assert client.is_closed
+    assert sender.client is not client, "a sender used again gets a new client"
+    await Sender.client.close(sender)

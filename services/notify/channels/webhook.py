@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from services.notify.channels import Outcome
 from services.notify.models import Delivery, Subscription
 from services.notify.secret_box import SecretBox
 from services.notify.signing import signature_header
 from shared.events import utcnow
-from shared.ssrf import UnsafeUrl, UrlGuard, host_header, outbound_client, pinned_url
+from shared.ssrf import OutboundClient, UnsafeUrl, UrlGuard, host_header, pinned_url
+
+if TYPE_CHECKING:
+    import httpx
 
 USER_AGENT = "mash-notify/0.1 (Standard Webhooks)"
 
@@ -23,6 +25,7 @@ class WebhookChannel:
     """Posts a delivery's body to a subscription's URL, signed with its secret(s)."""
 
     name = "webhook"
+    client = OutboundClient()
 
     def __init__(self, guard: UrlGuard, secrets: SecretBox, *, timeout: float,
                  clock: Callable[[], datetime] = utcnow,
@@ -30,10 +33,13 @@ class WebhookChannel:
         self.guard = guard
         self.secrets = secrets
         self.clock = clock
-        self.client = outbound_client(timeout=timeout, transport=transport)
+        self.timeout = timeout
+        self.transport = transport
 
     async def send(self, delivery: Delivery, subscription: Subscription) -> Outcome:
         """One signed POST; the answer's status decides, its body is never read."""
+        import httpx
+
         if not subscription.url or delivery.payload is None:
             return Outcome(False, error="no url")
         try:
@@ -79,7 +85,7 @@ class WebhookChannel:
 
     async def close(self) -> None:
         """Close the connection pool."""
-        await self.client.aclose()
+        await WebhookChannel.client.close(self)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -13,10 +13,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -34,8 +33,11 @@ from services.referral.workflow.models import TimelineEntry
 from shared.db import Database, UnitOfWork
 from shared.events import CloudEvent, utcnow
 from shared.outbox import add_to_outbox
-from shared.ssrf import UnsafeUrl, UrlGuard, host_header, outbound_client, pinned_url
+from shared.ssrf import OutboundClient, UnsafeUrl, UrlGuard, host_header, pinned_url
 from shared.workers import PollingWorker
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class Attempt:
 class PeerSender(PollingWorker):
     """Claims due notices, posts each to its peer hub, records what happened."""
 
+    client = OutboundClient()
+
     def __init__(self, database: Database, fernet: Fernet, guard: UrlGuard, *,
                  schedule: Sequence[float], timeout: float, poll_seconds: float = 1.0,
                  batch_size: int = 20, transport: httpx.AsyncBaseTransport | None = None
@@ -71,7 +75,7 @@ class PeerSender(PollingWorker):
         self.timeout = timeout
         self.batch_size = batch_size
         self.lease = timedelta(seconds=timeout * 3)
-        self.client = outbound_client(timeout=timeout, transport=transport)
+        self.transport = transport
         # (peer id, key id) -> (expires, token): a new key gets a new token at once.
         self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
         database.on_commit(self.wake, only=PEER_NOTICES)  # queue_notice notes them
@@ -189,6 +193,8 @@ class PeerSender(PollingWorker):
     async def _post(self, url: str, headers: dict[str, str], **content: Any
                     ) -> tuple[int, dict[str, Any] | None] | Attempt:
         """POST to an address just checked by the guard (pinned, so DNS cannot rebind)."""
+        import httpx
+
         try:
             addresses = await self.guard.check(url)
         except UnsafeUrl:
@@ -218,7 +224,7 @@ class PeerSender(PollingWorker):
     async def stop(self) -> None:
         """Stop; an attempt cut short is retried when its lease ends."""
         await super().stop()
-        await self.client.aclose()
+        await PeerSender.client.close(self)
 
 
 def _dead(notice: PeerNotice, reason: str) -> None:
