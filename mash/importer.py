@@ -206,7 +206,6 @@ class Importer:
         self.calendar = calendar or WorkingCalendar(HubSettings())
         self.tally = Tally()
         self.analysed_at = 0  # lines imported when the tables were last analysed
-        self.bulk = True  # rows by COPY on PostgreSQL (Rows.write)
 
     async def analyse_as_it_grows(self) -> None:
         """On PostgreSQL, have the planner's statistics follow the tables each time the
@@ -276,7 +275,7 @@ class Importer:
                 await submit_referral(uow, item.body, importer(item.agency_id), self.calendar,
                                       batch=batch, on_behalf=True,
                                       received_at=item.received_at, announce=False)
-            await batch.write(uow, bulk=self.bulk)
+            await batch.write(uow, bulk=True)  # rows by COPY on PostgreSQL
             await uow.commit()
         self.tally.imported += len(items)
         await self.analyse_as_it_grows()

@@ -81,11 +81,6 @@ class Rows:
         self._tables[_table(model)].append(row)
         return row
 
-    @staticmethod
-    def tables() -> list[Table]:
-        """Every table of the metadata, parents first."""
-        return list(SQLModel.metadata.sorted_tables)
-
     async def write(self, uow: UnitOfWork, *, bulk: bool = False) -> None:
         """INSERT everything collected (one statement per table), then forget it.
 

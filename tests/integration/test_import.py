@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select as core_select
 from sqlalchemy import text
-from sqlmodel import col, func, select
+from sqlmodel import SQLModel, col, func, select
 
 from mash import importer
 from mash.importer import IMPORTER, import_file
@@ -237,7 +237,7 @@ async def test_rows_an_import_copies_into_postgresql_read_back_as_written(
     assert {"referrals", "referral_subjects", "person_records", "person_links",
             "person_blocking_keys", "referral_timeline"} <= set(written)
     assert sorted(set(copied)) == ([] if referral_db.is_sqlite else sorted(written))
-    tables = {t.name: t for t in Rows.tables()}
+    tables = SQLModel.metadata.tables
     async with referral_db.engine.connect() as connection:
         for name, expected in written.items():
             stored = (await connection.execute(core_select(tables[name]))).mappings().all()
